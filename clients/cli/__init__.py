@@ -1,0 +1,24 @@
+"""The ``closeout`` command: one Typer app, each command group in its own module.
+
+Groups register themselves here and nowhere else, so adding a group is one import and one
+``add_typer`` line.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from clients.cli import cds
+
+app = typer.Typer(
+    name="closeout",
+    help="Closeout: auction matching server for the moments after a default.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(cds.app, name="cds")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
