@@ -1,0 +1,320 @@
+"""Server configuration: frozen dataclasses loaded from TOML, then environment overrides.
+
+Precedence, lowest first: the built-in demo (:func:`demo_config`, used only when no file is
+given) or the TOML file; then environment variables; then the ``closeout serve`` flags (the
+CLI passes them to :func:`load_config` as ``overrides``).
+
+Environment variables::
+
+    CLOSEOUT_CONFIG          path of the TOML file (when --config is not given)
+    CLOSEOUT_LISTEN          host:port to listen on
+    CLOSEOUT_JOURNAL         journal file path
+    CLOSEOUT_GRACE_SECONDS   shutdown grace period
+    CLOSEOUT_LOG_LEVEL       DEBUG, INFO, WARNING, ERROR
+    CLOSEOUT_TLS_CERT, CLOSEOUT_TLS_KEY, CLOSEOUT_TLS_CLIENT_CA   PEM file paths
+
+Tokens are stored only as ``sha256:<hex>`` (see :func:`hash_token`; or
+``printf %s TOKEN | sha256sum``) and compared with :func:`hmac.compare_digest`.
+
+This module must never log or keep a plain token, and never read files other than the
+config itself (TLS files are read by ``server/app.py`` when it binds the port).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = [
+    "DEMO_TOKENS",
+    "ConfigError",
+    "Participant",
+    "Role",
+    "ServerConfig",
+    "TlsConfig",
+    "demo_config",
+    "hash_token",
+    "load_config",
+    "parse_listen",
+    "token_matches",
+]
+
+_HASH_RE: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
+_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or wrong; the message names the key."""
+
+
+class Role(enum.Enum):
+    """What a participant may do. Services decide which roles each RPC accepts."""
+
+    OPERATOR = "operator"
+    DEALER = "dealer"
+    MARKET_MAKER = "market_maker"
+    CLEARING_MEMBER = "clearing_member"
+    OBSERVER = "observer"
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a bearer token: ``sha256:<hex of sha256(utf-8 token)>``."""
+    return "sha256:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_matches(token: str, token_hash: str) -> bool:
+    """Whether ``token`` hashes to ``token_hash``, compared in constant time."""
+    return hmac.compare_digest(hash_token(token).encode(), token_hash.encode())
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A configured caller: its id, its role, and the hash of its bearer token."""
+
+    id: str
+    role: Role
+    token_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """PEM files for the listener; with ``client_ca`` clients must present a certificate."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server needs to start. Build with :func:`load_config`."""
+
+    listen: str = "127.0.0.1:50051"
+    journal: Path = Path("var/closeout.sqlite")
+    participants: tuple[Participant, ...] = ()
+    tls: TlsConfig | None = None
+    grace_seconds: float = 5.0
+    log_level: str = "INFO"
+    #: Where this config came from ("built-in demo" or a file path), for the startup log.
+    source: str = "built-in demo"
+
+
+#: The demo's documented tokens. Never use them outside a local demo.
+DEMO_TOKENS: Final[Mapping[str, tuple[Role, str]]] = {
+    "ops": (Role.OPERATOR, "demo-operator-token"),
+    "dealer-a": (Role.DEALER, "demo-dealer-a-token"),
+    "dealer-b": (Role.DEALER, "demo-dealer-b-token"),
+    "dealer-c": (Role.DEALER, "demo-dealer-c-token"),
+    "dealer-d": (Role.DEALER, "demo-dealer-d-token"),
+    "mm-1": (Role.MARKET_MAKER, "demo-market-maker-token"),
+    "cm-1": (Role.CLEARING_MEMBER, "demo-clearing-member-token"),
+    "watcher": (Role.OBSERVER, "demo-observer-token"),
+}
+
+
+def demo_config() -> ServerConfig:
+    """The out-of-the-box local demo: 127.0.0.1:50051, ./var/closeout.sqlite, demo tokens."""
+    return ServerConfig(
+        listen="127.0.0.1:50051",
+        journal=Path("var/closeout.sqlite"),
+        participants=tuple(
+            Participant(pid, role, hash_token(token)) for pid, (role, token) in DEMO_TOKENS.items()
+        ),
+    )
+
+
+def parse_listen(value: str, key: str = "server.listen") -> tuple[str, int]:
+    """Split ``host:port`` (``[::1]:50051`` for IPv6); port 0 asks the OS for a free one."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise ConfigError(f"{key}: expected host:port, got {value!r}")
+    return host, int(port_text)
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ServerConfig:
+    """Load the config: ``path`` (else ``$CLOSEOUT_CONFIG``, else the demo), env, overrides.
+
+    ``overrides`` keys: ``listen`` and ``journal`` (None values are ignored).
+
+    Raises:
+        ConfigError: naming the offending key (``participants[2].role: ...``).
+    """
+    environ = os.environ if env is None else env
+    file_path = path if path is not None else environ.get("CLOSEOUT_CONFIG") or None
+    config = demo_config() if file_path is None else _from_file(Path(file_path))
+    config = _apply_env(config, environ)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key == "listen":
+            config = replace(config, listen=str(value))
+        elif key == "journal":
+            config = replace(config, journal=Path(value))
+        else:
+            raise ConfigError(f"{key}: not an override the server knows")
+    parse_listen(config.listen)
+    return config
+
+
+def _from_file(path: Path) -> ServerConfig:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML: {exc}") from None
+    return _from_mapping(data, source=str(path), base=path.parent)
+
+
+def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> ServerConfig:
+    _no_unknown(data, {"server", "journal", "tls", "participants"}, "")
+    server = _table(data, "server")
+    _no_unknown(server, {"listen", "grace_seconds", "log_level"}, "server.")
+    journal = _table(data, "journal")
+    _no_unknown(journal, {"path"}, "journal.")
+    defaults = ServerConfig()
+    listen = _str(server, "listen", "server.listen", defaults.listen)
+    parse_listen(listen)
+    grace = server.get("grace_seconds", defaults.grace_seconds)
+    if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
+        raise ConfigError(f"server.grace_seconds: expected a number >= 0, got {grace!r}")
+    log_level = _log_level(_str(server, "log_level", "server.log_level", defaults.log_level))
+    journal_path = _path(journal, "path", "journal.path", base) or defaults.journal
+    tls = _tls(data, base)
+    participants = _participants(data.get("participants"))
+    return ServerConfig(
+        listen=listen,
+        journal=journal_path,
+        participants=participants,
+        tls=tls,
+        grace_seconds=float(grace),
+        log_level=log_level,
+        source=source,
+    )
+
+
+def _participants(raw: object) -> tuple[Participant, ...]:
+    if raw is None:
+        raise ConfigError("participants: at least one [[participants]] entry is required")
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("participants: expected a non-empty array of tables")
+    seen: set[str] = set()
+    result: list[Participant] = []
+    for i, entry in enumerate(raw):
+        where = f"participants[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected a table")
+        _no_unknown(entry, {"id", "role", "token_hash"}, f"{where}.")
+        pid = _str(entry, "id", f"{where}.id", None)
+        if not _ID_RE.match(pid):
+            raise ConfigError(f"{where}.id: {pid!r} is not a valid participant id")
+        if pid in seen:
+            raise ConfigError(f"{where}.id: {pid!r} appears twice")
+        seen.add(pid)
+        role_text = _str(entry, "role", f"{where}.role", None)
+        try:
+            role = Role(role_text)
+        except ValueError:
+            choices = ", ".join(r.value for r in Role)
+            raise ConfigError(f"{where}.role: {role_text!r} is not one of {choices}") from None
+        token_hash = _str(entry, "token_hash", f"{where}.token_hash", None)
+        if not _HASH_RE.match(token_hash):
+            raise ConfigError(
+                f"{where}.token_hash: expected 'sha256:' and 64 lowercase hex digits"
+                " (store the hash, never the token)"
+            )
+        result.append(Participant(pid, role, token_hash))
+    return tuple(result)
+
+
+def _tls(data: Mapping[str, Any], base: Path) -> TlsConfig | None:
+    if "tls" not in data:
+        return None
+    tls = _table(data, "tls")
+    _no_unknown(tls, {"cert", "key", "client_ca"}, "tls.")
+    cert = _path(tls, "cert", "tls.cert", base)
+    key = _path(tls, "key", "tls.key", base)
+    if cert is None or key is None:
+        raise ConfigError("tls.cert and tls.key: both are required when [tls] is present")
+    return TlsConfig(cert, key, _path(tls, "client_ca", "tls.client_ca", base))
+
+
+def _apply_env(config: ServerConfig, env: Mapping[str, str]) -> ServerConfig:
+    if value := env.get("CLOSEOUT_LISTEN"):
+        parse_listen(value, "CLOSEOUT_LISTEN")
+        config = replace(config, listen=value)
+    if value := env.get("CLOSEOUT_JOURNAL"):
+        config = replace(config, journal=Path(value))
+    if value := env.get("CLOSEOUT_GRACE_SECONDS"):
+        try:
+            grace = float(value)
+        except ValueError:
+            raise ConfigError(f"CLOSEOUT_GRACE_SECONDS: not a number: {value!r}") from None
+        if grace < 0:
+            raise ConfigError("CLOSEOUT_GRACE_SECONDS: must be >= 0")
+        config = replace(config, grace_seconds=grace)
+    if value := env.get("CLOSEOUT_LOG_LEVEL"):
+        config = replace(config, log_level=_log_level(value, "CLOSEOUT_LOG_LEVEL"))
+    cert, key, ca = (env.get(f"CLOSEOUT_TLS_{k}") for k in ("CERT", "KEY", "CLIENT_CA"))
+    if cert or key or ca:
+        current = config.tls
+        cert_path = Path(cert) if cert else (current.cert if current else None)
+        key_path = Path(key) if key else (current.key if current else None)
+        if cert_path is None or key_path is None:
+            raise ConfigError("CLOSEOUT_TLS_CERT and CLOSEOUT_TLS_KEY: both are required")
+        ca_path = Path(ca) if ca else (current.client_ca if current else None)
+        config = replace(config, tls=TlsConfig(cert_path, key_path, ca_path))
+    return config
+
+
+def _log_level(value: str, key: str = "server.log_level") -> str:
+    level = value.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ConfigError(f"{key}: {value!r} is not DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return level
+
+
+def _no_unknown(table: Mapping[str, Any], known: set[str], prefix: str) -> None:
+    # A typo in a security setting must not be silently ignored.
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}: unknown key (known: {', '.join(sorted(known))})")
+
+
+def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a table")
+    return value
+
+
+def _str(table: Mapping[str, Any], key: str, where: str, default: str | None) -> str:
+    value = table.get(key, default)
+    if value is None:
+        raise ConfigError(f"{where}: required")
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _path(table: Mapping[str, Any], key: str, where: str, base: Path) -> Path | None:
+    if key not in table:
+        return None
+    path = Path(_str(table, key, where, None)).expanduser()
+    # Relative paths in a file are relative to that file, so a config works from any cwd.
+    return path if path.is_absolute() else base / path

@@ -1,0 +1,77 @@
+"""The one table from domain error codes to gRPC status codes, and the rich-status abort.
+
+Servicers either ``raise`` a :class:`matching.errors.DomainError` (the catch-all interceptor
+turns it into a status through :func:`abort`) or call ``await abort(context, err)`` directly.
+Field violations travel as a ``google.rpc.BadRequest`` detail in a ``google.rpc.Status``
+(grpcio-status), which clients read with ``clients.errors.field_violations``.
+
+This module must never decide whether something is an error (the engines do), and never put
+anything but the domain error's own message and violations on the wire.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import NoReturn
+
+import grpc
+import grpc.aio
+from google.protobuf import any_pb2
+
+# googleapis-common-protos (via grpcio-status) ships no type information.
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
+from grpc_status import rpc_status
+
+from matching.errors import DomainError, ErrorCode
+
+__all__ = ["STATUS_FOR", "abort", "abort_with", "rich_status"]
+
+#: THE table. Every ErrorCode has exactly one status; a test checks that none is missing.
+STATUS_FOR: MappingProxyType[ErrorCode, grpc.StatusCode] = MappingProxyType(
+    {
+        ErrorCode.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+        ErrorCode.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+        ErrorCode.PERMISSION_DENIED: grpc.StatusCode.PERMISSION_DENIED,
+        ErrorCode.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+        ErrorCode.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+        ErrorCode.RESOURCE_EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
+
+
+def rich_status(err: DomainError) -> grpc.Status:
+    """The grpc.Status (code, message, ``grpc-status-details-bin`` trailer) for ``err``."""
+    code: grpc.StatusCode = STATUS_FOR[err.code]
+    status = status_pb2.Status(code=code.value[0], message=err.message)
+    if err.violations:
+        detail = any_pb2.Any()
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=v.field, description=v.description
+                    )
+                    for v in err.violations
+                ]
+            )
+        )
+        status.details.append(detail)
+    result: grpc.Status = rpc_status.to_status(status)
+    return result
+
+
+async def abort(context: grpc.aio.ServicerContext, err: DomainError) -> NoReturn:
+    """End the RPC with the status the table gives ``err``, with its field violations."""
+    status = rich_status(err)
+    await context.abort(status.code, status.details, status.trailing_metadata)
+    raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
+
+
+async def abort_with(
+    context: grpc.aio.ServicerContext, code: grpc.StatusCode, message: str
+) -> NoReturn:
+    """End the RPC with a plain status; for refusals that are not domain errors (auth)."""
+    status = status_pb2.Status(code=code.value[0], message=message)
+    rich: grpc.Status = rpc_status.to_status(status)
+    await context.abort(rich.code, rich.details, rich.trailing_metadata)
+    raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
