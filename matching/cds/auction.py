@@ -1,0 +1,794 @@
+"""One CDS auction as an event-sourced state machine, driven one command at a time.
+
+Every command method validates against the current state and returns a :class:`Decision`
+(the events it would emit and the acknowledgement) **without changing anything**; the
+caller applies the events (``apply``), typically after or while journaling them. Replaying
+the same events into a fresh auction (``CdsAuction.from_events``) gives identical state:
+derived results (stage-1 publication, final price) are recomputed on replay and checked
+against what the events recorded.
+
+Rules enforced here (see ``shared/spec/cds-auction.md``): dealers on the panel only; one
+initial market per dealer and one PSR per dealer and customer, each replaceable until the
+close; sealed windows that close on the schedule (a command stamped at or after the close
+is refused even if the close command has not run yet); limit orders only on the side
+opposite the open interest; idempotency by client order id (same content: the original
+acknowledgement; other content: ALREADY_EXISTS); nobody reads the whole book before its
+window closes unless an audited disclosure is recorded.
+
+No I/O, no clock (``now`` is an argument), no randomness.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from matching.book import BookOrder, SealedBook
+from matching.cds import events as ev
+from matching.cds.params import AuctionParams, OrderSide, Side
+from matching.cds.phases import TERMINAL, Phase, check_transition
+from matching.cds.result import AuctionResult, build_result
+from matching.cds.stage1 import InitialMarket, SettlementRequest, Stage1Outcome, compute_stage1
+from matching.cds.stage2 import Stage2Outcome, carried_over, clear, eligible_side
+from matching.errors import (
+    AlreadyExists,
+    InvalidInput,
+    InvalidTransition,
+    LimitExceeded,
+    NotFound,
+    NotPermitted,
+)
+from matching.money import DecimalLike, parse_amount
+
+MAX_ID_LENGTH = 128
+
+
+class ReplayMismatch(RuntimeError):
+    """Replay recomputed a different publication than the journal recorded: stop, do not serve."""
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When the windows open and close on the server's clock; None means by hand only."""
+
+    stage1_open: datetime | None = None
+    stage1_close: datetime | None = None
+    stage2_open: datetime | None = None
+    stage2_close: datetime | None = None
+
+    def __post_init__(self) -> None:
+        times = [(n, t) for n, t in self._items() if t is not None]
+        for name, value in times:
+            if value.tzinfo is None:
+                raise InvalidInput(f"schedule.{name}", "must carry a time zone (use UTC)")
+        for (first, a), (second, b) in itertools.pairwise(times):
+            if not a < b:
+                raise InvalidInput(f"schedule.{second}", f"must be after {first}")
+
+    def _items(self) -> list[tuple[str, datetime | None]]:
+        return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]
+
+    def to_dict(self) -> dict[str, str | None]:
+        """ISO-8601 strings (or None), the journal form."""
+        return {n: (t.isoformat() if t else None) for n, t in self._items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str | None]) -> Schedule:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{k: (datetime.fromisoformat(v) if v else None) for k, v in data.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """What a submitter is told: the sequence number and time its submission was accepted."""
+
+    seq: int
+    at: str
+    client_order_id: str
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The events a command emits (empty for an idempotent repeat) and its acknowledgement."""
+
+    events: tuple[ev.Event, ...]
+    ack: Ack | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarketEntry:
+    """A dealer's accepted initial market and the client order id it came with."""
+
+    market: InitialMarket
+    client_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEntry:
+    """An accepted physical settlement request and the client order id it came with."""
+
+    request: SettlementRequest
+    client_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DealerView:
+    """One dealer's own submissions: what it may always see."""
+
+    dealer: str
+    market: MarketEntry | None
+    requests: tuple[RequestEntry, ...]
+    orders: tuple[BookOrder, ...]
+
+
+def check_id(value: str, field: str, *, max_length: int = MAX_ID_LENGTH) -> str:
+    """Identifiers: 1..max printable characters, no '/' (order ids join with it), no '~'."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > max_length
+        or not value.isprintable()
+        or "/" in value
+        or "~" in value
+    ):
+        raise InvalidInput(
+            field, f"must be 1 to {max_length} printable characters without '/' or '~'"
+        )
+    return value
+
+
+def _iso(now: datetime) -> str:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now.isoformat()
+
+
+class CdsAuction:
+    """State of one auction. Queries first, then commands, then event application."""
+
+    def __init__(self, created: ev.AuctionCreated) -> None:
+        self.params = AuctionParams.from_dict(created.params)
+        self.auction_id = created.auction_id
+        self.panel: frozenset[str] = frozenset(created.panel)
+        self.schedule = Schedule.from_dict(created.schedule)
+        self.created_at = created.at
+        self.phase = Phase.SCHEDULED
+        self.last_seq = created.seq
+        self.markets: dict[str, MarketEntry] = {}
+        self.requests: dict[tuple[str, str | None], RequestEntry] = {}
+        self.book = SealedBook()
+        self.stage1: Stage1Outcome | None = None
+        self.stage2: Stage2Outcome | None = None
+        self.cancel_reason: str | None = None
+        self.disclosures: list[ev.BookDisclosed] = []
+        self.phase_times: dict[str, str] = {Phase.SCHEDULED.value: created.at}
+        self._orders_per_dealer: dict[str, int] = {}
+        self._acks: dict[tuple[str, str], tuple[tuple[Any, ...], Ack]] = {}
+
+    # -- construction --------------------------------------------------------------------
+
+    @staticmethod
+    def create(
+        *,
+        params: AuctionParams,
+        panel: Iterable[str],
+        schedule: Schedule,
+        by: str,
+        now: datetime,
+    ) -> Decision:
+        """Validate a new auction; the single AuctionCreated event starts its history."""
+        dealers = sorted({check_id(d, f"panel[{i}]") for i, d in enumerate(panel)})
+        if not dealers:
+            raise InvalidInput("panel", "must name at least one dealer")
+        check_id(params.auction_id, "auction.id")
+        created = ev.AuctionCreated(
+            auction_id=params.auction_id,
+            seq=1,
+            at=_iso(now),
+            params=params.to_dict(),
+            panel=dealers,
+            schedule=schedule.to_dict(),
+            created_by=by,
+        )
+        return Decision((created,), Ack(1, created.at, params.auction_id))
+
+    @classmethod
+    def from_events(cls, events: Iterable[ev.Event]) -> CdsAuction:
+        """Rebuild an auction from its full history (the first event must be AuctionCreated)."""
+        iterator = iter(events)
+        first = next(iterator, None)
+        if not isinstance(first, ev.AuctionCreated):
+            raise ValueError("an auction's history starts with AuctionCreated")
+        auction = cls(first)
+        for event in iterator:
+            auction.apply(event)
+        return auction
+
+    # -- queries -------------------------------------------------------------------------
+
+    def view_of(self, dealer: str) -> DealerView:
+        """A dealer's own submissions; never anybody else's."""
+        return DealerView(
+            dealer=dealer,
+            market=self.markets.get(dealer),
+            requests=tuple(
+                sorted(
+                    (e for (d, _), e in self.requests.items() if d == dealer),
+                    key=lambda e: e.request.seq,
+                )
+            ),
+            orders=tuple(self.book.orders_of(dealer)),
+        )
+
+    def all_views(self, *, disclosed: bool = False) -> list[DealerView]:
+        """Every dealer's submissions: only once the open window has closed.
+
+        ``disclosed`` is for an operator whose audited disclosure (``disclose_book``) has
+        been recorded; nobody else reads a sealed book.
+        """
+        if self.is_sealed() and not disclosed:
+            raise NotPermitted(
+                f"the {self.phase.value} book of {self.auction_id} is sealed until its window "
+                "closes"
+            )
+        dealers = sorted(
+            self.panel
+            | set(self.markets)
+            | {d for d, _ in self.requests}
+            | {o.owner for o in self.book.orders()}
+        )
+        return [self.view_of(d) for d in dealers]
+
+    def is_sealed(self) -> bool:
+        """True while a submission window is open."""
+        return self.phase in (Phase.STAGE1_OPEN, Phase.STAGE2_OPEN)
+
+    def next_timer(self) -> tuple[datetime, str] | None:
+        """The next scheduled phase change as (when, command name), if any."""
+        s = self.schedule
+        due = {
+            Phase.SCHEDULED: (s.stage1_open, "open_stage1"),
+            Phase.STAGE1_OPEN: (s.stage1_close, "close_stage1"),
+            Phase.STAGE1_CLOSED: (s.stage2_open, "open_stage2"),
+            Phase.STAGE2_OPEN: (s.stage2_close, "close_stage2"),
+        }.get(self.phase)
+        if due is None or due[0] is None:
+            return None
+        return due[0], due[1]
+
+    def result(self) -> AuctionResult:
+        """The publication so far: stage 1 after its close, everything when final."""
+        return build_result(self)
+
+    # -- commands: operator ---------------------------------------------------------------
+
+    def open_stage1(self, *, by: str, now: datetime) -> Decision:
+        """Open the first sealed window."""
+        check_transition(self.phase, Phase.STAGE1_OPEN)
+        return self._decide(ev.Stage1Opened(**self._head(now), by=by))
+
+    def close_stage1(self, *, by: str, now: datetime) -> Decision:
+        """Close the first window and publish IMM, open interest and adjustment amounts."""
+        check_transition(self.phase, Phase.STAGE1_CLOSED)
+        outcome = self._compute_stage1()
+        return self._decide(ev.Stage1Closed(**self._head(now), by=by, **self._publish1(outcome)))
+
+    def open_stage2(self, *, by: str, now: datetime) -> Decision:
+        """Open the limit-order window (only after a stage 1 with open interest)."""
+        check_transition(self.phase, Phase.STAGE2_OPEN)
+        if self.stage1 is None or self.stage1.failure or self.stage1.oi_side is None:
+            raise InvalidTransition("stage 2 needs a successful stage 1 with open interest")
+        return self._decide(ev.Stage2Opened(**self._head(now), by=by))
+
+    def close_stage2(self, *, by: str, now: datetime) -> Decision:
+        """Close the limit-order window: match and fix the final price."""
+        check_transition(self.phase, Phase.STAGE2_CLOSED)
+        outcome = self._clear()
+        return self._decide(
+            ev.Stage2Closed(
+                **self._head(now),
+                by=by,
+                final_price=self.params.grid.format(outcome.final_ticks),
+                matched_size=str(outcome.matched_size),
+            )
+        )
+
+    def cancel(self, *, by: str, reason: str, now: datetime) -> Decision:
+        """Cancel the auction from any phase that is not over."""
+        check_transition(self.phase, Phase.CANCELLED)
+        if not reason.strip():
+            raise InvalidInput("reason", "a cancellation needs a reason")
+        return self._decide(ev.AuctionCancelled(**self._head(now), by=by, reason=reason))
+
+    def disclose_book(self, *, by: str, reason: str, now: datetime) -> Decision:
+        """Record an audited read of a sealed book; then ``all_views(disclosed=True)``."""
+        if not self.is_sealed():
+            raise InvalidTransition("no window is open: the book is not sealed")
+        if not reason.strip():
+            raise InvalidInput("reason", "an audited disclosure needs a reason")
+        return self._decide(
+            ev.BookDisclosed(**self._head(now), by=by, reason=reason, phase=self.phase.value)
+        )
+
+    # -- commands: dealers, stage 1 -------------------------------------------------------
+
+    def submit_market(
+        self,
+        *,
+        dealer: str,
+        client_order_id: str,
+        bid: DecimalLike,
+        offer: DecimalLike,
+        now: datetime,
+    ) -> Decision:
+        """Submit or replace the dealer's two-way initial market."""
+        self._require_panel(dealer)
+        check_id(client_order_id, "client_order_id")
+        grid = self.params.grid
+        bid_t = grid.to_ticks(bid, "bid")
+        offer_t = grid.to_ticks(offer, "offer")
+        if bid_t < 0:
+            raise InvalidInput("bid", "must not be negative")
+        if not bid_t < offer_t:
+            raise InvalidInput("offer", "must be above the bid")
+        if offer_t - bid_t > self.params.max_spread_ticks:
+            raise InvalidInput(
+                "offer",
+                f"spread {grid.format(offer_t - bid_t)} exceeds the maximum "
+                f"{grid.format(self.params.max_spread_ticks)}",
+            )
+        event = ev.MarketSubmitted(
+            **self._head(now),
+            dealer=dealer,
+            client_order_id=client_order_id,
+            bid=grid.format(bid_t),
+            offer=grid.format(offer_t),
+        )
+        return self._submission(event, dealer, client_order_id, Phase.STAGE1_OPEN, now)
+
+    def withdraw_market(self, *, dealer: str, client_order_id: str, now: datetime) -> Decision:
+        """Withdraw the dealer's initial market before the close."""
+        self._require_panel(dealer)
+        check_id(client_order_id, "client_order_id")
+        event = ev.MarketWithdrawn(
+            **self._head(now), dealer=dealer, client_order_id=client_order_id
+        )
+        repeat = self._repeat(event)
+        if repeat:
+            return repeat
+        self._require_window(Phase.STAGE1_OPEN, now)
+        if dealer not in self.markets:
+            raise NotFound(f"{dealer} has no initial market in {self.auction_id}")
+        return self._decide(event, client_order_id)
+
+    def submit_request(
+        self,
+        *,
+        dealer: str,
+        client_order_id: str,
+        side: Side | str,
+        size: DecimalLike,
+        now: datetime,
+        customer: str | None = None,
+        market_position: DecimalLike | None = None,
+        market_position_side: Side | str | None = None,
+    ) -> Decision:
+        """Submit or replace a physical settlement request (the dealer's own or a customer's).
+
+        With an attested market position, a request larger than it or in the other direction
+        is refused; without one the engine cannot check and says so in the record (None).
+        """
+        self._require_panel(dealer)
+        check_id(client_order_id, "client_order_id")
+        if customer is not None:
+            check_id(customer, "customer")
+        side_v = _side(side, "side")
+        amount = parse_amount(size, "size")
+        position: int | None = None
+        position_side: Side | None = None
+        if market_position is not None:
+            position = parse_amount(market_position, "market_position")
+            position_side = (
+                side_v
+                if market_position_side is None
+                else _side(market_position_side, "market_position_side")
+            )
+            if amount > 0 and position_side is not side_v:
+                raise InvalidInput(
+                    "side",
+                    f"a {side_v.value} request goes against the attested "
+                    f"{position_side.value} market position",
+                )
+            if amount > position:
+                raise InvalidInput(
+                    "size", f"{amount} exceeds the attested market position of {position}"
+                )
+        event = ev.RequestSubmitted(
+            **self._head(now),
+            dealer=dealer,
+            client_order_id=client_order_id,
+            customer=customer,
+            side=side_v.value,
+            size=str(amount),
+            market_position_side=position_side.value if position_side else None,
+            market_position=None if position is None else str(position),
+        )
+        return self._submission(event, dealer, client_order_id, Phase.STAGE1_OPEN, now)
+
+    def withdraw_request(
+        self, *, dealer: str, client_order_id: str, now: datetime, customer: str | None = None
+    ) -> Decision:
+        """Withdraw a physical settlement request before the close."""
+        self._require_panel(dealer)
+        check_id(client_order_id, "client_order_id")
+        event = ev.RequestWithdrawn(
+            **self._head(now), dealer=dealer, client_order_id=client_order_id, customer=customer
+        )
+        repeat = self._repeat(event)
+        if repeat:
+            return repeat
+        self._require_window(Phase.STAGE1_OPEN, now)
+        if (dealer, customer) not in self.requests:
+            raise NotFound(f"{dealer} has no such physical settlement request")
+        return self._decide(event, client_order_id)
+
+    # -- commands: dealers, stage 2 -------------------------------------------------------
+
+    def submit_limit_order(
+        self,
+        *,
+        dealer: str,
+        client_order_id: str,
+        side: OrderSide | str,
+        price: DecimalLike,
+        size: DecimalLike,
+        now: datetime,
+        customer: str | None = None,
+    ) -> Decision:
+        """Submit a stage-2 limit order on the side opposite the open interest."""
+        self._require_panel(dealer)
+        check_id(client_order_id, "client_order_id")
+        if customer is not None:
+            check_id(customer, "customer")
+        side_v = _order_side(side)
+        ticks, amount = self._check_order(price, size)
+        event = ev.LimitOrderSubmitted(
+            **self._head(now),
+            dealer=dealer,
+            client_order_id=client_order_id,
+            order_id=f"{dealer}/{client_order_id}",
+            side=side_v.value,
+            price=self.params.grid.format(ticks),
+            size=str(amount),
+            customer=customer,
+        )
+        repeat = self._repeat(event)
+        if repeat:
+            return repeat
+        self._require_window(Phase.STAGE2_OPEN, now)
+        assert self.stage1 is not None
+        assert self.stage1.oi_side is not None
+        wanted = eligible_side(self.stage1.oi_side)
+        if side_v is not wanted:
+            raise InvalidInput(
+                "side",
+                f"the open interest is to {self.stage1.oi_side.value}: only {wanted.value} "
+                "limit orders take part",
+            )
+        limit = self.params.max_orders_per_dealer
+        if limit and self._orders_per_dealer.get(dealer, 0) >= limit:
+            raise LimitExceeded(f"{dealer} already has the maximum of {limit} limit orders")
+        return self._decide(event, client_order_id)
+
+    def replace_limit_order(
+        self,
+        *,
+        dealer: str,
+        client_order_id: str,
+        order_client_id: str,
+        price: DecimalLike,
+        size: DecimalLike,
+        now: datetime,
+    ) -> Decision:
+        """Change the price and size of one of the dealer's own limit orders."""
+        self._require_panel(dealer)
+        check_id(client_order_id, "client_order_id")
+        check_id(order_client_id, "order_client_id")
+        ticks, amount = self._check_order(price, size)
+        event = ev.LimitOrderReplaced(
+            **self._head(now),
+            dealer=dealer,
+            client_order_id=client_order_id,
+            order_id=f"{dealer}/{order_client_id}",
+            price=self.params.grid.format(ticks),
+            size=str(amount),
+        )
+        repeat = self._repeat(event)
+        if repeat:
+            return repeat
+        self._require_window(Phase.STAGE2_OPEN, now)
+        self._own_order(dealer, event.order_id)
+        return self._decide(event, client_order_id)
+
+    def cancel_limit_order(
+        self, *, dealer: str, client_order_id: str, order_client_id: str, now: datetime
+    ) -> Decision:
+        """Withdraw one of the dealer's own limit orders."""
+        self._require_panel(dealer)
+        check_id(client_order_id, "client_order_id")
+        check_id(order_client_id, "order_client_id")
+        event = ev.LimitOrderCancelled(
+            **self._head(now),
+            dealer=dealer,
+            client_order_id=client_order_id,
+            order_id=f"{dealer}/{order_client_id}",
+        )
+        repeat = self._repeat(event)
+        if repeat:
+            return repeat
+        self._require_window(Phase.STAGE2_OPEN, now)
+        self._own_order(dealer, event.order_id)
+        return self._decide(event, client_order_id)
+
+    # -- applying events ------------------------------------------------------------------
+
+    def apply(self, event: ev.Event) -> None:
+        """Apply one accepted event; the only place state changes."""
+        if event.auction_id != self.auction_id:
+            raise ValueError(f"event of {event.auction_id} applied to {self.auction_id}")
+        if event.seq != self.last_seq + 1:
+            raise ValueError(f"event seq {event.seq} does not follow {self.last_seq}")
+        handler = getattr(self, f"_on_{type(event).__name__}")
+        handler(event)
+        self.last_seq = event.seq
+        if client_order_id := getattr(event, "client_order_id", None):
+            dealer: str = getattr(event, "dealer")  # noqa: B009 - every such event has one
+            ack = Ack(event.seq, event.at, client_order_id)
+            self._acks[(dealer, client_order_id)] = (_fingerprint(event), ack)
+
+    def apply_all(self, events: Sequence[ev.Event]) -> None:
+        """Apply events in order."""
+        for event in events:
+            self.apply(event)
+
+    def _on_Stage1Opened(self, e: ev.Stage1Opened) -> None:  # noqa: N802
+        self._move(Phase.STAGE1_OPEN, e.at)
+
+    def _on_MarketSubmitted(self, e: ev.MarketSubmitted) -> None:  # noqa: N802
+        grid = self.params.grid
+        market = InitialMarket(
+            e.dealer, grid.to_ticks(e.bid, "bid"), grid.to_ticks(e.offer, "offer"), e.seq
+        )
+        self.markets[e.dealer] = MarketEntry(market, e.client_order_id)
+
+    def _on_MarketWithdrawn(self, e: ev.MarketWithdrawn) -> None:  # noqa: N802
+        del self.markets[e.dealer]
+
+    def _on_RequestSubmitted(self, e: ev.RequestSubmitted) -> None:  # noqa: N802
+        request = SettlementRequest(
+            dealer=e.dealer,
+            side=Side(e.side),
+            size=int(e.size),
+            seq=e.seq,
+            customer=e.customer,
+            market_position=None if e.market_position is None else int(e.market_position),
+        )
+        self.requests[(e.dealer, e.customer)] = RequestEntry(request, e.client_order_id)
+
+    def _on_RequestWithdrawn(self, e: ev.RequestWithdrawn) -> None:  # noqa: N802
+        del self.requests[(e.dealer, e.customer)]
+
+    def _on_Stage1Closed(self, e: ev.Stage1Closed) -> None:  # noqa: N802
+        outcome = self._compute_stage1()
+        if self._publish1(outcome) != {
+            "failure": e.failure,
+            "initial_market_midpoint": e.initial_market_midpoint,
+            "open_interest_side": e.open_interest_side,
+            "open_interest": e.open_interest,
+            "adjustments": e.adjustments,
+        }:
+            raise ReplayMismatch(f"stage 1 of {self.auction_id} recomputes differently")
+        self._move(Phase.STAGE1_CLOSED, e.at)
+        self.stage1 = outcome
+        if outcome.failure:
+            self._move(Phase.FAILED, e.at)
+        elif outcome.oi_side is None:
+            self._move(Phase.FINAL, e.at)
+        else:
+            markets = [m.market for m in self.markets.values()]
+            for order in carried_over(self.params, outcome, markets):
+                self.book.add(order)
+
+    def _on_Stage2Opened(self, e: ev.Stage2Opened) -> None:  # noqa: N802
+        self._move(Phase.STAGE2_OPEN, e.at)
+
+    def _on_LimitOrderSubmitted(self, e: ev.LimitOrderSubmitted) -> None:  # noqa: N802
+        self.book.add(
+            BookOrder(
+                order_id=e.order_id,
+                owner=e.dealer,
+                ticks=self.params.grid.to_ticks(e.price, "price"),
+                size=int(e.size),
+                seq=e.seq,
+                customer=e.customer,
+            )
+        )
+        self._orders_per_dealer[e.dealer] = self._orders_per_dealer.get(e.dealer, 0) + 1
+
+    def _on_LimitOrderReplaced(self, e: ev.LimitOrderReplaced) -> None:  # noqa: N802
+        self.book.replace(
+            e.order_id,
+            ticks=self.params.grid.to_ticks(e.price, "price"),
+            size=int(e.size),
+            seq=e.seq,
+        )
+
+    def _on_LimitOrderCancelled(self, e: ev.LimitOrderCancelled) -> None:  # noqa: N802
+        self.book.cancel(e.order_id)
+        self._orders_per_dealer[e.dealer] -= 1
+
+    def _on_Stage2Closed(self, e: ev.Stage2Closed) -> None:  # noqa: N802
+        outcome = self._clear()
+        if (self.params.grid.format(outcome.final_ticks), str(outcome.matched_size)) != (
+            e.final_price,
+            e.matched_size,
+        ):
+            raise ReplayMismatch(f"stage 2 of {self.auction_id} recomputes differently")
+        self._move(Phase.STAGE2_CLOSED, e.at)
+        self.stage2 = outcome
+        self._move(Phase.FINAL, e.at)
+
+    def _on_AuctionCancelled(self, e: ev.AuctionCancelled) -> None:  # noqa: N802
+        self._move(Phase.CANCELLED, e.at)
+        self.cancel_reason = e.reason
+
+    def _on_BookDisclosed(self, e: ev.BookDisclosed) -> None:  # noqa: N802
+        self.disclosures.append(e)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _head(self, now: datetime) -> dict[str, Any]:
+        return {"auction_id": self.auction_id, "seq": self.last_seq + 1, "at": _iso(now)}
+
+    def _decide(self, event: ev.Event, client_order_id: str | None = None) -> Decision:
+        ack = Ack(event.seq, event.at, client_order_id or "")
+        return Decision((event,), ack)
+
+    def _move(self, target: Phase, at: str) -> None:
+        check_transition(self.phase, target)
+        self.phase = target
+        self.phase_times[target.value] = at
+
+    def _require_panel(self, dealer: str) -> None:
+        if dealer not in self.panel:
+            raise NotPermitted(f"{dealer!r} is not on the panel of auction {self.auction_id}")
+
+    def _require_window(self, phase: Phase, now: datetime) -> None:
+        """The window must be open and, on the server's clock, not past its scheduled close."""
+        if self.phase is not phase:
+            stage = "stage 1" if phase is Phase.STAGE1_OPEN else "stage 2"
+            raise InvalidTransition(
+                f"the {stage} window of {self.auction_id} is not open (phase {self.phase.value})"
+            )
+        close = (
+            self.schedule.stage1_close if phase is Phase.STAGE1_OPEN else self.schedule.stage2_close
+        )
+        if close is not None and now >= close:
+            raise InvalidTransition(
+                f"the window of {self.auction_id} closed at {close.isoformat()}"
+            )
+
+    def _repeat(self, event: ev.Event) -> Decision | None:
+        """The original acknowledgement when this client order id was used for the same thing."""
+        key = (getattr(event, "dealer"), getattr(event, "client_order_id"))  # noqa: B009
+        prior = self._acks.get(key)
+        if prior is None:
+            return None
+        fingerprint, ack = prior
+        if fingerprint != _fingerprint(event):
+            raise AlreadyExists(
+                f"client_order_id {key[1]!r} was already used by {key[0]} for another request"
+            )
+        return Decision((), dataclasses.replace(ack, duplicate=True))
+
+    def _submission(
+        self, event: ev.Event, dealer: str, client_order_id: str, phase: Phase, now: datetime
+    ) -> Decision:
+        repeat = self._repeat(event)
+        if repeat:
+            return repeat
+        self._require_window(phase, now)
+        return self._decide(event, client_order_id)
+
+    def _check_order(self, price: DecimalLike, size: DecimalLike) -> tuple[int, int]:
+        ticks = self.params.grid.to_ticks(price, "price")
+        if ticks < 0:
+            raise InvalidInput("price", "must not be negative")
+        amount = parse_amount(size, "size")
+        if amount <= 0:
+            raise InvalidInput("size", "must be positive")
+        if amount < self.params.min_limit_order_size:
+            raise InvalidInput(
+                "size", f"below the minimum limit order size {self.params.min_limit_order_size}"
+            )
+        return ticks, amount
+
+    def _own_order(self, dealer: str, order_id: str) -> BookOrder:
+        if order_id not in self.book:
+            raise NotFound(f"{dealer} has no limit order {order_id.split('/', 1)[1]!r}")
+        order = self.book.get(order_id)
+        if order.owner != dealer:  # pragma: no cover - ids embed the owner
+            raise NotFound(f"{dealer} has no such limit order")
+        return order
+
+    def _compute_stage1(self) -> Stage1Outcome:
+        markets = sorted((m.market for m in self.markets.values()), key=lambda m: m.seq)
+        requests = sorted((r.request for r in self.requests.values()), key=lambda r: r.seq)
+        return compute_stage1(self.params, markets, requests)
+
+    def _clear(self) -> Stage2Outcome:
+        assert self.stage1 is not None
+        requests = sorted((r.request for r in self.requests.values()), key=lambda r: r.seq)
+        return clear(self.params, self.stage1, self.book, requests)
+
+    def _publish1(self, outcome: Stage1Outcome) -> dict[str, Any]:
+        grid = self.params.grid
+        return {
+            "failure": outcome.failure,
+            "initial_market_midpoint": None if outcome.imm is None else grid.format(outcome.imm),
+            "open_interest_side": outcome.oi_side.value if outcome.oi_side else "NONE",
+            "open_interest": str(abs(outcome.open_interest)),
+            "adjustments": [
+                {"dealer": a.dealer, "amount": str(a.amount)} for a in outcome.adjustments
+            ],
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything that defines the state, for replay-equality checks."""
+        return {
+            "phase": self.phase.value,
+            "last_seq": self.last_seq,
+            "markets": {d: dataclasses.asdict(m) for d, m in sorted(self.markets.items())},
+            "requests": sorted(
+                (dataclasses.asdict(r) for r in self.requests.values()),
+                key=lambda r: r["request"]["seq"],
+            ),
+            "book": sorted(
+                (dataclasses.asdict(o) for o in self.book.orders()), key=lambda o: o["order_id"]
+            ),
+            "result": self.result().to_dict(),
+            "acks": sorted((k, v[1].seq) for k, v in self._acks.items()),
+            "disclosures": [d.to_dict() for d in self.disclosures],
+            "phase_times": dict(self.phase_times),
+        }
+
+    @property
+    def terminal(self) -> bool:
+        """True once the auction is FINAL, FAILED or CANCELLED."""
+        return self.phase in TERMINAL
+
+
+def _fingerprint(event: ev.Event) -> tuple[Any, ...]:
+    data = event.to_dict()
+    for header in ("seq", "at", "auction_id"):
+        data.pop(header)
+    return tuple(sorted((k, repr(v)) for k, v in data.items()))
+
+
+def _side(value: Side | str, field: str) -> Side:
+    try:
+        return value if isinstance(value, Side) else Side(str(value).upper())
+    except ValueError:
+        raise InvalidInput(field, f"must be BUY or SELL, not {value!r}") from None
+
+
+def _order_side(value: OrderSide | str) -> OrderSide:
+    try:
+        return value if isinstance(value, OrderSide) else OrderSide(str(value).upper())
+    except ValueError:
+        raise InvalidInput("side", f"must be BID or OFFER, not {value!r}") from None

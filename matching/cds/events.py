@@ -1,0 +1,221 @@
+"""The events of a CDS auction: the facts the journal keeps and replay rebuilds state from.
+
+Each event is a frozen dataclass of JSON-native fields (str, int, None, lists and dicts of
+those): prices and sizes are decimal strings exactly as accepted, times ISO-8601 UTC. ``seq``
+numbers the events of one auction from 1 without gaps; it is the sequence number clients
+see in acknowledgements and resume ``WatchAuction`` from.
+
+``to_dict``/``event_from_dict`` are the only (de)serialisation; no I/O happens here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from matching.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Common header of every event."""
+
+    type: ClassVar[str] = ""
+    auction_id: str
+    seq: int
+    at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-native form with a ``type`` tag; inverse of :func:`event_from_dict`."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["type"] = self.type
+        return data
+
+
+_REGISTRY: dict[str, type[Event]] = {}
+
+
+_E = TypeVar("_E", bound=type["Event"])
+
+
+def _register(cls: _E) -> _E:
+    _REGISTRY[cls.type] = cls
+    return cls
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """Rebuild an event from its dict form; unknown types and fields are refused."""
+    kind = data.get("type")
+    cls = _REGISTRY.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise InvalidInput("type", f"unknown event type {kind!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    extra = set(data) - names - {"type"}
+    if extra:
+        raise InvalidInput("event", f"unknown fields {sorted(extra)} for {kind}")
+    return cls(**{k: v for k, v in data.items() if k != "type"})
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuctionCreated(Event):
+    """An operator created the auction: its parameters, panel and window schedule."""
+
+    type: ClassVar[str] = "AuctionCreated"
+    params: dict[str, Any]
+    panel: list[str]
+    schedule: dict[str, str | None]
+    created_by: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stage1Opened(Event):
+    """The stage-1 window opened (on schedule or by an operator)."""
+
+    type: ClassVar[str] = "Stage1Opened"
+    by: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketSubmitted(Event):
+    """A dealer's initial market, replacing any earlier one of the same dealer."""
+
+    type: ClassVar[str] = "MarketSubmitted"
+    dealer: str
+    client_order_id: str
+    bid: str
+    offer: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketWithdrawn(Event):
+    """A dealer withdrew its initial market before the close."""
+
+    type: ClassVar[str] = "MarketWithdrawn"
+    dealer: str
+    client_order_id: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestSubmitted(Event):
+    """A physical settlement request (per dealer and customer), replacing an earlier one."""
+
+    type: ClassVar[str] = "RequestSubmitted"
+    dealer: str
+    client_order_id: str
+    customer: str | None
+    side: str
+    size: str
+    market_position_side: str | None
+    market_position: str | None
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestWithdrawn(Event):
+    """A physical settlement request withdrawn before the close."""
+
+    type: ClassVar[str] = "RequestWithdrawn"
+    dealer: str
+    client_order_id: str
+    customer: str | None
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stage1Closed(Event):
+    """The stage-1 window closed; the publication (recomputed and checked on replay)."""
+
+    type: ClassVar[str] = "Stage1Closed"
+    by: str
+    failure: str | None
+    initial_market_midpoint: str | None
+    open_interest_side: str
+    open_interest: str
+    adjustments: list[dict[str, str]]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stage2Opened(Event):
+    """The stage-2 window opened."""
+
+    type: ClassVar[str] = "Stage2Opened"
+    by: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitOrderSubmitted(Event):
+    """A stage-2 limit order; ``order_id`` is ``dealer/client_order_id``."""
+
+    type: ClassVar[str] = "LimitOrderSubmitted"
+    dealer: str
+    client_order_id: str
+    order_id: str
+    side: str
+    price: str
+    size: str
+    customer: str | None
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitOrderReplaced(Event):
+    """A limit order's new price and size; it takes this event's sequence for time priority."""
+
+    type: ClassVar[str] = "LimitOrderReplaced"
+    dealer: str
+    client_order_id: str
+    order_id: str
+    price: str
+    size: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitOrderCancelled(Event):
+    """A limit order withdrawn before the close."""
+
+    type: ClassVar[str] = "LimitOrderCancelled"
+    dealer: str
+    client_order_id: str
+    order_id: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stage2Closed(Event):
+    """The stage-2 window closed and the auction is final (recomputed and checked on replay)."""
+
+    type: ClassVar[str] = "Stage2Closed"
+    by: str
+    final_price: str
+    matched_size: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuctionCancelled(Event):
+    """An operator cancelled the auction (it may be rescheduled as a new one)."""
+
+    type: ClassVar[str] = "AuctionCancelled"
+    by: str
+    reason: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BookDisclosed(Event):
+    """An operator read a sealed book before its close: allowed, but always on the record."""
+
+    type: ClassVar[str] = "BookDisclosed"
+    by: str
+    reason: str
+    phase: str
