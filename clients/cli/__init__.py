@@ -9,6 +9,8 @@ from __future__ import annotations
 import typer
 
 from clients.cli import cds
+from clients.cli import journal as journal_cli
+from clients.cli import serve as serve_cli
 
 app = typer.Typer(
     name="closeout",
@@ -17,6 +19,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(cds.app, name="cds")
+app.add_typer(journal_cli.app, name="journal")
+app.command(name="serve")(serve_cli.serve)
 
 
 def main() -> None:

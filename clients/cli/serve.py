@@ -1,0 +1,60 @@
+"""``closeout serve``: run the Closeout server.
+
+This is the composition root: the one place in ``clients`` allowed to import ``server``, and
+only lazily inside the command. Importing at module level would make every ``closeout``
+command (and every client-side import of the CLI) load the server, its journal and grpc
+server machinery, and would break the rule that nothing imports ``server``.
+This module must never hold server logic; it only turns flags into a config and runs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+_err = Console(stderr=True)
+
+
+def serve(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="TOML config file (default: $CLOSEOUT_CONFIG, else the built-in local demo).",
+            dir_okay=False,
+        ),
+    ] = None,
+    listen: Annotated[
+        str | None,
+        typer.Option("--listen", help="host:port to listen on (port 0: any free port)."),
+    ] = None,
+    journal: Annotated[
+        Path | None,
+        typer.Option("--journal", help="Journal file (SQLite).", dir_okay=False),
+    ] = None,
+) -> None:
+    """Run the auction server until SIGINT/SIGTERM. Without --config: a local demo."""
+    from server.app import run
+    from server.config import ConfigError, load_config
+    from server.journal import JournalCorrupt
+
+    try:
+        loaded = load_config(config, overrides={"listen": listen, "journal": journal})
+    except ConfigError as exc:
+        _err.print(f"[red]configuration error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+    try:
+        status = run(loaded)
+    except ConfigError as exc:
+        _err.print(f"[red]cannot start:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except JournalCorrupt as exc:
+        _err.print(
+            f"[red]journal is corrupt:[/red] {exc}; run 'closeout journal verify'",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
+    raise typer.Exit(status)

@@ -1,0 +1,247 @@
+"""Build and run the Closeout gRPC server (grpc.aio on uvloop).
+
+Startup: open the journal; ``register`` every module of :data:`SERVICE_MODULES`; replay the
+journal through their ``replay`` hooks; their ``start`` hooks; health (SERVING), reflection;
+bind (TLS or mutual TLS when configured, otherwise insecure with a warning); serve.
+
+Shutdown, on SIGINT/SIGTERM or a journal failure: health goes NOT_SERVING, the server stops
+taking new calls and gives running ones ``grace_seconds``, ``stop`` hooks run, the journal
+commits what is queued and closes. A journal failure is logged as critical and the process
+exits with status 1 (fail-stop: it must not acknowledge what it cannot keep); a signal exits 0.
+
+Use :class:`CloseoutServer` in tests (``await server.start()`` on 127.0.0.1:0, ``server.port``,
+``await server.stop()``) and :func:`run` from the ``closeout serve`` command.
+
+This module holds no auction logic and must never catch and continue past a journal failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+from importlib import metadata
+from typing import Any
+
+import grpc
+import grpc.aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from server import admin_service
+from server.auth import Authenticator
+from server.clock import Clock, SystemClock
+from server.config import ConfigError, ServerConfig, parse_listen
+from server.interceptors import GuardInterceptor
+from server.journal import Journal
+from server.runtime import Registration, Runtime, ServiceModule
+
+__all__ = ["SERVICE_MODULES", "CloseoutServer", "run", "serve"]
+
+#: THE list of service modules the server runs. Add a module here to serve it.
+SERVICE_MODULES: tuple[ServiceModule, ...] = (admin_service,)
+
+_log = logging.getLogger("closeout.server")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("closeout")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
+
+class CloseoutServer:
+    """One server instance: journal, services, health, reflection, one listening port."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        clock: Clock | None = None,
+        services: Sequence[ServiceModule] = SERVICE_MODULES,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.config = config
+        self._clock = clock or SystemClock()
+        self._services = tuple(services)
+        self._log = logger or _log
+        self._server: Any = None
+        self._health: Any = None
+        self._registrations: list[Registration] = []
+        self._stopped = False
+        self.runtime: Runtime | None = None
+        #: The bound port (the real one when ``listen`` asked for port 0); set by start().
+        self.port: int = 0
+        self.replayed: int = 0
+
+    @property
+    def journal(self) -> Journal:
+        if self.runtime is None:
+            raise RuntimeError("server not started")
+        return self.runtime.journal
+
+    async def start(self) -> None:
+        """Open the journal, register and replay services, bind and start serving.
+
+        Raises:
+            ConfigError: bad listen address, unreadable TLS files, or the port cannot be bound.
+            server.journal.JournalCorrupt: the journal's chain is broken; nothing is served.
+        """
+        host, port = parse_listen(self.config.listen)
+        journal = await Journal.open(self.config.journal)
+        try:
+            self.runtime = Runtime(
+                config=self.config,
+                journal=journal,
+                clock=self._clock,
+                logger=self._log,
+                version=_version(),
+            )
+            interceptor = GuardInterceptor(
+                Authenticator(self.config.participants),
+                logger=logging.getLogger("closeout.rpc"),
+            )
+            self._server = grpc.aio.server(interceptors=[interceptor])
+            self._registrations = [s.register(self._server, self.runtime) for s in self._services]
+            self.replayed = self._replay(journal)
+            for registration in self._registrations:
+                if registration.start is not None:
+                    await registration.start()
+            names = [n for r in self._registrations for n in r.service_names]
+            self._health = health.aio.HealthServicer()
+            health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+            for name in ["", *names]:
+                await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            reflection.enable_server_reflection(
+                [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
+            )
+            self.port = self._bind(host, port)
+            await self._server.start()
+        except BaseException:
+            await journal.close()
+            raise
+        mode = "insecure"
+        if self.config.tls is not None:
+            mode = "mutual TLS" if self.config.tls.client_ca else "TLS"
+        self._log.info(
+            "closeout %s serving on %s:%d (%s), journal %s (%d records replayed), config: %s",
+            self.runtime.version,
+            host,
+            self.port,
+            mode,
+            self.config.journal,
+            self.replayed,
+            self.config.source,
+        )
+
+    def _replay(self, journal: Journal) -> int:
+        hooks = [r.replay for r in self._registrations if r.replay is not None]
+        count = 0
+        for record in journal.replay():
+            for hook in hooks:
+                hook(record)
+            count += 1
+        return count
+
+    def _bind(self, host: str, port: int) -> int:
+        address = f"{host}:{port}"
+        tls = self.config.tls
+        try:
+            if tls is None:
+                self._log.warning(
+                    "no TLS configured: listening without encryption; bearer tokens travel"
+                    " in clear text (fine for a local demo only)"
+                )
+                bound: int = self._server.add_insecure_port(address)
+            else:
+                bound = self._server.add_secure_port(address, _credentials(self.config))
+        except RuntimeError as exc:
+            raise ConfigError(f"server.listen: cannot listen on {address}: {exc}") from None
+        if bound == 0:
+            raise ConfigError(f"server.listen: cannot listen on {address}")
+        return bound
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Health NOT_SERVING, stop taking calls, finish running ones, close the journal."""
+        if self._stopped or self._server is None:
+            return
+        self._stopped = True
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+        await self._server.stop(self.config.grace_seconds if grace is None else grace)
+        for registration in self._registrations:
+            if registration.stop is not None:
+                try:
+                    await registration.stop()
+                except Exception:
+                    self._log.exception("a service's stop hook failed")
+        if self.runtime is not None:
+            await self.runtime.journal.close()
+        self._log.info("closeout stopped")
+
+
+def _credentials(config: ServerConfig) -> Any:
+    tls = config.tls
+    assert tls is not None
+
+    def read(path: Any, key: str) -> bytes:
+        try:
+            data: bytes = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
+        return data
+
+    cert, key = read(tls.cert, "tls.cert"), read(tls.key, "tls.key")
+    client_ca = read(tls.client_ca, "tls.client_ca") if tls.client_ca else None
+    return grpc.ssl_server_credentials(
+        [(key, cert)],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+
+
+async def serve(config: ServerConfig, *, clock: Clock | None = None) -> int:
+    """Run until SIGINT/SIGTERM (exit status 0) or a journal failure (exit status 1)."""
+    server = CloseoutServer(config, clock=clock)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop_requested.set)
+    signal_wait = asyncio.ensure_future(stop_requested.wait())
+    journal_wait = asyncio.ensure_future(server.journal.wait_failed())
+    try:
+        await asyncio.wait({signal_wait, journal_wait}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        status = 0
+        if journal_wait.done() and not journal_wait.cancelled():
+            _log.critical(
+                "journal failed (%s): stopping the server; restart replays what was committed",
+                journal_wait.result(),
+            )
+            status = 1
+        else:
+            _log.info("shutdown requested; grace period %.1fs", config.grace_seconds)
+        for task in (signal_wait, journal_wait):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await server.stop()
+    return status
+
+
+def run(config: ServerConfig) -> int:
+    """Configure logging and run :func:`serve` under uvloop; return the exit status."""
+    import uvloop
+
+    logging.basicConfig(
+        level=config.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    status: int = uvloop.run(serve(config))
+    return status

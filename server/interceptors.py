@@ -1,0 +1,159 @@
+"""The server's guard: authentication and the catch-all, around every RPC handler.
+
+:class:`GuardInterceptor` is a ``grpc.aio.ServerInterceptor`` that returns the method's
+handler with its behaviour function wrapped (all four kinds: unary-unary, unary-stream,
+stream-unary, stream-stream; coroutine and async-generator styles). The wrapper runs inside
+the handler's own task, so the principal it binds (``server.auth.current_principal``) is the
+caller of that RPC and nobody else's. In order, the wrapper:
+
+1. refuses with UNAUTHENTICATED when the method is not public and the token is missing or
+   unknown (the handler never runs, so bad credentials change nothing);
+2. maps a raised :class:`matching.errors.DomainError` to its status through the one table
+   (``server/errors.py``), with field violations as ``google.rpc.BadRequest``;
+3. maps :class:`server.journal.JournalFailed` to UNAVAILABLE (the server is stopping);
+4. turns any other exception into INTERNAL ``internal error (correlation id <id>)`` and logs
+   the traceback under that id.
+
+This module must never send exception text or a traceback to a client, and never swallow
+cancellation (``asyncio.CancelledError`` is not an ``Exception`` and passes through).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from matching.errors import DomainError
+from server.auth import (
+    PUBLIC_SERVICES,
+    AuthenticationError,
+    Authenticator,
+    Principal,
+    _reset_principal,
+    _set_principal,
+)
+from server.errors import abort, abort_with
+from server.journal import JournalFailed
+
+__all__ = ["GuardInterceptor"]
+
+_KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
+
+
+class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped
+    """Authenticates callers and converts every failure to a precise, opaque status."""
+
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        *,
+        public_services: frozenset[str] = PUBLIC_SERVICES,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self._authenticator = authenticator
+        self._public = public_services
+        self._log = logger or logging.getLogger("closeout.rpc")
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[Any], Awaitable[Any]],
+        handler_call_details: Any,
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None  # unknown method: grpc answers UNIMPLEMENTED
+        method: str = handler_call_details.method
+        service = method.lstrip("/").split("/", 1)[0]
+        principal: Principal | None = None
+        refusal: str | None = None
+        if service not in self._public:
+            try:
+                principal = self._authenticator.authenticate(
+                    handler_call_details.invocation_metadata
+                )
+            except AuthenticationError as exc:
+                refusal = str(exc)
+        for kind in _KINDS:
+            behaviour = getattr(handler, kind)
+            if behaviour is not None:
+                wrapped = self._wrap(behaviour, method, principal, refusal)
+                return handler._replace(**{kind: wrapped})
+        return handler
+
+    def _wrap(
+        self,
+        behaviour: Callable[..., Any],
+        method: str,
+        principal: Principal | None,
+        refusal: str | None,
+    ) -> Callable[..., Any]:
+        guard = self
+
+        if inspect.isasyncgenfunction(behaviour):
+
+            async def stream_behaviour(request: Any, context: Any) -> AsyncIterator[Any]:
+                token = _set_principal(principal)
+                try:
+                    if refusal is not None:
+                        await abort_with(context, grpc.StatusCode.UNAUTHENTICATED, refusal)
+                    async for response in behaviour(request, context):
+                        yield response
+                except Exception as exc:
+                    await guard._fail(context, exc, method, principal)
+                finally:
+                    with contextlib.suppress(ValueError):  # a generator closed elsewhere
+                        _reset_principal(token)
+
+            return stream_behaviour
+
+        async def call_behaviour(request: Any, context: Any) -> Any:
+            token = _set_principal(principal)
+            try:
+                if refusal is not None:
+                    await abort_with(context, grpc.StatusCode.UNAUTHENTICATED, refusal)
+                result = behaviour(request, context)
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
+            except Exception as exc:
+                await guard._fail(context, exc, method, principal)
+            finally:
+                with contextlib.suppress(ValueError):
+                    _reset_principal(token)
+
+        return call_behaviour
+
+    async def _fail(
+        self, context: Any, exc: Exception, method: str, principal: Principal | None
+    ) -> None:
+        """Turn ``exc`` into a status; always raises (abort) or re-raises."""
+        if isinstance(exc, grpc.aio.AbortError):
+            raise exc  # the handler (or we) already chose a status
+        if isinstance(exc, DomainError):
+            await abort(context, exc)
+        who = principal.participant_id if principal else "-"
+        if isinstance(exc, JournalFailed):
+            self._log.error("%s by %s refused: journal failed", method, who)
+            await abort_with(
+                context, grpc.StatusCode.UNAVAILABLE, "journal unavailable; the server is stopping"
+            )
+        correlation_id = uuid.uuid4().hex
+        self._log.error(
+            "unexpected exception in %s (participant %s, correlation id %s)",
+            method,
+            who,
+            correlation_id,
+            exc_info=exc,
+        )
+        await abort_with(
+            context,
+            grpc.StatusCode.INTERNAL,
+            f"internal error (correlation id {correlation_id})",
+        )
