@@ -1,0 +1,263 @@
+"""Vectorised valuation of many vanilla swaps off one pair of curves.
+
+A ``SwapBook`` holds a portfolio as arrays (one entry per swap, one convention per book).
+Swaps sharing (start, maturity) share a cash-flow layout, so the book is reduced to its
+distinct schedules, each schedule's unit values (annuity, forecast floating PV per unit
+notional, the parts that depend on a stored fixing) are summed with ``np.bincount``, and
+every swap's NPV, par rate, SVF and PV01 follow by array arithmetic. No Python loop runs per
+swap or per cash flow. A cash flow paying on or before the valuation date is excluded, and
+values are discounted to the valuation date (QuantLib's defaults).
+
+Sign convention: ``side`` is +1 for a payer (pays fixed, receives floating), -1 for a
+receiver; NPV is to the holder. This module must never build curves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pricing.conventions import FloatKind, SwapConvention
+from pricing.curve import Curve
+from pricing.dates import FloatArray, IntArray
+from pricing.errors import PricingInputError
+from pricing.legs import Legs, build_legs
+
+PAYER = 1.0
+RECEIVER = -1.0
+
+
+@dataclass(frozen=True, eq=False)
+class SwapBook:
+    """A portfolio of vanilla swaps under one convention, as parallel arrays.
+
+    ``fixing`` is the stored fixing of the current floating period (NaN when none): for an
+    IBOR leg the rate fixed for the period whose fixing date has passed; for an overnight
+    leg the annualised simple rate (floating day count) realised from the period start to
+    the valuation date.
+    """
+
+    convention: SwapConvention
+    start: IntArray
+    maturity: IntArray
+    notional: FloatArray
+    fixed_rate: FloatArray
+    side: FloatArray
+    spread: FloatArray
+    fixing: FloatArray
+    ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.start)
+        for name in ("maturity", "notional", "fixed_rate", "side", "spread", "fixing"):
+            if len(getattr(self, name)) != n:
+                raise PricingInputError(
+                    name, f"expected {n} values, got {len(getattr(self, name))}"
+                )
+        if self.ids and len(self.ids) != n:
+            raise PricingInputError("ids", f"expected {n} ids")
+        bad = np.flatnonzero(self.maturity <= self.start)
+        if bad.size:
+            raise PricingInputError(self._field(int(bad[0]), "maturity"), "must be after start")
+        bad = np.flatnonzero(~(self.notional >= 0) | ~np.isfinite(self.notional))
+        if bad.size:
+            raise PricingInputError(self._field(int(bad[0]), "notional"), "must not be negative")
+        bad = np.flatnonzero((self.side != PAYER) & (self.side != RECEIVER))
+        if bad.size:
+            raise PricingInputError(self._field(int(bad[0]), "side"), "must be payer or receiver")
+        for name in ("fixed_rate", "spread"):
+            bad = np.flatnonzero(~np.isfinite(getattr(self, name)))
+            if bad.size:
+                raise PricingInputError(self._field(int(bad[0]), name), "must be a finite number")
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def _field(self, i: int, name: str) -> str:
+        return f"swaps[{i}].{name}"
+
+    @classmethod
+    def of(
+        cls,
+        convention: SwapConvention,
+        start: Sequence[int] | IntArray,
+        maturity: Sequence[int] | IntArray,
+        notional: Sequence[float] | FloatArray,
+        fixed_rate: Sequence[float] | FloatArray,
+        side: Sequence[float] | FloatArray,
+        spread: Sequence[float] | FloatArray | None = None,
+        fixing: Sequence[float] | FloatArray | None = None,
+        ids: Sequence[str] = (),
+    ) -> SwapBook:
+        """Build a book from sequences, filling spread with 0 and fixing with NaN."""
+        n = len(start)
+        return cls(
+            convention=convention,
+            start=np.asarray(start, dtype=np.int64),
+            maturity=np.asarray(maturity, dtype=np.int64),
+            notional=np.asarray(notional, dtype=np.float64),
+            fixed_rate=np.asarray(fixed_rate, dtype=np.float64),
+            side=np.asarray(side, dtype=np.float64),
+            spread=np.zeros(n) if spread is None else np.asarray(spread, dtype=np.float64),
+            fixing=np.full(n, np.nan) if fixing is None else np.asarray(fixing, dtype=np.float64),
+            ids=tuple(ids),
+        )
+
+    def replace(self, **changes: object) -> SwapBook:
+        """A copy with some arrays replaced."""
+        fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        fields.update(changes)
+        return SwapBook(**fields)
+
+
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """A book's distinct schedules (``legs``) and each swap's schedule index (``which``)."""
+
+    legs: Legs
+    which: IntArray
+
+
+def layout(book: SwapBook) -> Layout:
+    """Reduce a book to its distinct (start, maturity) pairs and build their legs once."""
+    pairs = np.stack([book.start, book.maturity], axis=1)
+    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    return Layout(build_legs(book.convention, unique[:, 0], unique[:, 1]), inverse.reshape(-1))
+
+
+@dataclass(frozen=True)
+class SwapValues:
+    """Per-swap results: NPV to the holder, par rate, SVF (annuity), PV01 (N A 1bp)."""
+
+    npv: FloatArray
+    par_rate: FloatArray
+    svf: FloatArray
+    pv01: FloatArray
+
+
+@dataclass(frozen=True)
+class _Units:
+    annuity: FloatArray
+    float_annuity: FloatArray
+    forecast: FloatArray
+    past_count: FloatArray
+    past_a: FloatArray
+    past_b: FloatArray
+    past_c: FloatArray
+    today_tau_df: FloatArray
+    today_forecast: FloatArray
+
+
+def _sum_by(owner: IntArray, weights: FloatArray, n: int) -> FloatArray:
+    return np.asarray(np.bincount(owner, weights=weights, minlength=n), dtype=np.float64)
+
+
+def _units(
+    legs: Legs, valuation: int, discount: Curve, projection: Curve, forecast_all: bool
+) -> _Units:
+    n = legs.n
+    fx_alive = legs.fx_pay > valuation
+    fx_pv = np.where(fx_alive, legs.fx_tau * discount.df(legs.fx_pay), 0.0)
+    annuity = _sum_by(legs.fx_owner, fx_pv, n)
+    owner = legs.fl_owner
+    alive = legs.fl_pay > valuation
+    dfp = discount.df(legs.fl_pay)
+    tau_df = np.where(alive, legs.fl_tau * dfp, 0.0)
+    growth = projection.df(legs.fl_proj_start) / projection.df(legs.fl_proj_end)
+    zeros = np.zeros(n)
+    if legs.kind is FloatKind.IBOR:
+        fwd = (growth - 1.0) / legs.fl_proj_tau
+        past = alive & (legs.fl_fixing < valuation) & (not forecast_all)
+        today = alive & (legs.fl_fixing == valuation) & (not forecast_all)
+        forecast_pv = np.where(alive & ~past, fwd * tau_df, 0.0)
+        past_a, past_c = zeros, zeros
+        past_b = _sum_by(owner, np.where(past, tau_df, 0.0), n)
+        today_tau_df = _sum_by(owner, np.where(today, tau_df, 0.0), n)
+        today_fc = _sum_by(owner, np.where(today, fwd * tau_df, 0.0), n)
+    else:
+        past = alive & (legs.fl_start < valuation) & (not forecast_all)
+        forecast_pv = np.where(alive & ~past, (growth - 1.0) * dfp, 0.0)
+        # Seasoned overnight period: realised growth (1 + fixing * a) times the projected
+        # growth from today to the period end, paid at the period's payment date.
+        a = legs.float_day_count.fraction(legs.fl_start, np.full_like(legs.fl_start, valuation))
+        rest = projection.df(np.full_like(legs.fl_end, valuation)) / projection.df(legs.fl_end)
+        past_a = _sum_by(owner, np.where(past, a, 0.0), n)
+        past_b = _sum_by(owner, np.where(past, rest * dfp, 0.0), n)
+        past_c = _sum_by(owner, np.where(past, dfp, 0.0), n)
+        today_tau_df, today_fc = zeros, zeros
+    return _Units(
+        annuity=annuity,
+        float_annuity=_sum_by(owner, tau_df, n),
+        forecast=_sum_by(owner, forecast_pv, n),
+        past_count=_sum_by(owner, past.astype(np.float64), n),
+        past_a=past_a,
+        past_b=past_b,
+        past_c=past_c,
+        today_tau_df=today_tau_df,
+        today_forecast=today_fc,
+    )
+
+
+def float_leg_unit_pv(
+    book: SwapBook, units: _Units, which: IntArray, forecast_all: bool = False
+) -> FloatArray:
+    """Floating-leg PV per unit notional of each swap, stored fixings included."""
+    fix = book.fixing
+    has_fix = np.isfinite(fix)
+    past_count = units.past_count[which]
+    if not forecast_all:
+        missing = np.flatnonzero((past_count > 0) & ~has_fix)
+        if missing.size:
+            raise PricingInputError(
+                f"swaps[{int(missing[0])}].current_fixing",
+                "the current floating period has fixed: its fixing is required",
+            )
+        twice = np.flatnonzero(past_count > 1)
+        if twice.size:
+            raise PricingInputError(
+                f"swaps[{int(twice[0])}].current_fixing",
+                "two unpaid periods have already fixed; only one stored fixing is supported",
+            )
+    f = np.where(has_fix, fix, 0.0)
+    value = units.forecast[which] + book.spread * units.float_annuity[which]
+    if book.convention.float_kind is FloatKind.IBOR:
+        value = value + f * units.past_b[which]
+        value = value + np.where(
+            has_fix, f * units.today_tau_df[which] - units.today_forecast[which], 0.0
+        )
+    else:
+        seasoned = (1.0 + f * units.past_a[which]) * units.past_b[which] - units.past_c[which]
+        value = value + np.where(past_count > 0, seasoned, 0.0)
+    return np.asarray(value, dtype=np.float64)
+
+
+def price(
+    book: SwapBook,
+    valuation: int,
+    discount: Curve,
+    projection: Curve | None = None,
+    book_layout: Layout | None = None,
+) -> SwapValues:
+    """NPV, par rate, SVF and PV01 of every swap in ``book``.
+
+    ``projection`` defaults to ``discount`` (single curve). Pass a precomputed
+    ``book_layout`` to price the same book under many curves without rebuilding schedules.
+    """
+    lay = book_layout if book_layout is not None else layout(book)
+    units = _units(lay.legs, valuation, discount, projection or discount, forecast_all=False)
+    flt = float_leg_unit_pv(book, units, lay.which)
+    annuity = units.annuity[lay.which]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        par = np.where(annuity > 0, flt / annuity, np.nan)
+    npv = book.side * book.notional * (flt - book.fixed_rate * annuity)
+    return SwapValues(npv=npv, par_rate=par, svf=annuity, pv01=book.notional * annuity * 1e-4)
+
+
+def par_rates_for_bootstrap(
+    legs: Legs, valuation: int, discount: Curve, projection: Curve
+) -> FloatArray:
+    """Par rates of fresh swaps (every period forecast), for curve instruments."""
+    units = _units(legs, valuation, discount, projection, forecast_all=True)
+    return np.asarray(units.forecast / units.annuity, dtype=np.float64)
