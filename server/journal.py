@@ -79,7 +79,7 @@ class JournalError(Exception):
     """Base of the journal's own errors."""
 
 
-class JournalFailed(JournalError):  # noqa: N818 -- named for the state, as callers say it
+class JournalFailed(JournalError):
     """Raised by ``append`` once a journal write has failed; the journal accepts nothing more.
 
     Raised by: :meth:`Journal.append`. Caller: refuse the command (UNAVAILABLE) and let the
@@ -87,7 +87,7 @@ class JournalFailed(JournalError):  # noqa: N818 -- named for the state, as call
     """
 
 
-class JournalCorrupt(JournalError):  # noqa: N818 -- idem
+class JournalCorrupt(JournalError):
     """Raised when replay finds a broken hash chain. Caller: do not serve; run ``verify``."""
 
 
