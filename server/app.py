@@ -76,6 +76,8 @@ class CloseoutServer:
         #: The bound port (the real one when ``listen`` asked for port 0); set by start().
         self.port: int = 0
         self.replayed: int = 0
+        #: Set once the port is open and serving (for callers that start it in a task).
+        self.serving = asyncio.Event()
 
     @property
     def journal(self) -> Journal:
@@ -120,6 +122,7 @@ class CloseoutServer:
             )
             self.port = self._bind(host, port)
             await self._server.start()
+            self.serving.set()
         except BaseException:
             await journal.close()
             raise
@@ -203,9 +206,14 @@ def _credentials(config: ServerConfig) -> Any:
     )
 
 
-async def serve(config: ServerConfig, *, clock: Clock | None = None) -> int:
-    """Run until SIGINT/SIGTERM (exit status 0) or a journal failure (exit status 1)."""
-    server = CloseoutServer(config, clock=clock)
+async def serve(
+    config: ServerConfig, *, clock: Clock | None = None, server: CloseoutServer | None = None
+) -> int:
+    """Run until SIGINT/SIGTERM (exit status 0) or a journal failure (exit status 1).
+
+    ``server`` (not yet started) replaces the default one built from ``config``; for tests.
+    """
+    server = server or CloseoutServer(config, clock=clock)
     await server.start()
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 from pathlib import Path
 
 import grpc
@@ -16,7 +17,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from clients.errors import FieldViolation, field_violations
 from closeout.v1 import admin_pb2, admin_pb2_grpc
 from server import admin_service
-from server.app import CloseoutServer
+from server.app import CloseoutServer, serve
+from server.journal import JournalCorrupt, JournalFailed
 from tests.server.conftest import (
     ALL_KINDS,
     DEALER,
@@ -219,3 +221,33 @@ async def test_startup_replays_the_journal_into_services(tmp_path: Path) -> None
     async with running(config, (probe,)) as second:
         assert second.replayed == 2
         assert probe.replayed == appended
+
+
+async def test_server_refuses_to_start_on_a_tampered_journal(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    async with running(config, (ProbeModule(),)) as first:
+        await first.journal.append("s", [{"type": "A", "n": 1}, {"type": "B"}])
+    conn = sqlite3.connect(config.journal)
+    conn.execute("""UPDATE journal SET payload = '{"n":2,"type":"A"}' WHERE seq = 1""")
+    conn.commit()
+    conn.close()
+    with pytest.raises(JournalCorrupt, match="record 1"):
+        async with running(config, (ProbeModule(),)):
+            pass
+
+
+async def test_serve_stops_with_status_1_when_the_journal_fails(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    server = CloseoutServer(config, services=(ProbeModule(),))
+    serving = asyncio.ensure_future(serve(config, server=server))
+    await server.serving.wait()
+
+    def broken(rows: object) -> None:
+        raise sqlite3.OperationalError("disk full (simulated)")
+
+    server.journal._write = broken  # type: ignore[method-assign]
+    with pytest.raises(JournalFailed):
+        await server.journal.append("s", [{"type": "A"}])
+    assert await serving == 1
+    with pytest.raises(JournalFailed):
+        await server.journal.append("s", [{"type": "B"}])
