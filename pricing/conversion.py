@@ -1,0 +1,168 @@
+"""Converting defaulted swaps into standard ones: standard tenor, RCV, implied bid, hedge.
+
+For each defaulted position (the spec, "Converting and auctioning a defaulted swap
+position"): the standard swap is the next standard tenor at or beyond the remaining term,
+starting at spot, same side, notional and conventions. The Recovery Conversion Value is
+``RCV = V_defaulted - V_standard`` under one of three conventions:
+
+* ``SAME_COUPON`` (default): the standard keeps the defaulted fixed rate K;
+* ``AT_MARKET``: the standard is struck at its par rate, so RCV is the defaulted NPV;
+* ``ZERO_CASH``: the standard's coupon moves to K* = S_std - (S_d - K) A_d / A_std and RCV = 0.
+
+The implied bid is b* = -RCV. The CCP's residual risk is the standard minus the defaulted
+position (the forward-starting piece, for aligned schedules); its DV01 and the notional of an
+at-market forward swap (defaulted maturity to standard maturity) that neutralises it are
+reported too. Everything is vectorised over positions. This module must never choose a
+winner or move cash: that is the auction's business.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pricing.conventions import Tenor
+from pricing.dates import FloatArray, IntArray
+from pricing.errors import PricingInputError
+from pricing.market import Market
+from pricing.risk import BumpedMarkets, SwapRisk, analyse
+from pricing.swaps import SwapBook
+
+DEFAULT_STANDARD_TENORS: tuple[Tenor, ...] = tuple(
+    Tenor(months=12 * y) for y in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 20, 25, 30, 40, 50)
+)
+
+
+class RcvConvention(enum.Enum):
+    """How the standard swap's coupon is set (and so how much cash changes hands)."""
+
+    SAME_COUPON = "same_coupon"
+    AT_MARKET = "at_market"
+    ZERO_CASH = "zero_cash"
+
+    @classmethod
+    def parse(cls, text: str, field: str = "rcv_convention") -> RcvConvention:
+        """Parse a convention name."""
+        key = text.strip().lower().replace("-", "_").replace(" ", "_")
+        for member in cls:
+            if member.value == key:
+                return member
+        known = ", ".join(m.value for m in cls)
+        raise PricingInputError(field, f"unknown RCV convention {text!r} ({known})")
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """Per-position conversion results (arrays aligned with the defaulted book)."""
+
+    standard_tenor: tuple[Tenor, ...]
+    standard_maturity: IntArray
+    standard_rate: FloatArray
+    defaulted: SwapRisk
+    standard: SwapRisk
+    rcv: FloatArray
+    implied_bid: FloatArray
+    residual_dv01: FloatArray
+    hedge_notional: FloatArray
+    hedge_side: FloatArray
+
+
+def standard_tenors(
+    book: SwapBook, valuation: int, tenors: Sequence[Tenor] = DEFAULT_STANDARD_TENORS
+) -> tuple[list[Tenor], IntArray]:
+    """The smallest standard tenor whose maturity from spot is on or after each position's."""
+    if not tenors:
+        raise PricingInputError("standard_tenors", "at least one standard tenor is needed")
+    ordered = sorted(set(tenors), key=lambda t: t.years)
+    spot = book.convention.spot(valuation)
+    n = len(book)
+    chosen = np.full(n, -1, dtype=np.int64)
+    maturity = np.zeros(n, dtype=np.int64)
+    for k, tenor in enumerate(ordered):
+        end = book.convention.add_tenor(np.array([spot]), tenor)[0]
+        take = (chosen < 0) & (end >= book.maturity)
+        chosen[take] = k
+        maturity[take] = end
+    missing = np.flatnonzero(chosen < 0)
+    if missing.size:
+        raise PricingInputError(
+            f"swaps[{int(missing[0])}].maturity",
+            f"beyond the longest standard tenor ({ordered[-1]})",
+        )
+    return [ordered[int(k)] for k in chosen], maturity
+
+
+def convert(
+    book: SwapBook,
+    market: Market | BumpedMarkets,
+    convention: RcvConvention = RcvConvention.SAME_COUPON,
+    tenors: Sequence[Tenor] = DEFAULT_STANDARD_TENORS,
+) -> Conversion:
+    """Standard swap, RCV, implied bid and residual hedge for every defaulted position."""
+    markets = market if isinstance(market, BumpedMarkets) else BumpedMarkets.of(market)
+    valuation = markets.base.valuation
+    chosen, std_maturity = standard_tenors(book, valuation, tenors)
+    spot = book.convention.spot(valuation)
+    defaulted = analyse(book, markets)
+    std_book = book.replace(
+        start=np.full(len(book), spot, dtype=np.int64),
+        maturity=std_maturity,
+        fixing=np.full(len(book), np.nan),
+    )
+    if convention is RcvConvention.SAME_COUPON:
+        std_rate = book.fixed_rate
+    else:
+        at_k = analyse(std_book, markets)
+        if convention is RcvConvention.AT_MARKET:
+            std_rate = at_k.par_rate
+        else:
+            std_rate = at_k.par_rate - (
+                (defaulted.par_rate - book.fixed_rate) * defaulted.svf / at_k.svf
+            )
+    std_book = std_book.replace(fixed_rate=np.asarray(std_rate, dtype=np.float64))
+    standard = analyse(std_book, markets)
+    rcv = defaulted.npv - standard.npv
+    residual = standard.dv01 - defaulted.dv01
+    hedge_notional, hedge_side = _hedge(book, markets, std_maturity, residual)
+    return Conversion(
+        standard_tenor=tuple(chosen),
+        standard_maturity=std_maturity,
+        standard_rate=np.asarray(std_rate, dtype=np.float64),
+        defaulted=defaulted,
+        standard=standard,
+        rcv=rcv,
+        implied_bid=-rcv,
+        residual_dv01=residual,
+        hedge_notional=hedge_notional,
+        hedge_side=hedge_side,
+    )
+
+
+def _hedge(
+    book: SwapBook, markets: BumpedMarkets, std_maturity: IntArray, residual: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    # The hedge is an at-market payer forward swap from the defaulted to the standard
+    # maturity (the CCP's residual position); where the maturities coincide no hedge is needed.
+    n = len(book)
+    notional = np.zeros(n)
+    side = np.where(residual >= 0, 1.0, -1.0)
+    fwd = np.flatnonzero(std_maturity > book.maturity)
+    if fwd.size == 0:
+        return notional, side
+    unit = SwapBook.of(
+        book.convention,
+        book.maturity[fwd],
+        std_maturity[fwd],
+        np.ones(fwd.size),
+        np.zeros(fwd.size),
+        np.ones(fwd.size),
+    )
+    par = analyse(unit, markets).par_rate
+    unit = unit.replace(fixed_rate=par)
+    unit_dv01 = analyse(unit, markets).dv01
+    with np.errstate(divide="ignore", invalid="ignore"):
+        notional[fwd] = np.where(unit_dv01 > 0, np.abs(residual[fwd]) / unit_dv01, 0.0)
+    return notional, side
