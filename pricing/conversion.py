@@ -145,24 +145,14 @@ def _hedge(
     book: SwapBook, markets: BumpedMarkets, std_maturity: IntArray, residual: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     # The hedge is an at-market payer forward swap from the defaulted to the standard
-    # maturity (the CCP's residual position); where the maturities coincide no hedge is needed.
+    # maturity (the CCP's residual position). Where the maturities coincide (a position
+    # that was already standard, or one starting later) the standard swap itself is used.
     n = len(book)
-    notional = np.zeros(n)
-    side = np.where(residual >= 0, 1.0, -1.0)
-    fwd = np.flatnonzero(std_maturity > book.maturity)
-    if fwd.size == 0:
-        return notional, side
-    unit = SwapBook.of(
-        book.convention,
-        book.maturity[fwd],
-        std_maturity[fwd],
-        np.ones(fwd.size),
-        np.zeros(fwd.size),
-        np.ones(fwd.size),
-    )
+    spot = book.convention.spot(markets.base.valuation)
+    start = np.where(std_maturity > book.maturity, book.maturity, spot)
+    unit = SwapBook.of(book.convention, start, std_maturity, np.ones(n), np.zeros(n), np.ones(n))
     par = analyse(unit, markets).par_rate
-    unit = unit.replace(fixed_rate=par)
-    unit_dv01 = analyse(unit, markets).dv01
+    unit_dv01 = analyse(unit.replace(fixed_rate=par), markets).dv01
     with np.errstate(divide="ignore", invalid="ignore"):
-        notional[fwd] = np.where(unit_dv01 > 0, np.abs(residual[fwd]) / unit_dv01, 0.0)
-    return notional, side
+        notional = np.where(unit_dv01 > 0, np.abs(residual) / unit_dv01, 0.0)
+    return np.asarray(notional, dtype=np.float64), np.where(residual >= 0, 1.0, -1.0)

@@ -1,0 +1,346 @@
+"""Pricing requests as plain data (parsed JSON) turned into domain values, strictly.
+
+The CLI and any other front end hand over the decoded JSON object; this module checks every
+field (unknown fields are refused, each error names its JSON path) and returns a ``Request``.
+Numbers may be JSON numbers or decimal strings. It must never open files or read a clock.
+The format is documented with examples in ``examples/pricing/README.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+
+from pricing.bootstrap import CurveSpec, Quote
+from pricing.calendars import BusinessDay, Calendar, explicit_calendar, named_calendar
+from pricing.conventions import FloatKind, SwapConvention, Tenor, usd_sofr_ois
+from pricing.conversion import DEFAULT_STANDARD_TENORS, RcvConvention
+from pricing.dates import parse_date
+from pricing.daycount import DayCount
+from pricing.errors import PricingInputError
+from pricing.interpolation import Interpolation
+from pricing.market import Market
+from pricing.swaps import PAYER, RECEIVER, SwapBook
+
+CONVENTION_KEYS = (
+    "calendar business_day end_of_month spot_lag fixed_frequency fixed_day_count float_index"
+    " float_frequency float_day_count fixing_days"
+)
+SWAP_KEYS = "id side notional fixed_rate start forward_start maturity tenor spread current_fixing"
+
+
+class _Obj:
+    """A JSON object being read: every key must be consumed, or it is refused."""
+
+    def __init__(self, data: Any, path: str, keys: str) -> None:
+        if not isinstance(data, dict):
+            raise PricingInputError(path or "request", "expected a JSON object")
+        self.data: dict[str, Any] = data
+        self.path = path
+        self.seen: set[str] = set()
+        # Unknown fields are refused first: a typo should not surface as "x is required".
+        extra = sorted(set(data) - set(keys.split()))
+        if extra:
+            raise PricingInputError(self.at(extra[0]), "unknown field")
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.seen.add(key)
+        return self.data.get(key, default)
+
+    def need(self, key: str) -> Any:
+        self.seen.add(key)
+        if key not in self.data or self.data[key] is None:
+            raise PricingInputError(self.at(key), "is required")
+        return self.data[key]
+
+    def done(self) -> None:
+        extra = sorted(set(self.data) - self.seen)
+        if extra:
+            raise PricingInputError(self.at(extra[0]), "unknown field")
+
+
+def number(value: Any, field: str) -> float:
+    """A JSON number or decimal string as a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise PricingInputError(field, f"expected a number, got {value!r}")
+    try:
+        result = float(Decimal(str(value)))
+    except InvalidOperation:
+        raise PricingInputError(field, f"expected a number, got {value!r}") from None
+    if not np.isfinite(result):
+        raise PricingInputError(field, "must be finite")
+    return result
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise PricingInputError(field, f"expected a string, got {value!r}")
+    return value
+
+
+def _int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PricingInputError(field, f"expected an integer, got {value!r}")
+    return value
+
+
+def _bool(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise PricingInputError(field, f"expected true or false, got {value!r}")
+    return value
+
+
+def calendar_of(value: Any, field: str) -> Calendar:
+    """ "NewYork+London", ["NewYork", "London"], or {"holidays": [...], "name": ...}."""
+    if isinstance(value, str):
+        return named_calendar(value)
+    if isinstance(value, list):
+        return named_calendar("+".join(_text(v, f"{field}[{i}]") for i, v in enumerate(value)))
+    obj = _Obj(value, field, "holidays name")
+    days = obj.need("holidays")
+    if not isinstance(days, list):
+        raise PricingInputError(obj.at("holidays"), "expected a list of dates")
+    name = _text(obj.get("name", "explicit"), obj.at("name"))
+    obj.done()
+    return explicit_calendar(
+        [
+            parse_date(_text(d, f"{field}.holidays[{i}]"), f"{field}.holidays[{i}]")
+            for i, d in enumerate(days)
+        ],
+        name,
+    )
+
+
+def _months(value: Any, field: str) -> int:
+    tenor = Tenor.parse(_text(value, field), field)
+    if not tenor.months:
+        raise PricingInputError(field, "a payment frequency must be whole months")
+    return tenor.months
+
+
+def conventions_of(value: Any, field: str, base: SwapConvention | None = None) -> SwapConvention:
+    """A ``SwapConvention``; missing fields come from ``base`` (or the LIBOR 3M defaults)."""
+    obj = _Obj(value, field, CONVENTION_KEYS)
+    cal_value = obj.get("calendar")
+    if cal_value is None and base is None:
+        raise PricingInputError(obj.at("calendar"), "is required")
+    calendar = (
+        base.calendar if cal_value is None and base else calendar_of(cal_value, obj.at("calendar"))
+    )
+    d = base or SwapConvention(calendar=calendar)
+    kind_text = obj.get("float_index")
+    kind = (
+        d.float_kind
+        if kind_text is None
+        else FloatKind.parse(_text(kind_text, obj.at("float_index")), obj.at("float_index"))
+    )
+    if kind is not d.float_kind and base is None:
+        d = usd_sofr_ois(calendar) if kind is FloatKind.OIS else SwapConvention(calendar=calendar)
+
+    def opt(key: str, parse: Any, default: Any) -> Any:
+        raw = obj.get(key)
+        return default if raw is None else parse(raw, obj.at(key))
+
+    conv = SwapConvention(
+        calendar=calendar,
+        business_day=opt(
+            "business_day", lambda v, f: BusinessDay.parse(_text(v, f), f), d.business_day
+        ),
+        end_of_month=opt("end_of_month", _bool, d.end_of_month),
+        spot_lag=opt("spot_lag", _int, d.spot_lag),
+        fixed_months=opt("fixed_frequency", _months, d.fixed_months),
+        fixed_day_count=opt(
+            "fixed_day_count", lambda v, f: DayCount.parse(_text(v, f), f), d.fixed_day_count
+        ),
+        float_kind=kind,
+        float_months=opt("float_frequency", _months, d.float_months),
+        float_day_count=opt(
+            "float_day_count", lambda v, f: DayCount.parse(_text(v, f), f), d.float_day_count
+        ),
+        fixing_days=opt("fixing_days", _int, d.fixing_days),
+    )
+    obj.done()
+    return conv
+
+
+def quote_of(value: Any, field: str) -> Quote:
+    """One curve quote."""
+    obj = _Obj(value, field, "instrument rate tenor start end")
+    instrument = _text(obj.need("instrument"), obj.at("instrument")).lower()
+    if instrument not in ("deposit", "fra", "swap"):
+        raise PricingInputError(
+            obj.at("instrument"), f"unknown instrument {instrument!r} (deposit, fra, swap)"
+        )
+    rate = number(obj.need("rate"), obj.at("rate"))
+    if instrument == "fra":
+        start = Tenor.parse(_text(obj.need("start"), obj.at("start")), obj.at("start"))
+        end = Tenor.parse(_text(obj.need("end"), obj.at("end")), obj.at("end"))
+        obj.done()
+        try:
+            return Quote("fra", rate, start=start, end=end)
+        except PricingInputError as exc:
+            raise PricingInputError(obj.at(exc.field), exc.message) from None
+    tenor = Tenor.parse(_text(obj.need("tenor"), obj.at("tenor")), obj.at("tenor"))
+    obj.done()
+    return Quote(instrument, rate, tenor=tenor)
+
+
+def curve_of(value: Any, field: str, valuation: int, convention: SwapConvention) -> CurveSpec:
+    """A curve recipe: optional own conventions, interpolation and quotes."""
+    obj = _Obj(value, field, "conventions interpolation quotes")
+    conv_value = obj.get("conventions")
+    if conv_value is not None:
+        convention = conventions_of(
+            conv_value,
+            obj.at("conventions"),
+            None if "calendar" in conv_value else _ois_base(convention, conv_value),
+        )
+    method = obj.get("interpolation")
+    interpolation = (
+        Interpolation.LOG_LINEAR_DISCOUNT
+        if method is None
+        else Interpolation.parse(_text(method, obj.at("interpolation")), obj.at("interpolation"))
+    )
+    quotes_value = obj.need("quotes")
+    if not isinstance(quotes_value, list) or not quotes_value:
+        raise PricingInputError(obj.at("quotes"), "expected a non-empty list")
+    quotes = tuple(quote_of(q, f"{obj.at('quotes')}[{i}]") for i, q in enumerate(quotes_value))
+    obj.done()
+    spec = CurveSpec(valuation, convention, quotes, interpolation)
+    return spec
+
+
+def _ois_base(convention: SwapConvention, conv_value: Any) -> SwapConvention:
+    kind = conv_value.get("float_index") if isinstance(conv_value, dict) else None
+    if kind is not None and str(kind).lower() == "ois":
+        return usd_sofr_ois(convention.calendar)
+    return convention
+
+
+@dataclass(frozen=True)
+class Request:
+    """A parsed pricing request."""
+
+    valuation: int
+    market: Market
+    book: SwapBook
+    rcv_convention: RcvConvention = RcvConvention.SAME_COUPON
+    standard_tenors: tuple[Tenor, ...] = DEFAULT_STANDARD_TENORS
+
+
+def parse_request(data: Any, convert: bool = False) -> Request:
+    """Parse a whole request (``convert`` allows the conversion fields)."""
+    keys = "valuation_date conventions curve discount_curve swaps"
+    obj = _Obj(data, "", keys + (" rcv_convention standard_tenors" if convert else ""))
+    valuation = parse_date(
+        _text(obj.need("valuation_date"), "valuation_date"), "valuation_date"
+    ).toordinal()
+    convention = conventions_of(obj.need("conventions"), "conventions")
+    projection = curve_of(obj.need("curve"), "curve", valuation, convention)
+    disc_value = obj.get("discount_curve")
+    discount = None
+    if disc_value is not None:
+        if isinstance(disc_value, dict) and "conventions" not in disc_value:
+            disc_value = {**disc_value, "conventions": {"float_index": "ois"}}
+        discount = curve_of(disc_value, "discount_curve", valuation, convention)
+    market = Market(projection, discount)
+    book = book_of(obj.need("swaps"), "swaps", valuation, convention)
+    rcv = RcvConvention.SAME_COUPON
+    tenors = DEFAULT_STANDARD_TENORS
+    if convert:
+        raw = obj.get("rcv_convention")
+        if raw is not None:
+            rcv = RcvConvention.parse(_text(raw, "rcv_convention"), "rcv_convention")
+        raw_tenors = obj.get("standard_tenors")
+        if raw_tenors is not None:
+            if not isinstance(raw_tenors, list) or not raw_tenors:
+                raise PricingInputError("standard_tenors", "expected a non-empty list of tenors")
+            tenors = tuple(
+                Tenor.parse(_text(t, f"standard_tenors[{i}]"), f"standard_tenors[{i}]")
+                for i, t in enumerate(raw_tenors)
+            )
+    obj.done()
+    return Request(valuation, market, book, rcv, tenors)
+
+
+def book_of(value: Any, field: str, valuation: int, convention: SwapConvention) -> SwapBook:
+    """The swaps of a request."""
+    if not isinstance(value, list) or not value:
+        raise PricingInputError(field, "expected a non-empty list of swaps")
+    spot = convention.spot(valuation)
+    ids: list[str] = []
+    cols: dict[str, list[float]] = {
+        k: [] for k in ("start", "maturity", "notional", "rate", "side", "spread", "fixing")
+    }
+    for i, raw in enumerate(value):
+        obj = _Obj(raw, f"{field}[{i}]", SWAP_KEYS)
+        ids.append(_text(obj.get("id", str(i + 1)), obj.at("id")))
+        side_text = _text(obj.need("side"), obj.at("side")).lower()
+        if side_text not in ("payer", "receiver"):
+            raise PricingInputError(
+                obj.at("side"), f"expected payer or receiver, got {side_text!r}"
+            )
+        start_value = obj.get("start")
+        fwd_value = obj.get("forward_start")
+        if start_value is not None and fwd_value is not None:
+            raise PricingInputError(
+                obj.at("forward_start"), "give start or forward_start, not both"
+            )
+        if start_value is not None:
+            start = parse_date(_text(start_value, obj.at("start")), obj.at("start")).toordinal()
+        elif fwd_value is not None:
+            tenor = Tenor.parse(_text(fwd_value, obj.at("forward_start")), obj.at("forward_start"))
+            start = int(convention.add_tenor(np.array([spot]), tenor)[0])
+        else:
+            start = spot
+        mat_value = obj.get("maturity")
+        tenor_value = obj.get("tenor")
+        if (mat_value is None) == (tenor_value is None):
+            raise PricingInputError(obj.at("maturity"), "give exactly one of maturity or tenor")
+        if mat_value is not None:
+            maturity = parse_date(
+                _text(mat_value, obj.at("maturity")), obj.at("maturity")
+            ).toordinal()
+        else:
+            tenor = Tenor.parse(_text(tenor_value, obj.at("tenor")), obj.at("tenor"))
+            maturity = int(convention.add_tenor(np.array([start]), tenor)[0])
+        if maturity <= start:
+            raise PricingInputError(obj.at("maturity"), "must be after the start date")
+        notional = number(obj.need("notional"), obj.at("notional"))
+        if notional < 0:
+            raise PricingInputError(obj.at("notional"), "must not be negative")
+        cols["start"].append(start)
+        cols["maturity"].append(maturity)
+        cols["notional"].append(notional)
+        cols["rate"].append(number(obj.need("fixed_rate"), obj.at("fixed_rate")))
+        cols["side"].append(PAYER if side_text == "payer" else RECEIVER)
+        spread = obj.get("spread")
+        cols["spread"].append(0.0 if spread is None else number(spread, obj.at("spread")))
+        fixing = obj.get("current_fixing")
+        cols["fixing"].append(
+            np.nan if fixing is None else number(fixing, obj.at("current_fixing"))
+        )
+        obj.done()
+    return SwapBook.of(
+        convention,
+        [int(x) for x in cols["start"]],
+        [int(x) for x in cols["maturity"]],
+        cols["notional"],
+        cols["rate"],
+        cols["side"],
+        cols["spread"],
+        cols["fixing"],
+        ids,
+    )
+
+
+def tenors_of(values: Sequence[str], field: str) -> tuple[Tenor, ...]:
+    """A list of tenors."""
+    return tuple(Tenor.parse(v, f"{field}[{i}]") for i, v in enumerate(values))
