@@ -10,6 +10,7 @@ import typer
 
 from clients.cli import cds
 from clients.cli import journal as journal_cli
+from clients.cli import price
 from clients.cli import serve as serve_cli
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(cds.app, name="cds")
 app.add_typer(journal_cli.app, name="journal")
+app.add_typer(price.app, name="price")
 app.command(name="serve")(serve_cli.serve)
 
 
