@@ -7,7 +7,10 @@ the handler's own task, so the principal it binds (``server.auth.current_princip
 caller of that RPC and nobody else's. In order, the wrapper:
 
 1. refuses with UNAUTHENTICATED when the method is not public and the token is missing or
-   unknown (the handler never runs, so bad credentials change nothing);
+   unknown (the handler never runs, so bad credentials change nothing), and with
+   INVALID_ARGUMENT a request that does not decode (grpc would answer UNKNOWN with the
+   parser's exception text); for streamed requests this holds for handlers that iterate
+   ``request_iterator``, not for ones that call ``context.read()``;
 2. maps a raised :class:`matching.errors.DomainError` to its status through the one table
    (``server/errors.py``), with field violations as ``google.rpc.BadRequest``;
 3. maps :class:`server.journal.JournalFailed` to UNAVAILABLE (the server is stopping);
@@ -45,6 +48,31 @@ from server.journal import JournalFailed
 __all__ = ["GuardInterceptor"]
 
 _KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
+_MALFORMED = "malformed request: not a valid protobuf message for this method"
+
+
+class _Undecodable:
+    """Stands in for a request that failed to decode, so the guard can refuse it itself."""
+
+
+_UNDECODABLE = _Undecodable()
+
+
+def _safe(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:
+            return _UNDECODABLE
+
+    return deserialize
+
+
+async def _checked(requests: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
+    async for request in requests:
+        if request is _UNDECODABLE:
+            await abort_with(context, grpc.StatusCode.INVALID_ARGUMENT, _MALFORMED)
+        yield request
 
 
 class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped
@@ -83,8 +111,11 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
         for kind in _KINDS:
             behaviour = getattr(handler, kind)
             if behaviour is not None:
-                wrapped = self._wrap(behaviour, method, principal, refusal)
-                return handler._replace(**{kind: wrapped})
+                wrapped = self._wrap(behaviour, method, principal, refusal, kind)
+                changes: dict[str, Any] = {kind: wrapped}
+                if handler.request_deserializer is not None:
+                    changes["request_deserializer"] = _safe(handler.request_deserializer)
+                return handler._replace(**changes)
         return handler
 
     def _wrap(
@@ -93,16 +124,28 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
         method: str,
         principal: Principal | None,
         refusal: str | None,
+        kind: str,
     ) -> Callable[..., Any]:
         guard = self
+        streamed_requests = kind.startswith("stream_")
+
+        async def admit(request: Any, context: Any) -> Any:
+            """Refuse bad credentials or an undecodable request; else the request to pass on."""
+            if refusal is not None:
+                guard._log.info("%s refused: %s (peer %s)", method, refusal, context.peer())
+                await abort_with(context, grpc.StatusCode.UNAUTHENTICATED, refusal)
+            if streamed_requests:
+                return _checked(request, context)
+            if request is _UNDECODABLE:
+                await abort_with(context, grpc.StatusCode.INVALID_ARGUMENT, _MALFORMED)
+            return request
 
         if inspect.isasyncgenfunction(behaviour):
 
             async def stream_behaviour(request: Any, context: Any) -> AsyncIterator[Any]:
                 token = _set_principal(principal)
                 try:
-                    if refusal is not None:
-                        await abort_with(context, grpc.StatusCode.UNAUTHENTICATED, refusal)
+                    request = await admit(request, context)
                     async for response in behaviour(request, context):
                         yield response
                 except Exception as exc:
@@ -116,8 +159,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
         async def call_behaviour(request: Any, context: Any) -> Any:
             token = _set_principal(principal)
             try:
-                if refusal is not None:
-                    await abort_with(context, grpc.StatusCode.UNAUTHENTICATED, refusal)
+                request = await admit(request, context)
                 result = behaviour(request, context)
                 if inspect.isawaitable(result):
                     result = await result

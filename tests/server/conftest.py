@@ -74,6 +74,13 @@ async def _stream_stream(requests: AsyncIterator[bytes], context: Any) -> AsyncI
         yield await _act(request)
 
 
+def _decode(data: bytes) -> bytes:
+    """The probe's request parser: refuses bytes starting 0xff, as protobuf refuses garbage."""
+    if data.startswith(b"\xff"):
+        raise ValueError(SECRET)
+    return data
+
+
 class ProbeModule:
     """A service module for tests; records what it replayed."""
 
@@ -84,11 +91,21 @@ class ProbeModule:
     def register(self, server: Any, runtime: Runtime) -> Registration:
         self.runtime = runtime
         handlers = {
-            "UnaryUnary": grpc.unary_unary_rpc_method_handler(_unary_unary),
-            "UnaryStream": grpc.unary_stream_rpc_method_handler(_unary_stream),
-            "UnaryStreamWrite": grpc.unary_stream_rpc_method_handler(_unary_stream_write),
-            "StreamUnary": grpc.stream_unary_rpc_method_handler(_stream_unary),
-            "StreamStream": grpc.stream_stream_rpc_method_handler(_stream_stream),
+            "UnaryUnary": grpc.unary_unary_rpc_method_handler(
+                _unary_unary, request_deserializer=_decode
+            ),
+            "UnaryStream": grpc.unary_stream_rpc_method_handler(
+                _unary_stream, request_deserializer=_decode
+            ),
+            "UnaryStreamWrite": grpc.unary_stream_rpc_method_handler(
+                _unary_stream_write, request_deserializer=_decode
+            ),
+            "StreamUnary": grpc.stream_unary_rpc_method_handler(
+                _stream_unary, request_deserializer=_decode
+            ),
+            "StreamStream": grpc.stream_stream_rpc_method_handler(
+                _stream_stream, request_deserializer=_decode
+            ),
         }
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(PROBE, handlers),))
         return Registration(service_names=(), replay=self.replayed.append)

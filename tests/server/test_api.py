@@ -176,6 +176,28 @@ async def test_every_kind_returns_field_violations(channel: grpc.aio.Channel, ca
     ]
 
 
+@pytest.mark.parametrize("call", ALL_KINDS)
+async def test_every_kind_refuses_undecodable_requests(
+    channel: grpc.aio.Channel, call: Call
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await call(channel, b"\xffgarbage", DEALER)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert SECRET not in (refused.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as unauthenticated:
+        await call(channel, b"\xffgarbage", None)
+    assert unauthenticated.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_malformed_protobuf_is_invalid_argument(channel: grpc.aio.Channel) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await channel.unary_unary("/closeout.v1.AdminService/GetServerInfo")(
+            b"\xff\xff\xff", metadata=OPERATOR
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "DecodeError" not in (refused.value.details() or "")
+
+
 async def test_journal_failure_is_unavailable(channel: grpc.aio.Channel) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await channel.unary_unary("/closeout.test.Probe/UnaryUnary")(
