@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import typer
 
-from clients.cli import cds
+from clients.cli import cds, price
 from clients.cli import journal as journal_cli
-from clients.cli import price
 from clients.cli import serve as serve_cli
 
 app = typer.Typer(
