@@ -193,13 +193,20 @@ def bootstrap(spec: CurveSpec, discount: Curve | None = None) -> Curve:
 
 
 def _solve(f: Callable[[float], float], x0: float) -> float:
+    # Secant iteration on the pillar's log discount factor. Near machine precision the
+    # residual is noise, so stop on a tiny step or residual and keep the best point seen.
     x1 = x0 - 1e-4
     f0, f1 = f(x0), f(x1)
+    best_x, best_f = (x0, f0) if abs(f0) < abs(f1) else (x1, f1)
     for _ in range(100):
         if f1 == f0 or f1 == 0.0:
-            return x1
+            break
         x2 = x1 - f1 * (x1 - x0) / (f1 - f0)
-        if abs(x2 - x1) < 1e-16:
-            return x2
         x0, f0, x1, f1 = x1, f1, x2, f(x2)
-    raise PricingInputError("quotes", "the bootstrap did not converge")
+        if abs(f1) < abs(best_f):
+            best_x, best_f = x1, f1
+        if abs(x1 - x0) <= 1e-15 * max(1.0, abs(x1)) or abs(f1) < 1e-17:
+            break
+    if not abs(best_f) < 1e-12:
+        raise PricingInputError("quotes", "the bootstrap did not converge")
+    return best_x

@@ -85,7 +85,7 @@ class Calendar:
     """Weekends (Saturday, Sunday) plus ``holidays`` (day numbers) are not business days."""
 
     name: str
-    holidays: frozenset[int]
+    holidays: frozenset[int] = field(repr=False)
     _tables: dict[str, IntArray] = field(default_factory=dict, repr=False, compare=False)
 
     # --- queries -------------------------------------------------------------------------
