@@ -99,10 +99,16 @@ def _bool(value: Any, field: str) -> bool:
 
 def calendar_of(value: Any, field: str) -> Calendar:
     """ "NewYork+London", ["NewYork", "London"], or {"holidays": [...], "name": ...}."""
-    if isinstance(value, str):
-        return named_calendar(value)
-    if isinstance(value, list):
-        return named_calendar("+".join(_text(v, f"{field}[{i}]") for i, v in enumerate(value)))
+    if isinstance(value, str | list):
+        names = (
+            value
+            if isinstance(value, str)
+            else "+".join(_text(v, f"{field}[{i}]") for i, v in enumerate(value))
+        )
+        try:
+            return named_calendar(names)
+        except PricingInputError as exc:
+            raise PricingInputError(field, exc.message) from None
     obj = _Obj(value, field, "holidays name")
     days = obj.need("holidays")
     if not isinstance(days, list):
@@ -148,24 +154,28 @@ def conventions_of(value: Any, field: str, base: SwapConvention | None = None) -
         raw = obj.get(key)
         return default if raw is None else parse(raw, obj.at(key))
 
-    conv = SwapConvention(
-        calendar=calendar,
-        business_day=opt(
-            "business_day", lambda v, f: BusinessDay.parse(_text(v, f), f), d.business_day
-        ),
-        end_of_month=opt("end_of_month", _bool, d.end_of_month),
-        spot_lag=opt("spot_lag", _int, d.spot_lag),
-        fixed_months=opt("fixed_frequency", _months, d.fixed_months),
-        fixed_day_count=opt(
-            "fixed_day_count", lambda v, f: DayCount.parse(_text(v, f), f), d.fixed_day_count
-        ),
-        float_kind=kind,
-        float_months=opt("float_frequency", _months, d.float_months),
-        float_day_count=opt(
-            "float_day_count", lambda v, f: DayCount.parse(_text(v, f), f), d.float_day_count
-        ),
-        fixing_days=opt("fixing_days", _int, d.fixing_days),
-    )
+    try:
+        conv = SwapConvention(
+            calendar=calendar,
+            business_day=opt(
+                "business_day", lambda v, f: BusinessDay.parse(_text(v, f), f), d.business_day
+            ),
+            end_of_month=opt("end_of_month", _bool, d.end_of_month),
+            spot_lag=opt("spot_lag", _int, d.spot_lag),
+            fixed_months=opt("fixed_frequency", _months, d.fixed_months),
+            fixed_day_count=opt(
+                "fixed_day_count", lambda v, f: DayCount.parse(_text(v, f), f), d.fixed_day_count
+            ),
+            float_kind=kind,
+            float_months=opt("float_frequency", _months, d.float_months),
+            float_day_count=opt(
+                "float_day_count", lambda v, f: DayCount.parse(_text(v, f), f), d.float_day_count
+            ),
+            fixing_days=opt("fixing_days", _int, d.fixing_days),
+        )
+    except PricingInputError as exc:
+        named = exc.field if exc.field.startswith(f"{field}.") else obj.at(exc.field)
+        raise PricingInputError(named, exc.message) from None
     obj.done()
     return conv
 

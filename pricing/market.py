@@ -51,11 +51,11 @@ class Market:
         """Bootstrap the curves (once; the result is kept)."""
         if "curves" not in self._built:
             if self.discount is None:
-                curve = bootstrap(self.projection)
+                curve = _build("curve", self.projection, None)
                 self._built["curves"] = Curves(self.valuation, curve, curve)
             else:
-                disc = bootstrap(self.discount)
-                proj = bootstrap(self.projection, discount=disc)
+                disc = _build("discount_curve", self.discount, None)
+                proj = _build("curve", self.projection, disc)
                 self._built["curves"] = Curves(self.valuation, disc, proj)
         return self._built["curves"]
 
@@ -73,3 +73,12 @@ class Market:
         if self.discount is not None:
             out["discount"] = curves.discount.describe()
         return out
+
+
+def _build(name: str, spec: CurveSpec, discount: Curve | None) -> Curve:
+    # Bootstrap errors name a quote ("quotes[3]"); prefix the curve so the field is a path
+    # into the request ("curve.quotes[3]").
+    try:
+        return bootstrap(spec, discount=discount)
+    except PricingInputError as exc:
+        raise PricingInputError(f"{name}.{exc.field}", exc.message) from None
