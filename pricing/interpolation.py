@@ -124,6 +124,10 @@ def monotone_convex_g(
             + (g0 - a4) * (eta4**3 - v4**3) / (3 * eta4 * eta4)
             + (g1 - a4) * u4**3 / (3 * (1 - eta4) ** 2)
         )
+    # Near a sector boundary eta reaches 0 or 1 and a vanishing region gives 0/0; the limit
+    # of those terms is 0, which is what nan_to_num substitutes.
+    g_2, g_3, g_4 = (np.nan_to_num(v, nan=0.0) for v in (g_2, g_3, g_4))
+    int_2, int_3, int_4 = (np.nan_to_num(v, nan=0.0) for v in (int_2, int_3, int_4))
     g = np.select([zero, s1, s2, s3], [0.0 * x, g_1, g_2, g_3], g_4)
     big_g = np.select([zero, s1, s2, s3], [0.0 * x, int_1, int_2, int_3], int_4)
     return np.asarray(g, dtype=np.float64), np.asarray(big_g, dtype=np.float64)
