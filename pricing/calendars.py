@@ -100,18 +100,13 @@ class Calendar:
         if convention is BusinessDay.UNADJUSTED:
             return days.copy()
         i = self._index(days)
-        fol = self._table("following")[i]
-        pre = self._table("preceding")[i]
         if convention is BusinessDay.FOLLOWING:
-            return fol
+            return self._table("following")[i]
         if convention is BusinessDay.PRECEDING:
-            return pre
-        _, m, _ = split_ymd(days)
+            return self._table("preceding")[i]
         if convention is BusinessDay.MODIFIED_FOLLOWING:
-            _, mf, _ = split_ymd(fol)
-            return np.where(mf == m, fol, pre)
-        _, mp, _ = split_ymd(pre)
-        return np.where(mp == m, pre, fol)
+            return self._table("modified_following")[i]
+        return self._table("modified_preceding")[i]
 
     def advance_days(self, days: IntArray, n: int | IntArray) -> IntArray:
         """Move by ``n`` business days (QuantLib semantics: ``n == 0`` means following)."""
@@ -181,12 +176,17 @@ def _build_tables(holidays: frozenset[int]) -> dict[str, IntArray]:
     # Guards at the table edges: the first/last business day stands in past the range.
     following = bdays[np.clip(count_le - is_bd, 0, len(bdays) - 1)]
     preceding = bdays[np.clip(count_le - 1, 0, len(bdays) - 1)]
+    month = split_ymd(all_days)[1]
+    same_f = split_ymd(following)[1] == month
+    same_p = split_ymd(preceding)[1] == month
     return {
         "is_bd": is_bd,
         "bdays": bdays,
         "count_le": count_le,
         "following": following,
         "preceding": preceding,
+        "modified_following": np.where(same_f, following, preceding),
+        "modified_preceding": np.where(same_p, preceding, following),
     }
 
 

@@ -152,7 +152,9 @@ def _hedge(
     start = np.where(std_maturity > book.maturity, book.maturity, spot)
     unit = SwapBook.of(book.convention, start, std_maturity, np.ones(n), np.zeros(n), np.ones(n))
     par = analyse(unit, markets).par_rate
-    unit_dv01 = analyse(unit.replace(fixed_rate=par), markets).dv01
+    # A forward piece that adjusts to nothing (both maturities roll to one date) has no par
+    # rate and no risk; it gets a zero hedge.
+    unit_dv01 = analyse(unit.replace(fixed_rate=np.nan_to_num(par)), markets).dv01
     with np.errstate(divide="ignore", invalid="ignore"):
         notional = np.where(unit_dv01 > 0, np.abs(residual) / unit_dv01, 0.0)
     return np.asarray(notional, dtype=np.float64), np.where(residual >= 0, 1.0, -1.0)

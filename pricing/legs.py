@@ -40,17 +40,37 @@ class Legs:
     float_day_count: DayCount
 
 
-def build_legs(convention: SwapConvention, start: IntArray, maturity: IntArray) -> Legs:
-    """Periods of swaps running from ``start`` to ``maturity`` (unadjusted day numbers)."""
+def build_legs(
+    convention: SwapConvention, start: IntArray, maturity: IntArray, distinct: bool = False
+) -> Legs:
+    """Periods of swaps running from ``start`` to ``maturity`` (unadjusted day numbers).
+
+    ``distinct`` promises that no (start, maturity) pair repeats, which skips the
+    de-duplication step of schedule generation.
+    """
     c = convention
     cal = c.calendar
     fixed = backward_schedules(
-        start, maturity, c.fixed_months, cal, c.business_day, c.business_day, c.end_of_month
+        start,
+        maturity,
+        c.fixed_months,
+        cal,
+        c.business_day,
+        c.business_day,
+        c.end_of_month,
+        dedupe=not distinct,
     )
     fx_owner, fx_start, fx_end = fixed.periods()
     fx_tau = c.fixed_day_count.fraction(fx_start, fx_end)
     flt = backward_schedules(
-        start, maturity, c.float_months, cal, c.business_day, c.business_day, c.end_of_month
+        start,
+        maturity,
+        c.float_months,
+        cal,
+        c.business_day,
+        c.business_day,
+        c.end_of_month,
+        dedupe=not distinct,
     )
     fl_owner, fl_start, fl_end = flt.periods()
     fl_tau = c.float_day_count.fraction(fl_start, fl_end)

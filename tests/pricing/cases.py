@@ -145,6 +145,10 @@ def _drop_double_fixed(book: SwapBook, valuation: int) -> SwapBook:
         fixed = (legs.fl_start < valuation) & (legs.fl_pay > valuation)
     count = np.bincount(legs.fl_owner, weights=fixed.astype(float), minlength=len(book))
     keep = np.flatnonzero(count <= 1)
+    # Only a period fixed before today carries a stored fixing: today's fixing is forecast
+    # (QuantLib keeps one fixing per date, so a stored fixing for today would leak into
+    # every swap fixing today).
+    book = book.replace(fixing=np.where(count == 1, book.fixing, np.nan))
     return book.replace(
         start=book.start[keep],
         maturity=book.maturity[keep],

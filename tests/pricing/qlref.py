@@ -275,14 +275,7 @@ def ql_swaps(book: SwapBook, m: QlMarket, qcal: Any) -> list[Any]:
                 ql_day_count(c.float_day_count),
             )
             if np.isfinite(book.fixing[i]):
-                for cf in swap.floatingLeg():
-                    cpn = ql.as_floating_rate_coupon(cf)
-                    fd = cpn.fixingDate()
-                    if (
-                        fd <= ql.Settings.instance().evaluationDate
-                        and cf.date() > ql.Settings.instance().evaluationDate
-                    ):
-                        m.ibor.addFixing(fd, float(book.fixing[i]), True)
+                _add_fixing(swap, m.ibor, float(book.fixing[i]))
         else:
             swap = ql.OvernightIndexedSwap(
                 kind,
@@ -296,6 +289,17 @@ def ql_swaps(book: SwapBook, m: QlMarket, qcal: Any) -> list[Any]:
         swap.setPricingEngine(engine)
         out.append(swap)
     return out
+
+
+def _add_fixing(swap: Any, index: Any, fixing: float) -> None:
+    # The stored fixing belongs to the unpaid coupon fixed before today, or else to the
+    # coupon fixing today (our convention, see pricing.swaps.SwapBook).
+    today = ql.Settings.instance().evaluationDate
+    coupons = [ql.as_floating_rate_coupon(cf) for cf in swap.floatingLeg() if cf.date() > today]
+    past = [c for c in coupons if c.fixingDate() < today]
+    chosen = past or [c for c in coupons if c.fixingDate() == today]
+    for c in chosen[:1]:
+        index.addFixing(c.fixingDate(), fixing, True)
 
 
 def ql_values(book: SwapBook, m: QlMarket, qcal: Any, bump: float = 1e-4) -> QlValues:

@@ -80,3 +80,20 @@ def test_ois_swaps_match_quantlib(interpolation: Interpolation) -> None:
     market = ois_market(rng, valuation, CAL, interpolation)
     book = random_book(rng, valuation, usd_sofr_ois(CAL), 30, seasoned=False)
     _compare(book, market)
+
+
+def test_todays_stored_fixing_matches_quantlib() -> None:
+    # Spot-starting swaps fix today: with a stored fixing both libraries use it.
+    rng = np.random.default_rng(17)
+    valuation = random_valuation(rng, CAL)
+    convention = random_ibor_convention(rng, CAL)
+    market = random_market(rng, valuation, convention, Interpolation.LOG_LINEAR_DISCOUNT, False)
+    spot = convention.spot(valuation)
+    n = 20
+    book = SwapBook.of(
+        convention, [spot] * n, spot + rng.integers(40, 20 * 365, size=n), [1e7] * n,
+        rng.uniform(0, 0.06, n), rng.choice([1.0, -1.0], n), fixing=[0.0123] * n,
+    )  # fmt: skip
+    _compare(book, market)
+    forecast = analyse(book.replace(fixing=np.full(n, np.nan)), market)
+    assert np.all(np.abs(forecast.npv - analyse(book, market).npv) > 1.0)
