@@ -29,7 +29,7 @@ from pricing.dates import FloatArray, IntArray
 from pricing.errors import PricingInputError
 from pricing.market import Market
 from pricing.risk import BumpedMarkets, SwapRisk, analyse
-from pricing.swaps import SwapBook
+from pricing.swaps import SwapBook, price
 
 DEFAULT_STANDARD_TENORS: tuple[Tenor, ...] = tuple(
     Tenor(months=12 * y) for y in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 20, 25, 30, 40, 50)
@@ -100,13 +100,18 @@ def convert(
     market: Market | BumpedMarkets,
     convention: RcvConvention = RcvConvention.SAME_COUPON,
     tenors: Sequence[Tenor] = DEFAULT_STANDARD_TENORS,
+    risk: bool = True,
 ) -> Conversion:
-    """Standard swap, RCV, implied bid and residual hedge for every defaulted position."""
+    """Standard swap, RCV, implied bid and residual hedge for every defaulted position.
+
+    With ``risk=False`` only values are computed (one curve build, no bumps): DV01s,
+    residual DV01 and hedge come back as NaN.
+    """
     markets = market if isinstance(market, BumpedMarkets) else BumpedMarkets.of(market)
     valuation = markets.base.valuation
     chosen, std_maturity = standard_tenors(book, valuation, tenors)
     spot = book.convention.spot(valuation)
-    defaulted = analyse(book, markets)
+    defaulted = _values(book, markets, risk)
     std_book = book.replace(
         start=np.full(len(book), spot, dtype=np.int64),
         maturity=std_maturity,
@@ -115,7 +120,7 @@ def convert(
     if convention is RcvConvention.SAME_COUPON:
         std_rate = book.fixed_rate
     else:
-        at_k = analyse(std_book, markets)
+        at_k = _values(std_book, markets, risk=False)
         if convention is RcvConvention.AT_MARKET:
             std_rate = at_k.par_rate
         else:
@@ -123,10 +128,13 @@ def convert(
                 (defaulted.par_rate - book.fixed_rate) * defaulted.svf / at_k.svf
             )
     std_book = std_book.replace(fixed_rate=np.asarray(std_rate, dtype=np.float64))
-    standard = analyse(std_book, markets)
+    standard = _values(std_book, markets, risk)
     rcv = defaulted.npv - standard.npv
     residual = standard.dv01 - defaulted.dv01
-    hedge_notional, hedge_side = _hedge(book, markets, std_maturity, residual)
+    if risk:
+        hedge_notional, hedge_side = _hedge(book, markets, std_maturity, residual)
+    else:
+        hedge_notional, hedge_side = np.full(len(book), np.nan), np.full(len(book), np.nan)
     return Conversion(
         standard_tenor=tuple(chosen),
         standard_maturity=std_maturity,
@@ -139,6 +147,14 @@ def convert(
         hedge_notional=hedge_notional,
         hedge_side=hedge_side,
     )
+
+
+def _values(book: SwapBook, markets: BumpedMarkets, risk: bool) -> SwapRisk:
+    if risk:
+        return analyse(book, markets)
+    curves = markets.base.build()
+    v = price(book, markets.base.valuation, curves.discount, curves.projection)
+    return SwapRisk(v.npv, v.par_rate, v.svf, v.pv01, np.full(len(book), np.nan))
 
 
 def _hedge(
