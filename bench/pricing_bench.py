@@ -171,9 +171,16 @@ class _QuantLib:
         curve.enableExtrapolation()
         self.handle = ql.YieldTermStructureHandle(curve)
         self.index = ql.IborIndex(
-            "BenchIbor", ql.Period(3, ql.Months), 2, ql.USDCurrency(), qcal, mf, False, a360,
+            "BenchIbor",
+            ql.Period(3, ql.Months),
+            2,
+            ql.USDCurrency(),
+            qcal,
+            mf,
+            False,
+            a360,
             self.handle,
-        )  # fmt: skip
+        )
         day = today - 200
         while day < today:
             if qcal.isBusinessDay(day):
@@ -194,9 +201,16 @@ class _QuantLib:
         )
         kind = ql.VanillaSwap.Payer if side > 0 else ql.VanillaSwap.Receiver
         swap = ql.VanillaSwap(
-            kind, notional, fixed, rate, ql.Thirty360(ql.Thirty360.BondBasis), flt, self.index,
-            0.0, ql.Actual360(),
-        )  # fmt: skip
+            kind,
+            notional,
+            fixed,
+            rate,
+            ql.Thirty360(ql.Thirty360.BondBasis),
+            flt,
+            self.index,
+            0.0,
+            ql.Actual360(),
+        )
         swap.setPricingEngine(self.engine)
         return float(swap.NPV())
 
@@ -228,11 +242,12 @@ def run(n_swaps: int, n_rcv: int, ql_sample: int, ql_rcv_sample: int) -> dict[st
     t0 = time.perf_counter()
     ql_npv = np.array(
         [
-            ref.npv(book.start[i], book.maturity[i], book.notional[i], book.fixed_rate[i],
-                    book.side[i])
+            ref.npv(
+                book.start[i], book.maturity[i], book.notional[i], book.fixed_rate[i], book.side[i]
+            )
             for i in sample
         ]
-    )  # fmt: skip
+    )
     t_ql = time.perf_counter() - t0
     npv_diff = np.abs(ql_npv - values.npv[sample]) / (book.notional[sample] / 1e7)
 

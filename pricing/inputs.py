@@ -23,6 +23,7 @@ from pricing.dates import parse_date
 from pricing.daycount import DayCount
 from pricing.errors import PricingInputError
 from pricing.interpolation import Interpolation
+from pricing.margin import DEFAULT_SCENARIOS, Scenario
 from pricing.market import Market
 from pricing.swaps import PAYER, RECEIVER, SwapBook
 
@@ -245,10 +246,22 @@ class Request:
     standard_tenors: tuple[Tenor, ...] = DEFAULT_STANDARD_TENORS
 
 
-def parse_request(data: Any, convert: bool = False) -> Request:
-    """Parse a whole request (``convert`` allows the conversion fields)."""
-    keys = "valuation_date conventions curve discount_curve swaps"
-    obj = _Obj(data, "", keys + (" rcv_convention standard_tenors" if convert else ""))
+@dataclass(frozen=True)
+class MarginRequest:
+    """A parsed performance-bond request."""
+
+    valuation: int
+    market: Market
+    book: SwapBook
+    members: tuple[str, ...]
+    collateral: dict[str, float]
+    scenarios: tuple[Scenario, ...]
+
+
+MARKET_KEYS = "valuation_date conventions curve discount_curve"
+
+
+def _market(obj: _Obj) -> tuple[int, SwapConvention, Market]:
     valuation = parse_date(
         _text(obj.need("valuation_date"), "valuation_date"), "valuation_date"
     ).toordinal()
@@ -260,7 +273,22 @@ def parse_request(data: Any, convert: bool = False) -> Request:
         if isinstance(disc_value, dict) and "conventions" not in disc_value:
             disc_value = {**disc_value, "conventions": {"float_index": "ois"}}
         discount = curve_of(disc_value, "discount_curve", valuation, convention)
-    market = Market(projection, discount)
+    return valuation, convention, Market(projection, discount)
+
+
+def parse_market(data: Any) -> Market:
+    """Just the market: valuation date, conventions, curve and optional discount curve."""
+    obj = _Obj(data, "", MARKET_KEYS)
+    _, _, market = _market(obj)
+    obj.done()
+    return market
+
+
+def parse_request(data: Any, convert: bool = False) -> Request:
+    """Parse a whole request (``convert`` allows the conversion fields)."""
+    keys = MARKET_KEYS + " swaps" + (" rcv_convention standard_tenors" if convert else "")
+    obj = _Obj(data, "", keys)
+    valuation, convention, market = _market(obj)
     book = book_of(obj.need("swaps"), "swaps", valuation, convention)
     rcv = RcvConvention.SAME_COUPON
     tenors = DEFAULT_STANDARD_TENORS
@@ -278,6 +306,64 @@ def parse_request(data: Any, convert: bool = False) -> Request:
             )
     obj.done()
     return Request(valuation, market, book, rcv, tenors)
+
+
+def parse_margin_request(data: Any) -> MarginRequest:
+    """Positions with ``member_id``, ``collateral`` by member, optional ``scenarios``."""
+    obj = _Obj(data, "", MARKET_KEYS + " swaps collateral scenarios")
+    valuation, convention, market = _market(obj)
+    swaps = obj.need("swaps")
+    if not isinstance(swaps, list) or not swaps:
+        raise PricingInputError("swaps", "expected a non-empty list of swaps")
+    members = []
+    for i, raw in enumerate(swaps):
+        if not isinstance(raw, dict):
+            raise PricingInputError(f"swaps[{i}]", "expected a JSON object")
+        member = raw.get("member_id")
+        if not isinstance(member, str) or not member:
+            raise PricingInputError(f"swaps[{i}].member_id", "is required")
+        members.append(member)
+    book = book_of(
+        [{k: v for k, v in s.items() if k != "member_id"} for s in swaps],
+        "swaps",
+        valuation,
+        convention,
+    )
+    raw_collateral = obj.get("collateral", {})
+    if not isinstance(raw_collateral, dict):
+        raise PricingInputError("collateral", "expected an object of member id to amount")
+    collateral = {str(k): number(v, f"collateral[{k}]") for k, v in raw_collateral.items()}
+    for name, amount in collateral.items():
+        if amount < 0:
+            raise PricingInputError(f"collateral[{name}]", "must not be negative")
+    raw_scenarios = obj.get("scenarios")
+    scenarios = DEFAULT_SCENARIOS
+    if raw_scenarios is not None:
+        if not isinstance(raw_scenarios, list) or not raw_scenarios:
+            raise PricingInputError("scenarios", "expected a non-empty list")
+        scenarios = tuple(_scenario(v, f"scenarios[{i}]") for i, v in enumerate(raw_scenarios))
+    obj.done()
+    return MarginRequest(valuation, market, book, tuple(members), collateral, scenarios)
+
+
+def _scenario(value: Any, field: str) -> Scenario:
+    obj = _Obj(value, field, "name short_bp long_bp short_years long_years")
+    name = _text(obj.need("name"), obj.at("name"))
+    short_bp = number(obj.need("short_bp"), obj.at("short_bp"))
+    long_bp = number(obj.need("long_bp"), obj.at("long_bp"))
+    short_years = obj.get("short_years")
+    long_years = obj.get("long_years")
+    obj.done()
+    try:
+        return Scenario(
+            name,
+            short_bp,
+            long_bp,
+            2.0 if short_years is None else number(short_years, obj.at("short_years")),
+            30.0 if long_years is None else number(long_years, obj.at("long_years")),
+        )
+    except PricingInputError as exc:
+        raise PricingInputError(field, exc.message) from None
 
 
 def book_of(value: Any, field: str, valuation: int, convention: SwapConvention) -> SwapBook:

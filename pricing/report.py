@@ -11,7 +11,9 @@ from typing import Any
 
 from pricing.conversion import convert
 from pricing.dates import from_ordinal
-from pricing.inputs import Request
+from pricing.inputs import MarginRequest, Request
+from pricing.margin import performance_bond
+from pricing.market import Market
 from pricing.money import decimal_text, money
 from pricing.risk import BumpedMarkets, analyse
 
@@ -81,3 +83,56 @@ def convert_request(request: Request) -> dict[str, Any]:
             }
         )
     return {**_header(request), "rcv_convention": request.rcv_convention.value, "swaps": rows}
+
+
+def margin_request(request: MarginRequest) -> dict[str, Any]:
+    """Requirement, collateral and shortfall per member."""
+    bond = performance_bond(
+        request.book, request.members, request.market, request.collateral, request.scenarios
+    )
+    return {
+        "valuation_date": from_ordinal(request.valuation).isoformat(),
+        "curve_id": request.market.build().id,
+        "members": [
+            {
+                "member_id": name,
+                "requirement": money(bond.requirement[i]),
+                "collateral": money(bond.collateral[i]),
+                "shortfall": money(bond.shortfall[i]),
+                "worst_scenario": bond.worst_scenario[i],
+            }
+            for i, name in enumerate(bond.members)
+        ],
+    }
+
+
+def curve_report(market: Market, days: list[int]) -> dict[str, Any]:
+    """Pillars (date, DF, zero rate) of both curves and their DFs at ``days``."""
+    import numpy as np
+
+    curves = market.build()
+    query = np.asarray(days, dtype=np.int64)
+
+    def one(curve: Any) -> dict[str, Any]:
+        zeros = curve.zero_rate(curve.pillar_days)
+        return {
+            "id": curve.id,
+            "interpolation": curve.method.value,
+            "pillars": [
+                {
+                    "date": from_ordinal(int(d)).isoformat(),
+                    "discount_factor": decimal_text(float(np.exp(y)), 12),
+                    "zero_rate": decimal_text(float(z), 10),
+                }
+                for d, y, z in zip(curve.pillar_days, curve.log_dfs, zeros, strict=True)
+            ],
+            "discount_factors": [decimal_text(float(v), 12) for v in curve.df(query)]
+            if len(days)
+            else [],
+        }
+
+    return {
+        "market_id": curves.id,
+        "projection": one(curves.projection),
+        "discount": one(curves.discount),
+    }

@@ -94,9 +94,15 @@ def test_backward_schedules_match_quantlib(convention: BusinessDay, eom: bool) -
         ours = backward_schedules(start, end, months, CAL, convention, convention, eom)
         for i in range(n):
             q = ql.Schedule(
-                qdate(start[i]), qdate(end[i]), ql.Period(months, ql.Months), QCAL,
-                _BDC[convention], _BDC[convention], ql.DateGeneration.Backward, eom,
-            )  # fmt: skip
+                qdate(start[i]),
+                qdate(end[i]),
+                ql.Period(months, ql.Months),
+                QCAL,
+                _BDC[convention],
+                _BDC[convention],
+                ql.DateGeneration.Backward,
+                eom,
+            )
             assert ours.dates_of(i).tolist() == [from_qdate(d) for d in q.dates()], (i, months)
 
 

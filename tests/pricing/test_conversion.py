@@ -21,14 +21,25 @@ def _book(maturities: list[dt.date], side: float = 1.0, rate: float = 0.0515) ->
     n = len(maturities)
     conv = patent.table_book().convention
     return SwapBook.of(
-        conv, [patent.SPOT] * n, [m.toordinal() for m in maturities], [1e7] * n, [rate] * n,
+        conv,
+        [patent.SPOT] * n,
+        [m.toordinal() for m in maturities],
+        [1e7] * n,
+        [rate] * n,
         [side] * n,
-    )  # fmt: skip
+    )
 
 
 def test_next_standard_tenor_at_or_beyond_the_remaining_term() -> None:
-    book = _book([dt.date(2017, 6, 14), dt.date(2017, 12, 14), dt.date(2017, 12, 15),
-                  dt.date(2008, 3, 1), dt.date(2052, 1, 1)])  # fmt: skip
+    book = _book(
+        [
+            dt.date(2017, 6, 14),
+            dt.date(2017, 12, 14),
+            dt.date(2017, 12, 15),
+            dt.date(2008, 3, 1),
+            dt.date(2052, 1, 1),
+        ]
+    )
     chosen, maturities = standard_tenors(book, patent.VALUATION)
     assert [str(t) for t in chosen] == ["10Y", "10Y", "12Y", "1Y", "50Y"]
     assert maturities[0] == dt.date(2017, 12, 14).toordinal()
@@ -41,8 +52,14 @@ def test_next_standard_tenor_at_or_beyond_the_remaining_term() -> None:
 def test_same_coupon_rcv_is_minus_the_forward() -> None:
     book = _book([dt.date(2017, 6, 14)])
     result = convert(book, MARKETS)
-    fwd = SwapBook.of(book.convention, [dt.date(2017, 6, 14).toordinal()],
-                      [dt.date(2017, 12, 14).toordinal()], [1e7], [0.0515], [1.0])  # fmt: skip
+    fwd = SwapBook.of(
+        book.convention,
+        [dt.date(2017, 6, 14).toordinal()],
+        [dt.date(2017, 12, 14).toordinal()],
+        [1e7],
+        [0.0515],
+        [1.0],
+    )
     forward = analyse(fwd, MARKETS)
     assert result.rcv[0] == pytest.approx(-forward.npv[0], abs=1e-6)
     assert result.residual_dv01[0] == pytest.approx(forward.dv01[0], abs=1e-6)
@@ -73,9 +90,13 @@ def test_hedge_neutralises_the_ccp_residual(convention: RcvConvention) -> None:
     assert np.all(result.hedge_notional > 0)
     # After the auction the CCP holds defaulted - standard; adding the hedge leaves no DV01.
     hedge = SwapBook.of(
-        book.convention, book.maturity, result.standard_maturity, result.hedge_notional,
-        np.zeros(2), result.hedge_side,
-    )  # fmt: skip
+        book.convention,
+        book.maturity,
+        result.standard_maturity,
+        result.hedge_notional,
+        np.zeros(2),
+        result.hedge_side,
+    )
     par = analyse(hedge, MARKETS).par_rate
     hedge_dv01 = analyse(hedge.replace(fixed_rate=par), MARKETS).dv01
     residual = result.defaulted.dv01 - result.standard.dv01 + hedge_dv01

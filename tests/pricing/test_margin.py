@@ -30,9 +30,14 @@ def test_requirement_is_the_worst_scenario_loss_per_member() -> None:
             loss = 0.0
             for i in np.flatnonzero(mine):
                 one = SwapBook.of(
-                    book.convention, [book.start[i]], [book.maturity[i]], [book.notional[i]],
-                    [book.fixed_rate[i]], [book.side[i]], fixing=[book.fixing[i]],
-                )  # fmt: skip
+                    book.convention,
+                    [book.start[i]],
+                    [book.maturity[i]],
+                    [book.notional[i]],
+                    [book.fixed_rate[i]],
+                    [book.side[i]],
+                    fixing=[book.fixing[i]],
+                )
                 loss += price(one, patent.VALUATION, base.discount).npv[0]
                 loss -= price(one, patent.VALUATION, moved.discount).npv[0]
             worst = max(worst, loss)

@@ -120,16 +120,26 @@ def test_one_pass_equals_one_by_one() -> None:
     start[:100] = patent.SPOT
     end = start + rng.integers(20, 30 * 365, size=n)
     book = SwapBook.of(
-        usd_libor_3m(CAL), start, end, rng.choice([1e6, 1e7], n), rng.uniform(0, 0.08, n),
-        rng.choice([1.0, -1.0], n), spread=rng.uniform(-0.001, 0.001, n),
-    )  # fmt: skip
+        usd_libor_3m(CAL),
+        start,
+        end,
+        rng.choice([1e6, 1e7], n),
+        rng.uniform(0, 0.08, n),
+        rng.choice([1.0, -1.0], n),
+        spread=rng.uniform(-0.001, 0.001, n),
+    )
     curves = MARKETS[Interpolation.MONOTONE_CONVEX].build()
     together = price(book, patent.VALUATION, curves.discount)
     for i in range(0, n, 7):
         one = SwapBook.of(
-            book.convention, [start[i]], [end[i]], [book.notional[i]], [book.fixed_rate[i]],
-            [book.side[i]], spread=[book.spread[i]],
-        )  # fmt: skip
+            book.convention,
+            [start[i]],
+            [end[i]],
+            [book.notional[i]],
+            [book.fixed_rate[i]],
+            [book.side[i]],
+            spread=[book.spread[i]],
+        )
         alone = price(one, patent.VALUATION, curves.discount)
         assert alone.npv[0] == together.npv[i]
         assert alone.par_rate[0] == together.par_rate[i]

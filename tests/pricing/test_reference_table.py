@@ -54,10 +54,14 @@ def test_library_reproduces_the_table(calendar: object) -> None:
 def test_rcv_and_implied_bid() -> None:
     book = patent.table_book()
     defaulted = book.replace(
-        start=book.start[1:2], maturity=book.maturity[1:2], notional=book.notional[1:2],
-        fixed_rate=book.fixed_rate[1:2], side=book.side[1:2], spread=book.spread[1:2],
+        start=book.start[1:2],
+        maturity=book.maturity[1:2],
+        notional=book.notional[1:2],
+        fixed_rate=book.fixed_rate[1:2],
+        side=book.side[1:2],
+        spread=book.spread[1:2],
         fixing=book.fixing[1:2],
-    )  # fmt: skip
+    )
     result = convert(defaulted, patent.market(), RcvConvention.SAME_COUPON)
     assert str(result.standard_tenor[0]) == "10Y"
     assert result.rcv[0] == pytest.approx(-12337.67, abs=0.01)

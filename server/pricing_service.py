@@ -1,0 +1,248 @@
+"""``closeout.v1.PricingService``: the gRPC face of the pure ``pricing/`` library.
+
+Per RPC: protobuf -> the request's plain-data form (the same shape as the JSON format of
+``examples/pricing/README.md``, so field paths in errors agree) -> ``pricing.inputs`` parses
+it into domain values -> ``pricing.report`` prices and formats decimal strings -> protobuf.
+A ``PricingInputError`` becomes INVALID_ARGUMENT with a BadRequest field violation through
+the one error table (``server/errors.py``). Stateless: nothing is journalled. This module
+must never compute a price, round money or decide what input is valid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+import grpc.aio
+
+from closeout.v1 import pricing_pb2 as pb
+from closeout.v1 import pricing_pb2_grpc
+from matching.errors import InvalidInput
+from pricing.dates import parse_date
+from pricing.errors import PricingInputError
+from pricing.inputs import parse_margin_request, parse_market, parse_request
+from pricing.report import convert_request, curve_report, margin_request, price_request
+from server.errors import abort
+from server.runtime import Registration, Runtime
+
+__all__ = ["PricingServicer", "add_to_server", "register"]
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PricingService"].full_name
+T = TypeVar("T")
+
+_FLOAT_KIND = {pb.FLOAT_INDEX_KIND_IBOR: "ibor", pb.FLOAT_INDEX_KIND_OIS: "ois"}
+_INTERPOLATION = {
+    pb.CURVE_INTERPOLATION_LOG_LINEAR_DISCOUNT: "log_linear_discount",
+    pb.CURVE_INTERPOLATION_LINEAR_ZERO: "linear_zero",
+    pb.CURVE_INTERPOLATION_MONOTONE_CONVEX: "monotone_convex",
+}
+_INSTRUMENT = {
+    pb.CURVE_INSTRUMENT_DEPOSIT: "deposit",
+    pb.CURVE_INSTRUMENT_FRA: "fra",
+    pb.CURVE_INSTRUMENT_SWAP: "swap",
+}
+_SIDE = {pb.SWAP_SIDE_PAYER: "payer", pb.SWAP_SIDE_RECEIVER: "receiver"}
+_RCV = {
+    pb.RCV_CONVENTION_SAME_COUPON: "same_coupon",
+    pb.RCV_CONVENTION_AT_MARKET: "at_market",
+    pb.RCV_CONVENTION_ZERO_CASH: "zero_cash",
+}
+
+
+# --- protobuf -> plain data ---------------------------------------------------------------
+
+
+def _conventions(msg: pb.SwapConventions) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if msg.HasField("calendar"):
+        kind = msg.calendar.WhichOneof("kind")
+        if kind == "names":
+            out["calendar"] = msg.calendar.names
+        elif kind == "holidays":
+            listed = msg.calendar.holidays
+            out["calendar"] = {"name": listed.name or "explicit", "holidays": list(listed.dates)}
+    for key in ("business_day", "fixed_frequency", "fixed_day_count", "float_frequency"):
+        if getattr(msg, key):
+            out[key] = getattr(msg, key)
+    if msg.float_day_count:
+        out["float_day_count"] = msg.float_day_count
+    if msg.HasField("end_of_month"):
+        out["end_of_month"] = msg.end_of_month
+    if msg.HasField("spot_lag"):
+        out["spot_lag"] = msg.spot_lag
+    if msg.HasField("fixing_days"):
+        out["fixing_days"] = msg.fixing_days
+    if msg.float_index in _FLOAT_KIND:
+        out["float_index"] = _FLOAT_KIND[msg.float_index]
+    return out
+
+
+def _curve(msg: pb.CurveDefinition) -> dict[str, Any]:
+    out: dict[str, Any] = {"quotes": [_quote(q) for q in msg.quotes]}
+    if msg.HasField("conventions"):
+        out["conventions"] = _conventions(msg.conventions)
+    if msg.interpolation in _INTERPOLATION:
+        out["interpolation"] = _INTERPOLATION[msg.interpolation]
+    return out
+
+
+def _quote(msg: pb.CurveQuote) -> dict[str, Any]:
+    out: dict[str, Any] = {"instrument": _INSTRUMENT.get(msg.instrument, ""), "rate": msg.rate}
+    for key in ("tenor", "start", "end"):
+        if getattr(msg, key):
+            out[key] = getattr(msg, key)
+    return out
+
+
+def _market(msg: pb.MarketDefinition) -> dict[str, Any]:
+    out: dict[str, Any] = {"valuation_date": msg.valuation_date}
+    if msg.HasField("conventions"):
+        out["conventions"] = _conventions(msg.conventions)
+    if msg.HasField("curve"):
+        out["curve"] = _curve(msg.curve)
+    if msg.HasField("discount_curve"):
+        out["discount_curve"] = _curve(msg.discount_curve)
+    return out
+
+
+def _swap(msg: pb.SwapTerms, with_member: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "side": _SIDE.get(msg.side, ""),
+        "notional": msg.notional,
+        "fixed_rate": msg.fixed_rate,
+    }
+    keys = ["id", "start", "forward_start", "maturity", "tenor", "spread", "current_fixing"]
+    if with_member:
+        keys.append("member_id")
+    for key in keys:
+        if getattr(msg, key):
+            out[key] = getattr(msg, key)
+    return out
+
+
+# --- plain data -> protobuf ---------------------------------------------------------------
+
+
+def _valuation(row: dict[str, Any], prefix: str = "") -> pb.SwapValuation:
+    return pb.SwapValuation(
+        id=row["id"],
+        npv=row[f"{prefix}npv"],
+        par_rate=row[f"{prefix}par_rate"],
+        svf=row[f"{prefix}svf"],
+        pv01=row.get(f"{prefix}pv01", ""),
+        dv01=row[f"{prefix}dv01"],
+    )
+
+
+def _built(curve: dict[str, Any]) -> pb.BuiltCurve:
+    return pb.BuiltCurve(
+        id=curve["id"],
+        interpolation=curve["interpolation"],
+        pillars=[pb.CurvePillar(**p) for p in curve["pillars"]],
+        discount_factors=curve["discount_factors"],
+    )
+
+
+class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
+    """Stateless: each call parses, prices off its own market, and answers."""
+
+    async def _run(self, context: Any, work: Callable[[], T]) -> T:
+        try:
+            # Pricing a big batch takes a while: keep the event loop free meanwhile.
+            return await asyncio.to_thread(work)
+        except PricingInputError as exc:
+            await abort(context, InvalidInput(exc.field, exc.message))
+
+    async def BuildCurve(  # noqa: N802 -- the RPC's name, fixed by the proto
+        self, request: pb.BuildCurveRequest, context: Any
+    ) -> pb.BuildCurveResponse:
+        def work() -> dict[str, Any]:
+            market = parse_market(_market(request.market))
+            days = [parse_date(d, f"dates[{i}]").toordinal() for i, d in enumerate(request.dates)]
+            return curve_report(market, days)
+
+        out = await self._run(context, work)
+        return pb.BuildCurveResponse(
+            market_id=out["market_id"],
+            projection=_built(out["projection"]),
+            discount=_built(out["discount"]),
+        )
+
+    async def PriceSwaps(  # noqa: N802 -- the RPC's name, fixed by the proto
+        self, request: pb.PriceSwapsRequest, context: Any
+    ) -> pb.PriceSwapsResponse:
+        data = {**_market(request.market), "swaps": [_swap(s) for s in request.swaps]}
+        out = await self._run(context, lambda: price_request(parse_request(data)))
+        return pb.PriceSwapsResponse(
+            market_id=out["curve_id"], swaps=[_valuation(r) for r in out["swaps"]]
+        )
+
+    async def ConvertPosition(  # noqa: N802 -- the RPC's name, fixed by the proto
+        self, request: pb.ConvertPositionRequest, context: Any
+    ) -> pb.ConvertPositionResponse:
+        data: dict[str, Any] = {
+            **_market(request.market),
+            "swaps": [_swap(s) for s in request.swaps],
+        }
+        if request.rcv_convention in _RCV:
+            data["rcv_convention"] = _RCV[request.rcv_convention]
+        if request.standard_tenors:
+            data["standard_tenors"] = list(request.standard_tenors)
+        out = await self._run(context, lambda: convert_request(parse_request(data, convert=True)))
+        return pb.ConvertPositionResponse(
+            market_id=out["curve_id"],
+            conversions=[
+                pb.Conversion(
+                    defaulted=_valuation(r),
+                    standard=_valuation({**r, "standard_pv01": ""}, "standard_"),
+                    standard_tenor=r["standard"],
+                    standard_maturity=r["standard_maturity"],
+                    standard_fixed_rate=r["standard_fixed_rate"],
+                    rcv=r["rcv"],
+                    implied_bid=r["implied_bid"],
+                    residual_dv01=r["residual_dv01"],
+                    hedge_notional=r["hedge_notional"],
+                    hedge_side=(
+                        pb.SWAP_SIDE_PAYER if r["hedge_side"] == "payer" else pb.SWAP_SIDE_RECEIVER
+                    ),
+                )
+                for r in out["swaps"]
+            ],
+        )
+
+    async def ComputePerformanceBond(  # noqa: N802 -- the RPC's name, fixed by the proto
+        self, request: pb.ComputePerformanceBondRequest, context: Any
+    ) -> pb.ComputePerformanceBondResponse:
+        data: dict[str, Any] = {
+            **_market(request.market),
+            "swaps": [_swap(s, with_member=True) for s in request.swaps],
+            "collateral": dict(request.collateral),
+        }
+        if request.scenarios:
+            data["scenarios"] = [_scenario(s) for s in request.scenarios]
+        out = await self._run(context, lambda: margin_request(parse_margin_request(data)))
+        return pb.ComputePerformanceBondResponse(
+            market_id=out["curve_id"],
+            members=[pb.MemberRequirement(**m) for m in out["members"]],
+        )
+
+
+def _scenario(msg: pb.CurveScenario) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": msg.name, "short_bp": msg.short_bp, "long_bp": msg.long_bp}
+    for key in ("short_years", "long_years"):
+        if getattr(msg, key):
+            out[key] = getattr(msg, key)
+    return out
+
+
+def add_to_server(server: grpc.aio.Server) -> None:
+    """Add the PricingService to ``server`` (no auth of its own: interceptors carry it)."""
+    pricing_pb2_grpc.add_PricingServiceServicer_to_server(PricingServicer(), server)
+
+
+def register(server: Any, runtime: Runtime) -> Registration:
+    """The service-module hook of ``server/app.py`` (pricing needs nothing from runtime)."""
+    add_to_server(server)
+    return Registration(service_names=(SERVICE_NAME,))
