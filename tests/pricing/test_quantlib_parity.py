@@ -14,8 +14,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from pricing.calendars import BusinessDay
 from pricing.conventions import usd_sofr_ois
 from pricing.interpolation import Interpolation
+from pricing.legs import build_legs
 from pricing.market import Market
 from pricing.risk import analyse
 from pricing.swaps import SwapBook
@@ -26,7 +28,14 @@ from tests.pricing.cases import (
     random_market,
     random_valuation,
 )
-from tests.pricing.qlref import exported_calendar, ql_joint_us_uk, ql_market, ql_values
+from tests.pricing.qlref import (
+    QlMarket,
+    exported_calendar,
+    qdate,
+    ql_joint_us_uk,
+    ql_market,
+    ql_values,
+)
 
 QCAL = ql_joint_us_uk()
 CAL = exported_calendar(QCAL, "NewYork+London (QuantLib list)")
@@ -40,9 +49,9 @@ def _report_worst() -> Iterator[None]:
     print("\nworst differences vs QuantLib:", {k: f"{v:.3g}" for k, v in WORST.items()})
 
 
-def _compare(book: SwapBook, market: Market) -> None:
+def _compare(book: SwapBook, market: Market, qm: QlMarket | None = None) -> None:
     ours = analyse(book, market)
-    theirs = ql_values(book, ql_market(market, QCAL), QCAL)
+    theirs = ql_values(book, qm or ql_market(market, QCAL), QCAL)
     scale = book.notional / 1e7
     checks = {
         "par_rate": np.abs(ours.par_rate - theirs.par_rate),
@@ -97,3 +106,35 @@ def test_todays_stored_fixing_matches_quantlib() -> None:
     _compare(book, market)
     forecast = analyse(book.replace(fixing=np.full(n, np.nan)), market)
     assert np.all(np.abs(forecast.npv - analyse(book, market).npv) > 1.0)
+
+
+@pytest.mark.parametrize("interpolation", list(Interpolation))
+def test_seasoned_ois_swaps_match_quantlib(interpolation: Interpolation) -> None:
+    # Past overnight fixings all at one rate; each swap's stored fixing is the compounded
+    # rate it has realised since its current period started, computed from those fixings.
+    rng = np.random.default_rng(23)
+    valuation = random_valuation(rng, CAL)
+    convention = usd_sofr_ois(CAL)
+    market = ois_market(rng, valuation, CAL, interpolation)
+    book = random_book(rng, valuation, convention, 30)
+    legs = build_legs(convention, book.start, book.maturity)
+    current = (legs.fl_start < valuation) & (legs.fl_pay > valuation)
+    period_start = np.full(len(book), -1)
+    period_start[legs.fl_owner[current]] = legs.fl_start[current]
+    rate = 0.0321
+    bdays = CAL.adjust(
+        np.arange(period_start.max(initial=valuation) - 800, valuation), BusinessDay.FOLLOWING
+    )
+    bdays = np.unique(bdays[bdays < valuation])
+    fixing = np.full(len(book), np.nan)
+    for i in np.flatnonzero(period_start > 0):
+        days = bdays[bdays >= period_start[i]]
+        nxt = np.append(days[1:], valuation)
+        growth = np.prod(1 + rate * (nxt - days) / 360.0)
+        fixing[i] = (growth - 1) / ((valuation - period_start[i]) / 360.0)
+    book = book.replace(fixing=fixing)
+    assert np.isfinite(fixing).sum() >= 5
+    qm = ql_market(market, QCAL)
+    for d in bdays:
+        qm.overnight.addFixing(qdate(int(d)), rate, True)
+    _compare(book, market, qm)
