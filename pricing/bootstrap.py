@@ -96,6 +96,7 @@ class _Instrument:
     end: int = 0
     tau: float = 0.0
     legs: Legs | None = None
+    maturity: int | None = None
 
 
 def _instruments(spec: CurveSpec) -> list[_Instrument]:
@@ -109,7 +110,7 @@ def _instruments(spec: CurveSpec) -> list[_Instrument]:
             maturity = conv.add_tenor(spot_arr, q.tenor)
             legs = build_legs(conv, spot_arr, maturity)
             pillar = int(max(legs.fx_pay.max(), legs.fl_pay.max(), legs.fl_proj_end.max()))
-            out.append(_Instrument(q, pillar, legs=legs))
+            out.append(_Instrument(q, pillar, legs=legs, maturity=int(maturity[0])))
             continue
         if q.instrument == "deposit":
             assert q.tenor is not None
@@ -169,27 +170,92 @@ def bootstrap(spec: CurveSpec, discount: Curve | None = None) -> Curve:
         implied = _implied(insts[i], spec.valuation, make(n, trial), discount)
         return implied - insts[i].quote.rate
 
-    local = spec.interpolation is not Interpolation.MONOTONE_CONVEX
-    for sweep in range(60):
-        previous = y.copy()
-        for i in range(len(insts)):
-            n = i + 1 if sweep == 0 else len(insts)
-            if sweep == 0:
-                # Guess: the previous segment's forward carried on (or 3% at the start).
-                fwd = (
-                    0.03
-                    if i == 0
-                    else -(y[i - 1] - (y[i - 2] if i > 1 else 0.0))
-                    / (times[i - 1] - (times[i - 2] if i > 1 else 0.0))
-                )
-                y[i] = (y[i - 1] if i else 0.0) - fwd * (times[i] - (times[i - 1] if i else 0.0))
-            y[i] = _solve(functools.partial(residual, i=i, n=n), y[i])
-
-        if local or float(np.max(np.abs(y - previous))) < 1e-15:
-            break
-    else:
-        raise PricingInputError("quotes", "the curve did not converge")
+    # First a sequential pass: each pillar solved with the curve up to it (exact for local
+    # interpolations, where later pillars never move earlier instruments).
+    for i in range(len(insts)):
+        # Guess: the previous segment's forward carried on (or 3% at the start).
+        t0 = times[i - 1] if i else 0.0
+        y0 = y[i - 1] if i else 0.0
+        fwd = (
+            0.03
+            if i == 0
+            else -(y0 - (y[i - 2] if i > 1 else 0.0)) / (t0 - (times[i - 2] if i > 1 else 0.0))
+        )
+        y[i] = _solve(functools.partial(residual, i=i, n=i + 1), y0 - fwd * (times[i] - t0))
+    if spec.interpolation is Interpolation.MONOTONE_CONVEX:
+        # Monotone convex is non-local (a new pillar reshapes the previous interval), so the
+        # pass leaves earlier instruments slightly off: finish with Newton on all pillars.
+        implied = _AllImplied(insts, spec)
+        quotes = np.array([x.quote.rate for x in insts])
+        y[:] = _newton(lambda v: implied(make(len(insts), v), discount) - quotes, y)
     return make(len(insts), y.copy())
+
+
+class _AllImplied:
+    """Every instrument's implied quote off one curve, in two vectorised evaluations."""
+
+    def __init__(self, insts: list[_Instrument], spec: CurveSpec) -> None:
+        self.n = len(insts)
+        self.valuation = spec.valuation
+        self.swaps = np.array([i for i, x in enumerate(insts) if x.legs is not None], dtype=int)
+        self.simple = np.array([i for i, x in enumerate(insts) if x.legs is None], dtype=int)
+        self.legs: Legs | None = None
+        if self.swaps.size:
+            # The swap instruments again, as one book with the same (start, maturity) pairs,
+            # hence the same schedules.
+            spot = spec.convention.spot(spec.valuation)
+            maturities = np.array([_maturity(insts[i]) for i in self.swaps], dtype=np.int64)
+            self.legs = build_legs(spec.convention, np.full(len(maturities), spot), maturities)
+        self.starts = np.array([insts[i].start for i in self.simple], dtype=np.int64)
+        self.ends = np.array([insts[i].end for i in self.simple], dtype=np.int64)
+        self.taus = np.array([insts[i].tau for i in self.simple])
+
+    def __call__(self, curve: Curve, discount: Curve | None) -> FloatArray:
+        out = np.empty(self.n)
+        if self.legs is not None:
+            out[self.swaps] = par_rates_for_bootstrap(
+                self.legs, self.valuation, discount or curve, curve
+            )
+        if self.simple.size:
+            dfs = curve.df(np.concatenate([self.starts, self.ends]))
+            k = len(self.starts)
+            out[self.simple] = (dfs[:k] / dfs[k:] - 1.0) / self.taus
+        return out
+
+
+def _maturity(inst: _Instrument) -> int:
+    assert inst.maturity is not None
+    return inst.maturity
+
+
+def _newton(f: Callable[[FloatArray], FloatArray], y: FloatArray) -> FloatArray:
+    # Finite-difference Jacobian: n + 1 curve evaluations per step; from the sequential
+    # pass the residuals are small, so two or three steps reach machine precision.
+    y = y.copy()
+    r = f(y)
+    for _ in range(30):
+        if float(np.max(np.abs(r))) < 1e-16:
+            return y
+        h = 1e-7
+        jac = np.empty((len(y), len(y)))
+        for j in range(len(y)):
+            bumped = y.copy()
+            bumped[j] += h
+            jac[:, j] = (f(bumped) - r) / h
+        step = np.linalg.solve(jac, -r)
+        y_new = y + step
+        r_new = f(y_new)
+        if (
+            float(np.max(np.abs(r_new))) >= float(np.max(np.abs(r)))
+            and np.max(np.abs(step)) < 1e-14
+        ):
+            return y
+        y, r = y_new, r_new
+        if float(np.max(np.abs(step))) < 1e-16:
+            return y
+    if float(np.max(np.abs(r))) > 1e-12:
+        raise PricingInputError("quotes", "the curve did not converge")
+    return y
 
 
 def _solve(f: Callable[[float], float], x0: float) -> float:

@@ -60,6 +60,7 @@ def _compare(book: SwapBook, market: Market, qm: QlMarket | None = None) -> None
         "dv01_rel": np.abs(ours.dv01 / theirs.dv01 - 1),
     }
     limits = {"par_rate": 1e-10, "svf_rel": 1e-10, "npv_per_10mm": 0.01, "dv01_rel": 1e-6}
+    WORST["swaps_compared"] = WORST.get("swaps_compared", 0) + len(book)
     for name, diff in checks.items():
         WORST[name] = max(WORST.get(name, 0.0), float(diff.max()))
         bad = np.flatnonzero(~(diff <= limits[name]))
