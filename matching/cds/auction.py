@@ -600,7 +600,8 @@ class CdsAuction:
         elif outcome.oi_side is None:
             self._move(Phase.FINAL, e.at)
         else:
-            markets = [m.market for m in self.markets.values()]
+            # In arrival order, so that a replaced market queues as the new submission it is.
+            markets = sorted((m.market for m in self.markets.values()), key=lambda m: m.seq)
             for order in carried_over(self.params, outcome, markets):
                 self.book.add(order)
 

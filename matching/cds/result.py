@@ -146,12 +146,16 @@ def build_result(auction: CdsAuction) -> AuctionResult:
         request_fills = (
             s2.request_fills
             if s2 is not None
-            else settle_requests([r.request for r in auction.requests.values()], None, 0)
+            else settle_requests(
+                sorted((r.request for r in auction.requests.values()), key=lambda r: r.seq),
+                None,
+                0,
+            )
         )
         price = grid.format(final)
         trades = tuple(
             TradeRow(f.dealer, f.customer, f.side.value, price, str(f.requested), str(f.size))
-            for f in sorted(request_fills, key=lambda f: (f.dealer, f.customer or ""))
+            for f in request_fills  # in submission order
             if f.requested > 0
         )
     if s2 is not None and s1 is not None and s1.oi_side is not None:

@@ -11,7 +11,8 @@ cap when to buy) before matching, so orders at or beyond the cap share the cappe
 rata. The book is walked best first; the final price is the (clamped) price of the last
 order needed; better orders fill in full, orders at the final price share the rest pro rata
 (``matching.allocation``). When the orders run out the final price is 0 (to sell) or 100
-(to buy), every order fills, and the PSRs on the open interest's side are scaled down.
+(to buy; the highest matched offer if that is above 100, so no offer sells below its limit),
+every order fills, and the PSRs on the open interest's side are scaled down.
 
 Pure functions; no I/O, no clock.
 """
@@ -164,7 +165,7 @@ def clear(
         remaining = 0
     insufficient = final is None
     if final is None:
-        final = 0 if oi_side is Side.SELL else params.par_ticks
+        final = _exhausted_price(params, oi_side, fills)
     matched = abs(outcome.open_interest) - remaining
     return Stage2Outcome(
         final_ticks=final,
@@ -174,6 +175,18 @@ def clear(
         order_fills=tuple(fills),
         request_fills=settle_requests(requests, oi_side, matched),
     )
+
+
+def _exhausted_price(params: AuctionParams, oi_side: Side, fills: Sequence[OrderFill]) -> int:
+    """The final price when every eligible order filled and open interest is left over.
+
+    To sell: 0 (every bid is at 0 or above, so none trades above its limit). To buy: 100,
+    or the highest matched offer when that is above 100, so that no offer is sold below its
+    own limit (offers above par occur; auctions have fixed final prices up to 104.25).
+    """
+    if oi_side is Side.SELL:
+        return 0
+    return max([params.par_ticks, *(f.effective_ticks for f in fills if f.size > 0)])
 
 
 def _fill(order: BookOrder, effective: int, size: int) -> OrderFill:

@@ -202,19 +202,15 @@ def check_clearing(spec: AuctionSpec, result: AuctionResult, oi: int, imm: Fract
         assert int(carried[m.dealer].size) == spec.quotation_amount
     assert len(fills) == len(spec.markets) + len(spec.orders)
 
-    # Known defect (see test_unmatched_buy_interest_never_sells_an_offer_below_its_limit):
-    # when open interest to buy runs out of offers the spec's final price is 100, so an
-    # offer above 100 is filled at 100, below its limit. Only that case skips the check.
     total = sum(int(f.size) for f in fills)
     filled = [int(f.filled) for f in fills]
-    par_defect = total < size_oi and not sell
     for f, got in zip(fills, filled, strict=True):
         assert 0 <= got <= int(f.size), f"overfilled {f}"
         eff = min(points(f.price), cap) if sell else max(points(f.price), cap)
         assert points(f.effective_price) == eff
         better = eff > final if sell else eff < final
         worse = eff < final if sell else eff > final
-        if got > 0 and not (par_defect and eff > 100):
+        if got > 0:
             assert not worse, f"{f} filled at a price worse than the final {final}"
         if better:
             assert got == int(f.size), f"{f} is better than the final price but not full"
@@ -245,7 +241,8 @@ def check_clearing(spec: AuctionSpec, result: AuctionResult, oi: int, imm: Fract
     else:
         assert walk.final is None
         assert filled == [int(f.size) for f in fills], "all eligible orders fill"
-        assert final == (0 if sell else 100)
+        highest = max(points(f.effective_price) for f in fills)
+        assert final == (0 if sell else max(Fraction(100), highest))
         matched = total
 
     # physical settlement requests
@@ -329,10 +326,8 @@ def not_worse(before: Fraction, after: Fraction, sell: bool) -> bool:
 def comparable(base: AuctionRun, new_price: Fraction) -> bool:
     """Whether the new or improved order is "better" in the sense of the property.
 
-    When the orders ran out, the final price (0 or 100) is not an order's price: a new
-    order counts as better only at or beyond it. For open interest to sell every bid is
-    (bids are >= 0); for open interest to buy an offer above 100 is not, and filling the
-    open interest with it legitimately sets a final price above the 100 it replaces.
+    When the orders ran out, the final price (0, or 100 or the highest matched offer above
+    it) need not be an order's price: a new order counts as better only at or beyond it.
     """
     stage2 = base.auction.stage2
     assert stage2 is not None
@@ -341,8 +336,6 @@ def comparable(base: AuctionRun, new_price: Fraction) -> bool:
     result = base.auction.result()
     final = points(result.final_price)
     sell = result.open_interest_side == "SELL"
-    if not sell and any(points(f.effective_price) > final for f in result.limit_order_fills):
-        return False  # the known par defect: the 100 undercuts a matched offer (xfail below)
     return new_price >= final if sell else new_price <= final
 
 
@@ -459,15 +452,15 @@ def test_replacing_a_submission_never_double_counts(spec: AuctionSpec, data: st.
 def canonical(result: AuctionResult) -> dict[str, Any]:
     """The result with limit-order rows in order-id order.
 
-    The row order itself depends on replacement history (a known defect, see
-    test_fill_rows_do_not_depend_on_an_earlier_replaced_market); every figure must not.
+    A replaced order queues as a new submission, so row order within a price level may
+    follow replacement history; every figure must not.
     """
     data = result.to_dict()
     data["limit_order_fills"] = sorted(data["limit_order_fills"], key=lambda f: f["order_id"])
     return data
 
 
-# -- known engine defects (strict xfail until matching/ is fixed) -------------------------
+# -- regressions of engine defects these properties found ----------------------------------
 
 
 def small_spec(markets: tuple[MarketSpec, ...], requests: tuple[RequestSpec, ...]) -> AuctionSpec:
@@ -475,28 +468,19 @@ def small_spec(markets: tuple[MarketSpec, ...], requests: tuple[RequestSpec, ...
     return AuctionSpec(panel, 2_000_000, 16, None, markets, requests, ())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/spec defect: open interest to buy that runs out of offers sets the final "
-    "price to 100 even when the matched offers are above 100, so an offer sells below its limit",
-)
 def test_unmatched_buy_interest_never_sells_an_offer_below_its_limit() -> None:
     markets = tuple(MarketSpec(d, to_ticks("100"), to_ticks("100.5")) for d in "ABCD")
     run = run_full(small_spec(markets, (RequestSpec("A", None, Side.BUY, 10_000_000),)))
     result = run.auction.result()
-    assert result.final_price == "100"  # IMM 100.25, 4 offers x 2m at 100.5 < 10m to buy
+    # IMM 100.25; 4 offers x 2m at 100.5 < 10m to buy: the final price is the highest matched
+    # offer, not 100, which would sell those offers below their limit
+    assert result.final_price == "100.5"
     assert [f.filled for f in result.limit_order_fills] == ["2000000"] * 4
     final = points(result.final_price)
     for f in result.limit_order_fills:
         assert points(f.effective_price) <= final, f"{f.order_id} sold below its limit"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: carried-over quotes enter the book in the dealers' first-submission "
-    "order, not in the sequence of their live markets, so a replaced market reorders the "
-    "published fills",
-)
 def test_fill_rows_do_not_depend_on_an_earlier_replaced_market() -> None:
     markets = tuple(MarketSpec(d, 320, 328) for d in ("A", "B", "C", "D"))
     spec = small_spec(markets, (RequestSpec("A", None, Side.SELL, 3_000_000),))
