@@ -1,1 +1,4 @@
-"""Generated wire API of Closeout (``closeout.v1``). Never hand-edited: see ``scripts/gen_proto.py``."""
+"""Generated wire API of Closeout (``closeout.v1``).
+
+Never hand-edited: ``scripts/gen_proto.py`` regenerates it from ``proto/``.
+"""

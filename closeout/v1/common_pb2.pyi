@@ -33,7 +33,9 @@ class Ack(_message.Message):
     ACCEPTED_AT_FIELD_NUMBER: _builtins.int
     CLIENT_ORDER_ID_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
-    """Global journal sequence number of the last event the command produced."""
+    """Sequence number of the command's event within its auction (auctions number their
+    events from 1): the number `WatchAuction` resumes after.
+    """
     client_order_id: _builtins.str
     """Echo of the caller's idempotency key, empty for commands that do not carry one."""
     @_builtins.property
