@@ -243,12 +243,28 @@ class Journal:
                 written and the journal stays healthy.
             JournalFailed: the journal has failed or is closed; nothing more will be written.
         """
+        # Shielded: once queued the events will be committed even if the caller is cancelled,
+        # and the services' in-memory state already holds them.
+        return await asyncio.shield(self.submit(stream, events))
+
+    def submit(
+        self, stream: str, events: Sequence[Mapping[str, Any]]
+    ) -> asyncio.Future[list[Record]]:
+        """Queue ``events`` now (synchronously) and return the future of their records.
+
+        For callers that must fix the journal order at the moment they apply events but
+        await durability later (bulk streams). Same contract and errors as :meth:`append`;
+        an empty ``events`` gives an already-resolved future.
+        """
         if self._failure is not None:
             raise self._failure
         if self._closed:
             raise JournalFailed("journal is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Record]] = loop.create_future()
         if not events:
-            return []
+            future.set_result([])
+            return future
         types: list[str] = []
         payloads: list[str] = []
         for i, event in enumerate(events):
@@ -257,14 +273,10 @@ class Journal:
                 raise ValueError(f"events[{i}]: 'type' must be a non-empty string")
             payloads.append(canonical_json(dict(event)))
             types.append(type_)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[Record]] = loop.create_future()
         # Freeze a copy: the caller may mutate its dicts after we return.
         frozen = tuple(json.loads(p) for p in payloads)
         self._queue.put(_Entry(stream, tuple(types), tuple(payloads), frozen, future, loop))
-        # Shielded: once queued the events will be committed even if the caller is cancelled,
-        # and the services' in-memory state already holds them.
-        return await asyncio.shield(future)
+        return future
 
     async def wait_failed(self) -> JournalFailed:
         """Return once the journal has failed (never returns while it stays healthy)."""

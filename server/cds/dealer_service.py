@@ -1,0 +1,276 @@
+"""``closeout.v1.AuctionService``: what dealers do in a CDS auction, over gRPC.
+
+Each RPC: check the role, convert the request, make one call into the engine through the
+registry (which journals before it returns), convert back. The dealer is always the
+authenticated participant, never a field of the request. Domain errors propagate to the
+guard interceptor, which maps them to status codes through the one table.
+
+This module must never decide an auction rule, never show a dealer another dealer's
+submissions, and never acknowledge before the registry says the events are durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
+
+from closeout.v1 import auction_pb2 as pb
+from closeout.v1 import auction_pb2_grpc
+from matching.cds.auction import CdsAuction
+from matching.cds.phases import Phase
+from matching.errors import DomainError, InvalidInput, NotPermitted
+from server.auth import Principal, require_role
+from server.cds import wire
+from server.cds.registry import AuctionRegistry
+from server.config import Role
+from server.errors import STATUS_FOR
+from server.runtime import Runtime
+
+#: Bulk streams keep at most this many orders' commits in flight before waiting for some.
+BULK_WINDOW = 4096
+
+WATCH_ROLES = (Role.DEALER, Role.OPERATOR, Role.OBSERVER)
+
+
+def _dealer() -> str:
+    return require_role(Role.DEALER).participant_id
+
+
+def viewer_of(principal: Principal, auction: CdsAuction) -> str | None:
+    """The dealer whose private events a caller may see (None: public events only).
+
+    Dealers must be on the auction's panel; operators and observers see public events.
+    """
+    if principal.role is Role.DEALER:
+        if principal.participant_id not in auction.panel:
+            raise NotPermitted(
+                f"{principal.participant_id!r} is not on the panel of {auction.auction_id}"
+            )
+        return principal.participant_id
+    return None
+
+
+class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
+    """Dealer RPCs over the registry."""
+
+    def __init__(self, registry: AuctionRegistry, runtime: Runtime) -> None:
+        self._registry = registry
+        self._now = runtime.clock.now
+
+    async def SubmitMarket(  # noqa: N802 - RPC names are fixed by the proto
+        self, request: pb.SubmitMarketRequest, context: Any
+    ) -> pb.SubmitMarketResponse:
+        dealer = _dealer()
+        decision = await self._registry.execute(
+            request.auction_id,
+            lambda a: a.submit_market(
+                dealer=dealer,
+                client_order_id=request.client_order_id,
+                bid=request.bid,
+                offer=request.offer,
+                now=self._now(),
+            ),
+        )
+        return pb.SubmitMarketResponse(ack=wire.ack_out(decision.ack))
+
+    async def WithdrawMarket(  # noqa: N802
+        self, request: pb.WithdrawMarketRequest, context: Any
+    ) -> pb.WithdrawMarketResponse:
+        dealer = _dealer()
+        decision = await self._registry.execute(
+            request.auction_id,
+            lambda a: a.withdraw_market(
+                dealer=dealer, client_order_id=request.client_order_id, now=self._now()
+            ),
+        )
+        return pb.WithdrawMarketResponse(ack=wire.ack_out(decision.ack))
+
+    async def SubmitSettlementRequest(  # noqa: N802
+        self, request: pb.SubmitSettlementRequestRequest, context: Any
+    ) -> pb.SubmitSettlementRequestResponse:
+        dealer = _dealer()
+        side = wire.side_in(request.side, "side")
+        position = position_side = None
+        if request.HasField("market_position"):
+            position = request.market_position.size
+            position_side = wire.side_in(request.market_position.side, "market_position.side")
+        decision = await self._registry.execute(
+            request.auction_id,
+            lambda a: a.submit_request(
+                dealer=dealer,
+                client_order_id=request.client_order_id,
+                side=side,
+                size=request.size,
+                customer=request.customer or None,
+                market_position=position,
+                market_position_side=position_side,
+                now=self._now(),
+            ),
+        )
+        return pb.SubmitSettlementRequestResponse(ack=wire.ack_out(decision.ack))
+
+    async def WithdrawSettlementRequest(  # noqa: N802
+        self, request: pb.WithdrawSettlementRequestRequest, context: Any
+    ) -> pb.WithdrawSettlementRequestResponse:
+        dealer = _dealer()
+        decision = await self._registry.execute(
+            request.auction_id,
+            lambda a: a.withdraw_request(
+                dealer=dealer,
+                client_order_id=request.client_order_id,
+                customer=request.customer or None,
+                now=self._now(),
+            ),
+        )
+        return pb.WithdrawSettlementRequestResponse(ack=wire.ack_out(decision.ack))
+
+    async def SubmitLimitOrder(  # noqa: N802
+        self, request: pb.SubmitLimitOrderRequest, context: Any
+    ) -> pb.SubmitLimitOrderResponse:
+        dealer = _dealer()
+        side = wire.order_side_in(request.side)
+        decision = await self._registry.execute(
+            request.auction_id,
+            lambda a: a.submit_limit_order(
+                dealer=dealer,
+                client_order_id=request.client_order_id,
+                side=side,
+                price=request.price,
+                size=request.size,
+                customer=request.customer or None,
+                now=self._now(),
+            ),
+        )
+        return pb.SubmitLimitOrderResponse(
+            ack=wire.ack_out(decision.ack), order_id=f"{dealer}/{request.client_order_id}"
+        )
+
+    async def ReplaceLimitOrder(  # noqa: N802
+        self, request: pb.ReplaceLimitOrderRequest, context: Any
+    ) -> pb.ReplaceLimitOrderResponse:
+        dealer = _dealer()
+        decision = await self._registry.execute(
+            request.auction_id,
+            lambda a: a.replace_limit_order(
+                dealer=dealer,
+                client_order_id=request.client_order_id,
+                order_client_id=request.order_client_order_id,
+                price=request.price,
+                size=request.size,
+                now=self._now(),
+            ),
+        )
+        return pb.ReplaceLimitOrderResponse(ack=wire.ack_out(decision.ack))
+
+    async def CancelLimitOrder(  # noqa: N802
+        self, request: pb.CancelLimitOrderRequest, context: Any
+    ) -> pb.CancelLimitOrderResponse:
+        dealer = _dealer()
+        decision = await self._registry.execute(
+            request.auction_id,
+            lambda a: a.cancel_limit_order(
+                dealer=dealer,
+                client_order_id=request.client_order_id,
+                order_client_id=request.order_client_order_id,
+                now=self._now(),
+            ),
+        )
+        return pb.CancelLimitOrderResponse(ack=wire.ack_out(decision.ack))
+
+    async def SubmitOrders(  # noqa: N802
+        self, request_iterator: AsyncIterator[pb.SubmitOrdersRequest], context: Any
+    ) -> pb.SubmitOrdersResponse:
+        """Bulk limit orders: each is decided and queued for the journal as it arrives; one
+        answer once every accepted order is durable. A refused order does not stop the rest.
+        """
+        dealer = _dealer()
+        response = pb.SubmitOrdersResponse()
+        in_flight: list[Awaitable[object]] = []
+        index = -1
+        async for request in request_iterator:
+            index += 1
+            try:
+                side = wire.order_side_in(request.side)
+                decision, durable = self._registry.begin(
+                    request.auction_id,
+                    lambda a, r=request, s=side: a.submit_limit_order(  # type: ignore[misc]
+                        dealer=dealer,
+                        client_order_id=r.client_order_id,
+                        side=s,
+                        price=r.price,
+                        size=r.size,
+                        customer=r.customer or None,
+                        now=self._now(),
+                    ),
+                )
+            except DomainError as exc:
+                response.rejections.append(
+                    pb.OrderRejection(
+                        index=index,
+                        client_order_id=request.client_order_id,
+                        code=STATUS_FOR[exc.code].name,
+                        message=exc.message,
+                    )
+                )
+                continue
+            in_flight.append(durable)
+            response.accepted += 1
+            if decision.ack is not None:
+                response.duplicates += int(decision.ack.duplicate)
+                response.last_sequence = max(response.last_sequence, decision.ack.seq)
+            if len(in_flight) >= BULK_WINDOW:
+                await asyncio.gather(*in_flight)
+                in_flight.clear()
+        await asyncio.gather(*in_flight)
+        return response
+
+    async def ListMySubmissions(  # noqa: N802
+        self, request: pb.ListMySubmissionsRequest, context: Any
+    ) -> pb.ListMySubmissionsResponse:
+        dealer = _dealer()
+        auction = self._registry.get(request.auction_id)
+        if dealer not in auction.panel:
+            raise NotPermitted(f"{dealer!r} is not on the panel of {auction.auction_id}")
+        return wire.view_out(auction, auction.view_of(dealer))
+
+    async def GetAuction(  # noqa: N802
+        self, request: pb.GetAuctionRequest, context: Any
+    ) -> pb.GetAuctionResponse:
+        principal = require_role(*WATCH_ROLES)
+        auction = self._registry.get(request.auction_id)
+        viewer_of(principal, auction)
+        return pb.GetAuctionResponse(auction=wire.auction_out(auction))
+
+    async def WatchAuction(  # noqa: N802
+        self, request: pb.WatchAuctionRequest, context: Any
+    ) -> AsyncIterator[pb.WatchAuctionResponse]:
+        principal = require_role(*WATCH_ROLES)
+        auction = self._registry.get(request.auction_id)
+        viewer = viewer_of(principal, auction)
+        if request.after_sequence > auction.last_seq:
+            raise InvalidInput(
+                "after_sequence", f"the auction has only {auction.last_seq} events so far"
+            )
+        after = request.after_sequence
+        phase = Phase.SCHEDULED
+        for event in self._registry.durable_history(request.auction_id, 0)[:after]:
+            phase = wire.phase_after(event, phase)
+        while True:
+            for event in self._registry.durable_history(request.auction_id, after):
+                phase = wire.phase_after(event, phase)
+                after = event.seq
+                message = wire.watch_out(event, phase, viewer, auction)
+                if message is not None:
+                    yield message
+            if phase in (Phase.FINAL, Phase.FAILED, Phase.CANCELLED):
+                return
+            await self._registry.wait_for_events(request.auction_id, after)
+
+
+def add(server: Any, registry: AuctionRegistry, runtime: Runtime) -> str:
+    """Add the servicer; returns its full service name."""
+    auction_pb2_grpc.add_AuctionServiceServicer_to_server(
+        AuctionServicer(registry, runtime), server
+    )
+    return str(pb.DESCRIPTOR.services_by_name["AuctionService"].full_name)

@@ -1,0 +1,159 @@
+"""``closeout.v1.OperatorService``: creating and running CDS auctions, and their results.
+
+Commands need the operator role and go through the registry like dealers' submissions
+(journaled before acknowledged). Results are open to operators, observers and dealers on the
+panel, because a result never holds a sealed book. Reading a sealed book needs an audited
+disclosure, which is journaled first.
+
+This module must never decide an auction rule or return a sealed book without the record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from closeout.v1 import common_pb2, operator_pb2_grpc
+from closeout.v1 import operator_pb2 as pb
+from matching.cds.auction import CdsAuction, Decision
+from matching.cds.phases import Phase
+from matching.errors import InvalidInput, InvalidTransition
+from server.auth import require_role
+from server.cds import wire
+from server.cds.dealer_service import WATCH_ROLES, viewer_of
+from server.cds.registry import AuctionRegistry
+from server.config import Role
+from server.runtime import Runtime
+
+MAX_PAGE = 500
+
+
+class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
+    """Operator RPCs over the registry."""
+
+    def __init__(self, registry: AuctionRegistry, runtime: Runtime) -> None:
+        self._registry = registry
+        self._now = runtime.clock.now
+
+    async def CreateAuction(  # noqa: N802 - RPC names are fixed by the proto
+        self, request: pb.CreateAuctionRequest, context: Any
+    ) -> pb.CreateAuctionResponse:
+        operator = require_role(Role.OPERATOR).participant_id
+        if not request.HasField("parameters"):
+            raise InvalidInput("parameters", "required")
+        decision = CdsAuction.create(
+            params=wire.params_in(request.parameters),
+            panel=list(request.panel),
+            schedule=wire.schedule_in(request.schedule),
+            by=operator,
+            now=self._now(),
+        )
+        auction = await self._registry.create(decision)
+        return pb.CreateAuctionResponse(
+            auction=wire.auction_out(auction), ack=wire.ack_out(decision.ack)
+        )
+
+    async def OpenWindow(  # noqa: N802
+        self, request: pb.OpenWindowRequest, context: Any
+    ) -> pb.OpenWindowResponse:
+        operator = require_role(Role.OPERATOR).participant_id
+
+        def open_next(a: CdsAuction) -> Decision:
+            if a.phase is Phase.SCHEDULED:
+                return a.open_stage1(by=operator, now=self._now())
+            if a.phase is Phase.STAGE1_CLOSED:
+                return a.open_stage2(by=operator, now=self._now())
+            raise InvalidTransition(f"no window to open: the auction is {a.phase.value}")
+
+        decision = await self._registry.execute(request.auction_id, open_next)
+        auction = self._registry.get(request.auction_id)
+        return pb.OpenWindowResponse(
+            auction=wire.auction_out(auction), ack=wire.ack_out(decision.ack)
+        )
+
+    async def CloseWindow(  # noqa: N802
+        self, request: pb.CloseWindowRequest, context: Any
+    ) -> pb.CloseWindowResponse:
+        operator = require_role(Role.OPERATOR).participant_id
+
+        def close_open(a: CdsAuction) -> Decision:
+            if a.phase is Phase.STAGE1_OPEN:
+                return a.close_stage1(by=operator, now=self._now())
+            if a.phase is Phase.STAGE2_OPEN:
+                return a.close_stage2(by=operator, now=self._now())
+            raise InvalidTransition(f"no window is open: the auction is {a.phase.value}")
+
+        decision = await self._registry.execute(request.auction_id, close_open)
+        auction = self._registry.get(request.auction_id)
+        return pb.CloseWindowResponse(
+            auction=wire.auction_out(auction), ack=wire.ack_out(decision.ack)
+        )
+
+    async def CancelAuction(  # noqa: N802
+        self, request: pb.CancelAuctionRequest, context: Any
+    ) -> pb.CancelAuctionResponse:
+        operator = require_role(Role.OPERATOR).participant_id
+        decision = await self._registry.execute(
+            request.auction_id,
+            lambda a: a.cancel(by=operator, reason=request.reason, now=self._now()),
+        )
+        auction = self._registry.get(request.auction_id)
+        return pb.CancelAuctionResponse(
+            auction=wire.auction_out(auction), ack=wire.ack_out(decision.ack)
+        )
+
+    async def DiscloseBook(  # noqa: N802
+        self, request: pb.DiscloseBookRequest, context: Any
+    ) -> pb.DiscloseBookResponse:
+        operator = require_role(Role.OPERATOR).participant_id
+        decision = await self._registry.execute(
+            request.auction_id,
+            lambda a: a.disclose_book(by=operator, reason=request.reason, now=self._now()),
+        )
+        auction = self._registry.get(request.auction_id)
+        return pb.DiscloseBookResponse(
+            ack=wire.ack_out(decision.ack),
+            dealers=[
+                pb.DealerSubmissions(dealer=v.dealer, submissions=wire.view_out(auction, v))
+                for v in auction.all_views(disclosed=True)
+            ],
+        )
+
+    async def GetResults(  # noqa: N802
+        self, request: pb.GetResultsRequest, context: Any
+    ) -> pb.GetResultsResponse:
+        principal = require_role(*WATCH_ROLES)
+        auction = self._registry.get(request.auction_id)
+        viewer_of(principal, auction)
+        return pb.GetResultsResponse(result=wire.result_out(auction.result()))
+
+    async def ListAuctions(  # noqa: N802
+        self, request: pb.ListAuctionsRequest, context: Any
+    ) -> pb.ListAuctionsResponse:
+        principal = require_role(*WATCH_ROLES)
+        visible = [
+            a
+            for a in self._registry.auctions()
+            if principal.role is not Role.DEALER or principal.participant_id in a.panel
+        ]
+        size = min(request.page.page_size or 100, MAX_PAGE)
+        token = request.page.page_token
+        try:
+            start = int(token) if token else 0
+        except ValueError:
+            raise InvalidInput("page.page_token", "not a token this server issued") from None
+        if start < 0 or start > len(visible):
+            raise InvalidInput("page.page_token", "not a token this server issued")
+        page = visible[start : start + size]
+        nxt = str(start + size) if start + size < len(visible) else ""
+        return pb.ListAuctionsResponse(
+            auctions=[wire.auction_out(a) for a in page],
+            page=common_pb2.PageInfo(next_page_token=nxt),
+        )
+
+
+def add(server: Any, registry: AuctionRegistry, runtime: Runtime) -> str:
+    """Add the servicer; returns its full service name."""
+    operator_pb2_grpc.add_OperatorServiceServicer_to_server(
+        OperatorServicer(registry, runtime), server
+    )
+    return str(pb.DESCRIPTOR.services_by_name["OperatorService"].full_name)
