@@ -99,9 +99,13 @@ def run_offline(scenario: Scenario) -> Replay:
                 ),
             )
         step("close stage 2", lambda: auction.close_stage2(by=OPERATOR, now=now()))
-    elif scenario.orders:
-        notes.append(
-            f"the auction ended at stage 1 ({auction.phase.value}): "
-            f"{len(scenario.orders)} limit order(s) took no part"
-        )
+    else:
+        notes = unused_orders_note(auction.phase.value, len(scenario.orders))
     return Replay(auction.result(), history, notes)
+
+
+def unused_orders_note(phase: str, orders: int) -> list[str]:
+    """The note for limit orders of a scenario whose auction ended at stage 1."""
+    if not orders:
+        return []
+    return [f"the auction ended at stage 1 ({phase}): {orders} limit order(s) took no part"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from clients.cli import cds, price
+from clients.cli import cds, ops, price
 from clients.cli import journal as journal_cli
 from clients.cli import serve as serve_cli
 
@@ -22,6 +22,9 @@ app.add_typer(cds.app, name="cds")
 app.add_typer(journal_cli.app, name="journal")
 app.add_typer(price.app, name="price")
 app.command(name="serve")(serve_cli.serve)
+app.command(name="auctions")(ops.auctions)
+app.command(name="results")(ops.results)
+app.command(name="watch")(ops.watch)
 
 
 def main() -> None:

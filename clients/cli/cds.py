@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from clients.cli.connection import TlsCa, root_certificates
+from clients.online import load_credentials, run_online
 from clients.render import render_cds_result
 from clients.replay import run_offline
 from clients.scenario import ScenarioError, load_scenario
@@ -20,12 +23,43 @@ app = typer.Typer(help="CDS credit-event settlement auctions.", no_args_is_help=
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario JSON (see examples/cds/).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="Play it through the server at HOST:PORT instead."),
+    ] = None,
+    tokens: Annotated[
+        Path | None,
+        typer.Option(
+            "--tokens", help="With --target: TOML mapping dealers to tokens.", dir_okay=False
+        ),
+    ] = None,
+    auction_id: Annotated[
+        str | None,
+        typer.Option("--auction-id", help="With --target: create under this id instead."),
+    ] = None,
+    tls_ca: TlsCa = None,
 ) -> None:
-    """Run a whole auction from a scenario file and print the result."""
+    """Run a whole auction from a scenario file (offline, or through a live server)."""
     out = Console()
     err = Console(stderr=True)
     try:
-        replay = run_offline(load_scenario(scenario))
+        parsed = load_scenario(scenario)
+        if target is None:
+            replay = run_offline(parsed)
+            result, notes = replay.result.to_dict(), replay.notes
+        else:
+            if tokens is None:
+                err.print("--target needs --tokens (see examples/server/scenario-tokens.toml)")
+                raise typer.Exit(2)
+            result, notes = asyncio.run(
+                run_online(
+                    parsed,
+                    target,
+                    load_credentials(tokens),
+                    auction_id=auction_id,
+                    root_certificates=root_certificates(tls_ca),
+                )
+            )
     except ScenarioError as exc:
         err.print(
             f"[bold red]scenario refused[/] {exc.where}: {exc.message}",
@@ -33,11 +67,14 @@ def run(
             soft_wrap=True,
         )
         raise typer.Exit(2) from None
-    result = replay.result.to_dict()
+    show(result, notes, as_json, out)
+
+
+def show(result: dict[str, Any], notes: list[str], as_json: bool, out: Console) -> None:
+    """Print a result dict as JSON or as tables."""
     if as_json:
-        result["notes"] = replay.notes
-        out.print_json(json.dumps(result))
+        out.print_json(json.dumps({**result, "notes": notes}))
         return
     render_cds_result(result, out)
-    for note in replay.notes:
+    for note in notes:
         out.print(f"note: {note}", highlight=False)

@@ -1,0 +1,110 @@
+"""``closeout auctions | watch | results``: what operators (and observers) look at."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import grpc.aio
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from clients.cli.cds import show
+from clients.cli.connection import Target, TlsCa, Token, refused, require_token, root_certificates
+from clients.results import phase_name, result_to_dict, side_name
+from clients.sdk import OperatorClient
+
+
+def auctions(target: Target = "127.0.0.1:50051", token: Token = None, tls_ca: TlsCa = None) -> None:
+    """List the auctions on the server."""
+
+    async def go() -> None:
+        async with OperatorClient(
+            target, require_token(token), root_certificates=root_certificates(tls_ca)
+        ) as client:
+            found = await client.list_auctions()
+        table = Table(title="Auctions", title_justify="left")
+        for col in ("auction", "phase", "currency", "quotation", "panel", "events"):
+            table.add_column(col)
+        for a in found:
+            p = a.parameters
+            table.add_row(
+                p.auction_id,
+                phase_name(a.phase),
+                p.currency,
+                f"{p.quotation_amount:,}",
+                str(len(a.panel)),
+                str(a.last_sequence),
+            )
+        Console().print(table)
+
+    _run(go())
+
+
+def results(
+    auction_id: Annotated[str, typer.Argument(help="Auction id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """Print an auction's publication so far."""
+
+    async def go() -> None:
+        async with OperatorClient(
+            target, require_token(token), root_certificates=root_certificates(tls_ca)
+        ) as client:
+            result = await client.results(auction_id)
+        show(result_to_dict(result), [], as_json, Console())
+
+    _run(go())
+
+
+def watch(
+    auction_id: Annotated[str, typer.Argument(help="Auction id.")],
+    after: Annotated[int, typer.Option("--after", help="Resume after this sequence.")] = 0,
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """Follow an auction's events until it ends (Ctrl-C to stop)."""
+    out = Console()
+
+    async def go() -> None:
+        async with OperatorClient(
+            target, require_token(token), root_certificates=root_certificates(tls_ca)
+        ) as client:
+            async for e in client.watch(auction_id, after):
+                detail = []
+                if e.HasField("stage1"):
+                    s = e.stage1
+                    side = "" if not s.open_interest_side else side_name(s.open_interest_side)
+                    detail.append(
+                        s.failure
+                        or f"IMM {s.initial_market_midpoint}, open interest "
+                        f"{s.open_interest_size:,} {side}".rstrip()
+                    )
+                if e.final_price:
+                    detail.append(f"final price {e.final_price}")
+                if e.client_order_id:
+                    detail.append(f"ack {e.client_order_id}")
+                if e.my_adjustment_amount:
+                    detail.append(f"my adjustment {e.my_adjustment_amount}")
+                detail.extend(f"fill {f.order_id} {f.size:,} @ {f.price}" for f in e.my_fills)
+                if e.reason:
+                    detail.append(e.reason)
+                out.print(
+                    f"{e.sequence:>6} {e.at.ToDatetime().isoformat()} "
+                    f"{phase_name(e.phase):<14} {e.type:<20} {'; '.join(detail)}",
+                    highlight=False,
+                )
+
+    _run(go())
+
+
+def _run(coro: object) -> None:
+    try:
+        asyncio.run(coro)  # type: ignore[arg-type]
+    except grpc.aio.AioRpcError as exc:
+        refused(exc)

@@ -1,0 +1,184 @@
+"""Play a CDS scenario through a live server: every entry submitted as its own dealer.
+
+The operator creates the auction and opens and closes the windows by hand; each dealer
+submits with its own bearer token, so the server's panel, authentication and idempotency
+rules all apply. The result comes back over the wire and is renamed from participant ids to
+the scenario's dealer names, so it compares field by field with the offline replay.
+
+A tokens file maps scenario dealers to participants (participant ids are short codes, while
+scenario dealers are names such as "Goldman Sachs")::
+
+    operator = "demo-operator-token"
+    [dealers]
+    "Goldman Sachs" = { participant = "goldman-sachs", token = "demo-goldman-sachs-token" }
+
+Speaks only the wire API.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import grpc.aio
+
+from clients.errors import field_violations
+from clients.replay import unused_orders_note
+from clients.results import phase_name, result_to_dict
+from clients.scenario import Scenario, ScenarioError
+from clients.sdk import DealerClient, OperatorClient
+from closeout.v1 import auction_pb2 as apb
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The operator's token and, per scenario dealer, its participant id and token."""
+
+    operator_token: str
+    dealers: dict[str, tuple[str, str]]
+
+    def participant(self, dealer: str, where: str) -> tuple[str, str]:
+        """(participant id, token) of a scenario dealer; ScenarioError if it has none."""
+        try:
+            return self.dealers[dealer]
+        except KeyError:
+            raise ScenarioError(where, f"no participant and token for dealer {dealer!r}") from None
+
+
+def load_credentials(path: Path) -> Credentials:
+    """Read a tokens file (TOML); errors name the key."""
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ScenarioError(str(path), f"cannot read tokens: {exc}") from None
+    operator = doc.get("operator")
+    if not isinstance(operator, str) or not operator:
+        raise ScenarioError(f"{path}: operator", "must be the operator's bearer token")
+    dealers: dict[str, tuple[str, str]] = {}
+    for name, entry in (doc.get("dealers") or {}).items():
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(k), str) for k in ("participant", "token")
+        ):
+            raise ScenarioError(f"{path}: dealers.{name}", "needs participant and token strings")
+        dealers[name] = (entry["participant"], entry["token"])
+    unknown = set(doc) - {"operator", "dealers"}
+    if unknown:
+        raise ScenarioError(str(path), f"unknown key(s) {', '.join(sorted(unknown))}")
+    return Credentials(operator, dealers)
+
+
+def parameters_of(scenario: Scenario, auction_id: str) -> apb.AuctionParameters:
+    """The scenario's parameters as a wire message."""
+    p = scenario.params.to_dict()
+    return apb.AuctionParameters(
+        auction_id=auction_id,
+        currency=p["currency"],
+        quotation_amount=int(p["quotation_amount"]),
+        max_spread=p["max_spread"],
+        cap_amount=p["cap_amount"],
+        price_increment=p["price_increment"],
+        min_valid_submissions=p["min_valid_submissions"],
+        min_limit_order_size=int(p["min_limit_order_size"]),
+        max_orders_per_dealer=p["max_orders_per_dealer"],
+        midpoint_rounding=apb.MidpointRounding.Value(f"MIDPOINT_ROUNDING_{p['midpoint_rounding']}"),
+    )
+
+
+async def _step(where: str, call: Callable[[], Awaitable[_T]]) -> _T:
+    try:
+        return await call()
+    except grpc.aio.AioRpcError as exc:
+        violations = "; ".join(f"{v.field}: {v.description}" for v in field_violations(exc))
+        raise ScenarioError(where, f"{exc.code().name}: {violations or exc.details()}") from None
+
+
+async def run_online(
+    scenario: Scenario,
+    target: str,
+    credentials: Credentials,
+    *,
+    auction_id: str | None = None,
+    root_certificates: bytes | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """Play ``scenario`` at ``target``; the result dict (in scenario names) and notes."""
+    aid = auction_id or scenario.params.auction_id
+    panel = {d: credentials.participant(d, f"auction.panel ({d})") for d in scenario.panel}
+    names = {pid: name for name, (pid, _) in panel.items()}
+    tls: dict[str, Any] = {"root_certificates": root_certificates}
+    dealers: dict[str, DealerClient] = {}
+    operator = OperatorClient(target, credentials.operator_token, **tls)
+    try:
+        for name, (_, token) in panel.items():
+            dealers[name] = DealerClient(target, token, **tls)
+        await _step(
+            "create auction",
+            lambda: operator.create_auction(
+                parameters_of(scenario, aid), [pid for pid, _ in panel.values()]
+            ),
+        )
+        await _step("open stage 1", lambda: operator.open_window(aid))
+        for m in scenario.markets:
+            await _step(
+                scenario.where("initial_markets", m.index),
+                lambda m=m: dealers[m.dealer].submit_market(  # type: ignore[misc]
+                    aid, f"market-{m.index}", bid=m.bid, offer=m.offer
+                ),
+            )
+        for r in scenario.requests:
+            position = None
+            if r.market_position is not None:
+                where = scenario.where("physical_settlement_requests", r.index)
+                position = (r.market_position_side or r.side, _units(r.market_position, where))
+            await _step(
+                scenario.where("physical_settlement_requests", r.index),
+                lambda r=r, position=position: dealers[r.dealer].submit_settlement_request(  # type: ignore[misc]
+                    aid,
+                    f"request-{r.index}",
+                    side=r.side,
+                    size=_units(r.size, scenario.where("physical_settlement_requests", r.index)),
+                    customer=r.customer,
+                    market_position=position,
+                ),
+            )
+        closed = await _step("close stage 1", lambda: operator.close_window(aid))
+        phase = phase_name(closed.auction.phase)
+        notes = [] if phase == "STAGE1_CLOSED" else unused_orders_note(phase, len(scenario.orders))
+        if phase == "STAGE1_CLOSED":
+            await _step("open stage 2", lambda: operator.open_window(aid))
+            for o in scenario.orders:
+                await _step(
+                    scenario.where("limit_orders", o.index),
+                    lambda o=o: dealers[o.dealer].submit_limit_order(  # type: ignore[misc]
+                        aid,
+                        f"order-{o.index}",
+                        side=o.side,
+                        price=o.price,
+                        size=_units(o.size, scenario.where("limit_orders", o.index)),
+                        customer=o.customer,
+                    ),
+                )
+            await _step("close stage 2", lambda: operator.close_window(aid))
+        result = await _step("get results", lambda: operator.results(aid))
+    finally:
+        await operator.close()
+        for client in dealers.values():
+            await client.close()
+    out = result_to_dict(result, lambda pid: names.get(pid, pid))
+    if auction_id is not None:
+        out["auction_id"] = scenario.params.auction_id
+    return out, notes
+
+
+def _units(value: str, where: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ScenarioError(
+            where, f"size: {value!r} is not a whole number of currency units"
+        ) from None

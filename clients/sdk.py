@@ -1,0 +1,314 @@
+"""Async SDK for Closeout: dealers submit and watch, operators create, run and publish.
+
+::
+
+    async with DealerClient("127.0.0.1:50051", token="demo-dealer-a-token") as dealer:
+        ack = await dealer.submit_market("hertz-2020", "m-1", bid="26", offer="28")
+        async for event in dealer.watch("hertz-2020"):
+            ...
+
+Every call sends ``authorization: Bearer <token>``; TLS is used when root certificates are
+given (and a client certificate for mutual TLS). In-flight calls on one channel are capped
+(``max_in_flight``) because thousands of concurrent calls on one channel get CANCELLED.
+Refusals surface as ``grpc.aio.AioRpcError``; ``clients.errors.field_violations`` reads the
+offending fields.
+
+This module speaks only the wire API (``closeout.v1``); it never imports ``server``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+import grpc
+import grpc.aio
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from closeout.v1 import auction_pb2 as apb
+from closeout.v1 import auction_pb2_grpc, common_pb2, operator_pb2_grpc
+from closeout.v1 import operator_pb2 as opb
+
+__all__ = ["DealerClient", "OperatorClient", "Session"]
+
+SIDES = {"BUY": apb.SIDE_BUY, "SELL": apb.SIDE_SELL}
+ORDER_SIDES = {"BID": apb.ORDER_SIDE_BID, "OFFER": apb.ORDER_SIDE_OFFER}
+
+
+class Session:
+    """One channel to a server, the caller's bearer token, and a cap on calls in flight."""
+
+    def __init__(
+        self,
+        target: str,
+        token: str,
+        *,
+        root_certificates: bytes | None = None,
+        private_key: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        max_in_flight: int = 64,
+    ) -> None:
+        if root_certificates is None:
+            self.channel = grpc.aio.insecure_channel(target)
+        else:
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=root_certificates,
+                private_key=private_key,
+                certificate_chain=certificate_chain,
+            )
+            self.channel = grpc.aio.secure_channel(target, creds)
+        self.metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),)
+        self._slots = asyncio.Semaphore(max_in_flight)
+
+    async def close(self) -> None:
+        """Close the channel."""
+        await self.channel.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _call(self, method: Any, request: Any) -> Any:
+        async with self._slots:
+            return await method(request, metadata=self.metadata)
+
+
+class DealerClient(Session):
+    """A dealer's calls: submissions (stage 1 and 2), its own book, the event stream."""
+
+    def __init__(self, target: str, token: str, **kwargs: Any) -> None:
+        super().__init__(target, token, **kwargs)
+        self.stub = auction_pb2_grpc.AuctionServiceStub(self.channel)
+
+    async def submit_market(
+        self, auction_id: str, client_order_id: str, *, bid: str, offer: str
+    ) -> common_pb2.Ack:
+        """Submit or replace the initial market; the ack once it is durable."""
+        request = apb.SubmitMarketRequest(
+            auction_id=auction_id, client_order_id=client_order_id, bid=bid, offer=offer
+        )
+        response: apb.SubmitMarketResponse = await self._call(self.stub.SubmitMarket, request)
+        return response.ack
+
+    async def withdraw_market(self, auction_id: str, client_order_id: str) -> common_pb2.Ack:
+        """Withdraw the initial market."""
+        request = apb.WithdrawMarketRequest(auction_id=auction_id, client_order_id=client_order_id)
+        response: apb.WithdrawMarketResponse = await self._call(self.stub.WithdrawMarket, request)
+        return response.ack
+
+    async def submit_settlement_request(
+        self,
+        auction_id: str,
+        client_order_id: str,
+        *,
+        side: str,
+        size: int,
+        customer: str | None = None,
+        market_position: tuple[str, int] | None = None,
+    ) -> common_pb2.Ack:
+        """Submit or replace a physical settlement request (``market_position``: side, size)."""
+        request = apb.SubmitSettlementRequestRequest(
+            auction_id=auction_id,
+            client_order_id=client_order_id,
+            side=SIDES[side.upper()],
+            size=size,
+            customer=customer or "",
+        )
+        if market_position is not None:
+            request.market_position.CopyFrom(
+                apb.MarketPosition(side=SIDES[market_position[0].upper()], size=market_position[1])
+            )
+        response: apb.SubmitSettlementRequestResponse = await self._call(
+            self.stub.SubmitSettlementRequest, request
+        )
+        return response.ack
+
+    async def submit_limit_order(
+        self,
+        auction_id: str,
+        client_order_id: str,
+        *,
+        side: str,
+        price: str,
+        size: int,
+        customer: str | None = None,
+    ) -> apb.SubmitLimitOrderResponse:
+        """Submit a stage-2 limit order; the response has the ack and the order id."""
+        request = apb.SubmitLimitOrderRequest(
+            auction_id=auction_id,
+            client_order_id=client_order_id,
+            side=ORDER_SIDES[side.upper()],
+            price=price,
+            size=size,
+            customer=customer or "",
+        )
+        response: apb.SubmitLimitOrderResponse = await self._call(
+            self.stub.SubmitLimitOrder, request
+        )
+        return response
+
+    async def replace_limit_order(
+        self,
+        auction_id: str,
+        client_order_id: str,
+        order_client_order_id: str,
+        *,
+        price: str,
+        size: int,
+    ) -> common_pb2.Ack:
+        """New price and size for one of the caller's limit orders."""
+        request = apb.ReplaceLimitOrderRequest(
+            auction_id=auction_id,
+            client_order_id=client_order_id,
+            order_client_order_id=order_client_order_id,
+            price=price,
+            size=size,
+        )
+        response: apb.ReplaceLimitOrderResponse = await self._call(
+            self.stub.ReplaceLimitOrder, request
+        )
+        return response.ack
+
+    async def cancel_limit_order(
+        self, auction_id: str, client_order_id: str, order_client_order_id: str
+    ) -> common_pb2.Ack:
+        """Withdraw one of the caller's limit orders."""
+        request = apb.CancelLimitOrderRequest(
+            auction_id=auction_id,
+            client_order_id=client_order_id,
+            order_client_order_id=order_client_order_id,
+        )
+        response: apb.CancelLimitOrderResponse = await self._call(
+            self.stub.CancelLimitOrder, request
+        )
+        return response.ack
+
+    async def submit_orders(
+        self, orders: Iterable[apb.SubmitOrdersRequest] | AsyncIterable[apb.SubmitOrdersRequest]
+    ) -> apb.SubmitOrdersResponse:
+        """Stream many limit orders; one answer once every accepted one is durable."""
+        async with self._slots:
+            response: apb.SubmitOrdersResponse = await self.stub.SubmitOrders(
+                orders, metadata=self.metadata
+            )
+        return response
+
+    async def my_submissions(self, auction_id: str) -> apb.ListMySubmissionsResponse:
+        """The caller's own submissions."""
+        response: apb.ListMySubmissionsResponse = await self._call(
+            self.stub.ListMySubmissions, apb.ListMySubmissionsRequest(auction_id=auction_id)
+        )
+        return response
+
+    async def auction(self, auction_id: str) -> apb.Auction:
+        """Public facts of the auction."""
+        response: apb.GetAuctionResponse = await self._call(
+            self.stub.GetAuction, apb.GetAuctionRequest(auction_id=auction_id)
+        )
+        return response.auction
+
+    async def watch(
+        self, auction_id: str, after_sequence: int = 0
+    ) -> AsyncIterator[apb.WatchAuctionResponse]:
+        """Events after ``after_sequence`` then live ones, until the auction ends."""
+        call = self.stub.WatchAuction(
+            apb.WatchAuctionRequest(auction_id=auction_id, after_sequence=after_sequence),
+            metadata=self.metadata,
+        )
+        async for event in call:
+            yield event
+
+
+class OperatorClient(Session):
+    """An operator's calls (results and listings also work for observers and dealers)."""
+
+    def __init__(self, target: str, token: str, **kwargs: Any) -> None:
+        super().__init__(target, token, **kwargs)
+        self.stub = operator_pb2_grpc.OperatorServiceStub(self.channel)
+        self.auctions = auction_pb2_grpc.AuctionServiceStub(self.channel)
+
+    async def create_auction(
+        self,
+        parameters: apb.AuctionParameters,
+        panel: Sequence[str],
+        schedule: dict[str, datetime] | None = None,
+    ) -> opb.CreateAuctionResponse:
+        """Create an auction; ``schedule`` maps stage1_open ... stage2_close to times."""
+        window = apb.WindowSchedule()
+        for name, when in (schedule or {}).items():
+            stamp = Timestamp()
+            stamp.FromDatetime(when)
+            getattr(window, name).CopyFrom(stamp)
+        request = opb.CreateAuctionRequest(parameters=parameters, panel=panel, schedule=window)
+        response: opb.CreateAuctionResponse = await self._call(self.stub.CreateAuction, request)
+        return response
+
+    async def open_window(self, auction_id: str) -> opb.OpenWindowResponse:
+        """Open the next window."""
+        response: opb.OpenWindowResponse = await self._call(
+            self.stub.OpenWindow, opb.OpenWindowRequest(auction_id=auction_id)
+        )
+        return response
+
+    async def close_window(self, auction_id: str) -> opb.CloseWindowResponse:
+        """Close the open window."""
+        response: opb.CloseWindowResponse = await self._call(
+            self.stub.CloseWindow, opb.CloseWindowRequest(auction_id=auction_id)
+        )
+        return response
+
+    async def cancel(self, auction_id: str, reason: str) -> opb.CancelAuctionResponse:
+        """Cancel the auction."""
+        response: opb.CancelAuctionResponse = await self._call(
+            self.stub.CancelAuction, opb.CancelAuctionRequest(auction_id=auction_id, reason=reason)
+        )
+        return response
+
+    async def disclose_book(self, auction_id: str, reason: str) -> opb.DiscloseBookResponse:
+        """Read a sealed book, on the record."""
+        response: opb.DiscloseBookResponse = await self._call(
+            self.stub.DiscloseBook, opb.DiscloseBookRequest(auction_id=auction_id, reason=reason)
+        )
+        return response
+
+    async def results(self, auction_id: str) -> opb.AuctionResult:
+        """The publication so far."""
+        response: opb.GetResultsResponse = await self._call(
+            self.stub.GetResults, opb.GetResultsRequest(auction_id=auction_id)
+        )
+        return response.result
+
+    async def list_auctions(self) -> list[apb.Auction]:
+        """Every auction visible to the caller, following pages."""
+        found: list[apb.Auction] = []
+        token = ""
+        while True:
+            response: opb.ListAuctionsResponse = await self._call(
+                self.stub.ListAuctions,
+                opb.ListAuctionsRequest(page=common_pb2.PageRequest(page_token=token)),
+            )
+            found.extend(response.auctions)
+            token = response.page.next_page_token
+            if not token:
+                return found
+
+    async def watch(
+        self, auction_id: str, after_sequence: int = 0
+    ) -> AsyncIterator[apb.WatchAuctionResponse]:
+        """Public events of the auction (operators and observers see no private ones)."""
+        call = self.auctions.WatchAuction(
+            apb.WatchAuctionRequest(auction_id=auction_id, after_sequence=after_sequence),
+            metadata=self.metadata,
+        )
+        async for event in call:
+            yield event
