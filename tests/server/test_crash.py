@@ -67,7 +67,9 @@ def order(dealer: str, i: int) -> tuple[str, str, int]:
     return f"{dealer}-o{i}", f"{38 + (i % 24) * 0.125:.3f}", 1_000_000 + 1_000 * i
 
 
-async def submit_all(target: str, dealer: str, acked: list[tuple[str, int]]) -> None:
+async def submit_all(
+    target: str, dealer: str, acked: list[tuple[str, int]], enough: asyncio.Event
+) -> None:
     """Submit every order of ``dealer``, recording each acknowledgement; stop at a failure."""
     async with DealerClient(target, DEALERS[dealer][1]) as client:
         for i in range(ORDERS_PER_DEALER):
@@ -79,6 +81,8 @@ async def submit_all(target: str, dealer: str, acked: list[tuple[str, int]]) -> 
             except grpc.aio.AioRpcError:
                 return  # the server died under us
             acked.append((coid, response.ack.sequence))
+            if len(acked) >= KILL_AFTER_ACKS:
+                enough.set()
 
 
 @pytest.mark.slow
@@ -94,16 +98,16 @@ async def test_sigkill_mid_submission_loses_no_acknowledged_order(tmp_path: Path
                 [pid for pid, _ in DEALERS.values()],
             )
             await ops.open_window(AUCTION)
-            for dealer, (_, token) in DEALERS.items():
+            for _, token in DEALERS.values():
                 async with DealerClient(target, token) as client:
                     await client.submit_market(AUCTION, "m", bid="39.5", offer="40.5")
             async with DealerClient(target, DEALERS["A"][1]) as a:
                 await a.submit_settlement_request(AUCTION, "p", side="SELL", size=200_000_000)
             await ops.close_window(AUCTION)
             await ops.open_window(AUCTION)
-        tasks = [asyncio.create_task(submit_all(target, d, acked)) for d in ("B", "C", "D")]
-        while len(acked) < KILL_AFTER_ACKS:
-            await asyncio.sleep(0.001)
+        enough = asyncio.Event()
+        tasks = [asyncio.create_task(submit_all(target, d, acked, enough)) for d in ("B", "C", "D")]
+        await asyncio.wait_for(enough.wait(), PATIENCE)
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
         await asyncio.gather(*tasks)
