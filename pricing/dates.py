@@ -104,12 +104,6 @@ def days_in_month(y: IntArray, m: IntArray) -> IntArray:
     return np.asarray(_LENGTHS[_month_index(y, m)])
 
 
-def is_month_end(ordinals: IntArray) -> BoolArray:
-    """Whether each day is the last calendar day of its month."""
-    y, m, d = split_ymd(ordinals)
-    return np.asarray(d == days_in_month(y, m))
-
-
 def add_months(ordinals: IntArray, months: IntArray, end_of_month: BoolArray) -> IntArray:
     """Add whole months, clamping to the month's last day.
 

@@ -1,8 +1,8 @@
 """Day-count fractions, vectorised over arrays of start and end day numbers.
 
 ACT/360, ACT/365F, 30/360 (bond basis, ISDA), 30E/360 (Eurobond) and ACT/ACT (ISDA), with
-QuantLib's definitions so that accruals agree with it to the last bit. Pure arithmetic: no
-calendars, no clock.
+QuantLib's definitions so that accruals agree with it to the last bit. Pure arithmetic: this
+module must never adjust dates for holidays (``calendars`` does) or read a clock.
 """
 
 from __future__ import annotations

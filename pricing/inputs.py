@@ -435,8 +435,3 @@ def book_of(value: Any, field: str, valuation: int, convention: SwapConvention) 
         cols["fixing"],
         ids,
     )
-
-
-def tenors_of(values: Sequence[str], field: str) -> tuple[Tenor, ...]:
-    """A list of tenors."""
-    return tuple(Tenor.parse(v, f"{field}[{i}]") for i, v in enumerate(values))

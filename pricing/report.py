@@ -1,8 +1,8 @@
 """Results of a pricing request as plain data with decimal strings (for JSON and tables).
 
 ``price_request`` and ``convert_request`` run a parsed ``Request`` through the library and
-return dicts whose money fields are decimal strings rounded to cents. Pure: no printing,
-no files.
+return dicts whose money fields are decimal strings rounded to cents. This module must
+never print, open files or decide what input is valid (``inputs`` does).
 """
 
 from __future__ import annotations
