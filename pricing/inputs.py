@@ -8,7 +8,6 @@ The format is documented with examples in ``examples/pricing/README.md``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
