@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from clients.cli import cds_live
 from clients.cli.connection import TlsCa, root_certificates
 from clients.online import load_credentials, run_online
 from clients.render import render_cds_result
@@ -78,3 +79,6 @@ def show(result: dict[str, Any], notes: list[str], as_json: bool, out: Console) 
     render_cds_result(result, out)
     for note in notes:
         out.print(f"note: {note}", highlight=False)
+
+
+cds_live.register(app)

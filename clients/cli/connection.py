@@ -51,7 +51,9 @@ def refused(exc: grpc.aio.AioRpcError) -> NoReturn:
     err = Console(stderr=True)
     err.print(f"[bold red]{exc.code().name}[/] {exc.details()}", highlight=False)
     for v in field_violations(exc):
-        err.print(f"  {v.field}: {v.description}", highlight=False)
+        line = f"{v.field}: {v.description}"
+        if line != exc.details():
+            err.print(f"  {line}", highlight=False)
     raise typer.Exit(1)
 
 

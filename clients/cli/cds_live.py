@@ -1,0 +1,285 @@
+"""``closeout cds create | open | close | cancel | market | psr | order | mine``: live auctions.
+
+Operators create auctions and open and close windows by hand; dealers submit with their own
+token. Every command talks to a server (``--target``, ``--token`` or ``$CLOSEOUT_TOKEN``) and
+prints the acknowledgement or the refusal with its field violations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, TypeVar
+
+import grpc.aio
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from clients.cli.connection import Target, TlsCa, Token, refused, require_token, root_certificates
+from clients.results import phase_name
+from clients.sdk import DealerClient, OperatorClient
+from closeout.v1 import auction_pb2 as apb
+from closeout.v1 import common_pb2
+
+_T = TypeVar("_T")
+out = Console()
+
+AuctionId = Annotated[str, typer.Argument(help="Auction id.")]
+ClientOrderId = Annotated[
+    str, typer.Option("--id", help="Client order id (idempotency key, unique per auction).")
+]
+
+
+def _go(call: Callable[[], Awaitable[_T]]) -> _T:
+    try:
+        return asyncio.run(call())  # type: ignore[arg-type]
+    except grpc.aio.AioRpcError as exc:
+        refused(exc)
+
+
+def _ack(ack: common_pb2.Ack, what: str) -> None:
+    out.print(
+        f"{what}: accepted as #{ack.sequence} at {ack.accepted_at.ToDatetime().isoformat()}Z"
+        + (f" ({ack.client_order_id})" if ack.client_order_id else ""),
+        highlight=False,
+    )
+
+
+def create(
+    auction_id: AuctionId,
+    panel: Annotated[str, typer.Option("--panel", help="Dealer participant ids, comma-separated.")],
+    quotation_amount: Annotated[int, typer.Option("--quotation-amount")] = 2_000_000,
+    max_spread: Annotated[str, typer.Option("--max-spread")] = "2",
+    cap_amount: Annotated[str, typer.Option("--cap-amount", help="Default: half the spread.")] = "",
+    price_increment: Annotated[str, typer.Option("--price-increment")] = "0.125",
+    currency: Annotated[str, typer.Option("--currency")] = "USD",
+    min_valid_submissions: Annotated[int, typer.Option("--min-valid-submissions")] = 1,
+    stage1_open: Annotated[datetime | None, typer.Option(help="UTC; omit to open by hand.")] = None,
+    stage1_close: Annotated[datetime | None, typer.Option(help="UTC.")] = None,
+    stage2_open: Annotated[datetime | None, typer.Option(help="UTC.")] = None,
+    stage2_close: Annotated[datetime | None, typer.Option(help="UTC.")] = None,
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """Create a CDS auction (operator)."""
+    params = apb.AuctionParameters(
+        auction_id=auction_id,
+        currency=currency,
+        quotation_amount=quotation_amount,
+        max_spread=max_spread,
+        cap_amount=cap_amount,
+        price_increment=price_increment,
+        min_valid_submissions=min_valid_submissions,
+    )
+    schedule = {
+        name: when if when.tzinfo else when.replace(tzinfo=UTC)
+        for name, when in {
+            "stage1_open": stage1_open,
+            "stage1_close": stage1_close,
+            "stage2_open": stage2_open,
+            "stage2_close": stage2_close,
+        }.items()
+        if when is not None
+    }
+
+    async def call() -> None:
+        async with OperatorClient(
+            target, require_token(token), root_certificates=root_certificates(tls_ca)
+        ) as ops:
+            response = await ops.create_auction(
+                params, [p.strip() for p in panel.split(",") if p.strip()], schedule
+            )
+        _ack(response.ack, f"auction {auction_id} created")
+
+    _go(call)
+
+
+def open_window(
+    auction_id: AuctionId,
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """Open the next window by hand (operator)."""
+
+    async def call() -> None:
+        async with OperatorClient(
+            target, require_token(token), root_certificates=root_certificates(tls_ca)
+        ) as ops:
+            response = await ops.open_window(auction_id)
+        _ack(response.ack, f"{auction_id} is {phase_name(response.auction.phase)}")
+
+    _go(call)
+
+
+def close_window(
+    auction_id: AuctionId,
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """Close the open window by hand (operator); closing stage 2 fixes the final price."""
+
+    async def call() -> None:
+        async with OperatorClient(
+            target, require_token(token), root_certificates=root_certificates(tls_ca)
+        ) as ops:
+            response = await ops.close_window(auction_id)
+        _ack(response.ack, f"{auction_id} is {phase_name(response.auction.phase)}")
+
+    _go(call)
+
+
+def cancel(
+    auction_id: AuctionId,
+    reason: Annotated[str, typer.Option("--reason", help="Published with the cancellation.")],
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """Cancel an auction that is not over (operator)."""
+
+    async def call() -> None:
+        async with OperatorClient(
+            target, require_token(token), root_certificates=root_certificates(tls_ca)
+        ) as ops:
+            response = await ops.cancel(auction_id, reason)
+        _ack(response.ack, f"{auction_id} cancelled")
+
+    _go(call)
+
+
+def market(
+    auction_id: AuctionId,
+    bid: Annotated[str, typer.Option("--bid")],
+    offer: Annotated[str, typer.Option("--offer")],
+    client_order_id: ClientOrderId = "market",
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """Submit or replace your initial market (dealer, stage 1)."""
+
+    async def call() -> None:
+        async with DealerClient(
+            target, require_token(token), root_certificates=root_certificates(tls_ca)
+        ) as dealer:
+            ack = await dealer.submit_market(auction_id, client_order_id, bid=bid, offer=offer)
+        _ack(ack, f"market {bid} / {offer}")
+
+    _go(call)
+
+
+def psr(
+    auction_id: AuctionId,
+    side: Annotated[str, typer.Option("--side", help="BUY or SELL.")],
+    size: Annotated[int, typer.Option("--size", help="Currency units.")],
+    client_order_id: ClientOrderId = "psr",
+    customer: Annotated[str | None, typer.Option("--customer")] = None,
+    market_position: Annotated[
+        int | None, typer.Option("--market-position", help="Attested, in the same direction.")
+    ] = None,
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """Submit or replace a physical settlement request (dealer, stage 1)."""
+    position = None if market_position is None else (side, market_position)
+
+    async def call() -> None:
+        async with DealerClient(
+            target, require_token(token), root_certificates=root_certificates(tls_ca)
+        ) as dealer:
+            ack = await dealer.submit_settlement_request(
+                auction_id,
+                client_order_id,
+                side=side,
+                size=size,
+                customer=customer,
+                market_position=position,
+            )
+        _ack(ack, f"settlement request {side} {size:,}")
+
+    _go(call)
+
+
+def order(
+    auction_id: AuctionId,
+    side: Annotated[str, typer.Option("--side", help="BID or OFFER.")],
+    price: Annotated[str, typer.Option("--price")],
+    size: Annotated[int, typer.Option("--size", help="Currency units.")],
+    client_order_id: ClientOrderId,
+    customer: Annotated[str | None, typer.Option("--customer")] = None,
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """Submit a limit order (dealer, stage 2)."""
+
+    async def call() -> None:
+        async with DealerClient(
+            target, require_token(token), root_certificates=root_certificates(tls_ca)
+        ) as dealer:
+            response = await dealer.submit_limit_order(
+                auction_id, client_order_id, side=side, price=price, size=size, customer=customer
+            )
+        _ack(response.ack, f"limit order {response.order_id}")
+
+    _go(call)
+
+
+def mine(
+    auction_id: AuctionId,
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """List your own submissions (dealer)."""
+
+    async def call() -> apb.ListMySubmissionsResponse:
+        async with DealerClient(
+            target, require_token(token), root_certificates=root_certificates(tls_ca)
+        ) as dealer:
+            return await dealer.my_submissions(auction_id)
+
+    view = _go(call)
+    table = Table(title=f"My submissions in {auction_id}", title_justify="left")
+    for col in ("kind", "id", "side", "price", "size", "seq"):
+        table.add_column(col)
+    if view.HasField("market"):
+        m = view.market
+        table.add_row("market", m.client_order_id, "", f"{m.bid} / {m.offer}", "", str(m.sequence))
+    for r in view.settlement_requests:
+        table.add_row(
+            "psr",
+            r.client_order_id,
+            apb.Side.Name(r.side).removeprefix("SIDE_"),
+            "",
+            f"{r.size:,}",
+            str(r.sequence),
+        )
+    for o in view.limit_orders:
+        table.add_row(
+            "carried" if o.carried_over else "order",
+            o.order_id,
+            "",
+            o.price,
+            f"{o.size:,}",
+            str(o.sequence),
+        )
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the ``closeout cds`` group."""
+    app.command("create")(create)
+    app.command("open")(open_window)
+    app.command("close")(close_window)
+    app.command("cancel")(cancel)
+    app.command("market")(market)
+    app.command("psr")(psr)
+    app.command("order")(order)
+    app.command("mine")(mine)
