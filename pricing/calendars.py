@@ -28,6 +28,9 @@ _BASE = dt.date(FIRST_YEAR, 1, 1).toordinal()
 _END = dt.date(LAST_YEAR, 12, 31).toordinal()
 
 
+_TABLE_MIN = 1 << 14
+
+
 class BusinessDay(enum.Enum):
     """How a date falling on a holiday or weekend is moved."""
 
@@ -111,6 +114,12 @@ class Calendar:
     def advance_days(self, days: IntArray, n: int | IntArray) -> IntArray:
         """Move by ``n`` business days (QuantLib semantics: ``n == 0`` means following)."""
         days = np.asarray(days, dtype=np.int64)
+        if np.ndim(n) == 0 and days.size > _TABLE_MIN:
+            lo, hi = int(days.min()), int(days.max())
+            if hi - lo < days.size // 4:
+                # Many dates, few distinct days: move each day of the span once and gather.
+                span = np.arange(lo, hi + 1, dtype=np.int64)
+                return self.advance_days(span, n)[days - lo]
         n_arr = np.broadcast_to(np.asarray(n, dtype=np.int64), days.shape)
         i = self._index(days)
         bdays = self._table("bdays")

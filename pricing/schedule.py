@@ -128,48 +128,42 @@ def _generate(
     # The front stub: QuantLib adds the effective date unless the last generated date
     # already adjusts onto it.
     kept_idx = np.flatnonzero(keep)
-    last_kept = np.zeros(n, dtype=np.int64)
-    np.maximum.at(last_kept, owner[kept_idx], kept_idx)
+    k_owner = owner[kept_idx]
+    # k = 0 is always kept, so every schedule has kept dates, grouped and in k order.
+    kept_count = np.bincount(k_owner, minlength=n).astype(np.int64)
+    last_kept = kept_idx[np.cumsum(kept_count) - 1]
     need_stub = adj[last_kept] != calendar.adjust(effective, convention)
 
     # Place each schedule's dates in increasing order without a sort: kept dates come in
     # (schedule, k ascending) order, so date rank r lands at the schedule's end minus r.
-    k_owner = owner[kept_idx]
-    kept_count = np.bincount(k_owner, minlength=n).astype(np.int64)
     counts = kept_count + need_stub
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     kept_first = np.concatenate([[0], np.cumsum(kept_count)[:-1]]).astype(np.int64)
     rank = np.arange(len(kept_idx), dtype=np.int64) - kept_first[k_owner]
     s_date = np.empty(int(offsets[-1]), dtype=np.int64)
+    s_adj = np.empty(int(offsets[-1]), dtype=np.int64)
     s_owner = np.empty(int(offsets[-1]), dtype=np.int64)
     pos = offsets[k_owner] + counts[k_owner] - 1 - rank
     s_date[pos] = temp[kept_idx]
+    s_adj[pos] = adj[kept_idx]
     s_owner[pos] = k_owner
     stubs = np.flatnonzero(need_stub)
     s_date[offsets[stubs]] = effective[stubs]
     s_owner[offsets[stubs]] = stubs
 
-    is_front = np.zeros(len(s_date), dtype=bool)
-    is_front[offsets[:-1]] = True
-    is_back = np.zeros(len(s_date), dtype=bool)
-    is_back[offsets[1:] - 1] = True
-
-    middle = s_date.copy()
+    fronts, backs = offsets[:-1], offsets[1:] - 1
     if end_of_month:
         # Intermediate dates move to the month's last business day when the maturity is one.
         eom_seed = calendar.is_end_of_month(termination).astype(bool)[s_owner]
         y, m, _ = split_ymd(s_date)
         month_last = ymd_to_ordinal(y, m, days_in_month(y, m))
-        middle = np.where(eom_seed, month_last, s_date)
-    dates = np.where(
-        is_front,
-        calendar.adjust(s_date, convention),
-        np.where(
-            is_back,
-            calendar.adjust(s_date, termination_convention),
-            calendar.adjust(middle, convention),
-        ),
-    )
+        dates = calendar.adjust(np.where(eom_seed, month_last, s_date), convention)
+    else:
+        # Intermediate dates are the candidates' adjusted dates already computed.
+        dates = s_adj
+    # The first date adjusts with the convention, the last with the termination convention.
+    dates[fronts] = calendar.adjust(s_date[fronts], convention)
+    dates[backs] = calendar.adjust(s_date[backs], termination_convention)
     # QuantLib's final safety checks: drop a next-to-last date at or after the last one,
     # then a second date at or before the first.
     drop = np.zeros(len(dates), dtype=bool)
