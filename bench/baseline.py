@@ -1,0 +1,80 @@
+"""The empty baseline: ``AuctionService`` with handlers that do nothing, on grpc.aio + uvloop.
+
+Run as ``python -m bench.baseline [--listen 127.0.0.1:0]``; prints ``PORT <n>`` once serving
+and stops on SIGTERM/SIGINT. The bench drives it with exactly the client it drives the real
+server with, so "what the stack allows" (grpc, protobuf, the event loop, the client) is
+measured in the same run as the server. Differences from the real server, on purpose: no
+interceptor, no authentication, no journal, no engine. ``SubmitOrders`` reads the whole
+stream (it must, to receive the messages) and answers with the count.
+
+Imports only grpc, the generated wire code and uvloop, so it also runs in a throwaway venv
+with another grpcio (the 1.75 vs 1.85 comparison). It must never import ``server`` or
+``matching``, and never listen beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from closeout.v1 import auction_pb2 as pb
+from closeout.v1 import auction_pb2_grpc, common_pb2
+
+__all__ = ["EmptyAuctionService", "main"]
+
+
+class EmptyAuctionService(auction_pb2_grpc.AuctionServiceServicer):
+    """Fixed answers, no work."""
+
+    def __init__(self) -> None:
+        self._ack = common_pb2.Ack(sequence=1, client_order_id="x")
+
+    async def SubmitLimitOrder(  # noqa: N802 - RPC names are fixed by the proto
+        self, request: pb.SubmitLimitOrderRequest, context: Any
+    ) -> pb.SubmitLimitOrderResponse:
+        return pb.SubmitLimitOrderResponse(ack=self._ack, order_id="x")
+
+    async def SubmitOrders(  # noqa: N802
+        self, request_iterator: AsyncIterator[pb.SubmitOrdersRequest], context: Any
+    ) -> pb.SubmitOrdersResponse:
+        count = 0
+        async for _ in request_iterator:
+            count += 1
+        return pb.SubmitOrdersResponse(accepted=count, last_sequence=count)
+
+
+async def _serve(listen: str) -> None:
+    server = grpc.aio.server()
+    auction_pb2_grpc.add_AuctionServiceServicer_to_server(EmptyAuctionService(), server)
+    port = server.add_insecure_port(listen)
+    await server.start()
+    print(f"PORT {port} grpcio {grpc.__version__}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await server.stop(1.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--listen", default="127.0.0.1:0")
+    args = parser.parse_args(argv)
+    if not args.listen.startswith("127.0.0.1:"):
+        parser.error("the baseline listens on 127.0.0.1 only")
+    import uvloop
+
+    uvloop.run(_serve(args.listen))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

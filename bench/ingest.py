@@ -1,0 +1,326 @@
+"""``closeout bench ingest``: limit-order ingestion into a live server against the empty baseline.
+
+One run, in this order:
+
+1. start a Closeout server (``bench.serverproc``, fresh journal) or use ``--target``; create
+   an auction and bring it to the stage-2 window;
+2. **unary**: load processes play dealers, each dealer on its own channel, ``SubmitLimitOrder``
+   with ``in_flight`` calls in flight in total; every acknowledgement is durable (the server
+   answers only after the journal commit);
+3. **stream**: the same dealers send ``SubmitOrders`` bulk streams of ``batch`` orders;
+4. **lost**: each dealer reads its book back (``ListMySubmissions``); every acknowledged
+   client order id must be there;
+5. stop the server, start the empty baseline (``bench.baseline``) and run exactly the same
+   unary and stream loads against it.
+
+Reported per mode: orders/s, latency p50/p99/p99.9 per call (a stream call carries
+``batch`` orders), server CPU per order (from ``/proc``), errors, and the ratios to the
+baseline. Benchmarks are not tests: nothing here fails on a slow figure.
+
+May start servers (``bench.serverproc`` imports ``server``); talks to them only over the
+wire, on 127.0.0.1, and stops every process it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.load import LoadResult, WorkerSpec, drive
+from bench.procs import ServerProcess
+from bench.report import environment, md_table, progress, write_report
+from bench.serverproc import dealer_ids, dealer_token
+
+__all__ = ["IngestConfig", "run_ingest"]
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Sizes of one ingest run."""
+
+    unary_orders: int = 40_000
+    stream_orders: int = 200_000
+    in_flight: int = 64  # unary calls in flight in total, over all dealers
+    procs: int = 2  # load processes
+    dealers: int = 8  # dealers submitting (each its own channel); the panel has 25
+    batch: int = 2_000  # orders per SubmitOrders call
+    panel: int = 25
+
+    @classmethod
+    def quick(cls) -> IngestConfig:
+        return cls(unary_orders=8_000, stream_orders=40_000)
+
+    @classmethod
+    def tiny(cls) -> IngestConfig:
+        """For the smoke test: seconds, not figures."""
+        return cls(unary_orders=200, stream_orders=400, in_flight=8, procs=1, dealers=2, batch=100)
+
+
+def _specs(
+    cfg: IngestConfig, target: str, auction_id: str, mode: str, prefix: str
+) -> list[WorkerSpec]:
+    dealers = dealer_ids(cfg.panel)[: cfg.dealers]
+    total = cfg.unary_orders if mode == "unary" else cfg.stream_orders
+    per_dealer = total // len(dealers)
+    per_channel = max(1, cfg.in_flight // len(dealers)) if mode == "unary" else 1
+    specs = []
+    for p in range(cfg.procs):
+        mine = dealers[p :: cfg.procs]
+        if mine:
+            specs.append(
+                WorkerSpec(
+                    target=target,
+                    auction_id=auction_id,
+                    dealers=tuple((d, dealer_token(d)) for d in mine),
+                    mode=mode,
+                    per_dealer=per_dealer,
+                    in_flight=per_channel,
+                    batch=cfg.batch,
+                    prefix=prefix,
+                    seed=p,
+                )
+            )
+    return specs
+
+
+def _measure(
+    specs: list[WorkerSpec], server: ServerProcess | None, bar: Any, label: str
+) -> tuple[LoadResult, float | None]:
+    total = sum(s.per_dealer * len(s.dealers) for s in specs)
+    bar.reset(label, total)
+    cpu0: list[float] = []
+
+    def on_start() -> None:
+        if server is not None:
+            cpu0.append(server.cpu())
+
+    result = drive(specs, on_start=on_start, on_progress=bar.advance)
+    cpu = server.cpu() - cpu0[0] if server is not None and cpu0 else None
+    return result, cpu
+
+
+def _summary(result: LoadResult, cpu: float | None) -> dict[str, Any]:
+    return {
+        "orders": result.ok,
+        "calls": result.calls,
+        "seconds": round(result.span, 3),
+        "per_s": round(result.per_s, 1),
+        "p50_ms": result.percentile_ms(50),
+        "p99_ms": result.percentile_ms(99),
+        "p999_ms": result.percentile_ms(99.9),
+        "server_cpu_us_per_order": (
+            round(cpu / result.ok * 1e6, 1) if cpu is not None and result.ok else None
+        ),
+        "errors": result.errors,
+        "error_codes": dict(result.error_codes),
+    }
+
+
+def _lost(target: str, auction_id: str, acked: dict[str, list[str]]) -> int:
+    from bench.setup import book_ids
+
+    async def count() -> int:
+        missing = 0
+        for dealer, ids in acked.items():
+            have = await book_ids(target, dealer, auction_id)
+            missing += sum(1 for i in ids if i not in have)
+        return missing
+
+    return asyncio.run(count())
+
+
+def run_ingest(
+    cfg: IngestConfig,
+    *,
+    target: str | None = None,
+    show_progress: bool = False,
+    compare_python: str | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Run the whole ingest bench; returns the JSON-able result."""
+    from bench.setup import open_stage2
+
+    auction_id = f"bench-ingest-{int(time.time())}"
+    real: dict[str, dict[str, Any]] = {}
+    base: dict[str, dict[str, Any]] = {}
+    lost = 0
+    with progress(show_progress) as bar, tempfile.TemporaryDirectory() as tmp:
+        server: ServerProcess | None = None
+        try:
+            if target is None:
+                server = ServerProcess(
+                    "bench.serverproc",
+                    ["--dealers", str(cfg.panel), "--journal", str(Path(tmp) / "j.sqlite")],
+                ).start()
+                target = server.target
+            log(f"server on {target}; preparing auction {auction_id}")
+            asyncio.run(open_stage2(target, auction_id, dealer_ids(cfg.panel), 10**15))
+            acked: dict[str, list[str]] = {}
+            for mode, prefix in (("unary", "u"), ("stream", "s")):
+                specs = _specs(cfg, target, auction_id, mode, prefix)
+                result, cpu = _measure(specs, server, bar, f"{mode} → server")
+                real[mode] = _summary(result, cpu)
+                for dealer, ids in result.acked.items():
+                    acked.setdefault(dealer, []).extend(ids)
+            lost = _lost(target, auction_id, acked)
+        finally:
+            if server is not None:
+                server.stop()
+        with ServerProcess("bench.baseline") as baseline:
+            for mode, prefix in (("unary", "u"), ("stream", "s")):
+                specs = _specs(cfg, baseline.target, "baseline", mode, prefix)
+                result, cpu = _measure(specs, baseline, bar, f"{mode} → empty baseline")
+                base[mode] = _summary(result, cpu)
+    modes = {}
+    for mode in ("unary", "stream"):
+        r, b = real[mode], base[mode]
+        modes[mode] = {
+            **r,
+            "baseline": b,
+            "ratio": round(r["per_s"] / b["per_s"], 3) if b["per_s"] else None,
+            "p99_vs_baseline": round(r["p99_ms"] / b["p99_ms"], 2) if b["p99_ms"] else None,
+        }
+    u, s = modes["unary"], modes["stream"]
+    data: dict[str, Any] = {
+        "bench": "ingest",
+        "per_s": u["per_s"],
+        "baseline_per_s": u["baseline"]["per_s"],
+        "ratio": u["ratio"],
+        "p50_ms": u["p50_ms"],
+        "p99_ms": u["p99_ms"],
+        "p999_ms": u["p999_ms"],
+        "baseline_p99_ms": u["baseline"]["p99_ms"],
+        "server_cpu_us_per_order": u["server_cpu_us_per_order"],
+        "stream_per_s": s["per_s"],
+        "stream_baseline_per_s": s["baseline"]["per_s"],
+        "stream_ratio": s["ratio"],
+        "errors": u["errors"] + s["errors"],
+        "lost": lost,
+        "unary": u,
+        "stream": s,
+        "config": cfg.__dict__,
+        "environment": environment(),
+        "targets": {
+            "unary_ratio_ge_0.75": bool(u["ratio"] and u["ratio"] >= 0.75),
+            "stream_ratio_ge_0.50": bool(s["ratio"] and s["ratio"] >= 0.50),
+            "p99_le_2x_baseline": bool(
+                u["p99_vs_baseline"] is not None and u["p99_vs_baseline"] <= 2.0
+            ),
+        },
+    }
+    if compare_python:
+        data["grpc_versions"] = compare_grpc(compare_python, cfg, bar=None)
+    return data
+
+
+def compare_grpc(other_python: str, cfg: IngestConfig, bar: Any = None) -> dict[str, Any]:
+    """The empty baseline (server and client) under this grpcio and under another venv's.
+
+    Each side runs ``python -m bench.grpccompare`` with its own interpreter, alternately,
+    twice, so drift on a noisy machine hits both.
+    """
+    runs: dict[str, list[dict[str, Any]]] = {"this": [], "other": []}
+    args = [
+        "--orders", str(cfg.unary_orders), "--in-flight", str(cfg.in_flight),
+        "--procs", str(cfg.procs), "--dealers", str(cfg.dealers),
+    ]  # fmt: skip
+    root = Path(__file__).resolve().parents[1]
+    for _ in range(2):
+        for name, python in (("this", sys.executable), ("other", other_python)):
+            out = subprocess.run(
+                [python, "-m", "bench.grpccompare", *args],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=root,
+                env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+                timeout=600,
+            )
+            runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    best = {k: max(v, key=lambda r: r["per_s"]) for k, v in runs.items()}
+    return {
+        "this": best["this"],
+        "other": best["other"],
+        "this_over_other": round(best["this"]["per_s"] / best["other"]["per_s"], 3),
+        "cpu_ratio_other_over_this": round(
+            best["other"]["server_cpu_us_per_call"] / best["this"]["server_cpu_us_per_call"], 3
+        ),
+        "runs": runs,
+    }
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The Markdown report of an ingest run."""
+    env = data["environment"]
+    rows = []
+    for mode in ("unary", "stream"):
+        m = data[mode]
+        b = m["baseline"]
+        rows.append(
+            [
+                mode,
+                f"{m['per_s']:,.0f}",
+                f"{b['per_s']:,.0f}",
+                f"**{m['ratio']}**",
+                f"{m['p50_ms']:.2f} / {m['p99_ms']:.2f} / {m['p999_ms']:.2f}",
+                f"{b['p50_ms']:.2f} / {b['p99_ms']:.2f} / {b['p999_ms']:.2f}",
+                m["server_cpu_us_per_order"],
+                b["server_cpu_us_per_order"],
+                m["errors"],
+            ]
+        )
+    cfg = data["config"]
+    text = [
+        "# Ingest bench",
+        "",
+        f"{env['when']}, {env['cpu']} ({env['cores']} cores), Python {env['python']}, "
+        f"grpcio {env['grpcio']}. {cfg['dealers']} dealers in {cfg['procs']} load processes; "
+        f"unary: {cfg['unary_orders']:,} orders, {cfg['in_flight']} calls in flight; stream: "
+        f"{cfg['stream_orders']:,} orders in calls of {cfg['batch']:,}.",
+        "",
+        md_table(
+            [
+                "mode",
+                "orders/s",
+                "baseline orders/s",
+                "ratio",
+                "p50/p99/p99.9 ms",
+                "baseline p50/p99/p99.9 ms",
+                "server CPU µs/order",
+                "baseline CPU µs/order",
+                "errors",
+            ],
+            rows,
+        ),
+        "",
+        f"Lost (acknowledged but not in the book afterwards): **{data['lost']}**. "
+        "Stream latencies are per call of one batch.",
+        "",
+        "Targets: " + ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in data["targets"].items()),
+    ]
+    if "grpc_versions" in data:
+        g = data["grpc_versions"]
+        text += [
+            "",
+            "## grpcio versions (empty baseline, same client)",
+            "",
+            md_table(
+                ["grpcio", "calls/s", "p99 ms", "server CPU µs/call"],
+                [
+                    [r["grpcio"], f"{r['per_s']:,.0f}", r["p99_ms"], r["server_cpu_us_per_call"]]
+                    for r in (g["this"], g["other"])
+                ],
+            ),
+            "",
+            f"This/other throughput: {g['this_over_other']}; server CPU other/this: "
+            f"{g['cpu_ratio_other_over_this']}.",
+        ]
+    return "\n".join(text)

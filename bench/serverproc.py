@@ -1,0 +1,87 @@
+"""A real Closeout server for the bench: ``python -m bench.serverproc --dealers N --journal P``.
+
+Builds a :class:`server.config.ServerConfig` with an operator and ``N`` dealers (tokens
+``bench-ops-token`` and ``bench-dealer-<i>-token``, ids ``d00``..), starts
+:class:`server.app.CloseoutServer` on 127.0.0.1 under uvloop exactly as ``closeout serve``
+does, prints ``PORT <n>`` once serving, and stops on SIGTERM/SIGINT.
+
+This is the one part of ``bench`` that imports ``server`` (it starts servers); the load
+generators speak only the wire API. Bench tokens are for loopback runs only: never use this
+config for anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+__all__ = ["OPERATOR_TOKEN", "bench_config", "dealer_ids", "dealer_token", "main"]
+
+OPERATOR_TOKEN = "bench-ops-token"
+
+
+def dealer_ids(count: int) -> list[str]:
+    """The bench's dealer ids: d00, d01, ..."""
+    return [f"d{i:02d}" for i in range(count)]
+
+
+def dealer_token(dealer: str) -> str:
+    """The bench token of a dealer id."""
+    return f"bench-dealer-{dealer}-token"
+
+
+def bench_config(dealers: int, journal: Path, listen: str = "127.0.0.1:0") -> object:
+    """A ServerConfig with one operator and ``dealers`` dealers."""
+    from server.config import Participant, Role, ServerConfig, hash_token
+
+    participants = [Participant("ops", Role.OPERATOR, hash_token(OPERATOR_TOKEN))]
+    participants += [
+        Participant(d, Role.DEALER, hash_token(dealer_token(d))) for d in dealer_ids(dealers)
+    ]
+    return ServerConfig(
+        listen=listen,
+        journal=journal,
+        participants=tuple(participants),
+        log_level="WARNING",
+        grace_seconds=2.0,
+        source="bench",
+    )
+
+
+async def _run(dealers: int, journal: Path) -> int:
+    from server.app import CloseoutServer, serve
+    from server.config import ServerConfig
+
+    config = bench_config(dealers, journal)
+    assert isinstance(config, ServerConfig)
+    server = CloseoutServer(config)
+
+    async def announce() -> None:
+        await server.serving.wait()
+        print(f"PORT {server.port}", flush=True)
+
+    task = asyncio.create_task(announce())
+    try:
+        return await serve(config, server=server)
+    finally:
+        task.cancel()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--dealers", type=int, default=25)
+    parser.add_argument("--journal", type=Path, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("closeout.server").setLevel(logging.ERROR)  # the TLS warning
+    import uvloop
+
+    status: int = uvloop.run(_run(args.dealers, args.journal))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
