@@ -66,6 +66,8 @@ def _build_ymd_tables() -> tuple[IntArray, IntArray, IntArray, IntArray, IntArra
 
 
 _Y, _M, _D, _FIRSTS, _LENGTHS = _build_ymd_tables()
+# Month index of each day (months since January of the first table year).
+_MONTH = (_Y - TABLE_FIRST_YEAR) * 12 + _M - 1
 
 
 def _offset(ordinals: IntArray) -> IntArray:
@@ -110,11 +112,17 @@ def add_months(ordinals: IntArray, months: IntArray, end_of_month: BoolArray) ->
     Where ``end_of_month`` is set and the start date is a month end, the result is the
     month end too (the unadjusted end-of-month rule of a null calendar).
     """
-    y, m, d = split_ymd(ordinals)
-    total = y * 12 + (m - 1) + np.asarray(months, dtype=np.int64)
-    ny = total // 12
-    nm = total % 12 + 1
-    dim = days_in_month(ny, nm)
-    eom = np.asarray(end_of_month, dtype=bool) & (d == days_in_month(y, m))
-    nd = np.where(eom, dim, np.minimum(d, dim))
-    return ymd_to_ordinal(ny, nm, nd)
+    i = _offset(ordinals)
+    month = _MONTH[i]
+    d = _D[i]
+    target = month + np.asarray(months, dtype=np.int64)
+    if target.size and (int(target.min()) < 0 or int(target.max()) >= len(_LENGTHS)):
+        raise PricingInputError(
+            "date", f"dates must lie between {TABLE_FIRST_YEAR}-01-01 and {TABLE_LAST_YEAR}-12-31"
+        )
+    dim = _LENGTHS[target]
+    nd = np.minimum(d, dim)
+    eom_flags = np.asarray(end_of_month, dtype=bool)
+    if eom_flags.any():
+        nd = np.where(eom_flags & (d == _LENGTHS[month]), dim, nd)
+    return np.asarray(_FIRSTS[target] + nd - 1)
