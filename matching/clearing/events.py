@@ -1,0 +1,169 @@
+"""The events of the clearing state: every change to members, positions, collateral,
+margin, defaults, lots and settlements is one of these, journaled and replayable.
+
+Frozen dataclasses of JSON-native fields; cash as two-decimal strings, notionals as whole
+units, times ISO-8601 with a zone. ``seq`` numbers the events of one clearing house from 1
+without gaps. ``to_dict``/``event_from_dict`` are the only (de)serialisation; no I/O here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from matching.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Common header of every clearing event."""
+
+    type: ClassVar[str] = ""
+    house_id: str
+    seq: int
+    at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-native form with a ``type`` tag; inverse of :func:`event_from_dict`."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["type"] = self.type
+        return data
+
+
+_REGISTRY: dict[str, type[Event]] = {}
+_E = TypeVar("_E", bound=type[Event])
+
+
+def _register(cls: _E) -> _E:
+    _REGISTRY[cls.type] = cls
+    return cls
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """Rebuild an event from its dict form; unknown types and fields are refused."""
+    kind = data.get("type")
+    cls = _REGISTRY.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise InvalidInput("type", f"unknown clearing event type {kind!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    extra = set(data) - names - {"type"}
+    if extra:
+        raise InvalidInput("event", f"unknown fields {sorted(extra)} for {kind}")
+    return cls(**{k: v for k, v in data.items() if k != "type"})
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HouseCreated(Event):
+    """The clearing state was created (the first event of its journal)."""
+
+    type: ClassVar[str] = "HouseCreated"
+    by: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberAdmitted(Event):
+    """A member joined, with its role and mandatory-bidder flag."""
+
+    type: ClassVar[str] = "MemberAdmitted"
+    by: str
+    member: str
+    role: str
+    mandatory: bool
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CollateralSet(Event):
+    """A member's collateral (performance bond deposits) is now ``amount``."""
+
+    type: ClassVar[str] = "CollateralSet"
+    by: str
+    member: str
+    amount: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionBooked(Event):
+    """A cleared swap entered a member's account."""
+
+    type: ClassVar[str] = "PositionBooked"
+    by: str
+    position_id: str
+    member: str
+    terms: dict[str, str]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarginRunRecorded(Event):
+    """A performance bond run: requirement, collateral and shortfall per active member."""
+
+    type: ClassVar[str] = "MarginRunRecorded"
+    by: str
+    run_id: str
+    valuation_date: str
+    curve_id: str
+    rows: list[dict[str, str]]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberDefaulted(Event):
+    """A member was declared in default (basis SHORTFALL or OPERATOR), its positions listed."""
+
+    type: ClassVar[str] = "MemberDefaulted"
+    by: str
+    member: str
+    basis: str
+    reason: str
+    run_id: str | None
+    shortfall: str | None
+    positions: list[dict[str, str | None]]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LotConverted(Event):
+    """Defaulted positions became a lot; who is invited (recomputed and checked on replay)."""
+
+    type: ClassVar[str] = "LotConverted"
+    by: str
+    lot: dict[str, Any]
+    eligible: list[str]
+    market_makers: list[str]
+    mandatory: list[str]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HedgeBooked(Event):
+    """The CCP traded a neutralising hedge for a lot outside the cleared set."""
+
+    type: ClassVar[str] = "HedgeBooked"
+    by: str
+    lot_id: str
+    hedges: list[dict[str, Any]]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LotSettled(Event):
+    """An award settled: instructions and ledger moves (recomputed and checked on replay)."""
+
+    type: ClassVar[str] = "LotSettled"
+    by: str
+    lot_id: str
+    auction_id: str
+    method: str
+    member: str
+    amount: str
+    implied_bid: str
+    shortfall: str
+    collateral_charge: str
+    uncovered: str
+    instructions: list[dict[str, Any]]
