@@ -36,7 +36,7 @@ from typing import Any
 
 from bench.load import LoadResult, WorkerSpec, drive
 from bench.procs import ServerProcess
-from bench.report import environment, md_table, progress, write_report
+from bench.report import environment, md_table, progress
 from bench.serverproc import dealer_ids, dealer_token
 
 __all__ = ["IngestConfig", "run_ingest"]

@@ -152,8 +152,8 @@ async def _run_dealer(
                     )
                 )
         ready()
-        while not go.is_set():  # a multiprocessing Event: poll without blocking the loop
-            await asyncio.sleep(0.005)
+        if not await asyncio.to_thread(go.wait, spec.time_cap):  # a multiprocessing Event
+            raise TimeoutError("no start signal")
         deadline = time.monotonic() + spec.time_cap
         start = time.time()
         if spec.mode == "unary":
@@ -244,7 +244,9 @@ def _worker(spec: WorkerSpec, number: int, out: Any, go: Any) -> None:
             (
                 "done",
                 {
-                    "acked": {d: r["acked"] for (d, _), r in zip(spec.dealers, results, strict=True)},
+                    "acked": {
+                        d: r["acked"] for (d, _), r in zip(spec.dealers, results, strict=True)
+                    },
                     "codes": dict(codes),
                     "calls": sum(r["calls"] for r in results),
                     "start": min(r["start"] for r in results),

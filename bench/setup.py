@@ -46,9 +46,7 @@ async def open_stage2(target: str, auction_id: str, dealers: list[str], psr_size
 
 async def book_ids(target: str, dealer: str, auction_id: str) -> set[str]:
     """The client order ids of the dealer's resting limit orders (not the carried quote)."""
-    channel = grpc.aio.insecure_channel(
-        target, options=[("grpc.max_receive_message_length", -1)]
-    )
+    channel = grpc.aio.insecure_channel(target, options=[("grpc.max_receive_message_length", -1)])
     try:
         stub = auction_pb2_grpc.AuctionServiceStub(channel)
         response = await stub.ListMySubmissions(
@@ -57,6 +55,4 @@ async def book_ids(target: str, dealer: str, auction_id: str) -> set[str]:
         )
     finally:
         await channel.close()
-    return {
-        o.order_id.split("/", 1)[1] for o in response.limit_orders if not o.carried_over
-    }
+    return {o.order_id.split("/", 1)[1] for o in response.limit_orders if not o.carried_over}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from clients.cli import cds, ops, price
+from clients.cli import bench, cds, ops, price
 from clients.cli import journal as journal_cli
 from clients.cli import serve as serve_cli
 
@@ -18,6 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(bench.app, name="bench")
 app.add_typer(cds.app, name="cds")
 app.add_typer(journal_cli.app, name="journal")
 app.add_typer(price.app, name="price")

@@ -1,0 +1,98 @@
+"""``closeout bench``: the load harness (ingest, whole auctions) against a same-run baseline.
+
+The harness lives in ``bench/`` and is imported lazily inside each command: it starts
+servers (``bench.serverproc`` imports ``server``), which no other client command may load.
+This module only turns flags into a bench config, runs it and prints the result; it never
+measures anything itself.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Benchmarks: ingestion and whole auctions vs the baseline.")
+
+_err = Console(stderr=True)
+
+Quick = Annotated[bool, typer.Option("--quick", help="A smaller run (under a minute).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+Out = Annotated[
+    Path | None,
+    typer.Option("--out", help="Folder for <name>.json and <name>.md (default bench/out/)."),
+]
+
+
+@app.command("ingest")
+def ingest(
+    quick: Quick = False,
+    as_json: AsJson = False,
+    out: Out = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="A running bench server (python -m bench.serverproc) instead of starting one.",
+        ),
+    ] = None,
+    in_flight: Annotated[int, typer.Option("--in-flight", help="Unary calls in flight.")] = 64,
+    orders: Annotated[
+        int | None, typer.Option("--orders", help="Unary orders (stream: 5x).")
+    ] = None,
+    compare_grpc: Annotated[
+        str | None,
+        typer.Option(
+            "--compare-grpc",
+            help="Another venv's python (e.g. with grpcio 1.85.1): compare the empty baseline.",
+        ),
+    ] = None,
+) -> None:
+    """Unary and streamed limit-order ingestion vs an empty gRPC handler, same client."""
+    from dataclasses import replace
+
+    from bench.ingest import IngestConfig, markdown, run_ingest
+    from bench.report import write_report
+
+    cfg = IngestConfig.quick() if quick else IngestConfig()
+    cfg = replace(cfg, in_flight=in_flight)
+    if orders is not None:
+        cfg = replace(cfg, unary_orders=orders, stream_orders=5 * orders)
+    data = run_ingest(
+        cfg,
+        target=target,
+        show_progress=not as_json and _err.is_terminal,
+        compare_python=compare_grpc,
+        log=lambda m: None if as_json else _err.print(m, highlight=False),
+    )
+    text = markdown(data)
+    path = write_report("ingest", data, text, out)
+    _emit(data, text, path, as_json)
+
+
+@app.command("auction")
+def auction(quick: Quick = False, as_json: AsJson = False, out: Out = None) -> None:
+    """Whole auctions (10^3 to 10^6 orders) by phase; stage-2 clearing vs numpy; memory."""
+    from bench.auction import AuctionConfig, markdown, run_auction
+    from bench.report import write_report
+
+    cfg = AuctionConfig.quick() if quick else AuctionConfig()
+    data = run_auction(
+        cfg,
+        show_progress=not as_json and _err.is_terminal,
+        log=lambda m: None if as_json else _err.print(m, highlight=False),
+    )
+    text = markdown(data)
+    path = write_report("auction", data, text, out)
+    _emit(data, text, path, as_json)
+
+
+def _emit(data: dict[str, object], text: str, path: Path, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(data, sort_keys=True))
+        return
+    Console().print(text, markup=False, highlight=False)
+    _err.print(f"written: {path} and {path.with_suffix('.md')}", highlight=False)
