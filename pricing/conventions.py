@@ -108,12 +108,18 @@ class SwapConvention:
         return int(self.calendar.advance_days(v, self.spot_lag)[0])
 
     def add_tenor(self, days: IntArray, tenor: Tenor) -> IntArray:
-        """Unadjusted end date ``days + tenor`` (how swap maturities are set from a start)."""
+        """End date ``days + tenor`` of a swap starting on ``days``.
+
+        Plain month arithmetic (unadjusted, the schedule adjusts it); under the end-of-month
+        rule a start on its month's last business day ends on the last business day of the
+        end month, as QuantLib's MakeVanillaSwap does.
+        """
         days = np.asarray(days, dtype=np.int64)
+        if tenor.months and self.end_of_month:
+            return self.calendar.advance_months(days, tenor.months, self.business_day, True)
         if tenor.months:
-            return add_months(
-                days, np.full(days.shape, tenor.months), np.full(days.shape, self.end_of_month)
-            )
+            no_eom = np.zeros(days.shape, dtype=bool)
+            return add_months(days, np.full(days.shape, tenor.months), no_eom)
         return days + 7 * tenor.weeks + tenor.days
 
     def advance(self, days: IntArray, tenor: Tenor) -> IntArray:

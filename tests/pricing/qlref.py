@@ -147,8 +147,15 @@ def _helpers(
                 ql_day_count(c.fixed_day_count),
                 ibor,
             ]
-            if discount is not None:
-                args += [ql.QuoteHandle(), ql.Period(0, ql.Days), discount]
+            args += [
+                ql.QuoteHandle(),
+                ql.Period(0, ql.Days),
+                discount if discount is not None else ql.YieldTermStructureHandle(),
+                c.spot_lag,
+                ql.Pillar.LastRelevantDate,
+                ql.Date(),
+                c.end_of_month,
+            ]
             helpers.append(ql.SwapRateHelper(*args))
         else:
             helpers.append(

@@ -13,13 +13,15 @@ not Hagan-West and fails to bootstrap that curve ("root not bracketed"), so it i
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from pricing.calendars import BusinessDay
-from pricing.conventions import usd_sofr_ois
+from pricing.conventions import Tenor, usd_sofr_ois
 from pricing.interpolation import Interpolation
 from pricing.legs import build_legs
 from pricing.market import Market
@@ -143,3 +145,33 @@ def test_seasoned_ois_swaps_match_quantlib(interpolation: Interpolation) -> None
     for d in bdays:
         qm.overnight.addFixing(qdate(int(d)), rate, True)
     _compare(book, market, qm)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_end_of_month_conventions_match_quantlib(seed: int) -> None:
+    # Spot on a month's last business day (sometimes not its last calendar day), the
+    # end-of-month rule on: curve instruments, spot swaps by tenor, and random swaps.
+    rng = np.random.default_rng(100 + seed)
+    year, month = 2005 + seed * 4, 1 + (seed * 7) % 12
+    last = dt.date(year + month // 12, month % 12 + 1, 1).toordinal() - 1
+    spot = int(CAL.adjust(np.array([last]), BusinessDay.PRECEDING)[0])
+    valuation = int(CAL.advance_days(np.array([spot]), -2)[0])
+    convention = replace(random_ibor_convention(rng, CAL), end_of_month=True)
+    assert convention.spot(valuation) == spot
+    market = random_market(
+        rng, valuation, convention, Interpolation.LOG_LINEAR_DISCOUNT, seed % 2 == 1
+    )
+    tenors = [Tenor(months=m) for m in (1, 2, 3, 6, 13, 24, 60, 120, 240)]
+    ends = np.concatenate([convention.add_tenor(np.array([spot]), t) for t in tenors])
+    book = random_book(rng, valuation, convention, 20)
+    k = len(tenors)
+    book = book.replace(
+        start=np.concatenate([np.full(k, spot), book.start]),
+        maturity=np.concatenate([ends, book.maturity]),
+        notional=np.concatenate([np.full(k, 1e7), book.notional]),
+        fixed_rate=np.concatenate([np.full(k, 0.03), book.fixed_rate]),
+        side=np.concatenate([np.ones(k), book.side]),
+        spread=np.concatenate([np.zeros(k), book.spread]),
+        fixing=np.concatenate([np.full(k, np.nan), book.fixing]),
+    )
+    _compare(book, market)
