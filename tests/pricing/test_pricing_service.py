@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,8 +15,8 @@ import pytest
 from clients.errors import field_violations
 from closeout.v1 import pricing_pb2 as pb
 from closeout.v1 import pricing_pb2_grpc
-from pricing.inputs import parse_request
-from pricing.report import price_request
+from pricing.inputs import parse_market, parse_request
+from pricing.report import curve_report, price_request
 from server.pricing_service import add_to_server
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pricing" / "patent_example.json"
@@ -118,12 +119,20 @@ async def test_convert_position(stub: pricing_pb2_grpc.PricingServiceStub) -> No
 
 
 async def test_build_curve(stub: pricing_pb2_grpc.PricingServiceStub) -> None:
-    response = await stub.BuildCurve(
-        pb.BuildCurveRequest(market=_market(), dates=["2007-12-14", "2017-06-14"])
-    )
-    assert response.market_id == response.projection.id == response.discount.id
-    assert len(response.projection.pillars) == 14
-    assert response.projection.pillars[0].date == "2008-03-14"
+    dates = ["2007-12-14", "2017-06-14"]
+    response = await stub.BuildCurve(pb.BuildCurveRequest(market=_market(), dates=dates))
+    # The wire carries exactly what the library reports for the same market.
+    market = parse_market({k: v for k, v in json.loads(EXAMPLE.read_text()).items()
+                           if k != "swaps"})  # fmt: skip
+    expected = curve_report(market, [dt.date.fromisoformat(d).toordinal() for d in dates])
+    assert response.market_id == expected["market_id"]
+    assert response.projection.id == response.discount.id == expected["projection"]["id"]
+    pillars = [
+        {"date": p.date, "discount_factor": p.discount_factor, "zero_rate": p.zero_rate}
+        for p in response.projection.pillars
+    ]
+    assert pillars == expected["projection"]["pillars"]
+    assert list(response.discount.discount_factors) == expected["discount"]["discount_factors"]
     dfs = [float(x) for x in response.projection.discount_factors]
     assert 1.0 > dfs[0] > dfs[1] > 0.5
 
