@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from clients.cli import bench, cds, ops, price
+from clients.cli import default as default_cli
 from clients.cli import journal as journal_cli
 from clients.cli import serve as serve_cli
 
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(bench.app, name="bench")
 app.add_typer(cds.app, name="cds")
+app.add_typer(default_cli.app, name="default")
 app.add_typer(journal_cli.app, name="journal")
 app.add_typer(price.app, name="price")
 app.command(name="serve")(serve_cli.serve)
