@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from matching.book import BookOrder, SealedBook
 from matching.cds import events as ev
@@ -35,16 +35,20 @@ from matching.cds.result import AuctionResult, build_result
 from matching.cds.stage1 import InitialMarket, SettlementRequest, Stage1Outcome, compute_stage1
 from matching.cds.stage2 import Stage2Outcome, carried_over, clear, eligible_side
 from matching.errors import (
-    AlreadyExists,
     InvalidInput,
     InvalidTransition,
     LimitExceeded,
     NotFound,
     NotPermitted,
 )
+from matching.eventsourcing import Ack, EventSourced, check_id, iso
+from matching.eventsourcing import Decision as _Decision
 from matching.money import DecimalLike, parse_amount
 
-MAX_ID_LENGTH = 128
+__all__ = ["Ack", "CdsAuction", "Decision", "Schedule", "check_id"]
+
+#: What a CDS auction command returns.
+Decision: TypeAlias = _Decision[ev.Event]
 
 
 class ReplayMismatch(RuntimeError):
@@ -83,24 +87,6 @@ class Schedule:
 
 
 @dataclass(frozen=True, slots=True)
-class Ack:
-    """What a submitter is told: the sequence number and time its submission was accepted."""
-
-    seq: int
-    at: str
-    client_order_id: str
-    duplicate: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The events a command emits (empty for an idempotent repeat) and its acknowledgement."""
-
-    events: tuple[ev.Event, ...]
-    ack: Ack | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class MarketEntry:
     """A dealer's accepted initial market and the client order id it came with."""
 
@@ -126,29 +112,7 @@ class DealerView:
     orders: tuple[BookOrder, ...]
 
 
-def check_id(value: str, field: str, *, max_length: int = MAX_ID_LENGTH) -> str:
-    """Identifiers: 1..max printable characters, no '/' (order ids join with it), no '~'."""
-    if (
-        not isinstance(value, str)
-        or not value
-        or len(value) > max_length
-        or not value.isprintable()
-        or "/" in value
-        or "~" in value
-    ):
-        raise InvalidInput(
-            field, f"must be 1 to {max_length} printable characters without '/' or '~'"
-        )
-    return value
-
-
-def _iso(now: datetime) -> str:
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now.isoformat()
-
-
-class CdsAuction:
+class CdsAuction(EventSourced[ev.Event]):
     """State of one auction. Queries first, then commands, then event application."""
 
     def __init__(self, created: ev.AuctionCreated) -> None:
@@ -157,8 +121,8 @@ class CdsAuction:
         self.panel: frozenset[str] = frozenset(created.panel)
         self.schedule = Schedule.from_dict(created.schedule)
         self.created_at = created.at
+        self._init_stream(created.auction_id, created.seq)
         self.phase = Phase.SCHEDULED
-        self.last_seq = created.seq
         self.markets: dict[str, MarketEntry] = {}
         self.requests: dict[tuple[str, str | None], RequestEntry] = {}
         self.book = SealedBook()
@@ -168,7 +132,6 @@ class CdsAuction:
         self.disclosures: list[ev.BookDisclosed] = []
         self.phase_times: dict[str, str] = {Phase.SCHEDULED.value: created.at}
         self._orders_per_dealer: dict[str, int] = {}
-        self._acks: dict[tuple[str, str], tuple[tuple[Any, ...], Ack]] = {}
 
     # -- construction --------------------------------------------------------------------
 
@@ -189,7 +152,7 @@ class CdsAuction:
         created = ev.AuctionCreated(
             auction_id=params.auction_id,
             seq=1,
-            at=_iso(now),
+            at=iso(now),
             params=params.to_dict(),
             panel=dealers,
             schedule=schedule.to_dict(),
@@ -537,25 +500,6 @@ class CdsAuction:
 
     # -- applying events ------------------------------------------------------------------
 
-    def apply(self, event: ev.Event) -> None:
-        """Apply one accepted event; the only place state changes."""
-        if event.auction_id != self.auction_id:
-            raise ValueError(f"event of {event.auction_id} applied to {self.auction_id}")
-        if event.seq != self.last_seq + 1:
-            raise ValueError(f"event seq {event.seq} does not follow {self.last_seq}")
-        handler = getattr(self, f"_on_{type(event).__name__}")
-        handler(event)
-        self.last_seq = event.seq
-        if client_order_id := getattr(event, "client_order_id", None):
-            dealer: str = getattr(event, "dealer")  # noqa: B009 - every such event has one
-            ack = Ack(event.seq, event.at, client_order_id)
-            self._acks[(dealer, client_order_id)] = (_fingerprint(event), ack)
-
-    def apply_all(self, events: Sequence[ev.Event]) -> None:
-        """Apply events in order."""
-        for event in events:
-            self.apply(event)
-
     def _on_Stage1Opened(self, e: ev.Stage1Opened) -> None:  # noqa: N802
         self._move(Phase.STAGE1_OPEN, e.at)
 
@@ -653,13 +597,6 @@ class CdsAuction:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _head(self, now: datetime) -> dict[str, Any]:
-        return {"auction_id": self.auction_id, "seq": self.last_seq + 1, "at": _iso(now)}
-
-    def _decide(self, event: ev.Event, client_order_id: str | None = None) -> Decision:
-        ack = Ack(event.seq, event.at, client_order_id or "")
-        return Decision((event,), ack)
-
     def _move(self, target: Phase, at: str) -> None:
         check_transition(self.phase, target)
         self.phase = target
@@ -683,19 +620,6 @@ class CdsAuction:
             raise InvalidTransition(
                 f"the window of {self.auction_id} closed at {close.isoformat()}"
             )
-
-    def _repeat(self, event: ev.Event) -> Decision | None:
-        """The original acknowledgement when this client order id was used for the same thing."""
-        key = (getattr(event, "dealer"), getattr(event, "client_order_id"))  # noqa: B009
-        prior = self._acks.get(key)
-        if prior is None:
-            return None
-        fingerprint, ack = prior
-        if fingerprint != _fingerprint(event):
-            raise AlreadyExists(
-                f"client_order_id {key[1]!r} was already used by {key[0]} for another request"
-            )
-        return Decision((), dataclasses.replace(ack, duplicate=True))
 
     def _submission(
         self, event: ev.Event, dealer: str, client_order_id: str, phase: Phase, now: datetime
@@ -763,7 +687,7 @@ class CdsAuction:
                 (dataclasses.asdict(o) for o in self.book.orders()), key=lambda o: o["order_id"]
             ),
             "result": self.result().to_dict(),
-            "acks": sorted((k, v[1].seq) for k, v in self._acks.items()),
+            "acks": self.acks_snapshot(),
             "disclosures": [d.to_dict() for d in self.disclosures],
             "phase_times": dict(self.phase_times),
         }
@@ -772,13 +696,6 @@ class CdsAuction:
     def terminal(self) -> bool:
         """True once the auction is FINAL, FAILED or CANCELLED."""
         return self.phase in TERMINAL
-
-
-def _fingerprint(event: ev.Event) -> tuple[Any, ...]:
-    data = event.to_dict()
-    for header in ("seq", "at", "auction_id"):
-        data.pop(header)
-    return tuple(sorted((k, repr(v)) for k, v in data.items()))
 
 
 def _side(value: Side | str, field: str) -> Side:

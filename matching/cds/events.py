@@ -5,57 +5,33 @@ those): prices and sizes are decimal strings exactly as accepted, times ISO-8601
 numbers the events of one auction from 1 without gaps; it is the sequence number clients
 see in acknowledgements and resume ``WatchAuction`` from.
 
-``to_dict``/``event_from_dict`` are the only (de)serialisation; no I/O happens here.
+``to_dict``/``event_from_dict`` (``matching.eventsourcing``) are the only
+(de)serialisation; no I/O happens here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-from matching.errors import InvalidInput
+from matching import eventsourcing
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
-    """Common header of every event."""
+class Event(eventsourcing.Event):
+    """Common header of every CDS auction event: the auction it belongs to."""
 
-    type: ClassVar[str] = ""
     auction_id: str
-    seq: int
-    at: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-native form with a ``type`` tag; inverse of :func:`event_from_dict`."""
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        data["type"] = self.type
-        return data
 
 
-_REGISTRY: dict[str, type[Event]] = {}
-
-
-_E = TypeVar("_E", bound=type["Event"])
-
-
-def _register(cls: _E) -> _E:
-    _REGISTRY[cls.type] = cls
-    return cls
+FAMILY: eventsourcing.EventFamily[Event] = eventsourcing.EventFamily("CDS auction")
+_register = FAMILY.register
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:
     """Rebuild an event from its dict form; unknown types and fields are refused."""
-    kind = data.get("type")
-    cls = _REGISTRY.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise InvalidInput("type", f"unknown event type {kind!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    extra = set(data) - names - {"type"}
-    if extra:
-        raise InvalidInput("event", f"unknown fields {sorted(extra)} for {kind}")
-    return cls(**{k: v for k, v in data.items() if k != "type"})
+    return FAMILY.from_dict(data)
 
 
 @_register

@@ -1,0 +1,187 @@
+"""What every event-sourced engine of Closeout shares: events, decisions, acks, idempotency.
+
+An engine (a CDS auction, a default auction, the clearing house) is a state machine whose
+command methods return a :class:`Decision` (events plus an acknowledgement) without changing
+anything, and whose ``apply`` is the only mutation. :class:`EventSourced` holds the common
+half of that: the gap-free sequence check, dispatch of ``apply`` to ``_on_<EventClass>``,
+and idempotency by (owner, client order id) -- the same id with the same content returns the
+original acknowledgement, with other content ALREADY_EXISTS.
+
+Each engine declares its events as frozen dataclasses of JSON-native fields registered in
+its own :class:`EventFamily`, which is their only (de)serialisation. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from matching.errors import AlreadyExists, InvalidInput
+
+MAX_ID_LENGTH = 128
+
+#: Fields every event carries that are not part of what the submitter asked for.
+HEADER_FIELDS = frozenset({"seq", "at", "auction_id", "stream_id"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Common header: ``seq`` numbers a stream's events from 1 without gaps; ``at`` is ISO-8601."""
+
+    type: ClassVar[str] = ""
+    seq: int
+    at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-native form with a ``type`` tag; inverse of :meth:`EventFamily.from_dict`."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["type"] = self.type
+        return data
+
+
+E = TypeVar("E", bound=Event)
+_C = TypeVar("_C", bound=type[Event])
+
+
+class EventFamily(Generic[E]):
+    """The registered event types of one engine, by their ``type`` tag."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._types: dict[str, type[E]] = {}
+
+    def register(self, cls: _C) -> _C:
+        """Class decorator: add an event type (its ``type`` tag must be new)."""
+        if cls.type in self._types:
+            raise ValueError(f"{self.name} event type {cls.type!r} registered twice")
+        self._types[cls.type] = cls  # type: ignore[assignment]
+        return cls
+
+    def from_dict(self, data: Mapping[str, Any]) -> E:
+        """Rebuild an event from its dict form; unknown types and fields are refused."""
+        kind = data.get("type")
+        cls = self._types.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            raise InvalidInput("type", f"unknown {self.name} event type {kind!r}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        extra = set(data) - names - {"type"}
+        if extra:
+            raise InvalidInput("event", f"unknown fields {sorted(extra)} for {kind}")
+        return cls(**{k: v for k, v in data.items() if k != "type"})
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """What a submitter is told: the sequence number and time its command was accepted."""
+
+    seq: int
+    at: str
+    client_order_id: str
+    duplicate: bool = False
+
+
+# Not slotted: calling the parametrised alias (``Decision[CdsEvent](...)``) sets
+# ``__orig_class__``, which a slotted frozen dataclass refuses with a TypeError.
+@dataclass(frozen=True)
+class Decision(Generic[E]):
+    """The events a command emits (empty for an idempotent repeat) and its acknowledgement."""
+
+    events: tuple[E, ...]
+    ack: Ack | None = None
+
+
+def check_id(value: str, field: str, *, max_length: int = MAX_ID_LENGTH) -> str:
+    """Identifiers: 1..max printable characters, no '/' (order ids join with it), no '~'."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > max_length
+        or not value.isprintable()
+        or "/" in value
+        or "~" in value
+    ):
+        raise InvalidInput(
+            field, f"must be 1 to {max_length} printable characters without '/' or '~'"
+        )
+    return value
+
+
+def iso(now: datetime) -> str:
+    """``now`` as ISO-8601; engines refuse naive times (they would replay ambiguously)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now.isoformat()
+
+
+def fingerprint(event: Event) -> tuple[Any, ...]:
+    """What a submitter asked for: the event without its header, comparable across retries."""
+    data = event.to_dict()
+    return tuple(sorted((k, repr(v)) for k, v in data.items() if k not in HEADER_FIELDS))
+
+
+class EventSourced(Generic[E]):
+    """Sequence check, ``apply`` dispatch and client-order-id idempotency for an engine.
+
+    Subclasses set :attr:`owner_field` (the event field naming who submitted: ``dealer``,
+    ``member``) and :attr:`stream_field` (``auction_id``), define ``_on_<EventClass>``
+    handlers, and call :meth:`_init_stream` from their constructor.
+    """
+
+    owner_field: ClassVar[str] = "dealer"
+    stream_field: ClassVar[str] = "auction_id"
+
+    stream_id: str
+    last_seq: int
+    _acks: dict[tuple[str, str], tuple[tuple[Any, ...], Ack]]
+
+    def _init_stream(self, stream_id: str, first_seq: int) -> None:
+        self.stream_id = stream_id
+        self.last_seq = first_seq
+        self._acks = {}
+
+    def apply(self, event: E) -> None:
+        """Apply one accepted event; the only place state changes."""
+        stream = getattr(event, self.stream_field)
+        if stream != self.stream_id:
+            raise ValueError(f"event of {stream} applied to {self.stream_id}")
+        if event.seq != self.last_seq + 1:
+            raise ValueError(f"event seq {event.seq} does not follow {self.last_seq}")
+        handler: Callable[[E], None] = getattr(self, f"_on_{type(event).__name__}")
+        handler(event)
+        self.last_seq = event.seq
+        if client_order_id := getattr(event, "client_order_id", None):
+            owner: str = getattr(event, self.owner_field)
+            ack = Ack(event.seq, event.at, client_order_id)
+            self._acks[(owner, client_order_id)] = (fingerprint(event), ack)
+
+    def apply_all(self, events: Sequence[E]) -> None:
+        """Apply events in order."""
+        for event in events:
+            self.apply(event)
+
+    def _head(self, now: datetime) -> dict[str, Any]:
+        """Header fields of the next event."""
+        return {self.stream_field: self.stream_id, "seq": self.last_seq + 1, "at": iso(now)}
+
+    def _decide(self, event: E, client_order_id: str | None = None) -> Decision[E]:
+        return Decision((event,), Ack(event.seq, event.at, client_order_id or ""))
+
+    def _repeat(self, event: E) -> Decision[E] | None:
+        """The original acknowledgement when this client order id was used for the same thing."""
+        key = (getattr(event, self.owner_field), getattr(event, "client_order_id"))  # noqa: B009
+        prior = self._acks.get(key)
+        if prior is None:
+            return None
+        print_, ack = prior
+        if print_ != fingerprint(event):
+            raise AlreadyExists(
+                f"client_order_id {key[1]!r} was already used by {key[0]} for another request"
+            )
+        return Decision((), dataclasses.replace(ack, duplicate=True))
+
+    def acks_snapshot(self) -> list[tuple[tuple[str, str], int]]:
+        """(owner, client order id) -> seq, for replay-equality snapshots."""
+        return sorted((k, v[1].seq) for k, v in self._acks.items())
