@@ -235,7 +235,7 @@ def run(n_swaps: int, n_rcv: int, ql_sample: int, ql_rcv_sample: int) -> dict[st
     t0 = time.perf_counter()
     price(book, val, curves.discount, book_layout=lay)
     t_reprice = time.perf_counter() - t0
-    distinct = lay.legs.n
+    distinct = lay.schedules
 
     ref = _QuantLib(qcal)
     sample = rng.choice(len(book), size=min(ql_sample, len(book)), replace=False)

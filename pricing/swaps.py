@@ -115,10 +115,21 @@ class SwapBook:
 
 @dataclass(frozen=True, eq=False)
 class Layout:
-    """A book's distinct schedules (``legs``) and each swap's schedule index (``which``)."""
+    """A book's distinct schedules, in blocks (``chunks``), and each swap's schedule index."""
 
-    legs: Legs
+    chunks: tuple[Legs, ...]
     which: IntArray
+
+    @property
+    def schedules(self) -> int:
+        """Number of distinct (start, maturity) pairs."""
+        return sum(c.n for c in self.chunks)
+
+
+#: Distinct schedules per block. Blocks keep temporaries to a few MB, which the allocator
+#: reuses from block to block; one block for a whole book of 100,000 distinct schedules
+#: spends more time taking fresh memory from the system than computing.
+CHUNK = 8192
 
 
 def layout(book: SwapBook) -> Layout:
@@ -126,8 +137,12 @@ def layout(book: SwapBook) -> Layout:
     # One int64 key per pair (day numbers are below 2^20): a 1-D unique is much faster.
     keys = book.start * (1 << 20) + book.maturity
     unique, inverse = np.unique(keys, return_inverse=True)
-    legs = build_legs(book.convention, unique >> 20, unique & ((1 << 20) - 1), distinct=True)
-    return Layout(legs, inverse.reshape(-1))
+    starts, ends = unique >> 20, unique & ((1 << 20) - 1)
+    chunks = tuple(
+        build_legs(book.convention, starts[i : i + CHUNK], ends[i : i + CHUNK], distinct=True)
+        for i in range(0, len(unique), CHUNK)
+    )
+    return Layout(chunks, inverse.reshape(-1))
 
 
 @dataclass(frozen=True)
@@ -273,7 +288,17 @@ def price(
     ``book_layout`` to price the same book under many curves without rebuilding schedules.
     """
     lay = book_layout if book_layout is not None else layout(book)
-    units = _units(lay.legs, valuation, discount, projection or discount, forecast_all=False)
+    parts = [
+        _units(legs, valuation, discount, projection or discount, forecast_all=False)
+        for legs in lay.chunks
+    ]
+    units = (
+        parts[0]
+        if len(parts) == 1
+        else _Units(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in _Units.__dataclass_fields__)
+        )
+    )
     flt = float_leg_unit_pv(book, units, lay.which)
     annuity = units.annuity[lay.which]
     with np.errstate(divide="ignore", invalid="ignore"):
