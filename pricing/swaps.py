@@ -213,25 +213,29 @@ def _units(
         today = alive & (legs.fl_fixing == valuation) & (not forecast_all)
         forecast_pv = np.where(alive & ~past, fwd * tau_df, 0.0)
         past_a, past_c = zeros, zeros
-        past_b = _sum_by(owner, np.where(past, tau_df, 0.0), n)
-        today_tau_df = _sum_by(owner, np.where(today, tau_df, 0.0), n)
-        today_fc = _sum_by(owner, np.where(today, fwd * tau_df, 0.0), n)
+        # At most one or two periods per swap have fixed: sum over those few only.
+        p_idx, t_idx = np.flatnonzero(past), np.flatnonzero(today)
+        past_b = _sum_by(owner[p_idx], tau_df[p_idx], n)
+        today_tau_df = _sum_by(owner[t_idx], tau_df[t_idx], n)
+        today_fc = _sum_by(owner[t_idx], fwd[t_idx] * tau_df[t_idx], n)
     else:
         past = alive & (legs.fl_start < valuation) & (not forecast_all)
         forecast_pv = np.where(alive & ~past, (growth - 1.0) * dfp, 0.0)
         # Seasoned overnight period: realised growth (1 + fixing * a) times the projected
         # growth from today to the period end, paid at the period's payment date.
-        a = legs.float_day_count.fraction(legs.fl_start, np.full_like(legs.fl_start, valuation))
-        rest = projection.df(np.full_like(legs.fl_end, valuation)) / projection.df(legs.fl_end)
-        past_a = _sum_by(owner, np.where(past, a, 0.0), n)
-        past_b = _sum_by(owner, np.where(past, rest * dfp, 0.0), n)
-        past_c = _sum_by(owner, np.where(past, dfp, 0.0), n)
+        p_idx = np.flatnonzero(past)
+        p_start, p_end = legs.fl_start[p_idx], legs.fl_end[p_idx]
+        a = legs.float_day_count.fraction(p_start, np.full_like(p_start, valuation))
+        rest = projection.df(np.full_like(p_end, valuation)) / projection.df(p_end)
+        past_a = _sum_by(owner[p_idx], a, n)
+        past_b = _sum_by(owner[p_idx], rest * dfp[p_idx], n)
+        past_c = _sum_by(owner[p_idx], dfp[p_idx], n)
         today_tau_df, today_fc = zeros, zeros
     return _Units(
         annuity=annuity,
         float_annuity=_sum_by(owner, tau_df, n),
         forecast=_sum_by(owner, forecast_pv, n),
-        past_count=_sum_by(owner, past.astype(np.float64), n),
+        past_count=_sum_by(owner[p_idx], np.ones(len(p_idx)), n),
         past_a=past_a,
         past_b=past_b,
         past_c=past_c,
