@@ -26,7 +26,19 @@ INSTRUCTION_COLUMNS = (
     "position_id",
     "description",
 )
-_NUMERIC = {"requirement", "collateral", "shortfall", "npv", "amount", "cash", "notional", "bid"}
+_NUMERIC = {
+    "requirement",
+    "collateral",
+    "shortfall",
+    "npv",
+    "amount",
+    "cash",
+    "notional",
+    "bid",
+    "rcv",
+    "b*",
+    "dv01",
+}
 
 
 def money(value: str | None) -> str:
@@ -83,12 +95,10 @@ def render_default_result(result: Mapping[str, Any], console: Console) -> None:
         rows = [
             [
                 p["position_id"],
-                f"{p['defaulted']['side'].lower()} {money(p['defaulted']['notional'])} at "
+                p["defaulted"]["side"].lower(),
+                money(p["defaulted"]["notional"]),
                 f"{_pct(p['defaulted']['fixed_rate'])} to {p['defaulted']['maturity']}",
-                f"{p['standard_tenor']} to {p['standard']['maturity']} at "
-                f"{_pct(p['standard']['fixed_rate'])}",
-                money(p["defaulted_npv"]),
-                money(p["standard_npv"]),
+                f"{p['standard_tenor']} at {_pct(p['standard']['fixed_rate'])}",
                 money(p["rcv"]),
                 money(p["implied_bid"]),
                 money(p["standard_dv01"]),
@@ -98,7 +108,7 @@ def render_default_result(result: Mapping[str, Any], console: Console) -> None:
         table = _table(
             f"Lot {lot['lot_id']} ({lot['currency']} {lot['index']}, {lot['rcv_convention']}): "
             f"RCV {money(lot['rcv'])}, b* {money(lot['implied_bid'])}",
-            ["position", "defaulted", "standard", "npv", "std npv", "rcv", "b*", "dv01"],
+            ["position", "side", "notional", "defaulted", "standard", "rcv", "b*", "dv01"],
             rows,
         )
         table.caption = (
@@ -205,3 +215,17 @@ def instructions_csv(result: Mapping[str, Any]) -> str:
 def instructions_json(result: Mapping[str, Any]) -> str:
     """The settlement instructions as a JSON array."""
     return json.dumps(result["instructions"], indent=2) + "\n"
+
+
+def grades_csv(result: Mapping[str, Any]) -> str:
+    """Every mandatory member's grade per auction as CSV, for loss allocation."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["auction_id", "lot_id", "member", "grade", "bid", "winning_amount"])
+    for a in result["auctions"]:
+        won = a["award"]["amount"] if a["award"] else ""
+        for g in a["grades"]:
+            writer.writerow(
+                [a["auction_id"], a["lot_id"], g["member"], g["grade"], g["bid"] or "", won]
+            )
+    return out.getvalue()

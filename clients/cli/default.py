@@ -16,7 +16,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from clients.default_render import instructions_csv, instructions_json, render_default_result
+from clients.default_render import (
+    grades_csv,
+    instructions_csv,
+    instructions_json,
+    render_default_result,
+)
 from clients.default_replay import run_default
 from clients.default_scenario import load_default_scenario
 from clients.scenario import ScenarioError
@@ -35,6 +40,10 @@ def run(
     json_out: Annotated[
         Path | None,
         typer.Option("--instructions-json", help="Write the settlement instructions as JSON."),
+    ] = None,
+    grades_out: Annotated[
+        Path | None,
+        typer.Option("--grades-csv", help="Write the bid grades (for loss allocation) as CSV."),
     ] = None,
     journal_out: Annotated[
         Path | None,
@@ -58,6 +67,8 @@ def run(
         csv_out.write_text(instructions_csv(result), encoding="utf-8")
     if json_out is not None:
         json_out.write_text(instructions_json(result), encoding="utf-8")
+    if grades_out is not None:
+        grades_out.write_text(grades_csv(result), encoding="utf-8")
     if journal_out is not None:
         lines = [json.dumps({"journal": "clearing", **e.to_dict()}) for e in replay.clearing_events]
         for events in replay.auction_events.values():

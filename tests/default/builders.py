@@ -142,9 +142,11 @@ def standard_house(
     return h
 
 
-def defaulted_house(**kwargs: object) -> House:
+def defaulted_house(
+    *, defaulter_side: Side | str = "PAYER", defaulter_collateral: str = "500000"
+) -> House:
     """``standard_house`` with D in default and its position converted into lot L1."""
-    h = standard_house(**kwargs)  # type: ignore[arg-type]
+    h = standard_house(defaulter_side=defaulter_side, defaulter_collateral=defaulter_collateral)
     side = h.state.positions["p-D"].terms.side
     h.do(h.state.declare_default(member="D", by="ops", now=h.now(), values={"p-D": "-130298.79"}))
     h.do(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import datetime
 
 import pytest
 
@@ -20,8 +21,8 @@ from matching.errors import (
 from tests.default.builders import T0, Auction, at, reference_lot
 
 
-def opened(**kwargs: object) -> Auction:
-    return Auction(reference_lot(), **kwargs).open()  # type: ignore[arg-type]
+def opened(*, reserve: str | None = None, close_at: datetime | None = None) -> Auction:
+    return Auction(reference_lot(), reserve=reserve, close_at=close_at).open()
 
 
 def json_roundtrip(events: list[ev.Event]) -> list[ev.Event]:

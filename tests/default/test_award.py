@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from matching.default.award import Grade, SealedBid, TieBreak, decide, draw, grade
+from matching.default.award import Grade, Outcome, SealedBid, TieBreak, decide, draw, grade
 from tests.default.builders import at
 
 B_STAR = 1_233_767  # b* of the reference lot, cents
@@ -14,7 +14,9 @@ def bid(member: str, cents: int, t: float, seq: int = 0) -> SealedBid:
     return SealedBid(member, cents, at(t), seq or int(t))
 
 
-def run(bids: list[SealedBid], *, reserve: int | None = None, seed: int = 1, threshold: int = 0):  # type: ignore[no-untyped-def]
+def run(
+    bids: list[SealedBid], *, reserve: int | None = None, seed: int = 1, threshold: int = 0
+) -> Outcome:
     return decide(
         bids,
         implied_bid=B_STAR,

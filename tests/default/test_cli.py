@@ -120,6 +120,8 @@ def test_exports_and_journal(tmp_path: Path) -> None:
             str(json_path),
             "--journal",
             str(journal),
+            "--grades-csv",
+            str(tmp_path / "g.csv"),
         ],
     )
     assert result.exit_code == 0, result.output
@@ -128,6 +130,13 @@ def test_exports_and_journal(tmp_path: Path) -> None:
     assert [r["kind"] for r in rows] == ["POSITION", "POSITION", "CASH", "COLLATERAL"]
     assert rows[2]["amount"] == "12200.00" and rows[3]["amount"] == "137.67"
     assert json.loads(json_path.read_text()) == out["instructions"]
+    grades = {r["member"]: r["grade"] for r in csv.DictReader((tmp_path / "g.csv").open())}
+    assert grades == {
+        "Bank-A": "COMPETITIVE",
+        "Bank-E": "NO_BID",
+        "MM-1": "WINNER",
+        "MM-2": "SHORT",
+    }
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     clearing = [
         cev.event_from_dict({k: v for k, v in r.items() if k != "journal"})

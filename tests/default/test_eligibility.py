@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from matching.clearing.eligibility import eligible_bidders, group_positions
+from matching.clearing.eligibility import Invitation, eligible_bidders, group_positions
 from matching.clearing.model import Member, Position, PositionStatus, Role, Side
 from tests.default.builders import USD_3M, terms
 
@@ -21,7 +21,9 @@ def pos(pid: str, account: str, side: str, **kw: str) -> Position:
     return Position(pid, account, terms(side, **kw), "cleared")  # type: ignore[arg-type]
 
 
-def invite(positions: list[Position], sides: list[Side], defaulted: set[str] | None = None):  # type: ignore[no-untyped-def]
+def invite(
+    positions: list[Position], sides: list[Side], defaulted: set[str] | None = None
+) -> Invitation:
     return eligible_bidders(
         market=USD_3M,
         sides=sides,
