@@ -239,6 +239,35 @@ class DefaultAuction:
         cid, at = self._bid_meta[member]
         return BidView(member, cents_text(order.ticks), cid, order.seq, at)
 
+    def view_of(self, member: str) -> dict[str, Any]:
+        """What one eligible member may see at any time: the lot's terms and values, its own
+        bid and, after the award, its own grade and whether it took the lot (at what price).
+
+        Never another member's bid or grade: the spec discloses no other bid, even after the
+        close; ``bids()`` and ``result()`` are the operator's and the publication's.
+        """
+        lot = self.lot_for(member)
+        own = self.bid_of(member)
+        out: dict[str, Any] = {
+            "auction_id": self.auction_id,
+            "member": member,
+            "phase": self.phase.value,
+            "lot": lot.to_dict(),
+            "close_at": self.schedule.to_dict()["close_at"],
+            "mandatory": member in self.mandatory,
+            "bid": None if own is None else own.to_dict(),
+            "grade": None,
+            "took_lot": None,
+            "amount": None,
+        }
+        if self.outcome is not None:
+            row = next((g for g in self.outcome.grades if g.member == member), None)
+            out["grade"] = None if row is None else row.grade.value
+            out["took_lot"] = self.outcome.member == member
+            if out["took_lot"]:
+                out["amount"] = cents_text(self.outcome.amount)
+        return out
+
     def bids(self, *, disclosed: bool = False) -> list[BidView]:
         """Every live bid, best first: only once the window has closed.
 

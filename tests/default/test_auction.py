@@ -280,3 +280,20 @@ def test_events_refuse_unknown_types_and_fields() -> None:
     a = opened()
     with pytest.raises(ValueError, match="seq"):
         a.state.apply(a.events[-1])
+
+
+def test_a_members_view_shows_only_its_own_bid_and_grade_even_after_the_award() -> None:
+    a = opened()
+    a.bid("A", "12000", 2)
+    a.bid("MM1", "12200", 3)
+    before = a.state.view_of("A")
+    assert before["bid"]["amount"] == "12000.00" and before["grade"] is None
+    assert before["lot"]["implied_bid"] == "12337.67"
+    a.close_and_award()
+    loser, winner = a.state.view_of("A"), a.state.view_of("MM1")
+    assert (loser["grade"], loser["took_lot"], loser["amount"]) == ("COMPETITIVE", False, None)
+    assert "12200" not in json.dumps(loser), "a loser never sees the winning bid"
+    assert (winner["grade"], winner["took_lot"], winner["amount"]) == ("WINNER", True, "12200.00")
+    assert a.state.view_of("B")["bid"] is None and a.state.view_of("B")["grade"] is None
+    with pytest.raises(NotPermitted):
+        a.state.view_of("C")
