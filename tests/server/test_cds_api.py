@@ -349,3 +349,20 @@ async def test_restart_replays_every_auction_to_identical_state(
     finally:
         await journal.close()
     assert CdsAuction.from_events(events).snapshot() == before[scenario.params.auction_id]
+
+
+async def test_the_served_modules_expose_every_service(server: CloseoutServer) -> None:
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    async with grpc.aio.insecure_channel(target(server)) as ch:
+        stub = reflection_pb2_grpc.ServerReflectionStub(ch)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        names = set()
+        async for reply in stub.ServerReflectionInfo(iter([request])):
+            names |= {s.name for s in reply.list_services_response.service}
+    assert {
+        "closeout.v1.AdminService",
+        "closeout.v1.AuctionService",
+        "closeout.v1.OperatorService",
+        "closeout.v1.PricingService",
+    } <= names
