@@ -3,55 +3,33 @@ margin, defaults, lots and settlements is one of these, journaled and replayable
 
 Frozen dataclasses of JSON-native fields; cash as two-decimal strings, notionals as whole
 units, times ISO-8601 with a zone. ``seq`` numbers the events of one clearing house from 1
-without gaps. ``to_dict``/``event_from_dict`` are the only (de)serialisation; no I/O here.
+without gaps. ``to_dict``/``event_from_dict`` (``matching.eventsourcing``) are the only
+(de)serialisation; no I/O here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-from matching.errors import InvalidInput
+from matching import eventsourcing
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
-    """Common header of every clearing event."""
+class Event(eventsourcing.Event):
+    """Common header of every clearing event: the stream it belongs to."""
 
-    type: ClassVar[str] = ""
     house_id: str
-    seq: int
-    at: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-native form with a ``type`` tag; inverse of :func:`event_from_dict`."""
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        data["type"] = self.type
-        return data
 
 
-_REGISTRY: dict[str, type[Event]] = {}
-_E = TypeVar("_E", bound=type[Event])
-
-
-def _register(cls: _E) -> _E:
-    _REGISTRY[cls.type] = cls
-    return cls
+FAMILY: eventsourcing.EventFamily[Event] = eventsourcing.EventFamily("clearing")
+_register = FAMILY.register
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:
     """Rebuild an event from its dict form; unknown types and fields are refused."""
-    kind = data.get("type")
-    cls = _REGISTRY.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise InvalidInput("type", f"unknown clearing event type {kind!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    extra = set(data) - names - {"type"}
-    if extra:
-        raise InvalidInput("event", f"unknown fields {sorted(extra)} for {kind}")
-    return cls(**{k: v for k, v in data.items() if k != "type"})
+    return FAMILY.from_dict(data)
 
 
 @_register

@@ -30,9 +30,8 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
-from matching.cds.auction import Ack, check_id
 from matching.clearing import events as ev
 from matching.clearing.eligibility import Invitation, eligible_bidders
 from matching.clearing.model import (
@@ -50,17 +49,14 @@ from matching.default.auction import ReplayMismatch
 from matching.default.cash import cents_text, to_cents
 from matching.default.lot import ConvertedPosition, Lot
 from matching.errors import AlreadyExists, InvalidInput, InvalidTransition, NotFound
+from matching.eventsourcing import Ack, EventSourced, check_id, iso
+from matching.eventsourcing import Decision as _Decision
 from matching.money import DecimalLike
 
 METHODS = ("AWARD", "ASSIGNMENT")
 
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The events a command emits and its acknowledgement (the last event's sequence)."""
-
-    events: tuple[ev.Event, ...]
-    ack: Ack | None = None
+#: What a clearing command returns.
+Decision: TypeAlias = _Decision[ev.Event]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,18 +117,14 @@ class LotRecord:
     method: str | None = None
 
 
-def _iso(now: datetime) -> str:
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now.isoformat()
-
-
-class ClearingHouse:
+class ClearingHouse(EventSourced[ev.Event]):
     """Members, positions, collateral, defaults, lots. Queries, commands, then events."""
+
+    stream_field = "house_id"
 
     def __init__(self, created: ev.HouseCreated) -> None:
         self.house_id = created.house_id
-        self.last_seq = created.seq
+        self._init_stream(created.house_id, created.seq)
         self.created_at = created.at
         self.members: dict[str, Member] = {}
         self.collateral: dict[str, int] = {}
@@ -151,7 +143,7 @@ class ClearingHouse:
     def create(*, house_id: str, by: str, now: datetime) -> Decision:
         """The HouseCreated event that starts a clearing journal."""
         check_id(house_id, "house_id")
-        created = ev.HouseCreated(house_id=house_id, seq=1, at=_iso(now), by=by)
+        created = ev.HouseCreated(house_id=house_id, seq=1, at=iso(now), by=by)
         return Decision((created,), Ack(1, created.at, house_id))
 
     @classmethod
@@ -586,20 +578,6 @@ class ClearingHouse:
 
     # -- applying events --------------------------------------------------------------------
 
-    def apply(self, event: ev.Event) -> None:
-        """Apply one accepted event; the only place state changes."""
-        if event.house_id != self.house_id:
-            raise ValueError(f"event of {event.house_id} applied to {self.house_id}")
-        if event.seq != self.last_seq + 1:
-            raise ValueError(f"event seq {event.seq} does not follow {self.last_seq}")
-        getattr(self, f"_on_{type(event).__name__}")(event)
-        self.last_seq = event.seq
-
-    def apply_all(self, events: Sequence[ev.Event]) -> None:
-        """Apply events in order."""
-        for event in events:
-            self.apply(event)
-
     def _on_MemberAdmitted(self, e: ev.MemberAdmitted) -> None:  # noqa: N802
         self.members[e.member] = Member(e.member, Role(e.role), e.mandatory)
         self.collateral[e.member] = 0
@@ -680,12 +658,6 @@ class ClearingHouse:
         )
 
     # -- internals --------------------------------------------------------------------------
-
-    def _head(self, now: datetime) -> dict[str, Any]:
-        return {"house_id": self.house_id, "seq": self.last_seq + 1, "at": _iso(now)}
-
-    def _decide(self, event: ev.Event) -> Decision:
-        return Decision((event,), Ack(event.seq, event.at, ""))
 
     def _margin_rows(self, required: Mapping[str, int]) -> tuple[MarginRow, ...]:
         return tuple(

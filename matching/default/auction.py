@@ -21,20 +21,24 @@ No I/O, no clock (``now`` is an argument), no randomness of its own (``seed`` is
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from matching.book import BookOrder, SealedBook
-from matching.cds.auction import Ack, check_id
 from matching.default import events as ev
 from matching.default.award import Outcome, SealedBid, decide
 from matching.default.cash import cents_text, to_cents
 from matching.default.lot import Lot
 from matching.default.phases import TERMINAL, Phase, check_transition
-from matching.errors import AlreadyExists, InvalidInput, InvalidTransition, NotFound, NotPermitted
+from matching.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
+from matching.eventsourcing import Ack, EventSourced, check_id, iso
+from matching.eventsourcing import Decision as _Decision
 from matching.money import DecimalLike
+
+#: What a default-auction command returns.
+Decision: TypeAlias = _Decision[ev.Event]
 
 MAX_SEED = 2**64 - 1
 
@@ -102,14 +106,6 @@ class AuctionParams:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """The events a command emits (empty for an idempotent repeat) and its acknowledgement."""
-
-    events: tuple[ev.Event, ...]
-    ack: Ack | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class BidView:
     """A live bid as its owner (or, after the close, anybody) sees it."""
 
@@ -124,14 +120,10 @@ class BidView:
         return dataclasses.asdict(self)
 
 
-def _iso(now: datetime) -> str:
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now.isoformat()
-
-
-class DefaultAuction:
+class DefaultAuction(EventSourced[ev.Event]):
     """State of one lot's auction. Queries first, then commands, then event application."""
+
+    owner_field = "member"
 
     def __init__(self, created: ev.AuctionCreated) -> None:
         self.auction_id = created.auction_id
@@ -142,8 +134,8 @@ class DefaultAuction:
         self.params = AuctionParams.from_dict(created.params)
         self.schedule = Schedule.from_dict(created.schedule)
         self.created_at = created.at
+        self._init_stream(created.auction_id, created.seq)
         self.phase = Phase.CREATED
-        self.last_seq = created.seq
         self.book = SealedBook()
         self.outcome: Outcome | None = None
         self.seed: int | None = None
@@ -152,7 +144,6 @@ class DefaultAuction:
         self.disclosures: list[ev.BidsDisclosed] = []
         self.phase_times: dict[str, str] = {Phase.CREATED.value: created.at}
         self._bid_meta: dict[str, tuple[str, str]] = {}  # member -> (client_order_id, at)
-        self._acks: dict[tuple[str, str], tuple[tuple[Any, ...], Ack]] = {}
 
     # -- construction --------------------------------------------------------------------
 
@@ -192,7 +183,7 @@ class DefaultAuction:
         created = ev.AuctionCreated(
             auction_id=auction_id,
             seq=1,
-            at=_iso(now),
+            at=iso(now),
             lot=lot.to_dict(),
             eligible=invited,
             market_makers=makers,
@@ -418,25 +409,6 @@ class DefaultAuction:
 
     # -- applying events ------------------------------------------------------------------
 
-    def apply(self, event: ev.Event) -> None:
-        """Apply one accepted event; the only place state changes."""
-        if event.auction_id != self.auction_id:
-            raise ValueError(f"event of {event.auction_id} applied to {self.auction_id}")
-        if event.seq != self.last_seq + 1:
-            raise ValueError(f"event seq {event.seq} does not follow {self.last_seq}")
-        handler = getattr(self, f"_on_{type(event).__name__}")
-        handler(event)
-        self.last_seq = event.seq
-        if client_order_id := getattr(event, "client_order_id", None):
-            member: str = getattr(event, "member")  # noqa: B009 - every such event has one
-            ack = Ack(event.seq, event.at, client_order_id)
-            self._acks[(member, client_order_id)] = (_fingerprint(event), ack)
-
-    def apply_all(self, events: Sequence[ev.Event]) -> None:
-        """Apply events in order."""
-        for event in events:
-            self.apply(event)
-
     def _on_WindowOpened(self, e: ev.WindowOpened) -> None:  # noqa: N802
         self._move(Phase.OPEN, e.at)
 
@@ -485,12 +457,6 @@ class DefaultAuction:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _head(self, now: datetime) -> dict[str, Any]:
-        return {"auction_id": self.auction_id, "seq": self.last_seq + 1, "at": _iso(now)}
-
-    def _decide(self, event: ev.Event, client_order_id: str | None = None) -> Decision:
-        return Decision((event,), Ack(event.seq, event.at, client_order_id or ""))
-
     def _move(self, target: Phase, at: str) -> None:
         check_transition(self.phase, target)
         self.phase = target
@@ -511,19 +477,6 @@ class DefaultAuction:
             raise InvalidTransition(
                 f"the window of {self.auction_id} closed at {close.isoformat()}"
             )
-
-    def _repeat(self, event: ev.BidSubmitted | ev.BidWithdrawn) -> Decision | None:
-        """The original acknowledgement when this client order id was used for the same thing."""
-        prior = self._acks.get((event.member, event.client_order_id))
-        if prior is None:
-            return None
-        fingerprint, ack = prior
-        if fingerprint != _fingerprint(event):
-            raise AlreadyExists(
-                f"client_order_id {event.client_order_id!r} was already used by {event.member} "
-                "for another request"
-            )
-        return Decision((), dataclasses.replace(ack, duplicate=True))
 
     def _sealed_bids(self) -> list[SealedBid]:
         out = []
@@ -580,14 +533,7 @@ class DefaultAuction:
             ),
             "bid_meta": dict(sorted(self._bid_meta.items())),
             "result": self.result(),
-            "acks": sorted((k, v[1].seq) for k, v in self._acks.items()),
+            "acks": self.acks_snapshot(),
             "disclosures": [d.to_dict() for d in self.disclosures],
             "phase_times": dict(self.phase_times),
         }
-
-
-def _fingerprint(event: ev.Event) -> tuple[Any, ...]:
-    data = event.to_dict()
-    for header in ("seq", "at", "auction_id"):
-        data.pop(header)
-    return tuple(sorted((k, repr(v)) for k, v in data.items()))

@@ -3,55 +3,33 @@
 Each event is a frozen dataclass of JSON-native fields: cash as two-decimal strings, times
 ISO-8601 with a zone. ``seq`` numbers the events of one auction from 1 without gaps. The
 award and assignment events record the random ``seed`` the server drew, so a replay makes
-the same draw. ``to_dict``/``event_from_dict`` are the only (de)serialisation; no I/O here.
+the same draw. ``to_dict``/``event_from_dict`` (``matching.eventsourcing``) are the only
+(de)serialisation; no I/O here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-from matching.errors import InvalidInput
+from matching import eventsourcing
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
-    """Common header of every default-auction event."""
+class Event(eventsourcing.Event):
+    """Common header of every default auction event: the stream it belongs to."""
 
-    type: ClassVar[str] = ""
     auction_id: str
-    seq: int
-    at: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-native form with a ``type`` tag; inverse of :func:`event_from_dict`."""
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        data["type"] = self.type
-        return data
 
 
-_REGISTRY: dict[str, type[Event]] = {}
-_E = TypeVar("_E", bound=type[Event])
-
-
-def _register(cls: _E) -> _E:
-    _REGISTRY[cls.type] = cls
-    return cls
+FAMILY: eventsourcing.EventFamily[Event] = eventsourcing.EventFamily("default auction")
+_register = FAMILY.register
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:
     """Rebuild an event from its dict form; unknown types and fields are refused."""
-    kind = data.get("type")
-    cls = _REGISTRY.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise InvalidInput("type", f"unknown default-auction event type {kind!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    extra = set(data) - names - {"type"}
-    if extra:
-        raise InvalidInput("event", f"unknown fields {sorted(extra)} for {kind}")
-    return cls(**{k: v for k, v in data.items() if k != "type"})
+    return FAMILY.from_dict(data)
 
 
 @_register
