@@ -103,26 +103,34 @@ class Record:
     hash: str
 
 
+#: ``json.dumps`` with these options builds a new encoder on every call; one is enough.
+_CANONICAL: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
+
 def canonical_json(value: Any) -> str:
     """The one JSON spelling hashed and stored: sorted keys, no spaces, no NaN/Infinity."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _CANONICAL(value)
 
 
 def record_hash(prev_hash: str, seq: int, stream: str, type_: str, payload_json: str) -> str:
     """sha256 over the previous hash and the canonical record; hex digest."""
-    body = canonical_json([seq, stream, type_, payload_json])
+    body = _CANONICAL([seq, stream, type_, payload_json])
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    stream: str
+    """One queued append. ``streams`` and ``types`` align with ``payloads``; ``events`` is
+    None for :meth:`Journal.submit_many`, whose future resolves with the last sequence
+    number instead of records (nobody reads those records back, so none are built)."""
+
+    streams: tuple[str, ...]
     types: tuple[str, ...]
     payloads: tuple[str, ...]
-    events: tuple[Mapping[str, Any], ...]
-    future: asyncio.Future[list[Record]]
+    events: tuple[Mapping[str, Any], ...] | None
+    future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
 
 
@@ -265,17 +273,41 @@ class Journal:
         if not events:
             future.set_result([])
             return future
-        types: list[str] = []
-        payloads: list[str] = []
-        for i, event in enumerate(events):
-            type_ = event.get("type")
-            if not isinstance(type_, str) or not type_:
-                raise ValueError(f"events[{i}]: 'type' must be a non-empty string")
-            payloads.append(canonical_json(dict(event)))
-            types.append(type_)
+        types, payloads = _encode(events)
         # Freeze a copy: the caller may mutate its dicts after we return.
         frozen = tuple(json.loads(p) for p in payloads)
-        self._queue.put(_Entry(stream, tuple(types), tuple(payloads), frozen, future, loop))
+        streams = (stream,) * len(types)
+        self._queue.put(_Entry(streams, tuple(types), tuple(payloads), frozen, future, loop))
+        return future
+
+    def submit_many(
+        self, items: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]
+    ) -> asyncio.Future[int]:
+        """Queue ``(stream, events)`` pairs now, in order, as one append; the future resolves
+        with the sequence number of the last record once the commit holding them is durable.
+
+        The services' path: the same contract and errors as :meth:`submit` (each pair's
+        events contiguous, nothing written if an event is refused), but no records are
+        built or returned, so the events are encoded once and never decoded again.
+        """
+        if self._failure is not None:
+            raise self._failure
+        if self._closed:
+            raise JournalFailed("journal is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        streams: list[str] = []
+        types: list[str] = []
+        payloads: list[str] = []
+        for stream, events in items:
+            t, p = _encode(events)
+            streams += [stream] * len(t)
+            types += t
+            payloads += p
+        if not types:
+            future.set_result(self._head[0])
+            return future
+        self._queue.put(_Entry(tuple(streams), tuple(types), tuple(payloads), None, future, loop))
         return future
 
     async def wait_failed(self) -> JournalFailed:
@@ -322,19 +354,30 @@ class Journal:
             self._fail_entries(batch, self._failure)
             return False
         seq, prev = self._head
-        results: list[list[Record]] = []
+        results: list[list[Record] | int] = []
         rows: list[tuple[int, str, str, str, str, str]] = []
+        sha256 = hashlib.sha256
         for entry in batch:
-            records: list[Record] = []
-            for type_, payload, event in zip(
-                entry.types, entry.payloads, entry.events, strict=True
+            for stream, type_, payload in zip(
+                entry.streams, entry.types, entry.payloads, strict=True
             ):
                 seq += 1
-                digest = record_hash(prev, seq, entry.stream, type_, payload)
-                rows.append((seq, entry.stream, type_, payload, prev, digest))
-                records.append(Record(seq, entry.stream, type_, event, prev, digest))
+                body = _CANONICAL([seq, stream, type_, payload])  # record_hash, inlined
+                digest = sha256((prev + body).encode("utf-8")).hexdigest()
+                rows.append((seq, stream, type_, payload, prev, digest))
                 prev = digest
-            results.append(records)
+            if entry.events is None:
+                results.append(seq)
+            else:
+                first = seq - len(entry.payloads)
+                results.append(
+                    [
+                        Record(r[0], r[1], r[2], event, r[4], r[5])
+                        for r, event in zip(
+                            rows[first - self._head[0] :], entry.events, strict=True
+                        )
+                    ]
+                )
         try:
             self._write(rows)
         except BaseException as exc:  # any failure, even an interrupt, must stop the journal
@@ -352,8 +395,7 @@ class Journal:
         self.stats.commits += 1
         self.stats.records += len(rows)
         self.stats.batch_sizes.append(len(batch))
-        for entry, records in zip(batch, results, strict=True):
-            _resolve(entry, records)
+        _resolve_all(batch, results)
         return True
 
     def _write(self, rows: list[tuple[int, str, str, str, str, str]]) -> None:
@@ -385,13 +427,34 @@ class Journal:
                 _reject(item, failure)
 
 
-def _resolve(entry: _Entry, records: list[Record]) -> None:
-    def _set() -> None:
-        if not entry.future.done():
-            entry.future.set_result(records)
+def _encode(events: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """Types and canonical payloads of ``events``; ValueError/TypeError if one is not fit."""
+    types: list[str] = []
+    payloads: list[str] = []
+    for i, event in enumerate(events):
+        type_ = event.get("type")
+        if not isinstance(type_, str) or not type_:
+            raise ValueError(f"events[{i}]: 'type' must be a non-empty string")
+        payloads.append(_CANONICAL(event if type(event) is dict else dict(event)))
+        types.append(type_)
+    return types, payloads
 
-    with contextlib.suppress(RuntimeError):
-        entry.loop.call_soon_threadsafe(_set)
+
+def _resolve_all(batch: list[_Entry], results: list[list[Record] | int]) -> None:
+    """Resolve a committed batch's futures: one wake-up of each event loop, not one each."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Entry, object]]] = {}
+    for entry, result in zip(batch, results, strict=True):
+        by_loop.setdefault(entry.loop, []).append((entry, result))
+
+    for loop, pairs in by_loop.items():
+
+        def _set(pairs: list[tuple[_Entry, object]] = pairs) -> None:
+            for entry, result in pairs:
+                if not entry.future.done():
+                    entry.future.set_result(result)
+
+        with contextlib.suppress(RuntimeError):  # the loop may already be closed
+            loop.call_soon_threadsafe(_set)
 
 
 def _reject(entry: _Entry, failure: JournalFailed) -> None:

@@ -35,13 +35,14 @@ from matching.cds.result import AuctionResult, build_result
 from matching.cds.stage1 import InitialMarket, SettlementRequest, Stage1Outcome, compute_stage1
 from matching.cds.stage2 import Stage2Outcome, carried_over, clear, eligible_side
 from matching.errors import (
+    AlreadyExists,
     InvalidInput,
     InvalidTransition,
     LimitExceeded,
     NotFound,
     NotPermitted,
 )
-from matching.eventsourcing import Ack, EventSourced, check_id, iso
+from matching.eventsourcing import HEADER_FIELDS, Ack, EventSourced, check_id, iso
 from matching.eventsourcing import Decision as _Decision
 from matching.money import DecimalLike, parse_amount
 
@@ -49,6 +50,27 @@ __all__ = ["Ack", "CdsAuction", "Decision", "Schedule", "check_id"]
 
 #: What a CDS auction command returns.
 Decision: TypeAlias = _Decision[ev.Event]
+
+#: Distinct limit prices remembered per auction (a book has a few hundred levels).
+_PRICE_CACHE = 4096
+_HANDLER_NAMES: dict[type, str] = {}
+_PRINT_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _print(event: ev.Event) -> str:
+    """What a submitter asked for, as one string comparable across retries.
+
+    The shared ``fingerprint`` (every field but the header, with ``repr`` values) less the
+    two fields that key the idempotency record (``dealer``, ``client_order_id``: equal
+    whenever two fingerprints are compared), joined by a separator that ``repr`` of a str
+    never contains, so equal strings mean equal fingerprints.
+    """
+    kind = type(event)
+    names = _PRINT_NAMES.get(kind)
+    if names is None:
+        skip = HEADER_FIELDS | {"dealer", "client_order_id"}
+        names = _PRINT_NAMES[kind] = tuple(sorted(n for n in ev.field_names(kind) if n not in skip))
+    return "\x1f".join([event.type, *[repr(getattr(event, n)) for n in names]])
 
 
 class ReplayMismatch(RuntimeError):
@@ -132,6 +154,10 @@ class CdsAuction(EventSourced[ev.Event]):
         self.disclosures: list[ev.BookDisclosed] = []
         self.phase_times: dict[str, str] = {Phase.SCHEDULED.value: created.at}
         self._orders_per_dealer: dict[str, int] = {}
+        # Limit prices seen, as (ticks, canonical string): a book has a few hundred levels.
+        self._prices: dict[str, tuple[int, str]] = {}
+        # The fingerprint ``_repeat`` made for the event about to be applied.
+        self._last_print: tuple[ev.Event | None, str] = (None, "")
 
     # -- construction --------------------------------------------------------------------
 
@@ -419,14 +445,14 @@ class CdsAuction(EventSourced[ev.Event]):
         if customer is not None:
             check_id(customer, "customer")
         side_v = _order_side(side)
-        ticks, amount = self._check_order(price, size)
+        (_, price_text), amount = self._check_order(price, size)
         event = ev.LimitOrderSubmitted(
             **self._head(now),
             dealer=dealer,
             client_order_id=client_order_id,
             order_id=f"{dealer}/{client_order_id}",
             side=side_v.value,
-            price=self.params.grid.format(ticks),
+            price=price_text,
             size=str(amount),
             customer=customer,
         )
@@ -462,13 +488,13 @@ class CdsAuction(EventSourced[ev.Event]):
         self._require_panel(dealer)
         check_id(client_order_id, "client_order_id")
         check_id(order_client_id, "order_client_id")
-        ticks, amount = self._check_order(price, size)
+        (_, price_text), amount = self._check_order(price, size)
         event = ev.LimitOrderReplaced(
             **self._head(now),
             dealer=dealer,
             client_order_id=client_order_id,
             order_id=f"{dealer}/{order_client_id}",
-            price=self.params.grid.format(ticks),
+            price=price_text,
             size=str(amount),
         )
         repeat = self._repeat(event)
@@ -557,7 +583,7 @@ class CdsAuction(EventSourced[ev.Event]):
             BookOrder(
                 order_id=e.order_id,
                 owner=e.dealer,
-                ticks=self.params.grid.to_ticks(e.price, "price"),
+                ticks=self._ticks(e.price),
                 size=int(e.size),
                 seq=e.seq,
                 customer=e.customer,
@@ -568,7 +594,7 @@ class CdsAuction(EventSourced[ev.Event]):
     def _on_LimitOrderReplaced(self, e: ev.LimitOrderReplaced) -> None:  # noqa: N802
         self.book.replace(
             e.order_id,
-            ticks=self.params.grid.to_ticks(e.price, "price"),
+            ticks=self._ticks(e.price),
             size=int(e.size),
             seq=e.seq,
         )
@@ -630,11 +656,32 @@ class CdsAuction(EventSourced[ev.Event]):
         self._require_window(phase, now)
         return self._decide(event, client_order_id)
 
-    def _check_order(self, price: DecimalLike, size: DecimalLike) -> tuple[int, int]:
-        ticks = self.params.grid.to_ticks(price, "price")
+    def _limit_price(self, price: DecimalLike) -> tuple[int, str]:
+        """A limit price as (ticks, canonical string); refused off the grid or negative."""
+        if type(price) is str:
+            known = self._prices.get(price)
+            if known is not None:
+                return known
+        grid = self.params.grid
+        ticks = grid.to_ticks(price, "price")
         if ticks < 0:
             raise InvalidInput("price", "must not be negative")
-        amount = parse_amount(size, "size")
+        found = (ticks, grid.format(ticks))
+        if type(price) is str:
+            if len(self._prices) >= _PRICE_CACHE:
+                self._prices.clear()
+            self._prices[price] = found
+        return found
+
+    def _ticks(self, price: str) -> int:
+        """Ticks of a price recorded in an event (canonical, on the grid)."""
+        known = self._prices.get(price)
+        return known[0] if known is not None else self._limit_price(price)[0]
+
+    def _check_order(self, price: DecimalLike, size: DecimalLike) -> tuple[tuple[int, str], int]:
+        ticks = self._limit_price(price)
+        # A positive int is its own amount (the wire's int64); anything else is parsed.
+        amount = size if type(size) is int and size > 0 else parse_amount(size, "size")
         if amount <= 0:
             raise InvalidInput("size", "must be positive")
         if amount < self.params.min_limit_order_size:
@@ -672,6 +719,50 @@ class CdsAuction(EventSourced[ev.Event]):
                 {"dealer": a.dealer, "amount": str(a.amount)} for a in outcome.adjustments
             ],
         }
+
+    # -- idempotency: the shared rules, computed once per event -------------------------
+
+    def apply(self, event: ev.Event) -> None:
+        """Apply one accepted event; the only place state changes.
+
+        :meth:`EventSourced.apply` with the same checks and effects, but the submission's
+        fingerprint is computed once (``_repeat`` made it for the decision being applied)
+        and kept as one string (:func:`_print`) instead of a tuple of pairs: every order
+        went through ``to_dict`` and a sort three times, and its idempotency record was
+        most of a resting order's memory.
+        """
+        if event.auction_id != self.stream_id:
+            raise ValueError(f"event of {event.auction_id} applied to {self.stream_id}")
+        if event.seq != self.last_seq + 1:
+            raise ValueError(f"event seq {event.seq} does not follow {self.last_seq}")
+        kind = type(event)
+        name = _HANDLER_NAMES.get(kind)
+        if name is None:
+            name = _HANDLER_NAMES[kind] = f"_on_{kind.__name__}"
+        getattr(self, name)(event)
+        self.last_seq = event.seq
+        if client_order_id := getattr(event, "client_order_id", None):
+            cached, print_ = self._last_print
+            if cached is not event:
+                print_ = _print(event)
+            self._last_print = (None, "")
+            ack = Ack(event.seq, event.at, client_order_id)
+            self._acks[(getattr(event, "dealer"), client_order_id)] = (print_, ack)  # type: ignore[assignment]  # noqa: B009
+
+    def _repeat(self, event: ev.Event) -> Decision | None:
+        """The original acknowledgement when this client order id was used for the same thing."""
+        key = (getattr(event, "dealer"), getattr(event, "client_order_id"))  # noqa: B009
+        print_ = _print(event)
+        self._last_print = (event, print_)
+        prior = self._acks.get(key)
+        if prior is None:
+            return None
+        known, ack = prior
+        if known != print_:  # type: ignore[comparison-overlap]  # stored as _print strings
+            raise AlreadyExists(
+                f"client_order_id {key[1]!r} was already used by {key[0]} for another request"
+            )
+        return _Decision((), dataclasses.replace(ack, duplicate=True))
 
     def snapshot(self) -> dict[str, Any]:
         """Everything that defines the state, for replay-equality checks."""

@@ -11,6 +11,7 @@ see in acknowledgements and resume ``WatchAuction`` from.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -23,6 +24,24 @@ class Event(eventsourcing.Event):
     """Common header of every CDS auction event: the auction it belongs to."""
 
     auction_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-native form with a ``type`` tag (the shared one, with field names cached:
+        every accepted order is serialised once, so ``dataclasses.fields`` per call showed)."""
+        data = {name: getattr(self, name) for name in field_names(type(self))}
+        data["type"] = self.type
+        return data
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    """The dataclass field names of an event class, in declaration order (cached)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 FAMILY: eventsourcing.EventFamily[Event] = eventsourcing.EventFamily("CDS auction")

@@ -11,7 +11,6 @@ submissions, and never acknowledge before the registry says the events are durab
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
@@ -186,13 +185,18 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         """
         dealer = _dealer()
         response = pb.SubmitOrdersResponse()
-        in_flight: list[Awaitable[object]] = []
+        # Commits complete in queue order and a failed commit fails every later one, so the
+        # durability of the latest accepted order implies that of all before it.
+        latest: Awaitable[object] | None = None
+        in_flight = 0
         index = -1
+        begin = self._registry.begin
+        now = self._now
         async for request in request_iterator:
             index += 1
             try:
                 side = wire.order_side_in(request.side)
-                decision, durable = self._registry.begin(
+                decision, durable = begin(
                     request.auction_id,
                     lambda a, r=request, s=side: a.submit_limit_order(  # type: ignore[misc]
                         dealer=dealer,
@@ -201,7 +205,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                         price=r.price,
                         size=r.size,
                         customer=r.customer or None,
-                        now=self._now(),
+                        now=now(),
                     ),
                 )
             except DomainError as exc:
@@ -214,15 +218,22 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                     )
                 )
                 continue
-            in_flight.append(durable)
             response.accepted += 1
-            if decision.ack is not None:
-                response.duplicates += int(decision.ack.duplicate)
-                response.last_sequence = max(response.last_sequence, decision.ack.seq)
-            if len(in_flight) >= BULK_WINDOW:
-                await asyncio.gather(*in_flight)
-                in_flight.clear()
-        await asyncio.gather(*in_flight)
+            ack = decision.ack
+            if ack is not None and ack.seq > response.last_sequence:
+                response.last_sequence = ack.seq
+            if ack is None or ack.duplicate:
+                # An idempotent repeat: its original's commit may still be in flight.
+                response.duplicates += ack is not None
+                await durable
+                continue
+            latest = durable
+            in_flight += 1
+            if in_flight >= BULK_WINDOW:
+                await latest
+                in_flight = 0
+        if latest is not None:
+            await latest
         return response
 
     async def ListMySubmissions(  # noqa: N802

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,13 +43,28 @@ class _Entry:
     history: list[ev.Event] = field(default_factory=list)
     durable_seq: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: int = 0
 
     def mark_durable(self, seq: int) -> None:
         if seq > self.durable_seq:
             self.durable_seq = seq
-            # Wake everyone waiting on the old event; later waiters get a fresh one.
-            woken, self.changed = self.changed, asyncio.Event()
-            woken.set()
+            if self.waiting:
+                # Wake everyone waiting on the old event; later waiters get a fresh one.
+                woken, self.changed = self.changed, asyncio.Event()
+                woken.set()
+
+
+class _Durable:
+    """Awaitable durability of one command: shields the shared commit future only if awaited
+    (bulk streams await just the last one; commits complete in queue order)."""
+
+    __slots__ = ("_future",)
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self._future = future
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return asyncio.shield(self._future).__await__()
 
 
 class AuctionRegistry:
@@ -61,6 +76,10 @@ class AuctionRegistry:
         self._auctions: dict[str, _Entry] = {}
         self._poke = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Commands applied since the last flush to the journal (one append per loop turn).
+        self._pending: list[tuple[str, list[dict[str, Any]]]] = []
+        self._pending_marks: list[tuple[_Entry, int]] = []
+        self._pending_future: asyncio.Future[Any] | None = None
 
     # -- queries -------------------------------------------------------------------------
 
@@ -81,7 +100,11 @@ class AuctionRegistry:
         """Return once an event with ``seq > after`` is durable."""
         entry = self._entry(auction_id)
         while entry.durable_seq <= after:
-            await entry.changed.wait()
+            entry.waiting += 1
+            try:
+                await entry.changed.wait()
+            finally:
+                entry.waiting -= 1
 
     # -- commands ------------------------------------------------------------------------
 
@@ -205,19 +228,52 @@ class AuctionRegistry:
             raise NotFound(f"no auction {auction_id!r}") from None
 
     def _commit(self, entry: _Entry, events: tuple[ev.Event, ...]) -> Awaitable[object]:
-        entry.history.extend(events)
-        stream = STREAM_PREFIX + entry.auction.auction_id
-        written = self._journal.submit(stream, [e.to_dict() for e in events])
-        last = events[-1].seq
+        """Queue the events for the journal; the awaitable resolves once they are durable.
 
-        def durable(future: asyncio.Future[Any]) -> None:
-            # Commits complete in queue order, so everything up to ``last`` is durable now.
+        Group commit starts here: every command applied in one turn of the event loop goes
+        to the journal as one append (queued at the end of the turn, in apply order), with
+        one future and one callback for all of them instead of one each.
+        """
+        entry.history.extend(events)
+        self._pending.append(
+            (STREAM_PREFIX + entry.auction.auction_id, [e.to_dict() for e in events])
+        )
+        self._pending_marks.append((entry, events[-1].seq))
+        future = self._pending_future
+        if future is None:
+            loop = asyncio.get_running_loop()
+            future = self._pending_future = loop.create_future()
+            loop.call_soon(self._flush)
+        return _Durable(future)
+
+    def _flush(self) -> None:
+        future, items, marks = self._pending_future, self._pending, self._pending_marks
+        self._pending_future, self._pending, self._pending_marks = None, [], []
+        if future is None or future.done():  # pragma: no cover - nothing queued
+            return
+        try:
+            written = self._journal.submit_many(items)
+        except BaseException as exc:  # JournalFailed: every waiter hears it (fail-stop)
+            future.set_exception(exc)
+            future.exception()  # retrieved: nobody may be awaiting (bulk streams)
+            return
+
+        def durable(done: asyncio.Future[Any]) -> None:
+            # Commits complete in queue order, so everything up to each mark is durable now.
             # Runs whether or not anyone awaits: watchers must not depend on the submitter.
-            if not future.cancelled() and future.exception() is None:
+            if done.cancelled():
+                future.cancel()
+                return
+            exc = done.exception()
+            if exc is not None:
+                future.set_exception(exc)
+                future.exception()
+                return
+            for entry, last in marks:
                 entry.mark_durable(last)
+            future.set_result(None)
 
         written.add_done_callback(durable)
-        return asyncio.shield(written)
 
 
 async def _done() -> None:
