@@ -30,7 +30,7 @@ import grpc.aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from server import admin_service, cds, pricing_service
+from server import admin_service, cds, default, pricing_service
 from server.auth import Authenticator
 from server.clock import Clock, SystemClock
 from server.config import ConfigError, ServerConfig, parse_listen
@@ -41,7 +41,7 @@ from server.runtime import Registration, Runtime, ServiceModule
 __all__ = ["SERVICE_MODULES", "CloseoutServer", "run", "serve"]
 
 #: THE list of service modules the server runs. Add a module here to serve it.
-SERVICE_MODULES: tuple[ServiceModule, ...] = (admin_service, cds, pricing_service)
+SERVICE_MODULES: tuple[ServiceModule, ...] = (admin_service, cds, pricing_service, default)
 
 _log = logging.getLogger("closeout.server")
 

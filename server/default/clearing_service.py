@@ -1,0 +1,275 @@
+"""``closeout.v1.ClearingService``: the clearing-house operator's default management, over gRPC.
+
+Each RPC: check the role, convert the request, price what needs pricing
+(:mod:`server.default.valuation`, through the registry), make the engine calls through the
+registry (which journals before it returns), convert back. Commands need the operator role;
+the read RPCs (lots, results, ledger, instructions, grades) are open to observers too, since
+none of them holds a sealed bid. Domain errors propagate to the guard interceptor, which
+maps them to status codes through the one table.
+
+This module must never decide a clearing or auction rule, never return a sealed bid without
+the recorded disclosure, and never acknowledge before the registry says it is durable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from closeout.v1 import clearing_pb2 as pb
+from closeout.v1 import clearing_pb2_grpc
+from matching.errors import InvalidInput
+from server.auth import require_role
+from server.config import Role
+from server.default import valuation, wire
+from server.default.registry import DefaultRegistry
+from server.runtime import Runtime
+
+READ_ROLES = (Role.OPERATOR, Role.OBSERVER)
+
+
+def _operator() -> str:
+    return require_role(Role.OPERATOR).participant_id
+
+
+class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
+    """Operator RPCs over the registry."""
+
+    def __init__(self, registry: DefaultRegistry, runtime: Runtime) -> None:
+        self._registry = registry
+        self._now = runtime.clock.now
+
+    # -- clearing state, margin, default, conversion -------------------------------------
+
+    async def LoadClearingState(  # noqa: N802 - RPC names are fixed by the proto
+        self, request: pb.LoadClearingStateRequest, context: Any
+    ) -> pb.LoadClearingStateResponse:
+        operator = _operator()
+        members = [wire.member_in(m, f"members[{i}]") for i, m in enumerate(request.members)]
+        positions = []
+        for i, p in enumerate(request.positions):
+            if not p.HasField("terms"):
+                raise InvalidInput(f"positions[{i}].terms", "required")
+            positions.append((p.position_id, p.member_id, wire.swap_in(p.terms, f"positions[{i}]")))
+        ack = await self._registry.load(
+            house_id=request.house_id, members=members, positions=positions, by=operator
+        )
+        return pb.LoadClearingStateResponse(
+            ack=wire.ack_out(ack),
+            house_id=self._registry.house.house_id,
+            members_admitted=len(members),
+            positions_booked=len(positions),
+        )
+
+    async def RunMargin(  # noqa: N802
+        self, request: pb.RunMarginRequest, context: Any
+    ) -> pb.RunMarginResponse:
+        operator = _operator()
+        if not request.HasField("market"):
+            raise InvalidInput("market", "required")
+        market = valuation.priced_market(wire.market_in(request.market))
+        scenarios = valuation.margin_scenarios(wire.scenarios_in(request.scenarios))
+        run = await self._registry.run_margin(
+            run_id=request.run_id, market=market, scenarios=scenarios, by=operator
+        )
+        rows = self._registry.house.margin_run(run.run_id)
+        return pb.RunMarginResponse(
+            ack=wire.ack_out(run.ack),
+            run=wire.margin_out(run.run_id, rows, market.valuation_day, market.curve_id, run.worst),
+        )
+
+    async def DeclareDefault(  # noqa: N802
+        self, request: pb.DeclareDefaultRequest, context: Any
+    ) -> pb.DeclareDefaultResponse:
+        operator = _operator()
+        market = None
+        if request.HasField("market"):
+            market = valuation.priced_market(wire.market_in(request.market))
+        ack = await self._registry.declare_default(
+            member=request.member_id, reason=request.reason or None, market=market, by=operator
+        )
+        record = self._registry.house.defaults[request.member_id]
+        return pb.DeclareDefaultResponse(
+            ack=wire.ack_out(ack), member_default=wire.default_out(record)
+        )
+
+    async def ConvertPositions(  # noqa: N802
+        self, request: pb.ConvertPositionsRequest, context: Any
+    ) -> pb.ConvertPositionsResponse:
+        operator = _operator()
+        if not request.HasField("market"):
+            raise InvalidInput("market", "required")
+        if request.group_by not in (
+            pb.LOT_GROUPING_UNSPECIFIED,
+            pb.LOT_GROUPING_POSITION,
+            pb.LOT_GROUPING_CURRENCY_INDEX,
+        ):
+            raise InvalidInput("group_by", "unknown value")
+        market = valuation.priced_market(wire.market_in(request.market))
+        ack, lot_ids = await self._registry.convert(
+            member=request.member_id,
+            market=market,
+            rcv_convention=wire.rcv_in(request.rcv_convention),
+            standard_tenors=list(request.standard_tenors),
+            by_market=request.group_by == pb.LOT_GROUPING_CURRENCY_INDEX,
+            hedge=request.hedge,
+            by=operator,
+        )
+        house = self._registry.house
+        return pb.ConvertPositionsResponse(
+            ack=wire.ack_out(ack), lots=[wire.lot_out(house.lot(i)) for i in lot_ids]
+        )
+
+    async def ListLots(  # noqa: N802
+        self, request: pb.ListLotsRequest, context: Any
+    ) -> pb.ListLotsResponse:
+        require_role(*READ_ROLES)
+        if not self._registry.has_house():
+            return pb.ListLotsResponse()
+        return pb.ListLotsResponse(
+            lots=[wire.lot_out(r) for r in self._registry.house.lots.values()]
+        )
+
+    # -- auctions ------------------------------------------------------------------------
+
+    async def CreateDefaultAuction(  # noqa: N802
+        self, request: pb.CreateDefaultAuctionRequest, context: Any
+    ) -> pb.CreateDefaultAuctionResponse:
+        operator = _operator()
+        auction, ack = await self._registry.create_auction(
+            auction_id=request.auction_id,
+            lot_id=request.lot_id,
+            reserve=request.reserve or None,
+            reserve_bp=request.reserve_bp or None,
+            grading_threshold=request.grading_threshold,
+            open_at=wire.timestamp_in(request, "open_at"),
+            close_at=wire.timestamp_in(request, "close_at"),
+            window_seconds=request.window_seconds,
+            by=operator,
+        )
+        return pb.CreateDefaultAuctionResponse(
+            ack=wire.ack_out(ack), auction=wire.auction_out(auction)
+        )
+
+    async def OpenBidWindow(  # noqa: N802
+        self, request: pb.OpenBidWindowRequest, context: Any
+    ) -> pb.OpenBidWindowResponse:
+        operator = _operator()
+        decision = await self._registry.execute(
+            request.auction_id, lambda a: a.open(by=operator, now=self._now())
+        )
+        auction = self._registry.auction(request.auction_id)
+        return pb.OpenBidWindowResponse(
+            ack=wire.ack_out(decision.ack), auction=wire.auction_out(auction)
+        )
+
+    async def CloseBidWindow(  # noqa: N802
+        self, request: pb.CloseBidWindowRequest, context: Any
+    ) -> pb.CloseBidWindowResponse:
+        operator = _operator()
+        decision = await self._registry.execute(
+            request.auction_id, lambda a: a.close(by=operator, now=self._now())
+        )
+        auction = self._registry.auction(request.auction_id)
+        return pb.CloseBidWindowResponse(
+            ack=wire.ack_out(decision.ack), auction=wire.auction_out(auction)
+        )
+
+    async def CancelDefaultAuction(  # noqa: N802
+        self, request: pb.CancelDefaultAuctionRequest, context: Any
+    ) -> pb.CancelDefaultAuctionResponse:
+        operator = _operator()
+        decision = await self._registry.execute(
+            request.auction_id,
+            lambda a: a.cancel(by=operator, reason=request.reason, now=self._now()),
+        )
+        auction = self._registry.auction(request.auction_id)
+        return pb.CancelDefaultAuctionResponse(
+            ack=wire.ack_out(decision.ack), auction=wire.auction_out(auction)
+        )
+
+    async def DiscloseBids(  # noqa: N802
+        self, request: pb.DiscloseBidsRequest, context: Any
+    ) -> pb.DiscloseBidsResponse:
+        operator = _operator()
+        decision = await self._registry.execute(
+            request.auction_id,
+            lambda a: a.disclose_bids(by=operator, reason=request.reason, now=self._now()),
+        )
+        auction = self._registry.auction(request.auction_id)
+        return pb.DiscloseBidsResponse(
+            ack=wire.ack_out(decision.ack),
+            bids=[wire.bid_out(b) for b in auction.bids(disclosed=True)],
+        )
+
+    async def AwardLot(  # noqa: N802
+        self, request: pb.AwardLotRequest, context: Any
+    ) -> pb.AwardLotResponse:
+        operator = _operator()
+        decision = await self._registry.award(request.auction_id, by=operator)
+        auction = self._registry.auction(request.auction_id)
+        return pb.AwardLotResponse(
+            ack=wire.ack_out(decision.ack), result=wire.result_out(auction.result())
+        )
+
+    async def SettleLot(  # noqa: N802
+        self, request: pb.SettleLotRequest, context: Any
+    ) -> pb.SettleLotResponse:
+        operator = _operator()
+        decision = await self._registry.settle(request.auction_id, by=operator)
+        lot_id = self._registry.auction(request.auction_id).lot.lot_id
+        house = self._registry.house
+        return pb.SettleLotResponse(
+            ack=wire.ack_out(decision.ack),
+            settlement=wire.lot_out(house.lot(lot_id)).settlement,
+            instructions=[wire.instruction_out(i) for i in house.settlement_instructions(lot_id)],
+        )
+
+    # -- publications --------------------------------------------------------------------
+
+    async def GetAuctionResult(  # noqa: N802
+        self, request: pb.GetAuctionResultRequest, context: Any
+    ) -> pb.GetAuctionResultResponse:
+        require_role(*READ_ROLES)
+        auction = self._registry.auction(request.auction_id)
+        return pb.GetAuctionResultResponse(result=wire.result_out(auction.result()))
+
+    async def GetLedger(  # noqa: N802
+        self, request: pb.GetLedgerRequest, context: Any
+    ) -> pb.GetLedgerResponse:
+        require_role(*READ_ROLES)
+        return wire.ledger_out(self._registry.house.ledger())
+
+    async def GetSettlementInstructions(  # noqa: N802
+        self, request: pb.GetSettlementInstructionsRequest, context: Any
+    ) -> pb.GetSettlementInstructionsResponse:
+        require_role(*READ_ROLES)
+        house = self._registry.house
+        if request.lot_id:
+            house.lot(request.lot_id)
+        return pb.GetSettlementInstructionsResponse(
+            instructions=[
+                wire.instruction_out(i)
+                for i in house.settlement_instructions(request.lot_id or None)
+            ]
+        )
+
+    async def GetGrades(  # noqa: N802
+        self, request: pb.GetGradesRequest, context: Any
+    ) -> pb.GetGradesResponse:
+        require_role(*READ_ROLES)
+        auctions = (
+            [self._registry.auction(request.auction_id)]
+            if request.auction_id
+            else self._registry.auctions()
+        )
+        return pb.GetGradesResponse(
+            grades=[g for a in auctions for g in wire.grade_rows(a.result())]
+        )
+
+
+def add(server: Any, registry: DefaultRegistry, runtime: Runtime) -> str:
+    """Add the servicer; returns its full service name."""
+    clearing_pb2_grpc.add_ClearingServiceServicer_to_server(
+        ClearingServicer(registry, runtime), server
+    )
+    return str(pb.DESCRIPTOR.services_by_name["ClearingService"].full_name)

@@ -1,0 +1,139 @@
+"""``closeout.v1.DefaultAuctionService``: what clearing members and market makers do in a
+default auction, over gRPC.
+
+The member is always the authenticated participant (its participant id is its member id),
+never a field of the request; the engine refuses members not invited to the lot
+(PERMISSION_DENIED). Each RPC makes one call into the engine through the registry (which
+journals before it returns). Operators and observers may watch an auction's public events.
+
+This module must never decide an auction rule, never show a member another member's bid
+(or that it bid), and never acknowledge before the registry says the events are durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from closeout.v1 import clearing_pb2 as pb
+from closeout.v1 import clearing_pb2_grpc
+from matching.default.phases import TERMINAL, Phase
+from matching.errors import InvalidInput
+from server.auth import require_role
+from server.config import Role
+from server.default import wire
+from server.default.registry import DefaultRegistry
+from server.runtime import Runtime
+
+MEMBER_ROLES = (Role.CLEARING_MEMBER, Role.MARKET_MAKER)
+WATCH_ROLES = (*MEMBER_ROLES, Role.OPERATOR, Role.OBSERVER)
+
+
+def _member() -> str:
+    return require_role(*MEMBER_ROLES).participant_id
+
+
+class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
+    """Member RPCs over the registry."""
+
+    def __init__(self, registry: DefaultRegistry, runtime: Runtime) -> None:
+        self._registry = registry
+        self._now = runtime.clock.now
+
+    async def ListInvitations(  # noqa: N802 - RPC names are fixed by the proto
+        self, request: pb.ListInvitationsRequest, context: Any
+    ) -> pb.ListInvitationsResponse:
+        member = _member()
+        out = []
+        for a in self._registry.auctions():
+            if member not in a.eligible:
+                continue
+            invitation = pb.Invitation(
+                auction_id=a.auction_id,
+                lot_id=a.lot.lot_id,
+                phase=wire.PHASE_OUT[a.phase],
+                mandatory=member in a.mandatory,
+            )
+            if a.schedule.close_at is not None:
+                invitation.close_at.CopyFrom(wire.timestamp(a.schedule.close_at))
+            out.append(invitation)
+        return pb.ListInvitationsResponse(invitations=out)
+
+    async def GetLot(  # noqa: N802
+        self, request: pb.GetLotRequest, context: Any
+    ) -> pb.GetLotResponse:
+        member = _member()
+        auction = self._registry.auction(request.auction_id)
+        return wire.view_out(auction.view_of(member), auction.lot)
+
+    async def SubmitBid(  # noqa: N802
+        self, request: pb.SubmitBidRequest, context: Any
+    ) -> pb.SubmitBidResponse:
+        member = _member()
+        decision = await self._registry.execute(
+            request.auction_id,
+            lambda a: a.submit_bid(
+                member=member,
+                client_order_id=request.client_order_id,
+                amount=request.amount,
+                now=self._now(),
+            ),
+        )
+        return pb.SubmitBidResponse(ack=wire.ack_out(decision.ack))
+
+    async def WithdrawBid(  # noqa: N802
+        self, request: pb.WithdrawBidRequest, context: Any
+    ) -> pb.WithdrawBidResponse:
+        member = _member()
+        decision = await self._registry.execute(
+            request.auction_id,
+            lambda a: a.withdraw_bid(
+                member=member, client_order_id=request.client_order_id, now=self._now()
+            ),
+        )
+        return pb.WithdrawBidResponse(ack=wire.ack_out(decision.ack))
+
+    async def GetMyBid(  # noqa: N802
+        self, request: pb.GetMyBidRequest, context: Any
+    ) -> pb.GetMyBidResponse:
+        member = _member()
+        auction = self._registry.auction(request.auction_id)
+        auction.lot_for(member)  # invited members only
+        bid = auction.bid_of(member)
+        return pb.GetMyBidResponse(bid=None if bid is None else wire.bid_out(bid))
+
+    async def WatchLot(  # noqa: N802
+        self, request: pb.WatchLotRequest, context: Any
+    ) -> AsyncIterator[pb.WatchLotResponse]:
+        principal = require_role(*WATCH_ROLES)
+        auction = self._registry.auction(request.auction_id)
+        viewer: str | None = None
+        if principal.role in MEMBER_ROLES:
+            viewer = principal.participant_id
+            auction.lot_for(viewer)  # invited members only
+        if request.after_sequence > auction.last_seq:
+            raise InvalidInput(
+                "after_sequence", f"the auction has only {auction.last_seq} events so far"
+            )
+        after = request.after_sequence
+        phase = Phase.CREATED
+        for event in self._registry.durable_history(request.auction_id, 0)[:after]:
+            phase = wire.phase_after(event, phase)
+        while True:
+            for event in self._registry.durable_history(request.auction_id, after):
+                phase = wire.phase_after(event, phase)
+                after = event.seq
+                message = wire.watch_out(event, phase, viewer)
+                if message is not None:
+                    yield message
+            if phase in TERMINAL:
+                return
+            await self._registry.wait_for_events(request.auction_id, after)
+
+
+def add(server: Any, registry: DefaultRegistry, runtime: Runtime) -> str:
+    """Add the servicer; returns its full service name."""
+    clearing_pb2_grpc.add_DefaultAuctionServiceServicer_to_server(
+        DefaultAuctionServicer(registry, runtime), server
+    )
+    return str(pb.DESCRIPTOR.services_by_name["DefaultAuctionService"].full_name)

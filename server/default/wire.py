@@ -1,0 +1,440 @@
+"""Protobuf <-> default-management domain values: the only place that knows both shapes.
+
+Inbound, wire values become the engines' arguments (decimal strings stay strings; the
+engines validate them and name the field); unset enums are refused with the field's name.
+Outbound, engine state, results and events become messages; a member's view of an event
+carries only public facts and that member's own.
+
+No clearing or auction rule here: this module converts, it never decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from closeout.v1 import clearing_pb2 as pb
+from closeout.v1 import common_pb2, pricing_pb2
+from matching.clearing.model import Role, Side, SwapTerms
+from matching.clearing.settlement import Instruction
+from matching.clearing.state import DefaultRecord, LotRecord, MarginRow, MemberSpec
+from matching.default import events as aev
+from matching.default.auction import BidView, DefaultAuction
+from matching.default.cash import cents_text
+from matching.default.lot import ConvertedPosition, Lot
+from matching.default.phases import Phase
+from matching.errors import InvalidInput
+from matching.eventsourcing import Ack
+from server.pricing_service import _market as pricing_market
+from server.pricing_service import _scenario as pricing_scenario
+
+_ROLE_IN = {
+    pb.MEMBER_ROLE_CLEARING_MEMBER: Role.CLEARING_MEMBER,
+    pb.MEMBER_ROLE_MARKET_MAKER: Role.MARKET_MAKER,
+}
+_SIDE_IN = {pricing_pb2.SWAP_SIDE_PAYER: Side.PAYER, pricing_pb2.SWAP_SIDE_RECEIVER: Side.RECEIVER}
+_SIDE_OUT = {v: k for k, v in _SIDE_IN.items()}
+_RCV_IN = {
+    pricing_pb2.RCV_CONVENTION_UNSPECIFIED: "same_coupon",
+    pricing_pb2.RCV_CONVENTION_SAME_COUPON: "same_coupon",
+    pricing_pb2.RCV_CONVENTION_AT_MARKET: "at_market",
+    pricing_pb2.RCV_CONVENTION_ZERO_CASH: "zero_cash",
+}
+PHASE_OUT = {p: pb.DefaultAuctionPhase.Value(f"DEFAULT_AUCTION_PHASE_{p.value}") for p in Phase}
+_PHASE_AFTER = {
+    aev.AuctionCreated: Phase.CREATED,
+    aev.WindowOpened: Phase.OPEN,
+    aev.WindowClosed: Phase.CLOSED,
+    aev.LotAwarded: Phase.AWARDED,
+    aev.LotAssigned: Phase.ASSIGNED,
+    aev.AuctionSettled: Phase.SETTLED,
+    aev.AuctionCancelled: Phase.CANCELLED,
+}
+
+
+def _enum(kind: Any, prefix: str, name: str | None) -> Any:
+    """The wire enum value ``prefix + name`` (0, unspecified, for None)."""
+    return kind.Value(f"{prefix}{name}") if name else 0
+
+
+# -- inbound --------------------------------------------------------------------------------
+
+
+def market_in(msg: pricing_pb2.MarketDefinition) -> dict[str, Any]:
+    """A market in the pricing request format (the PricingService's own conversion)."""
+    return pricing_market(msg)
+
+
+def scenarios_in(msgs: Sequence[pricing_pb2.CurveScenario]) -> list[dict[str, str]]:
+    """Curve scenarios as plain data."""
+    return [pricing_scenario(m) for m in msgs]
+
+
+def rcv_in(value: int) -> str:
+    """An RCV convention name; unset is same coupon."""
+    try:
+        return _RCV_IN[value]  # type: ignore[index]
+    except KeyError:
+        raise InvalidInput("rcv_convention", "unknown value") from None
+
+
+def member_in(msg: pb.ClearingMember, field: str) -> MemberSpec:
+    """A member to admit; an unset role is refused."""
+    try:
+        role = _ROLE_IN[msg.role]
+    except KeyError:
+        raise InvalidInput(
+            f"{field}.role", "must be MEMBER_ROLE_CLEARING_MEMBER or MEMBER_ROLE_MARKET_MAKER"
+        ) from None
+    return MemberSpec(msg.member_id, role, msg.mandatory, msg.collateral or "0")
+
+
+def swap_in(msg: pb.ClearedSwap, field: str) -> SwapTerms:
+    """Booked swap terms, validated by the engine's value type (errors name ``field``)."""
+    try:
+        side = _SIDE_IN[msg.side]
+    except KeyError:
+        raise InvalidInput(
+            f"{field}.side", "must be SWAP_SIDE_PAYER or SWAP_SIDE_RECEIVER"
+        ) from None
+    return SwapTerms.build(
+        currency=msg.currency,
+        index=msg.index,
+        side=side,
+        notional=msg.notional,
+        fixed_rate=msg.fixed_rate,
+        start=msg.start,
+        maturity=msg.maturity,
+        field=field,
+    )
+
+
+def timestamp_in(msg: Any, name: str) -> datetime | None:
+    """An optional Timestamp field as an aware UTC datetime."""
+    if not msg.HasField(name):
+        return None
+    stamp: Timestamp = getattr(msg, name)
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+# -- outbound -------------------------------------------------------------------------------
+
+
+def timestamp(value: datetime | str) -> Timestamp:
+    """A Timestamp from a datetime or an ISO-8601 string."""
+    stamp = Timestamp()
+    stamp.FromDatetime(datetime.fromisoformat(value) if isinstance(value, str) else value)
+    return stamp
+
+
+def ack_out(ack: Ack | None) -> common_pb2.Ack:
+    """The acknowledgement (sequence within the command's journal stream)."""
+    if ack is None:
+        return common_pb2.Ack()
+    return common_pb2.Ack(
+        sequence=ack.seq, accepted_at=timestamp(ack.at), client_order_id=ack.client_order_id
+    )
+
+
+def swap_out(terms: SwapTerms) -> pb.ClearedSwap:
+    """Swap terms as sent."""
+    return pb.ClearedSwap(
+        currency=terms.currency,
+        index=terms.index,
+        side=_SIDE_OUT[terms.side],
+        notional=terms.notional,
+        fixed_rate=terms.fixed_rate,
+        start=terms.start,
+        maturity=terms.maturity,
+    )
+
+
+def margin_out(
+    run_id: str,
+    rows: Sequence[MarginRow],
+    valuation_date: str,
+    curve_id: str,
+    worst: Mapping[str, str],
+) -> pb.MarginRun:
+    """A margin run."""
+    return pb.MarginRun(
+        run_id=run_id,
+        valuation_date=valuation_date,
+        curve_id=curve_id,
+        rows=[
+            pb.MarginRow(
+                member_id=r.member,
+                requirement=cents_text(r.requirement),
+                collateral=cents_text(r.collateral),
+                shortfall=cents_text(r.shortfall),
+                worst_scenario=worst.get(r.member, ""),
+            )
+            for r in rows
+        ],
+    )
+
+
+def default_out(record: DefaultRecord) -> pb.MemberDefault:
+    """A member's default."""
+    return pb.MemberDefault(
+        member_id=record.member,
+        basis=_enum(pb.DefaultBasis, "DEFAULT_BASIS_", record.basis),
+        reason=record.reason,
+        run_id=record.run_id or "",
+        shortfall="" if record.shortfall is None else cents_text(record.shortfall),
+        positions=[
+            pb.DefaultedPosition(position_id=pid, npv="" if npv is None else cents_text(npv))
+            for pid, npv in record.positions
+        ],
+        declared_at=timestamp(record.at),
+    )
+
+
+def converted_out(p: ConvertedPosition) -> pb.ConvertedPosition:
+    """One converted position with its values."""
+    d = p.to_dict()
+    return pb.ConvertedPosition(
+        position_id=p.position_id,
+        defaulted=swap_out(p.defaulted),
+        standard=swap_out(p.standard),
+        standard_tenor=p.standard_tenor,
+        defaulted_npv=d["defaulted_npv"],
+        defaulted_par_rate=p.defaulted_par_rate,
+        defaulted_svf=p.defaulted_svf,
+        standard_npv=d["standard_npv"],
+        standard_par_rate=p.standard_par_rate,
+        standard_svf=p.standard_svf,
+        standard_dv01=d["standard_dv01"],
+        rcv=d["rcv"],
+        implied_bid=d["implied_bid"],
+        hedge_notional=p.hedge_notional,
+        hedge_side=_SIDE_OUT[p.hedge_side] if p.hedge_side is not None else _enum(None, "", None),
+    )
+
+
+def lot_terms_out(lot: Lot) -> pb.LotTerms:
+    """What an invited bidder sees of a lot."""
+    return pb.LotTerms(
+        lot_id=lot.lot_id,
+        defaulter=lot.defaulter,
+        currency=lot.currency,
+        index=lot.index,
+        positions=[converted_out(p) for p in lot.positions],
+        curve_id=lot.curve_id,
+        valuation_time=lot.valuation_time,
+        rcv_convention=lot.rcv_convention,
+        rcv=cents_text(lot.rcv),
+        implied_bid=cents_text(lot.implied_bid),
+        dv01=cents_text(lot.dv01),
+    )
+
+
+def lot_out(record: LotRecord) -> pb.Lot:
+    """A lot with its invitation and settlement, for operators."""
+    msg = pb.Lot(
+        terms=lot_terms_out(record.lot),
+        eligible=record.invitation.eligible,
+        market_makers=record.invitation.market_makers,
+        mandatory=record.invitation.mandatory,
+        hedged=record.hedged,
+    )
+    plan = record.settlement
+    if plan is not None:
+        msg.settlement.CopyFrom(
+            pb.LotSettlement(
+                auction_id=record.auction_id or "",
+                method=_enum(pb.AwardMethod, "AWARD_METHOD_", record.method),
+                member_id=plan.member,
+                amount=cents_text(plan.amount),
+                implied_bid=cents_text(plan.implied_bid),
+                shortfall=cents_text(plan.shortfall),
+                collateral_charge=cents_text(plan.collateral_charge),
+                uncovered=cents_text(plan.uncovered),
+            )
+        )
+    return msg
+
+
+def instruction_out(i: Instruction) -> pb.SettlementInstruction:
+    """One settlement instruction."""
+    return pb.SettlementInstruction(
+        instruction_id=i.instruction_id,
+        lot_id=i.lot_id,
+        kind=_enum(pb.InstructionKind, "INSTRUCTION_KIND_", i.kind),
+        from_account=i.from_account,
+        to_account=i.to_account,
+        currency=i.currency,
+        amount="" if i.amount is None else cents_text(i.amount),
+        position_id=i.position_id or "",
+        description=i.description,
+    )
+
+
+def _ledger_position(p: Mapping[str, Any]) -> pb.LedgerPosition:
+    return pb.LedgerPosition(
+        position_id=p["position_id"],
+        account=p["account"],
+        terms=pb.ClearedSwap(
+            currency=p["currency"],
+            index=p["index"],
+            side=_enum(pricing_pb2.SwapSide, "SWAP_SIDE_", p["side"]),
+            notional=int(p["notional"]),
+            fixed_rate=p["fixed_rate"],
+            start=p["start"],
+            maturity=p["maturity"],
+        ),
+        origin=p["origin"],
+        open=p["status"] == "OPEN",
+        closed_by=p["closed_by"] or "",
+        external=p["external"],
+    )
+
+
+def ledger_out(ledger: Mapping[str, Any]) -> pb.GetLedgerResponse:
+    """The positions ledger (``ClearingHouse.ledger()``)."""
+    return pb.GetLedgerResponse(
+        accounts=[
+            pb.LedgerAccount(
+                account=a["account"],
+                status=_enum(pb.AccountStatus, "ACCOUNT_STATUS_", a["status"]),
+                cash=a["cash"],
+                collateral=a["collateral"] or "",
+                positions=[_ledger_position(p) for p in a["positions"]],
+            )
+            for a in ledger["accounts"]
+        ],
+        closed_positions=[_ledger_position(p) for p in ledger["closed_positions"]],
+    )
+
+
+def auction_out(auction: DefaultAuction) -> pb.DefaultAuction:
+    """Public facts of an auction."""
+    msg = pb.DefaultAuction(
+        auction_id=auction.auction_id,
+        lot_id=auction.lot.lot_id,
+        phase=PHASE_OUT[auction.phase],
+        reserve="" if auction.params.reserve is None else cents_text(auction.params.reserve),
+        grading_threshold=cents_text(auction.params.grading_threshold),
+        last_sequence=auction.last_seq,
+    )
+    if auction.schedule.open_at is not None:
+        msg.open_at.CopyFrom(timestamp(auction.schedule.open_at))
+    if auction.schedule.close_at is not None:
+        msg.close_at.CopyFrom(timestamp(auction.schedule.close_at))
+    return msg
+
+
+def bid_out(bid: BidView | Mapping[str, Any]) -> pb.Bid:
+    """A bid."""
+    d = bid.to_dict() if isinstance(bid, BidView) else bid
+    return pb.Bid(
+        member_id=d["member"],
+        amount=d["amount"],
+        client_order_id=d["client_order_id"],
+        sequence=d["seq"],
+        accepted_at=timestamp(d["at"]),
+    )
+
+
+def grade_rows(result: Mapping[str, Any]) -> list[pb.GradeRow]:
+    """The grades of an auction's result, with the reference (winning) amount."""
+    award = result["award"]
+    reference = award["amount"] if award else ""
+    return [
+        pb.GradeRow(
+            auction_id=result["auction_id"],
+            lot_id=result["lot_id"],
+            member_id=g["member"],
+            grade=_enum(pb.BidGrade, "BID_GRADE_", g["grade"]),
+            bid=g["bid"] or "",
+            reference=reference,
+        )
+        for g in result["grades"]
+    ]
+
+
+def result_out(result: Mapping[str, Any]) -> pb.DefaultAuctionResult:
+    """An auction's publication (``DefaultAuction.result()``)."""
+    msg = pb.DefaultAuctionResult(
+        auction_id=result["auction_id"],
+        lot_id=result["lot_id"],
+        defaulter=result["defaulter"],
+        currency=result["currency"],
+        phase=_enum(pb.DefaultAuctionPhase, "DEFAULT_AUCTION_PHASE_", result["phase"]),
+        rcv=result["rcv"],
+        implied_bid=result["implied_bid"],
+        reserve=result["reserve"] or "",
+        grading_threshold=result["grading_threshold"],
+        eligible=result["eligible"],
+        market_makers=result["market_makers"],
+        mandatory=result["mandatory"],
+        bids_sealed=result["bids"] is None,
+        bids=[bid_out(b) for b in result["bids"] or []],
+        grades=grade_rows(result),
+        settlement_id=result["settlement_id"] or "",
+        cancel_reason=result["cancel_reason"] or "",
+    )
+    award = result["award"]
+    if award is not None:
+        msg.award.CopyFrom(
+            pb.Award(
+                method=_enum(pb.AwardMethod, "AWARD_METHOD_", award["method"]),
+                member_id=award["member"],
+                amount=award["amount"],
+                shortfall_vs_implied=award["shortfall_vs_implied"],
+                tie_break=_enum(pb.TieBreak, "TIE_BREAK_", award["tie_break"]),
+                tied=award["tied"],
+                pool=award["pool"],
+                seed=award["seed"],
+            )
+        )
+    return msg
+
+
+def view_out(view: Mapping[str, Any], lot: Lot) -> pb.GetLotResponse:
+    """What an invited member sees (``DefaultAuction.view_of``)."""
+    msg = pb.GetLotResponse(
+        lot=lot_terms_out(lot),
+        phase=_enum(pb.DefaultAuctionPhase, "DEFAULT_AUCTION_PHASE_", view["phase"]),
+        mandatory=view["mandatory"],
+        my_grade=_enum(pb.BidGrade, "BID_GRADE_", view["grade"]),
+        took_lot=bool(view["took_lot"]),
+        amount=view["amount"] or "",
+    )
+    if view["close_at"]:
+        msg.close_at.CopyFrom(timestamp(view["close_at"]))
+    if view["bid"] is not None:
+        msg.my_bid.CopyFrom(bid_out(view["bid"]))
+    return msg
+
+
+def phase_after(event: aev.Event, phase: Phase) -> Phase:
+    """The auction's phase once ``event`` is applied."""
+    return _PHASE_AFTER.get(type(event), phase)
+
+
+def watch_out(event: aev.Event, phase: Phase, viewer: str | None) -> pb.WatchLotResponse | None:
+    """The event as ``viewer`` may see it (None: operators' and observers' public view);
+    None when the viewer may not see it at all (another member's bid or withdrawal)."""
+    msg = pb.WatchLotResponse(
+        sequence=event.seq, at=timestamp(event.at), phase=PHASE_OUT[phase], type=event.type
+    )
+    if isinstance(event, aev.BidSubmitted | aev.BidWithdrawn):
+        if viewer is None or event.member != viewer:
+            return None
+        msg.client_order_id = event.client_order_id
+        if isinstance(event, aev.BidSubmitted):
+            msg.amount = event.amount
+    elif isinstance(event, aev.AuctionCancelled | aev.BidsDisclosed):
+        msg.reason = event.reason
+    elif isinstance(event, aev.LotAwarded | aev.LotAssigned) and viewer is not None:
+        taker = event.winner if isinstance(event, aev.LotAwarded) else event.assignee
+        grade = next((g["grade"] for g in event.grades if g["member"] == viewer), None)
+        msg.my_grade = _enum(pb.BidGrade, "BID_GRADE_", grade)
+        msg.took_lot = taker == viewer
+        if taker == viewer:
+            msg.award_amount = event.amount
+    return msg
