@@ -11,7 +11,7 @@ against the scenario entry that caused them. No network, no server, no wall cloc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -91,8 +91,12 @@ def _subset(book: SwapBook, idx: Sequence[int]) -> SwapBook:
     )
 
 
-def run_default(scenario: Scenario) -> DefaultReplay:
-    """Play the scenario to settlement; ScenarioError names the entry that was refused."""
+def run_default(scenario: Scenario, seeds: Mapping[str, int] | None = None) -> DefaultReplay:
+    """Play the scenario to settlement; ScenarioError names the entry that was refused.
+
+    ``seeds`` overrides the scenario's seed per auction id (a live server draws its own:
+    replaying with the seeds it recorded reproduces its outcome).
+    """
     market_raw = scenario.market
     market: Market = _pricing("market", lambda: parse_market(market_raw))
     convention: SwapConvention = _pricing(
@@ -278,7 +282,8 @@ def run_default(scenario: Scenario) -> DefaultReplay:
     auction_journals: dict[str, list[aev.Event]] = {}
     results = []
     for lot in lots:
-        auction, history = _auction(scenario, house, lot, opened, close_at)
+        seed = (seeds or {}).get(lot.lot_id, scenario.seed)
+        auction, history = _auction(scenario, house, lot, opened, close_at, seed)
         auction_journals[auction.auction_id] = history
         results.append(auction.result())
         settle_at = close_at + timedelta(seconds=10 + len(results))
@@ -430,7 +435,12 @@ def _reserve(scenario: Scenario, lot: Lot) -> str | None:
 
 
 def _auction(
-    scenario: Scenario, house: ClearingHouse, lot: Lot, opened: datetime, close_at: datetime
+    scenario: Scenario,
+    house: ClearingHouse,
+    lot: Lot,
+    opened: datetime,
+    close_at: datetime,
+    seed: int,
 ) -> tuple[DefaultAuction, list[aev.Event]]:
     rec = house.lot(lot.lot_id)
     try:
@@ -492,7 +502,7 @@ def _auction(
     step(f"closing {lot.lot_id}", lambda: auction.close(by=OPERATOR, now=close_at))
     step(
         f"award of {lot.lot_id}",
-        lambda: auction.award(by=OPERATOR, now=close_at + timedelta(seconds=1), seed=scenario.seed),
+        lambda: auction.award(by=OPERATOR, now=close_at + timedelta(seconds=1), seed=seed),
     )
     return auction, history
 
