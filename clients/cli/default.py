@@ -3,19 +3,22 @@
 ``closeout default run SCENARIO.json`` loads members, positions and collateral, runs the
 margin call with the pricing library, declares the default, converts the positions, runs
 each lot's sealed-bid auction and settles it, all offline through the pure engines
-(``clients.default_replay``), and prints tables or ``--json``. A refused scenario exits 2
-naming the entry. The format is in ``examples/default/README.md``.
+(``clients.default_replay``), and prints tables or ``--json``; with ``--target`` and
+``--tokens`` the same scenario plays through a live server (``clients.default_online``).
+A refused scenario exits 2 naming the entry. The format is in ``examples/default/README.md``.
+The commands that run a default by hand on a server are in ``clients/cli/default_live.py``.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from clients.cli import default_live
 from clients.default_render import (
     grades_csv,
     instructions_csv,
@@ -26,7 +29,7 @@ from clients.default_replay import run_default
 from clients.default_scenario import load_default_scenario
 from clients.scenario import ScenarioError
 
-app = typer.Typer(help="Clearing-house default management (offline).", no_args_is_help=True)
+app = typer.Typer(help="Clearing-house default management.", no_args_is_help=True)
 
 
 @app.command("run")
@@ -49,12 +52,29 @@ def run(
         Path | None,
         typer.Option("--journal", help="Write every event (clearing and auctions) as JSON lines."),
     ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Play it through this server (HOST:PORT).")
+    ] = None,
+    tokens: Annotated[
+        Path | None, typer.Option("--tokens", help="With --target: operator and member tokens.")
+    ] = None,
+    tls_ca: Annotated[
+        Path | None, typer.Option("--tls-ca", help="With --target: the server's PEM root.")
+    ] = None,
 ) -> None:
-    """Run a whole default from a scenario file, offline."""
+    """Run a whole default from a scenario file, offline or (--target) on a server."""
     out = Console()
     err = Console(stderr=True)
+    if target is not None and (tokens is None or journal_out is not None):
+        err.print("--target needs --tokens (and keeps its journal on the server: no --journal)")
+        raise typer.Exit(2)
     try:
-        replay = run_default(load_default_scenario(scenario))
+        loaded = load_default_scenario(scenario)
+        if target is not None and tokens is not None:
+            result, notes = default_live.run_online(loaded, target, tokens, tls_ca)
+            _output(result, notes, as_json, csv_out, json_out, grades_out, out)
+            return
+        replay = run_default(loaded)
     except ScenarioError as exc:
         err.print(
             f"[bold red]scenario refused[/] {exc.where}: {exc.message}",
@@ -62,21 +82,35 @@ def run(
             soft_wrap=True,
         )
         raise typer.Exit(2) from None
-    result = replay.result
+    if journal_out is not None:
+        lines = [json.dumps({"journal": "clearing", **e.to_dict()}) for e in replay.clearing_events]
+        for events in replay.auction_events.values():
+            lines += [json.dumps({"journal": "auction", **e.to_dict()}) for e in events]
+        journal_out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _output(replay.result, replay.notes, as_json, csv_out, json_out, grades_out, out)
+
+
+def _output(
+    result: dict[str, Any],
+    notes: list[str],
+    as_json: bool,
+    csv_out: Path | None,
+    json_out: Path | None,
+    grades_out: Path | None,
+    out: Console,
+) -> None:
     if csv_out is not None:
         csv_out.write_text(instructions_csv(result), encoding="utf-8")
     if json_out is not None:
         json_out.write_text(instructions_json(result), encoding="utf-8")
     if grades_out is not None:
         grades_out.write_text(grades_csv(result), encoding="utf-8")
-    if journal_out is not None:
-        lines = [json.dumps({"journal": "clearing", **e.to_dict()}) for e in replay.clearing_events]
-        for events in replay.auction_events.values():
-            lines += [json.dumps({"journal": "auction", **e.to_dict()}) for e in events]
-        journal_out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     if as_json:
-        out.print_json(json.dumps({**result, "notes": replay.notes}))
+        out.print_json(json.dumps({**result, "notes": notes}))
         return
     render_default_result(result, out)
-    for note in replay.notes:
+    for note in notes:
         out.print(f"note: {note}", highlight=False)
+
+
+default_live.register(app)
