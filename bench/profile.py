@@ -34,6 +34,8 @@ def summarise(raw: Path, top_self: int = 30, top_incl: int = 60) -> str:
     total = 0
     for line in raw.read_text(encoding="utf-8").splitlines():
         stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
         count = int(count_text)
         frames = stack.split(";")
         total += count
@@ -49,44 +51,47 @@ def summarise(raw: Path, top_self: int = 30, top_incl: int = 60) -> str:
 
 def main(argv: list[str]) -> int:
     mode, orders, out = argv[0], int(argv[1]), Path(argv[2])
+    extra = argv[3:]  # e.g. --native
     spy_bin = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    with tempfile.TemporaryDirectory() as tmp:
-        with ServerProcess(
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ServerProcess(
             "bench.serverproc", ["--dealers", "25", "--journal", f"{tmp}/j.sqlite"]
-        ) as server:
-            asyncio.run(open_stage2(server.target, "profile", dealer_ids(25), 10**15))
-            dealers = dealer_ids(25)[:8]
-            specs = [
-                WorkerSpec(
-                    target=server.target,
-                    auction_id="profile",
-                    dealers=tuple((d, dealer_token(d)) for d in dealers[p::2]),
-                    mode=mode,
-                    per_dealer=orders // 8,
-                    in_flight=8 if mode == "unary" else 1,
-                    seed=p,
+        ) as server,
+    ):
+        asyncio.run(open_stage2(server.target, "profile", dealer_ids(25), 10**15))
+        dealers = dealer_ids(25)[:8]
+        specs = [
+            WorkerSpec(
+                target=server.target,
+                auction_id="profile",
+                dealers=tuple((d, dealer_token(d)) for d in dealers[p::2]),
+                mode=mode,
+                per_dealer=orders // 8,
+                in_flight=8 if mode == "unary" else 1,
+                seed=p,
+            )
+            for p in range(2)
+        ]
+        spy: list[subprocess.Popen[bytes]] = []
+
+        def start() -> None:
+            spy.append(
+                subprocess.Popen(
+                    [spy_bin, "record", "-p", str(server.pid), "-r", "250", "-f", "raw", *extra,
+                     "-o", str(out), "--nonblocking"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
-                for p in range(2)
-            ]
-            spy: list[subprocess.Popen[bytes]] = []
+            )  # fmt: skip
+            time.sleep(1.0)
 
-            def start() -> None:
-                spy.append(
-                    subprocess.Popen(
-                        [spy_bin, "record", "-p", str(server.pid), "-r", "250", "-f", "raw",
-                         "-o", str(out), "--nonblocking"],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                )  # fmt: skip
-                time.sleep(1.0)
-
-            try:
-                result = drive(specs, on_start=start)
-            finally:
-                for p in spy:
-                    p.send_signal(signal.SIGINT)
-                    p.wait(30)
+        try:
+            result = drive(specs, on_start=start)
+        finally:
+            for p in spy:
+                p.send_signal(signal.SIGINT)
+                p.wait(30)
     print(f"{mode}: {result.per_s:,.0f} orders/s while sampled, errors {result.errors}")
     print(summarise(out))
     return 0

@@ -7,7 +7,8 @@ within a level is in arrival order (a tuple key per order in a ``SortedList`` co
 much on ingestion). Both the CDS stage-2 book and the converted-swap bid book use it.
 
 Complexity: add, replace and cancel are O(log L) for L distinct levels (O(1) when the level
-exists already); a best-first walk is O(L + N).
+exists already); a best-first walk is O(L + N); the levels' total sizes, best first, O(L)
+(kept up to date by add and cancel, for clearing).
 
 This module holds orders only: it knows nothing of auction rules, clocks or I/O.
 """
@@ -38,13 +39,16 @@ class BookOrder:
 class SealedBook:
     """Orders by price level, best-first walks, an owner index and an invariant checker."""
 
-    __slots__ = ("_by_id", "_by_owner", "_levels", "_total")
+    __slots__ = ("_by_id", "_by_owner", "_level_sizes", "_levels", "_total", "version")
 
     def __init__(self) -> None:
         self._levels: SortedDict[int, dict[str, BookOrder]] = SortedDict()
+        self._level_sizes: dict[int, int] = {}  # ticks -> total size resting there
         self._by_id: dict[str, BookOrder] = {}
         self._by_owner: dict[str, dict[str, BookOrder]] = {}
         self._total = 0
+        #: Bumped by every change, so a reader holding on to levels can tell they moved.
+        self.version = 0
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -80,6 +84,18 @@ class SealedBook:
         for ticks in keys:
             yield ticks, list(self._levels[ticks].values())
 
+    def level_sizes(self, *, descending: bool) -> list[tuple[int, int]]:
+        """(ticks, total size) of every price level, best first. O(L), not O(N): the
+        totals are kept as orders come and go, so clearing never has to add them up."""
+        keys = reversed(self._levels.keys()) if descending else iter(self._levels.keys())
+        sizes = self._level_sizes
+        return [(ticks, sizes[ticks]) for ticks in keys]
+
+    def level(self, ticks: int) -> list[BookOrder]:
+        """The orders resting at ``ticks`` in arrival order (empty if none)."""
+        found = self._levels.get(ticks)
+        return [] if found is None else list(found.values())
+
     # -- commands --------------------------------------------------------------------------
 
     def add(self, order: BookOrder) -> None:
@@ -90,9 +106,11 @@ class SealedBook:
         if level is None:
             level = self._levels[order.ticks] = {}
         level[order.order_id] = order
+        self._level_sizes[order.ticks] = self._level_sizes.get(order.ticks, 0) + order.size
         self._by_id[order.order_id] = order
         self._by_owner.setdefault(order.owner, {})[order.order_id] = order
         self._total += order.size
+        self.version += 1
 
     def cancel(self, order_id: str) -> BookOrder:
         """Remove an order and return it."""
@@ -101,12 +119,16 @@ class SealedBook:
         del level[order_id]
         if not level:
             del self._levels[order.ticks]
+            del self._level_sizes[order.ticks]
+        else:
+            self._level_sizes[order.ticks] -= order.size
         del self._by_id[order_id]
         owned = self._by_owner[order.owner]
         del owned[order_id]
         if not owned:
             del self._by_owner[order.owner]
         self._total -= order.size
+        self.version += 1
         return order
 
     def replace(self, order_id: str, *, ticks: int, size: int, seq: int) -> BookOrder:
@@ -134,8 +156,12 @@ class SealedBook:
         """Assert every internal invariant; stress and property tests call this after each step."""
         seen = 0
         total = 0
+        assert set(self._level_sizes) == set(self._levels), "level totals and levels disagree"
         for ticks, level in self._levels.items():
             assert level, f"empty level {ticks} left behind"
+            assert self._level_sizes[ticks] == sum(o.size for o in level.values()), (
+                f"level {ticks} total drifted"
+            )
             for order_id, order in level.items():
                 assert order.order_id == order_id
                 assert order.ticks == ticks, f"order {order_id} filed under the wrong level"

@@ -19,8 +19,10 @@ Pure functions; no I/O, no clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from matching.allocation import Claim, pro_rata
 from matching.book import BookOrder, SealedBook
@@ -100,38 +102,124 @@ class RequestFill:
     size: int
 
 
+class _FillPlan:
+    """How every order fills, without a fill object per order until someone asks.
+
+    ``groups`` are the clamped levels best first as (effective ticks, [level ticks]);
+    groups before ``marginal`` fill in full, the marginal group shares ``left`` pro rata
+    over its orders in walk order, later groups get nothing. ``marginal`` is
+    ``len(groups)`` when the orders ran out (everything filled).
+    """
+
+    __slots__ = ("_fills", "book", "groups", "left", "marginal", "version")
+
+    def __init__(
+        self, book: SealedBook, groups: list[tuple[int, list[int]]], marginal: int, left: int
+    ) -> None:
+        self.book = book
+        self.version = book.version
+        self.groups = groups
+        self.marginal = marginal
+        self.left = left
+        self._fills: tuple[OrderFill, ...] | None = None
+
+    def fills(self) -> tuple[OrderFill, ...]:
+        if self._fills is None:
+            if self.book.version != self.version:
+                raise RuntimeError("the book changed after it was cleared")
+            out: list[OrderFill] = []
+            for index, (effective, levels) in enumerate(self.groups):
+                orders = [o for ticks in levels for o in self.book.level(ticks)]
+                if index < self.marginal:
+                    out.extend(_fill(o, effective, o.size) for o in orders)
+                elif index == self.marginal:
+                    shares = _split(self.left, orders)
+                    out.extend(
+                        _fill(o, effective, share) for o, share in zip(orders, shares, strict=True)
+                    )
+                else:
+                    out.extend(_fill(o, effective, 0) for o in orders)
+            self._fills = tuple(out)
+        return self._fills
+
+
 @dataclass(frozen=True, slots=True)
 class Stage2Outcome:
-    """The final price and every fill; ``insufficient`` when the orders ran out."""
+    """The final price and every fill; ``insufficient`` when the orders ran out.
+
+    ``order_fills`` (one per resting order, best level first, arrival order within a level;
+    the level that sets the price shared pro rata) is built on first use: the price and the
+    matched size need only the levels' totals. It reads the book as cleared, which a closed auction
+    never changes (a RuntimeError says so if it did).
+    """
 
     final_ticks: int
     cap_ticks: int
     matched_size: int
     insufficient: bool
-    order_fills: tuple[OrderFill, ...]
     request_fills: tuple[RequestFill, ...]
+    _plan: _FillPlan = field(repr=False, compare=False)
+
+    @property
+    def order_fills(self) -> tuple[OrderFill, ...]:
+        """How much of each limit order traded."""
+        return self._plan.fills()
+
+
+def _split(amount: int, orders: list[BookOrder]) -> list[int]:
+    """``matching.allocation.pro_rata`` over orders, vectorised when it can be exact.
+
+    Same rule and result: floor shares, then one unit each to the largest remainders, ties
+    to the lower ``seq`` (then the lower id, which only matters when two seqs are equal:
+    then, or when a product could overflow int64, the shared function does it).
+    """
+    n = len(orders)
+    sizes = [o.size for o in orders]
+    total = sum(sizes)
+    seqs = [o.seq for o in orders]
+    if n < 1000 or total >= 2**62 or len(set(seqs)) != n:
+        return pro_rata(amount, [Claim(o.order_id, o.size, o.seq) for o in orders])
+    if amount < 0 or amount > total:
+        raise ValueError(f"cannot allocate {amount} over claims totalling {total}")
+    if amount == total:
+        return sizes
+    products = [amount * size for size in sizes]  # exact (Python ints)
+    shares = [p // total for p in products]
+    left = amount - sum(shares)
+    if left:
+        remainders = np.array([p % total for p in products], dtype=np.int64)  # < total
+        best = np.lexsort((np.array(seqs, dtype=np.int64), -remainders))[:left]
+        for i in best.tolist():
+            shares[i] += 1
+    return shares
 
 
 def _clamped_groups(
-    book: SealedBook, oi_side: Side, cap: int
-) -> Iterator[tuple[int, list[BookOrder]]]:
-    """Levels best first with every level beyond the cap merged into the cap level."""
+    levels: list[tuple[int, int]], oi_side: Side, cap: int
+) -> list[tuple[int, list[int], int]]:
+    """(effective ticks, level ticks, total size) best first, every level beyond the cap
+    merged into the cap level."""
     descending = oi_side is Side.SELL
-    merged: list[BookOrder] = []
-    for ticks, orders in book.levels(descending=descending):
+    groups: list[tuple[int, list[int], int]] = []
+    merged: list[int] = []
+    merged_size = 0
+    for ticks, size in levels:
         beyond = ticks > cap if descending else ticks < cap
         if beyond:
-            merged.extend(orders)
+            merged.append(ticks)
+            merged_size += size
             continue
         if merged:
             if ticks == cap:
-                merged.extend(orders)
+                merged.append(ticks)
+                merged_size += size
                 continue
-            yield cap, merged
-            merged = []
-        yield ticks, orders
+            groups.append((cap, merged, merged_size))
+            merged, merged_size = [], 0
+        groups.append((ticks, [ticks], size))
     if merged:
-        yield cap, merged
+        groups.append((cap, merged, merged_size))
+    return groups
 
 
 def clear(
@@ -140,53 +228,56 @@ def clear(
     book: SealedBook,
     requests: Sequence[SettlementRequest],
 ) -> Stage2Outcome:
-    """Match the open interest against the book and find the final price."""
+    """Match the open interest against the book and find the final price.
+
+    O(L) over the L price levels' running totals (the book keeps them as orders arrive):
+    the final price and the matched size depend on nothing else. The split of the marginal
+    level and the fill of every order are worked out on first use of ``order_fills``.
+    """
     oi_side = outcome.oi_side
     imm = outcome.imm
     if oi_side is None or imm is None:
         raise ValueError("stage 2 needs a non-zero open interest and an IMM")
     cap = cap_price(params, imm, oi_side)
     remaining = abs(outcome.open_interest)
-    fills: list[OrderFill] = []
+    groups = _clamped_groups(book.level_sizes(descending=oi_side is Side.SELL), oi_side, cap)
     final: int | None = None
-    for effective, orders in _clamped_groups(book, oi_side, cap):
-        if final is not None:
-            fills.extend(_fill(o, effective, 0) for o in orders)
-            continue
-        level_total = sum(o.size for o in orders)
+    marginal = len(groups)
+    left = 0
+    for index, (effective, _, level_total) in enumerate(groups):
         if level_total < remaining:
-            fills.extend(_fill(o, effective, o.size) for o in orders)
             remaining -= level_total
             continue
         final = effective
-        claims = [Claim(o.order_id, o.size, o.seq) for o in orders]
-        for order, share in zip(orders, pro_rata(remaining, claims), strict=True):
-            fills.append(_fill(order, effective, share))
+        marginal = index
+        left = remaining  # shared pro rata by the group's orders (see ``order_fills``)
         remaining = 0
+        break
     insufficient = final is None
     if final is None:
-        final = _exhausted_price(params, oi_side, fills)
+        final = _exhausted_price(params, oi_side, [g[0] for g in groups])
     matched = abs(outcome.open_interest) - remaining
     return Stage2Outcome(
         final_ticks=final,
         cap_ticks=cap,
         matched_size=matched,
         insufficient=insufficient,
-        order_fills=tuple(fills),
         request_fills=settle_requests(requests, oi_side, matched),
+        _plan=_FillPlan(book, [(g[0], g[1]) for g in groups], marginal, left),
     )
 
 
-def _exhausted_price(params: AuctionParams, oi_side: Side, fills: Sequence[OrderFill]) -> int:
+def _exhausted_price(params: AuctionParams, oi_side: Side, effective: Sequence[int]) -> int:
     """The final price when every eligible order filled and open interest is left over.
 
     To sell: 0 (every bid is at 0 or above, so none trades above its limit). To buy: 100,
     or the highest matched offer when that is above 100, so that no offer is sold below its
     own limit (offers above par occur; auctions have fixed final prices up to 104.25).
+    ``effective`` holds the (clamped) price of every level group; all of them filled.
     """
     if oi_side is Side.SELL:
         return 0
-    return max([params.par_ticks, *(f.effective_ticks for f in fills if f.size > 0)])
+    return max([params.par_ticks, *effective])
 
 
 def _fill(order: BookOrder, effective: int, size: int) -> OrderFill:
