@@ -6,7 +6,11 @@ stream; the no-bid random assignment identical after a restart replays the journ
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -418,3 +422,77 @@ async def test_the_default_services_are_served(server: CloseoutServer) -> None:
         async for reply in stub.ServerReflectionInfo(iter([request])):
             names |= {s.name for s in reply.list_services_response.service}
     assert {"closeout.v1.ClearingService", "closeout.v1.DefaultAuctionService"} <= names
+
+
+# -- the CLI, as the README shows it --------------------------------------------------------
+
+
+def readme_default_commands() -> list[list[str]]:
+    """The ``closeout default`` commands of the README's "Run a default" step-by-step block."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Run a default", 1)[1]
+    block = section.split("```sh\n")[2].split("```", 1)[0]
+    commands = []
+    for line in block.splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if line.startswith("$C default "):
+            words = line.replace("$F", "examples/default/basic.json").split()[1:]
+            commands.append(words)
+    return commands
+
+
+async def cli(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``closeout ARGS`` as its own process (the console script's entry point)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEOUT_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "from clients.cli import main; main()", *args,
+        cwd=ROOT,
+        env={**base, **env, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(proc.communicate(), 60)  # a guard, not a measurement
+    assert proc.returncode is not None
+    return proc.returncode, output.decode()
+
+
+@pytest.mark.slow
+async def test_readme_commands_run_a_default_by_hand(
+    server: CloseoutServer, tmp_path: Path
+) -> None:
+    env = {"CLOSEOUT_TARGET": target(server), "CLOSEOUT_TOKEN": OPS}
+    commands = readme_default_commands()
+    assert [c[1] for c in commands][:5] == ["load", "margin", "declare", "convert", "open"]
+    outputs = []
+    for args in commands:
+        args = [a if a != "instructions.csv" else str(tmp_path / "i.csv") for a in args]
+        code, output = await cli(args, env)
+        assert code == 0, f"{' '.join(args)}:\n{output}"
+        outputs.append(output)
+    text = "\n".join(outputs)
+    assert "297,807.07" in text  # Dealer-D's shortfall
+    assert "-12,337.67" in text  # the lot's RCV
+    assert "AWARD to MM-1 at 12,200.00" in text
+    async with ClearingClient(target(server), OPS) as ops:
+        ledger = {a.account: a for a in (await ops.ledger()).accounts}
+    assert (ledger["MM-1"].cash, ledger["Dealer-D"].collateral) == ("-12200.00", "499862.33")
+    assert (
+        "Dealer-D-1/4,Dealer-D-1,COLLATERAL,Dealer-D,CCP,USD,137.67"
+        in (tmp_path / "i.csv").read_text()
+    )
+
+
+async def test_cli_run_with_target_prints_the_offline_outcome(server: CloseoutServer) -> None:
+    path = str(ROOT / "examples" / "default" / "positive_rcv.json")
+    tokens = str(ROOT / "examples" / "server" / "default-tokens.toml")
+    code, output = await cli(
+        ["default", "run", path, "--target", target(server), "--tokens", tokens, "--json"], {}
+    )
+    assert code == 0, output
+
+    online = json.loads(output)
+    offline = run_default(load_default_scenario(Path(path)), seeds=seeds_of(online)).result
+    assert online["settlements"] == offline["settlements"]
+    assert online["ledger"] == offline["ledger"]
+    code, output = await cli(["default", "run", path, "--target", target(server)], {})
+    assert code == 2 and "--tokens" in output
