@@ -385,7 +385,14 @@ class ClearingHouse(EventSourced[ev.Event]):
         if run_id in self.margin_runs:
             raise AlreadyExists(f"margin run {run_id!r} is already recorded")
         check_date(valuation_date, "valuation_date")
-        check_id(curve_id, "curve_id")
+        if (
+            not isinstance(curve_id, str)
+            or not curve_id.strip()
+            or len(curve_id) > 128
+            or not curve_id.isprintable()
+        ):
+            # Not check_id: a dual-curve id is "<discount>/<projection>".
+            raise InvalidInput("curve_id", "must be 1 to 128 printable characters")
         for name in requirements:
             self.member(name)
         required = {m: to_cents(v, f"requirements[{m}]") for m, v in requirements.items()}
