@@ -496,3 +496,65 @@ async def test_cli_run_with_target_prints_the_offline_outcome(server: CloseoutSe
     assert online["ledger"] == offline["ledger"]
     code, output = await cli(["default", "run", path, "--target", target(server)], {})
     assert code == 2 and "--tokens" in output
+
+
+async def test_windows_open_and_close_on_the_server_clock_and_resume_after_restart(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    srv = await start(tmp_path, clock)
+    try:
+        await open_lot(srv)  # Dealer-D-1 open by hand; cancel it and schedule a new auction
+        async with ClearingClient(target(srv), OPS) as ops:
+            await ops.cancel(LOT, "rescheduled")
+            created = await ops.create_auction(
+                LOT,
+                auction_id="sched",
+                open_at=clock.now() + timedelta(minutes=1),
+                window_seconds=600,
+            )
+            assert created.auction.phase == pb.DEFAULT_AUCTION_PHASE_CREATED
+        async with MemberClient(target(srv), TOKENS.members["MM-2"]) as mm2:
+            assert await code_of(mm2.submit_bid("sched", "m-1", "1")) is (
+                grpc.StatusCode.FAILED_PRECONDITION
+            )
+            clock.advance(timedelta(minutes=1))
+            await registry(srv).run_due()  # the scheduler may have got there first
+            await mm2.submit_bid("sched", "m-1", "12000")
+    finally:
+        await srv.stop(grace=0)
+    clock.advance(timedelta(minutes=15))  # the close passes while the server is down
+    again = await start(tmp_path, clock)
+    try:
+        await registry(again).run_due()
+        async with ClearingClient(target(again), OPS) as ops:
+            result = await ops.result("sched")
+            assert result.phase == pb.DEFAULT_AUCTION_PHASE_CLOSED
+            assert [(b.member_id, b.amount) for b in result.bids] == [("MM-2", "12000.00")]
+            cancelled = await ops.result(LOT)
+            assert cancelled.cancel_reason == "rescheduled"
+    finally:
+        await again.stop(grace=0)
+
+
+async def test_bad_input_names_the_field_and_changes_nothing(server: CloseoutServer) -> None:
+    from clients.errors import field_violations
+
+    async with ClearingClient(target(server), OPS) as ops:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await ops.run_margin(MARGIN_RUN, MARKET)
+        assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION  # nothing loaded yet
+        await open_lot(server)
+        bad = pb.ClearingMember(member_id="X", role=pb.MEMBER_ROLE_UNSPECIFIED)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await ops.load([bad], [])
+        assert [v.field for v in field_violations(info.value)] == ["members[0].role"]
+        broken = pb.RunMarginRequest(run_id="m-2", market=MARKET)
+        del broken.market.curve.quotes[:]
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await ops.stub.RunMargin(broken, metadata=ops.metadata)
+        assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert [v.field for v in field_violations(info.value)] == ["market.curve.quotes"]
+        assert await code_of(ops.convert("Bank-A", MARKET)) is grpc.StatusCode.FAILED_PRECONDITION
+        assert await code_of(ops.create_auction(LOT)) is grpc.StatusCode.ALREADY_EXISTS
+        assert await code_of(ops.award(LOT)) is grpc.StatusCode.FAILED_PRECONDITION
+        assert len(await ops.lots()) == 1
