@@ -17,7 +17,7 @@ member is its member id)::
 
 A refusal is reported as a ScenarioError naming the scenario entry, with the status code and
 the server's message (``bids[1] (Bank-C): PERMISSION_DENIED: 'Bank-C' is not eligible...``).
-Speaks only the wire API.
+It speaks only the wire API and must never import ``server`` or decide a rule itself.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ bid windows on the server's clock, and draws the award seed (``secrets.randbits(
 the engine journals. Pricing is done by :mod:`server.default.valuation` before the engine is
 asked.
 
-No clearing or auction rule lives here: what is allowed, and what it means, is the engines'.
+No clearing or auction rule lives here (what is allowed, and what it means, is the engines'),
+and it must never acknowledge a command before the commit holding its events is durable.
 """
 
 from __future__ import annotations
