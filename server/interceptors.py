@@ -49,6 +49,8 @@ __all__ = ["GuardInterceptor"]
 
 _KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
 _MALFORMED = "malformed request: not a valid protobuf message for this method"
+#: Guarded handlers kept per (method, principal); cleared when full.
+_GUARDED_CACHE = 4096
 
 
 class _Undecodable:
@@ -88,6 +90,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
         self._authenticator = authenticator
         self._public = public_services
         self._log = logger or logging.getLogger("closeout.rpc")
+        self._guarded: dict[tuple[str, Principal | None], tuple[Any, Any]] = {}
 
     async def intercept_service(
         self,
@@ -108,6 +111,14 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
                 )
             except AuthenticationError as exc:
                 refusal = str(exc)
+        # The guarded handler depends only on (method, caller): build it once per caller and
+        # method rather than new closures on every call. Refusals are not kept.
+        key = (method, principal)
+        if refusal is None:
+            known = self._guarded.get(key)
+            if known is not None and known[0] is handler:
+                return known[1]
+        guarded = handler
         for kind in _KINDS:
             behaviour = getattr(handler, kind)
             if behaviour is not None:
@@ -115,8 +126,13 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
                 changes: dict[str, Any] = {kind: wrapped}
                 if handler.request_deserializer is not None:
                     changes["request_deserializer"] = _safe(handler.request_deserializer)
-                return handler._replace(**changes)
-        return handler
+                guarded = handler._replace(**changes)
+                break
+        if refusal is None:
+            if len(self._guarded) >= _GUARDED_CACHE:
+                self._guarded.clear()
+            self._guarded[key] = (handler, guarded)
+        return guarded
 
     def _wrap(
         self,

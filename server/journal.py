@@ -216,6 +216,24 @@ class Journal:
         finally:
             conn.close()
 
+    def read_stream(self, stream: str, first: int, last: int) -> list[Record]:
+        """The durable records of ``stream`` with ``first <= seq <= last``, in order.
+
+        Blocking (its own read-only connection, like :meth:`replay`): call it through
+        ``asyncio.to_thread``. It does not recheck the chain (``replay`` did at startup and
+        ``verify`` does on demand); it only reads what the writer committed.
+        """
+        conn = _read_only(self.path)
+        try:
+            rows = conn.execute(
+                "SELECT seq, stream, type, payload, prev_hash, hash FROM journal"
+                " WHERE seq BETWEEN ? AND ? AND stream = ? ORDER BY seq",
+                (first, last, stream),
+            ).fetchall()
+        finally:
+            conn.close()
+        return [Record(seq, s, t, json.loads(p), prev, h) for seq, s, t, p, prev, h in rows]
+
     # -- commands -------------------------------------------------------------------------
 
     @classmethod

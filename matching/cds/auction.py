@@ -53,6 +53,11 @@ Decision: TypeAlias = _Decision[ev.Event]
 
 #: Distinct limit prices remembered per auction (a book has a few hundred levels).
 _PRICE_CACHE = 4096
+#: Distinct fingerprints shared per auction.
+_PRINT_POOL = 1 << 16
+#: Fields a fingerprint leaves out, besides the header, ``dealer`` and ``client_order_id``
+#: (which key the record): a submitted order's id is ``dealer/client_order_id``.
+_PRINT_SKIP: dict[type, frozenset[str]] = {ev.LimitOrderSubmitted: frozenset({"order_id"})}
 _HANDLER_NAMES: dict[type, str] = {}
 _PRINT_NAMES: dict[type, tuple[str, ...]] = {}
 
@@ -61,14 +66,14 @@ def _print(event: ev.Event) -> str:
     """What a submitter asked for, as one string comparable across retries.
 
     The shared ``fingerprint`` (every field but the header, with ``repr`` values) less the
-    two fields that key the idempotency record (``dealer``, ``client_order_id``: equal
-    whenever two fingerprints are compared), joined by a separator that ``repr`` of a str
-    never contains, so equal strings mean equal fingerprints.
+    fields determined by the key of the idempotency record (``dealer``, ``client_order_id``,
+    a submitted order's id: equal whenever two fingerprints are compared), joined by a
+    separator that ``repr`` of a str never contains, so equal strings mean equal fingerprints.
     """
     kind = type(event)
     names = _PRINT_NAMES.get(kind)
     if names is None:
-        skip = HEADER_FIELDS | {"dealer", "client_order_id"}
+        skip = HEADER_FIELDS | {"dealer", "client_order_id"} | _PRINT_SKIP.get(kind, frozenset())
         names = _PRINT_NAMES[kind] = tuple(sorted(n for n in ev.field_names(kind) if n not in skip))
     return "\x1f".join([event.type, *[repr(getattr(event, n)) for n in names]])
 
@@ -158,6 +163,10 @@ class CdsAuction(EventSourced[ev.Event]):
         self._prices: dict[str, tuple[int, str]] = {}
         # The fingerprint ``_repeat`` made for the event about to be applied.
         self._last_print: tuple[ev.Event | None, str] = (None, "")
+        # Idempotency records, compact (the shared ``_acks`` stays empty): "dealer/client
+        # order id" (ids never hold '/') -> (fingerprint, seq, at) of the accepted submission.
+        self._submissions: dict[str, tuple[str, int, str]] = {}
+        self._print_pool: dict[str, str] = {}
 
     # -- construction --------------------------------------------------------------------
 
@@ -744,25 +753,47 @@ class CdsAuction(EventSourced[ev.Event]):
         if client_order_id := getattr(event, "client_order_id", None):
             cached, print_ = self._last_print
             if cached is not event:
-                print_ = _print(event)
+                print_ = self._pooled(_print(event))
             self._last_print = (None, "")
-            ack = Ack(event.seq, event.at, client_order_id)
-            self._acks[(getattr(event, "dealer"), client_order_id)] = (print_, ack)  # type: ignore[assignment]  # noqa: B009
+            if type(event) is ev.LimitOrderSubmitted:
+                key = event.order_id  # "dealer/client_order_id", the book's own string
+            else:
+                dealer: str = getattr(event, "dealer")  # noqa: B009 - every such event has one
+                key = f"{dealer}/{client_order_id}"
+            self._submissions[key] = (print_, event.seq, event.at)
 
     def _repeat(self, event: ev.Event) -> Decision | None:
         """The original acknowledgement when this client order id was used for the same thing."""
-        key = (getattr(event, "dealer"), getattr(event, "client_order_id"))  # noqa: B009
-        print_ = _print(event)
+        dealer: str = getattr(event, "dealer")  # noqa: B009
+        client_order_id: str = getattr(event, "client_order_id")  # noqa: B009
+        print_ = self._pooled(_print(event))
         self._last_print = (event, print_)
-        prior = self._acks.get(key)
+        prior = self._submissions.get(f"{dealer}/{client_order_id}")
         if prior is None:
             return None
-        known, ack = prior
-        if known != print_:  # type: ignore[comparison-overlap]  # stored as _print strings
+        known, seq, at = prior
+        if known != print_:
             raise AlreadyExists(
-                f"client_order_id {key[1]!r} was already used by {key[0]} for another request"
+                f"client_order_id {client_order_id!r} was already used by {dealer} for another "
+                "request"
             )
-        return _Decision((), dataclasses.replace(ack, duplicate=True))
+        return _Decision((), Ack(seq, at, client_order_id, duplicate=True))
+
+    def acks_snapshot(self) -> list[tuple[tuple[str, str], int]]:
+        """(dealer, client order id) -> seq, for replay-equality snapshots."""
+        pairs = [(key.split("/", 1), entry[1]) for key, entry in self._submissions.items()]
+        return sorted(((dealer, coid), seq) for (dealer, coid), seq in pairs)
+
+    def _pooled(self, print_: str) -> str:
+        """One string object per distinct fingerprint (a book repeats a few hundred prices and
+        sizes), up to a bound."""
+        pool = self._print_pool
+        known = pool.get(print_)
+        if known is not None:
+            return known
+        if len(pool) < _PRINT_POOL:
+            pool[print_] = print_
+        return print_
 
     def snapshot(self) -> dict[str, Any]:
         """Everything that defines the state, for replay-equality checks."""

@@ -265,10 +265,16 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
             )
         after = request.after_sequence
         phase = Phase.SCHEDULED
-        for event in self._registry.durable_history(request.auction_id, 0)[:after]:
-            phase = wire.phase_after(event, phase)
+        for event in self._registry.public_history(request.auction_id, 0):
+            if event.seq <= after:  # only these change the phase
+                phase = wire.phase_after(event, phase)
         while True:
-            for event in self._registry.durable_history(request.auction_id, after):
+            durable = self._registry.durable_seq(request.auction_id)
+            if viewer is None:  # operators and observers see no submissions: skip reading them
+                events = self._registry.public_history(request.auction_id, after)
+            else:
+                events = await self._registry.durable_history(request.auction_id, after)
+            for event in events:
                 phase = wire.phase_after(event, phase)
                 after = event.seq
                 message = wire.watch_out(event, phase, viewer, auction)
@@ -276,6 +282,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                     yield message
             if phase in (Phase.FINAL, Phase.FAILED, Phase.CANCELLED):
                 return
+            after = max(after, durable)  # everything up to ``durable`` has been through
             await self._registry.wait_for_events(request.auction_id, after)
 
 

@@ -6,8 +6,9 @@ memory, appended to the journal, and only when the commit holding them is durabl
 caller get its acknowledgement and do watchers see them. Between the decision and the apply
 there is no ``await``, so commands on one auction are serialised by the event loop.
 
-The registry also keeps each auction's event history for ``WatchAuction`` (resumable by
-sequence number), wakes watchers when events become durable, and runs the window scheduler
+The registry also serves each auction's event history for ``WatchAuction`` (resumable by
+sequence number: phase changes and publications from memory, submissions read back from the
+journal by position), wakes watchers when events become durable, and runs the window scheduler
 that opens and closes windows on the server's clock.
 
 No auction rule lives here: what is allowed, and what it means, is the engine's.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from array import array
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,7 +42,10 @@ _log = logging.getLogger("closeout.cds")
 @dataclass
 class _Entry:
     auction: CdsAuction
-    history: list[ev.Event] = field(default_factory=list)
+    #: Events without a client order id (phase changes, publications: a handful), in order.
+    public: list[ev.Event] = field(default_factory=list)
+    #: The journal sequence number of each durable event, by the event's ``seq - 1``.
+    journal_seqs: array[int] = field(default_factory=lambda: array("q"))
     durable_seq: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     waiting: int = 0
@@ -78,7 +83,7 @@ class AuctionRegistry:
         self._task: asyncio.Task[None] | None = None
         # Commands applied since the last flush to the journal (one append per loop turn).
         self._pending: list[tuple[str, list[dict[str, Any]]]] = []
-        self._pending_marks: list[tuple[_Entry, int]] = []
+        self._pending_marks: list[tuple[_Entry, int]] = []  # (auction, number of events)
         self._pending_future: asyncio.Future[Any] | None = None
 
     # -- queries -------------------------------------------------------------------------
@@ -91,10 +96,34 @@ class AuctionRegistry:
         """All auctions in creation order."""
         return [e.auction for e in self._auctions.values()]
 
-    def durable_history(self, auction_id: str, after: int) -> list[ev.Event]:
-        """Durable events with ``seq > after``."""
+    def durable_seq(self, auction_id: str) -> int:
+        """The auction's last durable event sequence number."""
+        return self._entry(auction_id).durable_seq
+
+    def public_history(self, auction_id: str, after: int) -> list[ev.Event]:
+        """Durable events with ``seq > after`` that are nobody's submission (kept in memory)."""
         entry = self._entry(auction_id)
-        return [e for e in entry.history[after:] if e.seq <= entry.durable_seq]
+        return [e for e in entry.public if after < e.seq <= entry.durable_seq]
+
+    async def durable_history(self, auction_id: str, after: int) -> list[ev.Event]:
+        """Durable events with ``seq > after``, read back from the journal.
+
+        Submissions are not kept in memory (a million resting orders would cost a million
+        event objects); their journal positions are, so a watcher's history is one range
+        read on a worker thread.
+        """
+        entry = self._entry(auction_id)
+        durable = entry.durable_seq
+        if after >= durable:
+            return []
+        seqs = entry.journal_seqs
+        records = await asyncio.to_thread(
+            self._journal.read_stream,
+            STREAM_PREFIX + auction_id,
+            seqs[after],
+            seqs[durable - 1],
+        )
+        return [ev.event_from_dict(r.payload) for r in records]
 
     async def wait_for_events(self, auction_id: str, after: int) -> None:
         """Return once an event with ``seq > after`` is durable."""
@@ -162,7 +191,9 @@ class AuctionRegistry:
         else:
             entry = self._entry(event.auction_id)
             entry.auction.apply(event)
-        entry.history.append(event)
+        if getattr(event, "client_order_id", None) is None:
+            entry.public.append(event)
+        entry.journal_seqs.append(record.seq)
         entry.mark_durable(event.seq)
 
     # -- scheduler -----------------------------------------------------------------------
@@ -234,11 +265,11 @@ class AuctionRegistry:
         to the journal as one append (queued at the end of the turn, in apply order), with
         one future and one callback for all of them instead of one each.
         """
-        entry.history.extend(events)
+        entry.public.extend(e for e in events if getattr(e, "client_order_id", None) is None)
         self._pending.append(
             (STREAM_PREFIX + entry.auction.auction_id, [e.to_dict() for e in events])
         )
-        self._pending_marks.append((entry, events[-1].seq))
+        self._pending_marks.append((entry, len(events)))
         future = self._pending_future
         if future is None:
             loop = asyncio.get_running_loop()
@@ -269,8 +300,13 @@ class AuctionRegistry:
                 future.set_exception(exc)
                 future.exception()
                 return
-            for entry, last in marks:
-                entry.mark_durable(last)
+            # The batch's records are contiguous and end at the journal sequence ``done``
+            # resolved with; hand each auction the journal position of each of its events.
+            journal_seq = done.result() - sum(count for _, count in marks)
+            for entry, count in marks:
+                entry.journal_seqs.extend(range(journal_seq + 1, journal_seq + count + 1))
+                journal_seq += count
+                entry.mark_durable(len(entry.journal_seqs))
             future.set_result(None)
 
         written.add_done_callback(durable)
