@@ -96,7 +96,8 @@ def _quote(msg: pb.CurveQuote) -> dict[str, Any]:
     return out
 
 
-def _market(msg: pb.MarketDefinition) -> dict[str, Any]:
+def market_in(msg: pb.MarketDefinition) -> dict[str, Any]:
+    """A wire market definition as the pricing input mapping (shared with server/default)."""
     out: dict[str, Any] = {"valuation_date": msg.valuation_date}
     if msg.HasField("conventions"):
         out["conventions"] = _conventions(msg.conventions)
@@ -159,7 +160,7 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         self, request: pb.BuildCurveRequest, context: Any
     ) -> pb.BuildCurveResponse:
         def work() -> dict[str, Any]:
-            market = parse_market(_market(request.market))
+            market = parse_market(market_in(request.market))
             days = [parse_date(d, f"dates[{i}]").toordinal() for i, d in enumerate(request.dates)]
             return curve_report(market, days)
 
@@ -173,7 +174,7 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
     async def PriceSwaps(  # noqa: N802 -- the RPC's name, fixed by the proto
         self, request: pb.PriceSwapsRequest, context: Any
     ) -> pb.PriceSwapsResponse:
-        data = {**_market(request.market), "swaps": [_swap(s) for s in request.swaps]}
+        data = {**market_in(request.market), "swaps": [_swap(s) for s in request.swaps]}
         out = await self._run(context, lambda: price_request(parse_request(data)))
         return pb.PriceSwapsResponse(
             market_id=out["curve_id"], swaps=[_valuation(r) for r in out["swaps"]]
@@ -183,7 +184,7 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         self, request: pb.ConvertPositionRequest, context: Any
     ) -> pb.ConvertPositionResponse:
         data: dict[str, Any] = {
-            **_market(request.market),
+            **market_in(request.market),
             "swaps": [_swap(s) for s in request.swaps],
         }
         if request.rcv_convention in _RCV:
@@ -216,12 +217,12 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         self, request: pb.ComputePerformanceBondRequest, context: Any
     ) -> pb.ComputePerformanceBondResponse:
         data: dict[str, Any] = {
-            **_market(request.market),
+            **market_in(request.market),
             "swaps": [_swap(s, with_member=True) for s in request.swaps],
             "collateral": dict(request.collateral),
         }
         if request.scenarios:
-            data["scenarios"] = [_scenario(s) for s in request.scenarios]
+            data["scenarios"] = [scenario_in(s) for s in request.scenarios]
         out = await self._run(context, lambda: margin_request(parse_margin_request(data)))
         return pb.ComputePerformanceBondResponse(
             market_id=out["curve_id"],
@@ -229,7 +230,8 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         )
 
 
-def _scenario(msg: pb.CurveScenario) -> dict[str, Any]:
+def scenario_in(msg: pb.CurveScenario) -> dict[str, Any]:
+    """A wire curve scenario as the pricing input mapping (shared with server/default)."""
     out: dict[str, Any] = {"name": msg.name, "short_bp": msg.short_bp, "long_bp": msg.long_bp}
     for key in ("short_years", "long_years"):
         if getattr(msg, key):

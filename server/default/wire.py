@@ -28,8 +28,8 @@ from matching.default.lot import ConvertedPosition, Lot
 from matching.default.phases import Phase
 from matching.errors import InvalidInput
 from matching.eventsourcing import Ack
-from server.pricing_service import _market as pricing_market
-from server.pricing_service import _scenario as pricing_scenario
+from server.pricing_service import market_in as pricing_market
+from server.pricing_service import scenario_in as pricing_scenario
 
 _ROLE_IN = {
     pb.MEMBER_ROLE_CLEARING_MEMBER: Role.CLEARING_MEMBER,
