@@ -109,6 +109,10 @@ _CANONICAL: Final = json.JSONEncoder(
 ).encode
 
 
+#: The encoder's own string quoting (``ensure_ascii=False``), for :meth:`Journal._commit_batch`.
+_QUOTE: Final = json.encoder.encode_basestring
+
+
 def canonical_json(value: Any) -> str:
     """The one JSON spelling hashed and stored: sorted keys, no spaces, no NaN/Infinity."""
     return _CANONICAL(value)
@@ -375,12 +379,19 @@ class Journal:
         results: list[list[Record] | int] = []
         rows: list[tuple[int, str, str, str, str, str]] = []
         sha256 = hashlib.sha256
+        quoted: dict[str, str] = {}  # streams and types recur: quote each once per batch
         for entry in batch:
             for stream, type_, payload in zip(
                 entry.streams, entry.types, entry.payloads, strict=True
             ):
                 seq += 1
-                body = _CANONICAL([seq, stream, type_, payload])  # record_hash, inlined
+                # record_hash, inlined: _CANONICAL([seq, stream, type_, payload]) spelled out
+                # (a list of an int and three strings: the encoder writes exactly this).
+                head = quoted.get(stream + "\x00" + type_)
+                if head is None:
+                    head = f"{_QUOTE(stream)},{_QUOTE(type_)}"
+                    quoted[stream + "\x00" + type_] = head
+                body = f"[{seq},{head},{_QUOTE(payload)}]"
                 digest = sha256((prev + body).encode("utf-8")).hexdigest()
                 rows.append((seq, stream, type_, payload, prev, digest))
                 prev = digest
