@@ -12,8 +12,9 @@ Three parts, one run:
 2. **Stage-2 clearing** in this process (``matching.cds.stage2.clear`` on a book of N orders,
    12 to 25 dealers, a few hundred price levels), next to the lower bound of a numpy sort of
    the same prices; the exponent of time ~ N^k is fitted by least squares on log-log.
-3. **Converted-swap auctions**: reported as not done while ``matching/default`` has no
-   working auction engine.
+3. **Converted-swap default auctions**: each example of ``examples/default`` played whole
+   (clearing state to settlement) through a fresh ``closeout serve``, as
+   ``closeout default run --target`` does; reported as not done if that engine is missing.
 
 Benchmarks are not tests; nothing fails on a slow figure. May start servers (through
 ``bench.serverproc``, which imports ``server``); talks to them only over the wire on
@@ -54,6 +55,8 @@ class AuctionConfig:
     procs: int = 2
     batch: int = 5_000
     repeats: int = 3
+    converted_swaps: bool = True
+    converted_repeats: int = 3
 
     @classmethod
     def quick(cls) -> AuctionConfig:
@@ -61,11 +64,18 @@ class AuctionConfig:
             auctions=((1_000, 12), (20_000, 25)),
             clearing_sizes=(1_000, 10_000, 100_000, 1_000_000),
             repeats=2,
+            converted_repeats=1,
         )
 
     @classmethod
     def tiny(cls) -> AuctionConfig:
-        return cls(auctions=((200, 12),), clearing_sizes=(100, 1_000), procs=1, batch=50)
+        return cls(
+            auctions=((200, 12),),
+            clearing_sizes=(100, 1_000),
+            procs=1,
+            batch=50,
+            converted_swaps=False,
+        )
 
 
 def fit_exponent(sizes: Sequence[float], seconds: Sequence[float]) -> float:
@@ -306,18 +316,64 @@ def whole_auction(
     }
 
 
-def converted_swap_status() -> dict[str, Any]:
-    """Whether a converted-swap auction engine exists to bench (it is being built)."""
-    try:
-        import importlib
+#: Example defaults played whole through the server (the rejected_* examples end in a
+#: refusal by design, which is not a whole auction).
+CONVERTED_SWAP_EXAMPLES = ("basic", "bucket", "positive_rcv", "tie_draw", "no_bids")
 
-        importlib.import_module("matching.default.auction")
+
+def converted_swap_auctions(repeats: int, bar: Any) -> dict[str, Any]:
+    """Whole converted-swap default auctions through a fresh ``closeout serve`` each.
+
+    Each example of ``examples/default`` is played by ``clients.default_online`` exactly as
+    ``closeout default run --target`` does: clearing state, margin call, default, conversion
+    into lots (server-side pricing), one sealed-bid auction per lot, every member's bids,
+    close, award, settlement. Timed by the client, best of ``repeats``; the server is
+    started outside the timing. Reported as not done if the engine or its service is missing.
+    """
+    root = Path(__file__).resolve().parents[1]
+    config = root / "examples" / "server" / "default.toml"
+    tokens_path = root / "examples" / "server" / "default-tokens.toml"
+    try:
+        from clients.default_online import load_tokens, run_default_online
+        from clients.default_scenario import load_default_scenario
     except ImportError as exc:
-        return {"done": False, "why": f"no converted-swap auction engine yet ({exc})"}
-    return {
-        "done": False,
-        "why": "matching.default.auction exists but has no server service to drive yet",
-    }
+        return {"done": False, "why": f"no converted-swap auction client yet ({exc})"}
+    if not config.exists() or not tokens_path.exists():
+        return {"done": False, "why": "no server config for default auctions"}
+    tokens = load_tokens(tokens_path)
+    rows = []
+    bar.reset("converted-swap auctions", len(CONVERTED_SWAP_EXAMPLES) * repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in CONVERTED_SWAP_EXAMPLES:
+            scenario = load_default_scenario(root / "examples" / "default" / f"{name}.json")
+            best = math.inf
+            result: dict[str, Any] = {}
+            for r in range(repeats):
+                journal = Path(tmp) / f"{name}-{r}.sqlite"  # one clearing house per journal
+                with ServerProcess.closeout_serve(config, journal) as server:
+                    t0 = time.perf_counter()
+                    result, _ = asyncio.run(run_default_online(scenario, server.target, tokens))
+                    best = min(best, time.perf_counter() - t0)
+                bar.advance(1)
+            auctions = result.get("auctions", [])
+            rows.append(
+                {
+                    "example": name,
+                    "lots": len(auctions),
+                    "bids": len(scenario.bids),
+                    "seconds": round(best, 4),
+                    "outcomes": [
+                        f"{a['phase']}"
+                        + (
+                            f" to {a['award']['member']} ({a['award']['method']})"
+                            if a["award"]
+                            else ""
+                        )
+                        for a in auctions
+                    ],
+                }
+            )
+    return {"done": True, "why": "examples/default played through closeout serve", "rows": rows}
 
 
 def run_auction(
@@ -330,6 +386,9 @@ def run_auction(
             log(f"whole auction: {orders:,} orders, {panel} dealers")
             auctions.append(whole_auction(orders, panel, cfg, bar, Path(tmp)))
         curve = clearing_curve(cfg.clearing_sizes, cfg.repeats, bar)
+        converted = (
+            converted_swap_auctions(cfg.converted_repeats, bar) if cfg.converted_swaps else None
+        )
     largest = curve["rows"][-1]
     big = max(auctions, key=lambda a: a["orders"])
     return {
@@ -344,7 +403,7 @@ def run_auction(
         "bytes_per_resting_order": big["bytes_per_resting_order"],
         "bytes_measured_over": big["orders"],
         "errors": sum(a["errors"] for a in auctions),
-        "converted_swap": converted_swap_status(),
+        "converted_swap": converted or {"done": False, "why": "not asked for"},
         "targets": {
             "clear_le_3x_numpy": largest["ratio_to_sort"] <= 3.0,
             "bytes_per_order_le_400": big["bytes_per_resting_order"] <= 400,
@@ -401,6 +460,21 @@ def markdown(data: dict[str, Any]) -> str:
         for r in data["clearing"]["rows"]
     ]
     cs = data["converted_swap"]
+    converted = ""
+    if cs["done"]:
+        converted = "\n\n" + md_table(
+            ["example", "lots", "bids", "seconds, whole default", "outcomes"],
+            [
+                [
+                    r["example"],
+                    r["lots"],
+                    r["bids"],
+                    f"{r['seconds']:.3f}",
+                    ", ".join(map(str, r["outcomes"])),
+                ]
+                for r in cs["rows"]
+            ],
+        )
     return "\n".join(
         [
             "# Auction bench",
@@ -441,7 +515,9 @@ def markdown(data: dict[str, Any]) -> str:
             f"Fitted exponent (time ~ N^k): clearing {data['clearing']['exponent']}, "
             f"numpy sort {data['clearing']['numpy_exponent']}.",
             "",
-            f"Converted-swap auctions: {'done' if cs['done'] else 'not done'} ({cs['why']}).",
+            "## Converted-swap default auctions",
+            "",
+            f"{'Done' if cs['done'] else 'Not done'}: {cs['why']}." + converted,
             "",
             "Targets: "
             + ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in data["targets"].items()),

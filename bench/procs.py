@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -64,14 +65,35 @@ class ServerProcess:
         *,
         python: str | None = None,
         env: dict[str, str] | None = None,
+        ready: str = r"^PORT (\d+)",
     ) -> None:
         self.command = [python or sys.executable, "-m", module, *args]
+        self._ready = re.compile(ready)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEOUT_")}
         self.env["PYTHONPATH"] = str(ROOT)
         self.env.update(env or {})
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
         self._tail: list[str] = []
+
+    @classmethod
+    def closeout_serve(cls, config: Path, journal: Path) -> ServerProcess:
+        """``closeout serve --config CONFIG`` on 127.0.0.1, any free port, on ``journal``."""
+        server = cls(
+            "clients.cli",
+            [
+                "serve",
+                "--config",
+                str(config),
+                "--listen",
+                "127.0.0.1:0",
+                "--journal",
+                str(journal),
+            ],
+            ready=r"serving on 127\.0\.0\.1:(\d+)",
+        )
+        server.command[1:3] = ["-c", "from clients.cli import main; main()"]
+        return server
 
     @property
     def target(self) -> str:
@@ -112,8 +134,8 @@ class ServerProcess:
             if line is None:
                 self.stop()
                 raise RuntimeError(f"{self.command[2]} exited: {''.join(self._tail)[-2000:]}")
-            if line.startswith("PORT "):
-                self.port = int(line.split()[1])
+            if found := self._ready.search(line):
+                self.port = int(found.group(1))
                 return self
 
     def stop(self, grace: float = 10.0) -> int | None:
