@@ -17,8 +17,6 @@ No auction rule lives here: what is allowed, and what it means, is the engine's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from array import array
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
@@ -27,16 +25,14 @@ from typing import Any
 
 from matching.cds import events as ev
 from matching.cds.auction import CdsAuction, Decision
-from matching.errors import AlreadyExists, DomainError, NotFound
+from matching.errors import AlreadyExists, NotFound
 from server.journal import Journal, Record
+from server.scheduler import WindowScheduler
 
 __all__ = ["STREAM_PREFIX", "AuctionRegistry"]
 
 #: Journal streams of CDS auctions are ``cds/<auction id>``.
 STREAM_PREFIX = "cds/"
-SCHEDULER = "scheduler"
-
-_log = logging.getLogger("closeout.cds")
 
 
 @dataclass
@@ -79,8 +75,7 @@ class AuctionRegistry:
         self._journal = journal
         self._now = now
         self._auctions: dict[str, _Entry] = {}
-        self._poke = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._scheduler = WindowScheduler("cds", now, self.auctions, self.execute)
         # Commands applied since the last flush to the journal (one append per loop turn).
         self._pending: list[tuple[str, list[dict[str, Any]]]] = []
         self._pending_marks: list[tuple[_Entry, int]] = []  # (auction, number of events)
@@ -145,7 +140,7 @@ class AuctionRegistry:
         entry = _Entry(CdsAuction.from_events(decision.events))
         self._auctions[created.auction_id] = entry
         await self._commit(entry, decision.events)
-        self._poke.set()
+        self._scheduler.poke()
         return entry.auction
 
     async def execute(self, auction_id: str, command: Callable[[CdsAuction], Decision]) -> Decision:
@@ -170,7 +165,7 @@ class AuctionRegistry:
             entry.auction.apply_all(decision.events)
             durable = self._commit(entry, decision.events)
             if entry.auction.phase is not phase:
-                self._poke.set()
+                self._scheduler.poke()
             return decision, durable
         if decision.ack is not None and decision.ack.seq > entry.durable_seq:
             # An idempotent repeat of a submission whose commit is still in flight: its
@@ -199,56 +194,16 @@ class AuctionRegistry:
     # -- scheduler -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the window scheduler (and catch up on windows due while the server was down)."""
-        self._task = asyncio.create_task(self._schedule(), name="cds-window-scheduler")
+        """Start the window scheduler (catching up on windows due while the server was down)."""
+        await self._scheduler.start()
 
     async def stop(self) -> None:
         """Stop the scheduler."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._scheduler.stop()
 
     async def run_due(self) -> int:
-        """Run every scheduled phase change that is due now; returns how many ran.
-
-        Each runs as the ``scheduler`` through :meth:`execute`, like an operator's command. A
-        change that is no longer possible (an operator got there first) is logged and skipped.
-        """
-        ran = 0
-        progressed = True
-        while progressed:  # opening may make a close due at once, e.g. after downtime
-            progressed = False
-            now = self._now()
-            for auction in self.auctions():
-                timer = auction.next_timer()
-                if timer is None or timer[0] > now:
-                    continue
-                name = timer[1]
-                try:
-                    await self.execute(
-                        auction.auction_id,
-                        lambda a, name=name, now=now: getattr(a, name)(by=SCHEDULER, now=now),  # type: ignore[misc]
-                    )
-                except DomainError as exc:
-                    _log.warning("scheduled %s of %s skipped: %s", name, auction.auction_id, exc)
-                    continue
-                ran += 1
-                progressed = True
-        return ran
-
-    async def _schedule(self) -> None:
-        while True:
-            self._poke.clear()
-            await self.run_due()
-            timers = [t[0] for a in self.auctions() if (t := a.next_timer()) is not None]
-            # Sleep until the next window time, at most a second: the clock may be adjusted
-            # (or faked in tests) and a poke wakes us early for new or changed auctions.
-            delay = 1.0
-            if timers:
-                delay = min(delay, max(0.0, (min(timers) - self._now()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), timeout=delay)
+        """Run every scheduled phase change that is due now (see ``server.scheduler``)."""
+        return await self._scheduler.run_due()
 
     # -- internals -----------------------------------------------------------------------
 

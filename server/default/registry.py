@@ -21,9 +21,7 @@ and it must never acknowledge a command before the commit holding its events is 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
-import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +38,6 @@ from matching.default.cash import cents_text
 from matching.default.phases import Phase
 from matching.errors import (
     AlreadyExists,
-    DomainError,
     InvalidInput,
     InvalidTransition,
     NotFound,
@@ -48,6 +45,7 @@ from matching.errors import (
 from matching.eventsourcing import Ack, Decision, Event
 from server.default import valuation
 from server.journal import Journal, Record
+from server.scheduler import WindowScheduler
 
 __all__ = ["AUCTION_PREFIX", "CLEARING_PREFIX", "DEFAULT_HOUSE", "DefaultRegistry"]
 
@@ -56,9 +54,7 @@ CLEARING_PREFIX = "clearing/"
 #: Journal streams of default auctions: ``default/<auction id>``.
 AUCTION_PREFIX = "default/"
 DEFAULT_HOUSE = "closeout-ccp"
-SCHEDULER = "scheduler"
 
-_log = logging.getLogger("closeout.default")
 
 E = TypeVar("E", bound=Event)
 _Engine = TypeVar("_Engine")
@@ -102,8 +98,7 @@ class DefaultRegistry:
         self._now = now
         self._house: _Stream[ClearingHouse, cev.Event] | None = None
         self._auctions: dict[str, _Stream[DefaultAuction, aev.Event]] = {}
-        self._poke = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._scheduler = WindowScheduler("default", now, self.auctions, self.execute)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -336,7 +331,7 @@ class DefaultRegistry:
         )
         self._auctions[auction_id] = entry
         durable = self._commit(entry, decision.events)
-        self._poke.set()
+        self._scheduler.poke()
         await durable
         return entry.engine, decision.ack
 
@@ -351,7 +346,7 @@ class DefaultRegistry:
             entry.engine.apply_all(decision.events)
             durable = self._commit(entry, decision.events)
             if entry.engine.phase is not phase:
-                self._poke.set()
+                self._scheduler.poke()
             await durable
         elif decision.ack is not None and decision.ack.seq > entry.durable_seq:
             # An idempotent repeat whose original commit is still in flight.
@@ -432,51 +427,15 @@ class DefaultRegistry:
 
     async def start(self) -> None:
         """Start the window scheduler (catching up on windows due while the server was down)."""
-        self._task = asyncio.create_task(self._schedule(), name="default-window-scheduler")
+        await self._scheduler.start()
 
     async def stop(self) -> None:
         """Stop the scheduler."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._scheduler.stop()
 
     async def run_due(self) -> int:
-        """Run every scheduled open or close that is due now; returns how many ran."""
-        ran = 0
-        progressed = True
-        while progressed:  # an open may make a close due at once, e.g. after downtime
-            progressed = False
-            now = self._now()
-            for auction in self.auctions():
-                timer = auction.next_timer()
-                if timer is None or timer[0] > now:
-                    continue
-                name = timer[1]
-                try:
-                    await self.execute(
-                        auction.auction_id,
-                        lambda a, name=name, now=now: getattr(a, name)(by=SCHEDULER, now=now),  # type: ignore[misc]
-                    )
-                except DomainError as exc:
-                    _log.warning("scheduled %s of %s skipped: %s", name, auction.auction_id, exc)
-                    continue
-                ran += 1
-                progressed = True
-        return ran
-
-    async def _schedule(self) -> None:
-        while True:
-            self._poke.clear()
-            await self.run_due()
-            timers = [t[0] for a in self.auctions() if (t := a.next_timer()) is not None]
-            # At most a second: the clock may be adjusted (or faked in tests); a poke wakes
-            # the scheduler early for new or changed auctions.
-            delay = 1.0
-            if timers:
-                delay = min(delay, max(0.0, (min(timers) - self._now()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), timeout=delay)
+        """Run every scheduled phase change that is due now (see ``server.scheduler``)."""
+        return await self._scheduler.run_due()
 
     # -- internals -----------------------------------------------------------------------
 
