@@ -6,13 +6,9 @@ journal verifies."""
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import signal
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import grpc
@@ -26,40 +22,22 @@ from matching.cds.auction import CdsAuction
 from matching.cds.events import event_from_dict
 from server.cds.registry import STREAM_PREFIX
 from server.journal import Journal, verify
+from tests.server.processes import PATIENCE
+from tests.server.processes import serve as serve_process
 
 ROOT = Path(__file__).resolve().parents[2]
-CLOSEOUT = [sys.executable, "-c", "from clients.cli import main; main()"]
 CONFIG = ROOT / "examples" / "server" / "scenarios.toml"
 TOKENS = load_credentials(ROOT / "examples" / "server" / "scenario-tokens.toml")
 DEALERS = {d: TOKENS.dealers[d] for d in ("A", "B", "C", "D")}
 OPS = TOKENS.operator_token
 AUCTION = "crash-1"
-PATIENCE = 60.0  # a guard against a hung child process, not a measurement
 ORDERS_PER_DEALER = 120
 KILL_AFTER_ACKS = 150
 
 
-@asynccontextmanager
-async def serve(journal: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEOUT_")}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = await asyncio.create_subprocess_exec(
-        *CLOSEOUT, "serve", "--config", str(CONFIG), "--listen", "127.0.0.1:0",
-        "--journal", str(journal), env=env, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    try:
-        while True:
-            line = (await asyncio.wait_for(proc.stderr.readline(), PATIENCE)).decode()
-            if not line:
-                pytest.fail("closeout serve exited before serving")
-            if found := re.search(r"serving on 127\.0\.0\.1:(\d+)", line):
-                break
-        yield proc, f"127.0.0.1:{found.group(1)}"
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
+def serve(journal: Path) -> AbstractAsyncContextManager[tuple[asyncio.subprocess.Process, str]]:
+    """This test's server configuration on ``journal``."""
+    return serve_process(CONFIG, journal)
 
 
 def order(dealer: str, i: int) -> tuple[str, str, int]:

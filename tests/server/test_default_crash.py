@@ -8,13 +8,9 @@ to the same result."""
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import signal
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import grpc
@@ -35,40 +31,22 @@ from matching.default import events as aev
 from matching.default.auction import DefaultAuction
 from server.default.registry import AUCTION_PREFIX
 from server.journal import Journal, verify
+from tests.server.processes import PATIENCE
+from tests.server.processes import serve as serve_process
 
 ROOT = Path(__file__).resolve().parents[2]
-CLOSEOUT = [sys.executable, "-c", "from clients.cli import main; main()"]
 CONFIG = ROOT / "examples" / "server" / "default.toml"
 TOKENS = load_tokens(ROOT / "examples" / "server" / "default-tokens.toml")
 SCENARIO = load_default_scenario(ROOT / "examples" / "default" / "basic.json")
 BIDDERS = ("Bank-A", "Bank-B", "Bank-E", "MM-1", "MM-2")
 LOT = "Dealer-D-1"
-PATIENCE = 60.0  # a guard against a hung child process, not a measurement
 BIDS_PER_MEMBER = 60
 KILL_AFTER_ACKS = 120
 
 
-@asynccontextmanager
-async def serve(journal: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEOUT_")}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = await asyncio.create_subprocess_exec(
-        *CLOSEOUT, "serve", "--config", str(CONFIG), "--listen", "127.0.0.1:0",
-        "--journal", str(journal), env=env, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    try:
-        while True:
-            line = (await asyncio.wait_for(proc.stderr.readline(), PATIENCE)).decode()
-            if not line:
-                pytest.fail("closeout serve exited before serving")
-            if found := re.search(r"serving on 127\.0\.0\.1:(\d+)", line):
-                break
-        yield proc, f"127.0.0.1:{found.group(1)}"
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
+def serve(journal: Path) -> AbstractAsyncContextManager[tuple[asyncio.subprocess.Process, str]]:
+    """This test's server configuration on ``journal``."""
+    return serve_process(CONFIG, journal)
 
 
 def bid(member: str, i: int) -> tuple[str, str]:
