@@ -7,44 +7,32 @@ prints the acknowledgement or the refusal with its field violations.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-import grpc.aio
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from clients.cli.connection import Target, TlsCa, Token, refused, require_token, root_certificates
+from clients.cli.connection import (
+    Target,
+    TlsCa,
+    Token,
+    call_server,
+    print_ack,
+    require_token,
+    root_certificates,
+)
 from clients.results import phase_name
 from clients.sdk import DealerClient, OperatorClient
 from closeout.v1 import auction_pb2 as apb
-from closeout.v1 import common_pb2
 
-_T = TypeVar("_T")
 out = Console()
 
 AuctionId = Annotated[str, typer.Argument(help="Auction id.")]
 ClientOrderId = Annotated[
     str, typer.Option("--id", help="Client order id (idempotency key, unique per auction).")
 ]
-
-
-def _go(call: Callable[[], Awaitable[_T]]) -> _T:
-    try:
-        return asyncio.run(call())  # type: ignore[arg-type]
-    except grpc.aio.AioRpcError as exc:
-        refused(exc)
-
-
-def _ack(ack: common_pb2.Ack, what: str) -> None:
-    out.print(
-        f"{what}: accepted as #{ack.sequence} at {ack.accepted_at.ToDatetime().isoformat()}Z"
-        + (f" ({ack.client_order_id})" if ack.client_order_id else ""),
-        highlight=False,
-    )
 
 
 def create(
@@ -92,9 +80,9 @@ def create(
             response = await ops.create_auction(
                 params, [p.strip() for p in panel.split(",") if p.strip()], schedule
             )
-        _ack(response.ack, f"auction {auction_id} created")
+        print_ack(response.ack, f"auction {auction_id} created")
 
-    _go(call)
+    call_server(call)
 
 
 def open_window(
@@ -110,9 +98,9 @@ def open_window(
             target, require_token(token), root_certificates=root_certificates(tls_ca)
         ) as ops:
             response = await ops.open_window(auction_id)
-        _ack(response.ack, f"{auction_id} is {phase_name(response.auction.phase)}")
+        print_ack(response.ack, f"{auction_id} is {phase_name(response.auction.phase)}")
 
-    _go(call)
+    call_server(call)
 
 
 def close_window(
@@ -128,9 +116,9 @@ def close_window(
             target, require_token(token), root_certificates=root_certificates(tls_ca)
         ) as ops:
             response = await ops.close_window(auction_id)
-        _ack(response.ack, f"{auction_id} is {phase_name(response.auction.phase)}")
+        print_ack(response.ack, f"{auction_id} is {phase_name(response.auction.phase)}")
 
-    _go(call)
+    call_server(call)
 
 
 def cancel(
@@ -147,9 +135,9 @@ def cancel(
             target, require_token(token), root_certificates=root_certificates(tls_ca)
         ) as ops:
             response = await ops.cancel(auction_id, reason)
-        _ack(response.ack, f"{auction_id} cancelled")
+        print_ack(response.ack, f"{auction_id} cancelled")
 
-    _go(call)
+    call_server(call)
 
 
 def market(
@@ -168,9 +156,9 @@ def market(
             target, require_token(token), root_certificates=root_certificates(tls_ca)
         ) as dealer:
             ack = await dealer.submit_market(auction_id, client_order_id, bid=bid, offer=offer)
-        _ack(ack, f"market {bid} / {offer}")
+        print_ack(ack, f"market {bid} / {offer}")
 
-    _go(call)
+    call_server(call)
 
 
 def psr(
@@ -201,9 +189,9 @@ def psr(
                 customer=customer,
                 market_position=position,
             )
-        _ack(ack, f"settlement request {side} {size:,}")
+        print_ack(ack, f"settlement request {side} {size:,}")
 
-    _go(call)
+    call_server(call)
 
 
 def order(
@@ -226,9 +214,9 @@ def order(
             response = await dealer.submit_limit_order(
                 auction_id, client_order_id, side=side, price=price, size=size, customer=customer
             )
-        _ack(response.ack, f"limit order {response.order_id}")
+        print_ack(response.ack, f"limit order {response.order_id}")
 
-    _go(call)
+    call_server(call)
 
 
 def mine(
@@ -245,7 +233,7 @@ def mine(
         ) as dealer:
             return await dealer.my_submissions(auction_id)
 
-    view = _go(call)
+    view = call_server(call)
     table = Table(title=f"My submissions in {auction_id}", title_justify="left")
     for col in ("kind", "id", "side", "price", "size", "seq"):
         table.add_column(col)

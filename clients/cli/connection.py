@@ -1,21 +1,28 @@
 """Options every networked ``closeout`` command shares: where the server is and who we are.
 
 ``--target`` (default ``$CLOSEOUT_TARGET`` or 127.0.0.1:50051), ``--token`` (default
-``$CLOSEOUT_TOKEN``), ``--tls-ca`` for a TLS server. Also the one way commands report a
-refused call: the status, the message and any field violations, then exit 1.
+``$CLOSEOUT_TOKEN``), ``--tls-ca`` for a TLS server. Also the one way commands run a call
+(``call_server``), report a refusal (the status, the message and any field violations, then
+exit 1) and print an acknowledgement (``print_ack``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Awaitable, Callable
+from datetime import UTC
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import grpc.aio
 import typer
 from rich.console import Console
 
 from clients.errors import field_violations
+from closeout.v1 import common_pb2
+
+_T = TypeVar("_T")
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 
@@ -60,3 +67,21 @@ def refused(exc: grpc.aio.AioRpcError) -> NoReturn:
 def default_target() -> str:
     """``$CLOSEOUT_TARGET`` or the demo address."""
     return os.environ.get("CLOSEOUT_TARGET", DEFAULT_TARGET)
+
+
+def call_server(call: Callable[[], Awaitable[_T]]) -> _T:
+    """Run one client coroutine; a refused call is printed and exits 1."""
+    try:
+        return asyncio.run(call())  # type: ignore[arg-type]
+    except grpc.aio.AioRpcError as exc:
+        refused(exc)
+
+
+def print_ack(ack: common_pb2.Ack, what: str) -> None:
+    """One line for an acknowledged command: its sequence number and acceptance time."""
+    at = ack.accepted_at.ToDatetime(tzinfo=UTC).isoformat()
+    Console().print(
+        f"{what}: accepted as #{ack.sequence} at {at}"
+        + (f" ({ack.client_order_id})" if ack.client_order_id else ""),
+        highlight=False,
+    )

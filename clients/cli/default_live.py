@@ -16,18 +16,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-import grpc.aio
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from clients.cli.connection import Target, TlsCa, Token, refused, require_token, root_certificates
+from clients.cli.connection import (
+    Target,
+    TlsCa,
+    Token,
+    call_server,
+    print_ack,
+    require_token,
+    root_certificates,
+)
 from clients.default_online import (
     MARGIN_RUN,
     auction_dict,
@@ -54,7 +60,6 @@ from closeout.v1 import clearing_pb2 as pb
 from closeout.v1 import common_pb2
 from closeout.v1 import pricing_pb2 as ppb
 
-_T = TypeVar("_T")
 out = Console()
 
 AuctionId = Annotated[str, typer.Argument(help="Auction id (by default the lot id).")]
@@ -66,25 +71,9 @@ MarketFile = Annotated[
 ]
 
 
-def _go(call: Callable[[], Awaitable[_T]]) -> _T:
-    try:
-        return asyncio.run(call())  # type: ignore[arg-type]
-    except grpc.aio.AioRpcError as exc:
-        refused(exc)
-
-
 def _fail(where: str, message: str) -> typer.Exit:
     Console(stderr=True).print(f"[bold red]refused[/] {where}: {message}", highlight=False)
     return typer.Exit(2)
-
-
-def _ack(ack: common_pb2.Ack, what: str) -> None:
-    at = ack.accepted_at.ToDatetime(tzinfo=UTC).isoformat()
-    out.print(
-        f"{what}: accepted as #{ack.sequence} at {at}"
-        + (f" ({ack.client_order_id})" if ack.client_order_id else ""),
-        highlight=False,
-    )
 
 
 def _json(path: Path) -> Any:
@@ -225,8 +214,8 @@ def load(
                 house_id=state.house,
             )
 
-    response = _go(call)
-    _ack(
+    response = call_server(call)
+    print_ack(
         response.ack,
         f"{response.house_id}: {response.members_admitted} members, "
         f"{response.positions_booked} positions",
@@ -247,7 +236,7 @@ def margin(
         async with _ops(target, token, tls_ca) as ops:
             return await ops.run_margin(run_id, definition, scenarios)
 
-    response = _go(call)
+    response = call_server(call)
     run = response.run
     out.print(
         _table(
@@ -265,7 +254,7 @@ def margin(
             ],
         )
     )
-    _ack(response.ack, f"margin run {run.run_id}")
+    print_ack(response.ack, f"margin run {run.run_id}")
 
 
 def declare(
@@ -287,7 +276,7 @@ def declare(
         async with _ops(target, token, tls_ca) as ops:
             return await ops.declare_default(member, reason=reason, market=definition)
 
-    response = _go(call)
+    response = call_server(call)
     d = response.member_default
     basis = name_of(pb.DefaultBasis, d.basis, "DEFAULT_BASIS_")
     out.print(
@@ -297,7 +286,7 @@ def declare(
             [[p.position_id, money(p.npv or None)] for p in d.positions],
         )
     )
-    _ack(response.ack, f"{d.member_id} in default")
+    print_ack(response.ack, f"{d.member_id} in default")
 
 
 def convert(
@@ -335,10 +324,10 @@ def convert(
                 hedge=hedge,
             )
 
-    response = _go(call)
+    response = call_server(call)
     for lot in response.lots:
         _show_lot(lot_dict(lot))
-    _ack(response.ack, f"{len(response.lots)} lot(s) of {member}")
+    print_ack(response.ack, f"{len(response.lots)} lot(s) of {member}")
 
 
 def lots(
@@ -353,7 +342,7 @@ def lots(
         async with _ops(target, token, tls_ca) as ops:
             return await ops.lots()
 
-    found = [lot_dict(lot) for lot in _go(call)]
+    found = [lot_dict(lot) for lot in call_server(call)]
     if as_json:
         out.print_json(json.dumps(found))
         return
@@ -397,7 +386,7 @@ def open_window(
             )
             return await ops.open_window(created.auction.auction_id)
 
-    response = _go(call)
+    response = call_server(call)
     a = response.auction
     closes = (
         f", closes at {a.close_at.ToDatetime(tzinfo=UTC).isoformat()}"
@@ -405,7 +394,7 @@ def open_window(
         else ", closes by hand"
     )
     reserve_text = f", reserve {money(a.reserve)}" if a.reserve else ""
-    _ack(response.ack, f"auction {a.auction_id} of {a.lot_id} is OPEN{closes}{reserve_text}")
+    print_ack(response.ack, f"auction {a.auction_id} of {a.lot_id} is OPEN{closes}{reserve_text}")
 
 
 def close_window(
@@ -420,8 +409,8 @@ def close_window(
         async with _ops(target, token, tls_ca) as ops:
             return await ops.close_window(auction_id)
 
-    response = _go(call)
-    _ack(response.ack, f"auction {auction_id} is CLOSED")
+    response = call_server(call)
+    print_ack(response.ack, f"auction {auction_id} is CLOSED")
 
 
 def cancel(
@@ -437,7 +426,7 @@ def cancel(
         async with _ops(target, token, tls_ca) as ops:
             return await ops.cancel(auction_id, reason)
 
-    _ack(_go(call).ack, f"auction {auction_id} cancelled")
+    print_ack(call_server(call).ack, f"auction {auction_id} cancelled")
 
 
 def award(
@@ -452,9 +441,9 @@ def award(
         async with _ops(target, token, tls_ca) as ops:
             return await ops.award(auction_id)
 
-    response = _go(call)
+    response = call_server(call)
     _show_result(auction_dict(response.result))
-    _ack(response.ack, f"auction {auction_id} awarded")
+    print_ack(response.ack, f"auction {auction_id} awarded")
 
 
 def settle(
@@ -469,7 +458,7 @@ def settle(
         async with _ops(target, token, tls_ca) as ops:
             return await ops.settle(auction_id)
 
-    response = _go(call)
+    response = call_server(call)
     s = response.settlement
     out.print(
         f"{name_of(pb.AwardMethod, s.method, 'AWARD_METHOD_')} to {s.member_id} at "
@@ -478,7 +467,7 @@ def settle(
         highlight=False,
     )
     _print_instructions([instruction_dict(i) for i in response.instructions])
-    _ack(response.ack, f"auction {auction_id} settled")
+    print_ack(response.ack, f"auction {auction_id} settled")
 
 
 def _print_instructions(rows: list[dict[str, Any]]) -> None:
@@ -514,7 +503,7 @@ def result(
         async with _ops(target, token, tls_ca) as ops:
             return await ops.result(auction_id)
 
-    r = auction_dict(_go(call))
+    r = auction_dict(call_server(call))
     if as_json:
         out.print_json(json.dumps(r))
     else:
@@ -533,7 +522,7 @@ def ledger(
         async with _ops(target, token, tls_ca) as ops:
             return await ops.ledger()
 
-    data = ledger_dict(_go(call))
+    data = ledger_dict(call_server(call))
     if as_json:
         out.print_json(json.dumps(data))
         return
@@ -573,7 +562,7 @@ def instructions(
         async with _ops(target, token, tls_ca) as ops:
             return await ops.instructions(lot_id)
 
-    rows = [instruction_dict(i) for i in _go(call)]
+    rows = [instruction_dict(i) for i in call_server(call)]
     if csv_out is not None:
         csv_out.write_text(instructions_csv({"instructions": rows}), encoding="utf-8")
     _print_instructions(rows)
@@ -603,7 +592,7 @@ def grades(
                     money(g.bid or None),
                     money(g.reference or None),
                 ]
-                for g in _go(call)
+                for g in call_server(call)
             ],
         )
     )
@@ -637,7 +626,7 @@ def invitations(
                     if i.HasField("close_at")
                     else "by hand",
                 ]
-                for i in _go(call)
+                for i in call_server(call)
             ],
         )
     )
@@ -655,7 +644,7 @@ def lot(
         async with _member(target, token, tls_ca) as member:
             return await member.lot(auction_id)
 
-    view = _go(call)
+    view = call_server(call)
     _show_lot(_terms(view))
     phase = name_of(pb.DefaultAuctionPhase, view.phase, "DEFAULT_AUCTION_PHASE_")
     mine = f"your bid {money(view.my_bid.amount)}" if view.HasField("my_bid") else "no bid"
@@ -690,7 +679,7 @@ def bid(
         async with _member(target, token, tls_ca) as member:
             return await member.submit_bid(auction_id, client_order_id, amount)
 
-    _ack(_go(call), f"bid {amount} in {auction_id}")
+    print_ack(call_server(call), f"bid {amount} in {auction_id}")
 
 
 def withdraw(
@@ -706,7 +695,7 @@ def withdraw(
         async with _member(target, token, tls_ca) as member:
             return await member.withdraw_bid(auction_id, client_order_id)
 
-    _ack(_go(call), f"bid withdrawn from {auction_id}")
+    print_ack(call_server(call), f"bid withdrawn from {auction_id}")
 
 
 def watch(
@@ -743,7 +732,7 @@ def watch(
                     highlight=False,
                 )
 
-    _go(call)
+    call_server(call)
 
 
 # -- the whole scenario online ----------------------------------------------------------------

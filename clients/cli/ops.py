@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
-import grpc.aio
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from clients.cli.cds import show
-from clients.cli.connection import Target, TlsCa, Token, refused, require_token, root_certificates
+from clients.cli.connection import (
+    Target,
+    TlsCa,
+    Token,
+    call_server,
+    require_token,
+    root_certificates,
+)
 from clients.results import phase_name, result_to_dict, side_name
 from clients.sdk import OperatorClient
 
@@ -39,7 +44,7 @@ def auctions(target: Target = "127.0.0.1:50051", token: Token = None, tls_ca: Tl
             )
         Console().print(table)
 
-    _run(go())
+    call_server(go)
 
 
 def results(
@@ -58,7 +63,7 @@ def results(
             result = await client.results(auction_id)
         show(result_to_dict(result), [], as_json, Console())
 
-    _run(go())
+    call_server(go)
 
 
 def watch(
@@ -100,11 +105,4 @@ def watch(
                     highlight=False,
                 )
 
-    _run(go())
-
-
-def _run(coro: object) -> None:
-    try:
-        asyncio.run(coro)  # type: ignore[arg-type]
-    except grpc.aio.AioRpcError as exc:
-        refused(exc)
+    call_server(go)

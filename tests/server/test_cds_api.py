@@ -366,3 +366,47 @@ async def test_the_served_modules_expose_every_service(server: CloseoutServer) -
         "closeout.v1.OperatorService",
         "closeout.v1.PricingService",
     } <= names
+
+
+def readme_cds_commands() -> list[list[str]]:
+    """The ``$C ...`` commands of the README's "Run an auction on the server" block."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("### Run an auction on the server", 1)[1].split("```sh\n", 1)[1]
+    block = block.split("```", 1)[0]
+    return [
+        line.split(" #", 1)[0].split()[1:] for line in block.splitlines() if line.startswith("$C ")
+    ]
+
+
+@pytest.mark.slow
+async def test_readme_commands_run_a_cds_auction(tmp_path: Path) -> None:
+    import asyncio
+    import os
+    import sys
+
+    from server.config import demo_config
+
+    demo = replace(demo_config(), listen="127.0.0.1:0", journal=tmp_path / "demo.sqlite")
+    srv = CloseoutServer(demo)
+    await srv.start()
+    outputs = []
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEOUT_")}
+        env |= {"CLOSEOUT_TARGET": target(srv), "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+        commands = readme_cds_commands()
+        assert [c[:2] for c in commands[:2]] == [["cds", "create"], ["cds", "open"]]
+        for args in commands:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", "from clients.cli import main; main()", *args,
+                env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+            output, _ = await asyncio.wait_for(proc.communicate(), 60)  # a guard only
+            assert proc.returncode == 0, f"{' '.join(args)}:\n{output.decode()}"
+            outputs.append(output.decode())
+        async with OperatorClient(target(srv), OPS) as ops:
+            result = await ops.results("demo-1")
+    finally:
+        await srv.stop(grace=0)
+    assert result.status == apb.PHASE_FINAL
+    assert result.initial_market_midpoint == "40.5"
+    assert "final price 40" in outputs[-1]  # the watch stream of dealer A
