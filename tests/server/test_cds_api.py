@@ -4,7 +4,10 @@ close on the server clock; idempotency; bulk streams; the event stream; restart 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
@@ -13,6 +16,7 @@ from pathlib import Path
 import grpc
 import grpc.aio
 import pytest
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from clients.errors import field_violations
 from clients.online import load_credentials, run_online
@@ -26,7 +30,7 @@ from matching.cds.events import event_from_dict
 from server.app import CloseoutServer
 from server.cds.registry import STREAM_PREFIX, AuctionRegistry
 from server.clock import FakeClock
-from server.config import ServerConfig, load_config
+from server.config import ServerConfig, demo_config, load_config
 from server.journal import Journal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -352,8 +356,6 @@ async def test_restart_replays_every_auction_to_identical_state(
 
 
 async def test_the_served_modules_expose_every_service(server: CloseoutServer) -> None:
-    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-
     async with grpc.aio.insecure_channel(target(server)) as ch:
         stub = reflection_pb2_grpc.ServerReflectionStub(ch)
         request = reflection_pb2.ServerReflectionRequest(list_services="")
@@ -380,12 +382,6 @@ def readme_cds_commands() -> list[list[str]]:
 
 @pytest.mark.slow
 async def test_readme_commands_run_a_cds_auction(tmp_path: Path) -> None:
-    import asyncio
-    import os
-    import sys
-
-    from server.config import demo_config
-
     demo = replace(demo_config(), listen="127.0.0.1:0", journal=tmp_path / "demo.sqlite")
     srv = CloseoutServer(demo)
     await srv.start()
