@@ -67,8 +67,9 @@ class _Obj:
 
 
 def number(value: Any, field: str) -> float:
-    """A JSON number or decimal string as a float."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    """A JSON number, decimal string or ``Decimal`` (JSON read with ``parse_float=Decimal``)
+    as a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise PricingInputError(field, f"expected a number, got {value!r}")
     try:
         result = float(Decimal(str(value)))
@@ -275,12 +276,26 @@ def _market(obj: _Obj) -> tuple[int, SwapConvention, Market]:
     return valuation, convention, Market(projection, discount)
 
 
+@dataclass(frozen=True)
+class MarketInput:
+    """A parsed market definition: valuation day, the swap conventions and the curves."""
+
+    valuation: int
+    convention: SwapConvention
+    market: Market
+
+
+def parse_market_input(data: Any) -> MarketInput:
+    """The market with its conventions (the ones the request's swaps are booked under)."""
+    obj = _Obj(data, "", MARKET_KEYS)
+    valuation, convention, market = _market(obj)
+    obj.done()
+    return MarketInput(valuation, convention, market)
+
+
 def parse_market(data: Any) -> Market:
     """Just the market: valuation date, conventions, curve and optional discount curve."""
-    obj = _Obj(data, "", MARKET_KEYS)
-    _, _, market = _market(obj)
-    obj.done()
-    return market
+    return parse_market_input(data).market
 
 
 def parse_request(data: Any, convert: bool = False) -> Request:
@@ -340,14 +355,18 @@ def parse_margin_request(data: Any) -> MarginRequest:
     if raw_scenarios is not None:
         if not isinstance(raw_scenarios, list) or not raw_scenarios:
             raise PricingInputError("scenarios", "expected a non-empty list")
-        scenarios = tuple(_scenario(v, f"scenarios[{i}]") for i, v in enumerate(raw_scenarios))
+        scenarios = tuple(scenario_of(v, f"scenarios[{i}]") for i, v in enumerate(raw_scenarios))
     obj.done()
     return MarginRequest(valuation, market, book, tuple(members), collateral, scenarios)
 
 
-def _scenario(value: Any, field: str) -> Scenario:
+def scenario_of(value: Any, field: str) -> Scenario:
+    """One margin scenario ``{name, short_bp, long_bp[, short_years, long_years]}``; years
+    default to 2 and 30. An empty name counts as missing (an unset wire string)."""
     obj = _Obj(value, field, "name short_bp long_bp short_years long_years")
     name = _text(obj.need("name"), obj.at("name"))
+    if not name:
+        raise PricingInputError(obj.at("name"), "is required")
     short_bp = number(obj.need("short_bp"), obj.at("short_bp"))
     long_bp = number(obj.need("long_bp"), obj.at("long_bp"))
     short_years = obj.get("short_years")

@@ -112,6 +112,21 @@ class SwapBook:
         fields.update(changes)
         return SwapBook(**fields)
 
+    def take(self, idx: Sequence[int] | IntArray) -> SwapBook:
+        """The swaps at ``idx``, in that order, as a book of their own (ids kept if any)."""
+        sel = np.asarray(idx, dtype=np.int64)
+        return SwapBook(
+            convention=self.convention,
+            start=self.start[sel],
+            maturity=self.maturity[sel],
+            notional=self.notional[sel],
+            fixed_rate=self.fixed_rate[sel],
+            side=self.side[sel],
+            spread=self.spread[sel],
+            fixing=self.fixing[sel],
+            ids=tuple(self.ids[int(i)] for i in sel) if self.ids else (),
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class Layout:

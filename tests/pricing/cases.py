@@ -149,12 +149,4 @@ def _drop_double_fixed(book: SwapBook, valuation: int) -> SwapBook:
     # (QuantLib keeps one fixing per date, so a stored fixing for today would leak into
     # every swap fixing today).
     book = book.replace(fixing=np.where(count == 1, book.fixing, np.nan))
-    return book.replace(
-        start=book.start[keep],
-        maturity=book.maturity[keep],
-        notional=book.notional[keep],
-        fixed_rate=book.fixed_rate[keep],
-        side=book.side[keep],
-        spread=book.spread[keep],
-        fixing=book.fixing[keep],
-    )
+    return book.take(keep)
