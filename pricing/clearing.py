@@ -1,0 +1,257 @@
+"""Priced values for the clearing and default-management engines, as plain data.
+
+One place for the glue between the pricing library and the engines of ``matching`` that both
+the server (``server/default/valuation.py``, per request) and the offline default runner
+(``clients/default_replay.py``) call, so that online and offline record the same values:
+the market with its conventions and curve id, the book of booked positions, margin scenarios,
+each member's performance bond requirement, position NPVs, the conversion of defaulted
+positions into standard swaps (RCV, b*, DV01, hedge), the at-market forward hedges of a lot
+and a reserve set in basis points of DV01.
+
+Inputs and outputs are plain values: mappings in the pricing request format or in the
+``to_dict`` form of the engines' value types (``SwapTerms``, ``ConvertedPosition``, ``Lot``),
+decimal strings for money, rates and factors, integers for cents and notionals. The engines
+validate what they receive (``ConvertedPosition.from_dict``, ``SwapTerms.from_dict``).
+Refusals are ``PricingInputError`` naming the field relative to the caller's input; the
+caller adds its prefix and maps it to its own error type.
+
+This module must never import ``matching``, ``server`` or ``clients``, never decide a
+clearing or auction rule (the engines do), and never do I/O or read a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+from pricing.conventions import SwapConvention, Tenor
+from pricing.conversion import DEFAULT_STANDARD_TENORS, RcvConvention, convert
+from pricing.dates import from_ordinal
+from pricing.errors import PricingInputError
+from pricing.inputs import book_of, parse_market_input, scenario_of
+from pricing.margin import DEFAULT_SCENARIOS, Scenario, performance_bond
+from pricing.market import Market
+from pricing.money import decimal_text, money
+from pricing.risk import BumpedMarkets, analyse
+from pricing.swaps import SwapBook, price
+
+__all__ = [
+    "Booked",
+    "PricedMarket",
+    "converted_positions",
+    "forward_hedges",
+    "margin_requirements",
+    "margin_scenarios",
+    "position_npvs",
+    "priced_market",
+    "rcv_convention",
+    "reserve_at_bp",
+    "standard_tenors",
+    "swap_book",
+    "swap_of",
+]
+
+
+@dataclass(frozen=True)
+class PricedMarket:
+    """A parsed and built market: curves, swap conventions, valuation and spot days, curve id."""
+
+    market: Market
+    convention: SwapConvention
+    valuation: int
+    valuation_day: str
+    spot_day: str
+    curve_id: str
+
+
+def priced_market(raw: Any) -> PricedMarket:
+    """Parse a market in the pricing request format and build its curves once."""
+    parsed = parse_market_input(raw)
+    curve_id = parsed.market.build().id
+    return PricedMarket(
+        market=parsed.market,
+        convention=parsed.convention,
+        valuation=parsed.valuation,
+        valuation_day=from_ordinal(parsed.valuation).isoformat(),
+        spot_day=from_ordinal(parsed.convention.spot(parsed.valuation)).isoformat(),
+        curve_id=curve_id,
+    )
+
+
+# -- books ----------------------------------------------------------------------------------
+
+
+def swap_of(position_id: str, terms: Mapping[str, Any]) -> dict[str, Any]:
+    """A booked swap (``SwapTerms.to_dict`` form) in the pricing request's swap format."""
+    return {
+        "id": position_id,
+        "side": str(terms["side"]).lower(),
+        "notional": str(terms["notional"]),
+        "fixed_rate": terms["fixed_rate"],
+        "start": terms["start"],
+        "maturity": terms["maturity"],
+    }
+
+
+def swap_book(pm: PricedMarket, swaps: Sequence[Any], field: str = "positions") -> SwapBook:
+    """The swaps (pricing request format) as a book under the market's conventions."""
+    return book_of(list(swaps), field, pm.valuation, pm.convention)
+
+
+# -- margin -----------------------------------------------------------------------------------
+
+
+def margin_scenarios(raw: Sequence[Any] | None, field: str = "scenarios") -> tuple[Scenario, ...]:
+    """Curve scenarios in the pricing request format; ``None``: the library's defaults."""
+    if raw is None:
+        return DEFAULT_SCENARIOS
+    return tuple(scenario_of(s, f"{field}[{i}]") for i, s in enumerate(raw))
+
+
+def margin_requirements(
+    pm: PricedMarket,
+    book: SwapBook,
+    members: Sequence[str],
+    collateral: Mapping[str, float],
+    scenarios: Sequence[Scenario],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Requirement (decimal string) and worst scenario name of each member in ``collateral``.
+
+    ``members[k]`` holds ``book``'s swap ``k``; collateral is in currency units.
+    """
+    bond = performance_bond(book, members, pm.market, collateral, tuple(scenarios))
+    requirements = {
+        name: money(bond.requirement[i])
+        for i, name in enumerate(bond.members)
+        if name in collateral
+    }
+    worst = {
+        name: bond.worst_scenario[i] for i, name in enumerate(bond.members) if name in collateral
+    }
+    return requirements, worst
+
+
+def position_npvs(pm: PricedMarket, book: SwapBook) -> list[str]:
+    """NPV to the holder of each swap of ``book`` (as the conversion prices them)."""
+    risk = analyse(book, BumpedMarkets.of(pm.market))
+    return [money(v) for v in risk.npv]
+
+
+# -- conversion ---------------------------------------------------------------------------
+
+
+def rcv_convention(text: str, field: str = "rcv_convention") -> RcvConvention:
+    """An RCV convention by name; empty is ``same_coupon``."""
+    return RcvConvention.parse(text or RcvConvention.SAME_COUPON.value, field)
+
+
+def standard_tenors(raw: Sequence[Any] | None, field: str = "standard_tenors") -> tuple[Tenor, ...]:
+    """Standard tenors by name (``"10Y"``); ``None``: the library's defaults."""
+    if raw is None:
+        return DEFAULT_STANDARD_TENORS
+    return tuple(Tenor.parse(str(t), f"{field}[{i}]") for i, t in enumerate(raw))
+
+
+@dataclass(frozen=True)
+class Booked:
+    """A booked position to convert: its id and terms in ``SwapTerms.to_dict`` form."""
+
+    position_id: str
+    terms: Mapping[str, Any]
+
+
+def converted_positions(
+    pm: PricedMarket,
+    book: SwapBook,
+    positions: Sequence[Booked],
+    rcv: RcvConvention,
+    tenors: Sequence[Tenor],
+) -> list[dict[str, Any]]:
+    """Each position (``book``'s swap ``k`` is ``positions[k]``) converted to its standard
+    swap with RCV, b*, DV01 and hedge, in ``ConvertedPosition.to_dict`` form.
+
+    The standard swap keeps the defaulted currency, index, side and notional; it starts at
+    spot and matures at the standard tenor. The hedge notional is rounded half-even to whole
+    currency units; its side is PAYER where the residual DV01 is not negative.
+    """
+    conv = convert(book, BumpedMarkets.of(pm.market), rcv, tenors)
+    d, s = conv.defaulted, conv.standard
+    out = []
+    for k, p in enumerate(positions):
+        hedge = Decimal(money(conv.hedge_notional[k])).to_integral_value(ROUND_HALF_EVEN)
+        out.append(
+            {
+                "position_id": p.position_id,
+                "defaulted": dict(p.terms),
+                "standard": {
+                    **p.terms,
+                    "fixed_rate": decimal_text(conv.standard_rate[k]),
+                    "start": pm.spot_day,
+                    "maturity": from_ordinal(int(conv.standard_maturity[k])).isoformat(),
+                },
+                "standard_tenor": str(conv.standard_tenor[k]),
+                "defaulted_npv": money(d.npv[k]),
+                "defaulted_par_rate": decimal_text(d.par_rate[k]),
+                "defaulted_svf": decimal_text(d.svf[k]),
+                "standard_npv": money(s.npv[k]),
+                "standard_par_rate": decimal_text(s.par_rate[k]),
+                "standard_svf": decimal_text(s.svf[k]),
+                "standard_dv01": money(s.dv01[k]),
+                "rcv": money(conv.rcv[k]),
+                "implied_bid": money(conv.implied_bid[k]),
+                "hedge_notional": int(hedge),
+                "hedge_side": "PAYER" if conv.hedge_side[k] > 0 else "RECEIVER",
+            }
+        )
+    return out
+
+
+def forward_hedges(pm: PricedMarket, lot: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """At-market forward swaps from each defaulted maturity to its standard maturity.
+
+    ``lot`` is in ``Lot.to_dict`` form; the result is ``(position_id, terms)`` with terms in
+    ``SwapTerms.to_dict`` form. Positions without a hedge notional or side, or whose standard
+    maturity is not after the defaulted one (no forward piece), get none.
+    """
+    out = []
+    curves = pm.market.build()
+    for p in lot["positions"]:
+        if int(p["hedge_notional"]) <= 0 or p["hedge_side"] is None:
+            continue
+        start = date.fromisoformat(p["defaulted"]["maturity"]).toordinal()
+        end = date.fromisoformat(p["standard"]["maturity"]).toordinal()
+        if end <= start:
+            continue
+        unit = SwapBook.of(pm.convention, [start], [end], [1.0], [0.0], [1.0])
+        par = price(unit, pm.valuation, curves.discount, curves.projection).par_rate[0]
+        terms = {
+            "currency": lot["currency"],
+            "index": lot["index"],
+            "side": p["hedge_side"],
+            "notional": str(p["hedge_notional"]),
+            "fixed_rate": decimal_text(par),
+            "start": p["defaulted"]["maturity"],
+            "maturity": p["standard"]["maturity"],
+        }
+        out.append((str(p["position_id"]), terms))
+    return out
+
+
+# -- auction --------------------------------------------------------------------------------
+
+
+def reserve_at_bp(
+    implied_bid_cents: int, dv01_cents: int, reserve_bp: str, field: str = "reserve_bp"
+) -> int:
+    """The reserve b* - reserve_bp x |DV01| in cents, the product rounded half-even."""
+    try:
+        bp = Decimal(reserve_bp)
+    except InvalidOperation:
+        raise PricingInputError(field, f"{reserve_bp!r} is not a decimal number") from None
+    if not bp.is_finite() or bp < 0:
+        raise PricingInputError(field, "must be a non-negative decimal number")
+    cut = (bp * abs(dv01_cents)).to_integral_value(ROUND_HALF_EVEN)
+    return implied_bid_cents - int(cut)
