@@ -1,9 +1,10 @@
 """Offline default run: a whole default from a scenario file, through the pure engines.
 
-The runner is the piece that may import both ``pricing`` and ``matching`` (the server will
-do the same per request): it computes every priced value with the pricing library
-(performance bond requirements, NPVs, the conversion to standard swaps with RCV, b*, DV01
-and the hedge) and passes them into :class:`~matching.clearing.state.ClearingHouse` and
+The runner is the piece that may import both ``pricing`` and ``matching`` (the server does
+the same per request): every priced value (performance bond requirements, NPVs, the
+conversion to standard swaps with RCV, b*, DV01 and the hedge, a reserve in bp) comes from
+:mod:`pricing.clearing`, the module the server calls too, and goes into
+:class:`~matching.clearing.state.ClearingHouse` and
 :class:`~matching.default.auction.DefaultAuction` as decimal strings, one command at a time
 on a synthetic clock, exactly as a server would. Engine and pricing refusals are reported
 against the scenario entry that caused them. No network, no server, no wall clock.
@@ -11,20 +12,18 @@ against the scenario entry that caused them. No network, no server, no wall cloc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from functools import partial
 from typing import Any
-
-import numpy as np
 
 from clients.default_scenario import PositionEntry, Scenario
 from clients.scenario import ScenarioError, describe
 from matching.clearing import events as cev
 from matching.clearing.eligibility import group_positions
-from matching.clearing.model import Side, SwapTerms
+from matching.clearing.model import SwapTerms
 from matching.clearing.state import ClearingHouse, Decision, MemberSpec
 from matching.default import events as aev
 from matching.default.auction import AuctionParams, DefaultAuction, Schedule
@@ -32,17 +31,10 @@ from matching.default.auction import Decision as AuctionDecision
 from matching.default.cash import cents_text
 from matching.default.lot import ConvertedPosition, Lot
 from matching.errors import DomainError
-from pricing.conventions import SwapConvention, Tenor
-from pricing.conversion import DEFAULT_STANDARD_TENORS, Conversion, RcvConvention, convert
-from pricing.dates import from_ordinal
+from pricing import clearing
+from pricing.clearing import PricedMarket
 from pricing.errors import PricingInputError
-from pricing.inputs import book_of, conventions_of, parse_market
-from pricing.margin import DEFAULT_SCENARIOS, performance_bond
-from pricing.margin import Scenario as MarginScenario
-from pricing.market import Market
-from pricing.money import decimal_text, money
-from pricing.risk import BumpedMarkets
-from pricing.swaps import SwapBook, price
+from pricing.swaps import SwapBook
 
 OPERATOR = "scenario-operator"
 MARGIN_RUN = "margin-1"
@@ -76,39 +68,17 @@ def _pricing(where: str, fn: Callable[[], Any]) -> Any:
         raise ScenarioError(f"{where}.{exc.field}" if where else exc.field, exc.message) from None
 
 
-def _subset(book: SwapBook, idx: Sequence[int]) -> SwapBook:
-    sel = np.asarray(idx, dtype=np.int64)
-    return SwapBook(
-        convention=book.convention,
-        start=book.start[sel],
-        maturity=book.maturity[sel],
-        notional=book.notional[sel],
-        fixed_rate=book.fixed_rate[sel],
-        side=book.side[sel],
-        spread=book.spread[sel],
-        fixing=book.fixing[sel],
-        ids=tuple(book.ids[i] for i in idx),
-    )
-
-
 def run_default(scenario: Scenario, seeds: Mapping[str, int] | None = None) -> DefaultReplay:
     """Play the scenario to settlement; ScenarioError names the entry that was refused.
 
     ``seeds`` overrides the scenario's seed per auction id (a live server draws its own:
     replaying with the seeds it recorded reproduces its outcome).
     """
-    market_raw = scenario.market
-    market: Market = _pricing("market", lambda: parse_market(market_raw))
-    convention: SwapConvention = _pricing(
-        "market", lambda: conventions_of(market_raw.get("conventions"), "conventions")
-    )
-    valuation = market.valuation
-    valuation_day = from_ordinal(valuation).isoformat()
+    pm: PricedMarket = _pricing("market", partial(clearing.priced_market, scenario.market))
     book: SwapBook = _pricing(
-        "",
-        lambda: book_of([p.swap for p in scenario.positions], "positions", valuation, convention),
+        "", partial(clearing.swap_book, pm, [p.swap for p in scenario.positions])
     )
-    curve_id = _pricing("market", lambda: market.build().id)
+    valuation_day, curve_id = pm.valuation_day, pm.curve_id
     clock = _Clock(valuation_day)
 
     # -- the clearing state: members, collateral, positions ---------------------------------
@@ -138,27 +108,12 @@ def run_default(scenario: Scenario, seeds: Mapping[str, int] | None = None) -> D
     )
 
     # -- margin run: performance bond per member with the pricing library -------------------
-    scenarios = (
-        DEFAULT_SCENARIOS
-        if scenario.margin_scenarios is None
-        else tuple(
-            _pricing("margin", partial(_margin_scenario, s, f"scenarios[{i}]"))
-            for i, s in enumerate(scenario.margin_scenarios)
-        )
-    )
+    scenarios = _pricing("margin", partial(clearing.margin_scenarios, scenario.margin_scenarios))
     collateral = {m.member: float(Decimal(m.collateral)) for m in scenario.members}
-    bond = _pricing(
-        "margin",
-        lambda: performance_bond(
-            book, [p.member for p in scenario.positions], market, collateral, scenarios
-        ),
+    holders = [p.member for p in scenario.positions]
+    requirements, worst = _pricing(
+        "margin", partial(clearing.margin_requirements, pm, book, holders, collateral, scenarios)
     )
-    requirements = {
-        name: money(bond.requirement[i])
-        for i, name in enumerate(bond.members)
-        if name in collateral
-    }
-    worst = dict(zip(bond.members, bond.worst_scenario, strict=True))
     step(
         "margin",
         lambda: house.record_margin_run(
@@ -185,35 +140,19 @@ def run_default(scenario: Scenario, seeds: Mapping[str, int] | None = None) -> D
     for extra in sorted(set(short) - set(defaulters)):
         notes.append(f"{extra} also falls short in {MARGIN_RUN} but was not declared in default")
     index_of = {p.position_id: i for i, p in enumerate(scenario.positions)}
-    conversions: dict[str, Conversion] = {}
-    rcv: RcvConvention = _pricing(
-        "conversion", partial(RcvConvention.parse, scenario.rcv_convention, "rcv_convention")
-    )
-    tenors: tuple[Tenor, ...] = DEFAULT_STANDARD_TENORS
-    if scenario.standard_tenors is not None:
-        tenors = tuple(
-            _pricing("conversion", partial(Tenor.parse, str(t), f"standard_tenors[{i}]"))
-            for i, t in enumerate(scenario.standard_tenors)
-        )
-    markets = BumpedMarkets.of(market)
+    conversions: dict[str, list[dict[str, Any]]] = {}
+    rcv = _pricing("conversion", partial(clearing.rcv_convention, scenario.rcv_convention))
+    tenors = _pricing("conversion", partial(clearing.standard_tenors, scenario.standard_tenors))
     held_by: dict[str, list[PositionEntry]] = {}
     for member in defaulters:
         held_by[member] = [p for p in scenario.positions if p.member == member]
-        sub = (
-            _subset(book, [index_of[p.position_id] for p in held_by[member]])
-            if held_by[member]
-            else None
-        )
-        if sub is not None:
+        if held_by[member]:
+            sub = book.take([index_of[p.position_id] for p in held_by[member]])
+            entries = [clearing.Booked(p.position_id, p.terms.to_dict()) for p in held_by[member]]
             conversions[member] = _pricing(
-                "conversion",
-                partial(convert, sub, markets, rcv, tenors),
+                "conversion", partial(clearing.converted_positions, pm, sub, entries, rcv, tenors)
             )
-        values = {
-            p.position_id: money(conversions[member].defaulted.npv[k])
-            for k, p in enumerate(held_by[member])
-            if member in conversions
-        }
+        values = {row["position_id"]: row["defaulted_npv"] for row in conversions.get(member, [])}
         step(
             "default",
             partial(
@@ -227,15 +166,16 @@ def run_default(scenario: Scenario, seeds: Mapping[str, int] | None = None) -> D
         )
 
     # -- conversion into lots, optional hedge ------------------------------------------------
-    spot = from_ordinal(convention.spot(valuation)).isoformat()
     lots: list[Lot] = []
     for member in defaulters:
         if member not in conversions:
             notes.append(f"{member} holds no position: nothing to convert")
             continue
-        conv = conversions[member]
         converted = {
-            p.position_id: _converted(p, conv, k, spot) for k, p in enumerate(held_by[member])
+            row["position_id"]: ConvertedPosition.from_dict(
+                row, f"conversion of {row['position_id']}"
+            )
+            for row in conversions[member]
         }
         booked = [house.positions[p.position_id] for p in held_by[member]]
         for n, ids in enumerate(group_positions(booked, by_market=scenario.group_by != "position")):
@@ -256,7 +196,10 @@ def run_default(scenario: Scenario, seeds: Mapping[str, int] | None = None) -> D
             )
             lots.append(house.lot(lot_id).lot)
             if scenario.hedge:
-                hedges = _hedges(house.lot(lot_id).lot, convention, market, valuation)
+                hedges = [
+                    SwapTerms.from_dict(terms, f"hedge of {pid}")
+                    for pid, terms in clearing.forward_hedges(pm, house.lot(lot_id).lot.to_dict())
+                ]
                 if hedges:
                     step(
                         f"hedge of {lot_id}",
@@ -362,76 +305,17 @@ def run_default(scenario: Scenario, seeds: Mapping[str, int] | None = None) -> D
     return DefaultReplay(result, journal, auction_journals, notes)
 
 
-def _converted(p: PositionEntry, conv: Conversion, k: int, spot: str) -> ConvertedPosition:
-    d, s = conv.defaulted, conv.standard
-    standard = SwapTerms.build(
-        currency=p.terms.currency,
-        index=p.terms.index,
-        side=p.terms.side,
-        notional=p.terms.notional,
-        fixed_rate=decimal_text(conv.standard_rate[k]),
-        start=spot,
-        maturity=from_ordinal(int(conv.standard_maturity[k])).isoformat(),
-        field=f"conversion of {p.position_id}",
-    )
-    hedge = Decimal(money(conv.hedge_notional[k])).to_integral_value(ROUND_HALF_EVEN)
-    return ConvertedPosition.build(
-        position_id=p.position_id,
-        defaulted=p.terms,
-        standard=standard,
-        standard_tenor=str(conv.standard_tenor[k]),
-        defaulted_npv=money(d.npv[k]),
-        defaulted_par_rate=decimal_text(d.par_rate[k]),
-        defaulted_svf=decimal_text(d.svf[k]),
-        standard_npv=money(s.npv[k]),
-        standard_par_rate=decimal_text(s.par_rate[k]),
-        standard_svf=decimal_text(s.svf[k]),
-        standard_dv01=money(s.dv01[k]),
-        rcv=money(conv.rcv[k]),
-        implied_bid=money(conv.implied_bid[k]),
-        hedge_notional=int(hedge),
-        hedge_side=Side.PAYER if conv.hedge_side[k] > 0 else Side.RECEIVER,
-    )
-
-
-def _hedges(
-    lot: Lot, convention: SwapConvention, market: Market, valuation: int
-) -> list[SwapTerms]:
-    """At-market forward swaps from each defaulted maturity to the standard maturity."""
-    out = []
-    curves = market.build()
-    for p in lot.positions:
-        if p.hedge_notional <= 0 or p.hedge_side is None:
-            continue
-        start = datetime.fromisoformat(p.defaulted.maturity).date().toordinal()
-        end = datetime.fromisoformat(p.standard.maturity).date().toordinal()
-        if end <= start:  # no forward piece: nothing the hedge module can price here
-            continue
-        unit = SwapBook.of(convention, [start], [end], [1.0], [0.0], [1.0])
-        par = price(unit, valuation, curves.discount, curves.projection).par_rate[0]
-        out.append(
-            SwapTerms.build(
-                currency=lot.currency,
-                index=lot.index,
-                side=p.hedge_side,
-                notional=p.hedge_notional,
-                fixed_rate=decimal_text(par),
-                start=p.defaulted.maturity,
-                maturity=p.standard.maturity,
-                field=f"hedge of {p.position_id}",
-            )
-        )
-    return out
-
-
 def _reserve(scenario: Scenario, lot: Lot) -> str | None:
     """The reserve in cents: fixed, or b* - reserve_bp x |DV01| (rounded half-even)."""
     if scenario.reserve is not None:
         return scenario.reserve
     if scenario.reserve_bp is None:
         return None
-    cut = (Decimal(scenario.reserve_bp) * abs(lot.dv01)).to_integral_value(ROUND_HALF_EVEN)
-    return cents_text(lot.implied_bid - int(cut))
+    cents: int = _pricing(
+        "auction",
+        partial(clearing.reserve_at_bp, lot.implied_bid, lot.dv01, scenario.reserve_bp),
+    )
+    return cents_text(cents)
 
 
 def _auction(
@@ -512,37 +396,3 @@ def _guard(where: str, command: Callable[[], AuctionDecision]) -> AuctionDecisio
         return command()
     except DomainError as exc:
         raise ScenarioError(where, describe(exc)) from None
-
-
-def _margin_scenario(raw: Any, where: str) -> MarginScenario:
-    """A margin scenario in the pricing request format (``name``, ``short_bp``, ``long_bp``,
-    optional ``short_years``/``long_years``)."""
-    if not isinstance(raw, dict):
-        raise PricingInputError(where, "expected a JSON object")
-    allowed = {"name", "short_bp", "long_bp", "short_years", "long_years"}
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise PricingInputError(f"{where}.{unknown[0]}", "unknown field")
-    for key in ("name", "short_bp", "long_bp"):
-        if key not in raw:
-            raise PricingInputError(f"{where}.{key}", "is required")
-    name = raw["name"]
-    if not isinstance(name, str):
-        raise PricingInputError(f"{where}.name", "expected a string")
-    return MarginScenario(
-        name,
-        _float(raw["short_bp"], f"{where}.short_bp"),
-        _float(raw["long_bp"], f"{where}.long_bp"),
-        _float(raw.get("short_years", 2), f"{where}.short_years"),
-        _float(raw.get("long_years", 30), f"{where}.long_years"),
-    )
-
-
-def _float(value: Any, where: str) -> float:
-    # Curve shifts are pricing inputs (basis points), not money: a float is right here.
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        raise PricingInputError(where, f"expected a number, got {value!r}")
-    try:
-        return float(Decimal(str(value)))
-    except ArithmeticError:
-        raise PricingInputError(where, f"expected a number, got {value!r}") from None
