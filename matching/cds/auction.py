@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
 from matching.book import BookOrder, SealedBook
@@ -53,12 +54,15 @@ Decision: TypeAlias = _Decision[ev.Event]
 
 #: Distinct limit prices remembered per auction (a book has a few hundred levels).
 _PRICE_CACHE = 4096
-#: Distinct fingerprints shared per auction.
-_PRINT_POOL = 1 << 16
+#: Stands for "no time in microseconds" in the per-event array of times.
+_NO_MICROS = -(1 << 63)
 #: Fields a fingerprint leaves out, besides the header, ``dealer`` and ``client_order_id``
 #: (which key the record): a submitted order's id is ``dealer/client_order_id``.
 _PRINT_SKIP: dict[type, frozenset[str]] = {ev.LimitOrderSubmitted: frozenset({"order_id"})}
 _HANDLER_NAMES: dict[type, str] = {}
+#: Distinct sizes shared per auction (a book repeats a few hundred).
+_SIZE_POOL = 4096
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PRINT_NAMES: dict[type, tuple[str, ...]] = {}
 
 
@@ -79,6 +83,32 @@ def _print(event: ev.Event) -> str:
         skip = HEADER_FIELDS | {"dealer", "client_order_id"} | _PRINT_SKIP.get(kind, frozenset())
         names = _PRINT_NAMES[kind] = tuple(sorted(n for n in ev.field_names(kind) if n not in skip))
     return "\x1f".join([event.type, *[repr(getattr(event, n)) for n in names]])
+
+
+def _compact_at(at: str) -> int | str:
+    """An event time as microseconds since the epoch when :func:`_expand_at` gives back the
+    very same string, else the string itself.
+
+    The auction keeps the time of every accepted submission for its duplicate
+    acknowledgement: as an ISO string that is 81 bytes per resting order, as an int in an
+    array 8.
+    Only the shape ``iso()`` writes for a UTC clock is converted (32 characters, six
+    fraction digits, ``+00:00``), so the acknowledgement of a repeat is byte for byte the
+    original; any other shape (another zone, a whole second, an old journal) stays a string.
+    """
+    if len(at) != 32 or at[19] != "." or not at.endswith("+00:00"):
+        return at
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        return at
+    micros = (moment - _EPOCH) // timedelta(microseconds=1)
+    return micros if _expand_at(micros) == at else at
+
+
+def _expand_at(micros: int) -> str:
+    """Inverse of :func:`_compact_at` for the times it made ints."""
+    return (_EPOCH + timedelta(microseconds=micros)).isoformat()
 
 
 class ReplayMismatch(RuntimeError):
@@ -167,9 +197,24 @@ class CdsAuction(EventSourced[ev.Event]):
         # The fingerprint ``_repeat`` made for the event about to be applied.
         self._last_print: tuple[ev.Event | None, str] = (None, "")
         # Idempotency records, compact (the shared ``_acks`` stays empty): "dealer/client
-        # order id" (ids never hold '/') -> (fingerprint, seq, at) of the accepted submission.
-        self._submissions: dict[str, tuple[str, int, str]] = {}
-        self._print_pool: dict[str, str] = {}
+        # order id" (ids never hold '/') -> seq of the accepted submission. Its fingerprint
+        # and time are found by that seq in two arrays with an entry per event (4 + 8 bytes
+        # instead of a tuple and an ISO string per order), the seq int being the very object
+        # the resting order holds: an idempotency record costs little more than its dict entry.
+        self._submissions: dict[str, int] = {}
+        self._first_seq = created.seq
+        # Per event, by ``seq - first seq``: the index of its fingerprint in ``_print_list``
+        # (-1: not a submission), and its time as :func:`_compact_at` microseconds
+        # (``_NO_MICROS``: the string is in ``_at_text``).
+        self._event_prints = array("i", [-1])
+        self._event_at = array("q", [_NO_MICROS])
+        self._at_text: dict[int, str] = {created.seq: created.at}
+        # Every distinct fingerprint of an accepted submission, once (a book repeats a few
+        # hundred prices and sizes), and its index.
+        self._print_list: list[str] = []
+        self._print_ids: dict[str, int] = {}
+        # Limit order sizes as ints, one object per distinct size (saves an int per order).
+        self._sizes: dict[str, int] = {}
 
     # -- construction --------------------------------------------------------------------
 
@@ -596,7 +641,7 @@ class CdsAuction(EventSourced[ev.Event]):
                 order_id=e.order_id,
                 owner=e.dealer,
                 ticks=self._ticks(e.price),
-                size=int(e.size),
+                size=self._size(e.size),
                 seq=e.seq,
                 customer=e.customer,
             )
@@ -607,7 +652,7 @@ class CdsAuction(EventSourced[ev.Event]):
         self.book.replace(
             e.order_id,
             ticks=self._ticks(e.price),
-            size=int(e.size),
+            size=self._size(e.size),
             seq=e.seq,
         )
 
@@ -690,6 +735,15 @@ class CdsAuction(EventSourced[ev.Event]):
         known = self._prices.get(price)
         return known[0] if known is not None else self._limit_price(price)[0]
 
+    def _size(self, size: str) -> int:
+        """A size recorded in an event as an int, pooled: one object per distinct size."""
+        known = self._sizes.get(size)
+        if known is None:
+            known = int(size)
+            if len(self._sizes) < _SIZE_POOL:
+                self._sizes[size] = known
+        return known
+
     def _check_order(self, price: DecimalLike, size: DecimalLike) -> tuple[tuple[int, str], int]:
         ticks = self._limit_price(price)
         # A positive int is its own amount (the wire's int64); anything else is parsed.
@@ -753,50 +807,61 @@ class CdsAuction(EventSourced[ev.Event]):
             name = _HANDLER_NAMES[kind] = f"_on_{kind.__name__}"
         getattr(self, name)(event)
         self.last_seq = event.seq
+        at = _compact_at(event.at)
+        if type(at) is int:
+            self._event_at.append(at)
+        else:
+            self._event_at.append(_NO_MICROS)
+            self._at_text[event.seq] = event.at
         if client_order_id := getattr(event, "client_order_id", None):
             cached, print_ = self._last_print
             if cached is not event:
-                print_ = self._pooled(_print(event))
+                print_ = _print(event)
             self._last_print = (None, "")
+            self._event_prints.append(self._print_id(print_))
             if type(event) is ev.LimitOrderSubmitted:
                 key = event.order_id  # "dealer/client_order_id", the book's own string
             else:
                 dealer: str = getattr(event, "dealer")  # noqa: B009 - every such event has one
                 key = f"{dealer}/{client_order_id}"
-            self._submissions[key] = (print_, event.seq, event.at)
+            self._submissions[key] = event.seq
+        else:
+            self._event_prints.append(-1)
 
     def _repeat(self, event: ev.Event) -> Decision | None:
         """The original acknowledgement when this client order id was used for the same thing."""
         dealer: str = getattr(event, "dealer")  # noqa: B009
         client_order_id: str = getattr(event, "client_order_id")  # noqa: B009
-        print_ = self._pooled(_print(event))
+        print_ = _print(event)
         self._last_print = (event, print_)
-        prior = self._submissions.get(f"{dealer}/{client_order_id}")
-        if prior is None:
+        seq = self._submissions.get(f"{dealer}/{client_order_id}")
+        if seq is None:
             return None
-        known, seq, at = prior
-        if known != print_:
+        index = seq - self._first_seq
+        if self._print_list[self._event_prints[index]] != print_:
             raise AlreadyExists(
                 f"client_order_id {client_order_id!r} was already used by {dealer} for another "
                 "request"
             )
+        micros = self._event_at[index]
+        at = self._at_text[seq] if micros == _NO_MICROS else _expand_at(micros)
         return _Decision((), Ack(seq, at, client_order_id, duplicate=True))
 
     def acks_snapshot(self) -> list[tuple[tuple[str, str], int]]:
         """(dealer, client order id) -> seq, for replay-equality snapshots."""
-        pairs = [(key.split("/", 1), entry[1]) for key, entry in self._submissions.items()]
+        pairs = [(key.split("/", 1), seq) for key, seq in self._submissions.items()]
         return sorted(((dealer, coid), seq) for (dealer, coid), seq in pairs)
 
-    def _pooled(self, print_: str) -> str:
-        """One string object per distinct fingerprint (a book repeats a few hundred prices and
-        sizes), up to a bound."""
-        pool = self._print_pool
-        known = pool.get(print_)
-        if known is not None:
-            return known
-        if len(pool) < _PRINT_POOL:
-            pool[print_] = print_
-        return print_
+    def _print_id(self, print_: str) -> int:
+        """The index of an accepted submission's fingerprint in ``_print_list`` (added if new).
+
+        Only accepted submissions add one, so refused requests cannot grow the list.
+        """
+        known = self._print_ids.get(print_)
+        if known is None:
+            known = self._print_ids[print_] = len(self._print_list)
+            self._print_list.append(print_)
+        return known
 
     def snapshot(self) -> dict[str, Any]:
         """Everything that defines the state, for replay-equality checks."""
