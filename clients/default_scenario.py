@@ -11,14 +11,13 @@ file and parses; it decides no clearing or auction rule (the engines do).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from clients.scenario import ScenarioError
+from clients.scenario import ScenarioError, decode_json, json_object, read_text
 from matching.clearing.model import Role, SwapTerms, parse_enum
 from matching.errors import InvalidInput
 
@@ -120,20 +119,13 @@ class Scenario:
 
 def load_default_scenario(path: Path) -> Scenario:
     """Read and parse a scenario file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(str(path), f"cannot read: {exc.strerror}") from None
-    return parse_default_scenario(text, source=str(path))
+    return parse_default_scenario(read_text(path), source=str(path))
 
 
 def parse_default_scenario(text: str, *, source: str = "scenario") -> Scenario:
     """Parse scenario JSON; every refusal names the entry and the rule it breaks."""
-    try:
-        doc = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(source, f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    top = _object(doc, source, TOP_FIELDS, {"market", "members", "positions", "default"})
+    doc = decode_json(text, source)
+    top = json_object(doc, source, TOP_FIELDS, {"market", "members", "positions", "default"})
     market = top["market"]
     if not isinstance(market, dict):
         raise ScenarioError("market", "must be a JSON object (the pricing request format)")
@@ -141,11 +133,11 @@ def parse_default_scenario(text: str, *, source: str = "scenario") -> Scenario:
     positions = tuple(_position(i, e) for i, e in enumerate(_list(top, "positions")))
     if not positions:
         raise ScenarioError("positions", "must list at least one position")
-    margin = _object(top.get("margin", {}), "margin", {"scenarios"}, set())
+    margin = json_object(top.get("margin", {}), "margin", {"scenarios"}, set())
     scenarios = margin.get("scenarios")
     if scenarios is not None and not isinstance(scenarios, list):
         raise ScenarioError("margin.scenarios", "must be a list")
-    default = _object(top["default"], "default", DEFAULT_FIELDS, {"basis"})
+    default = json_object(top["default"], "default", DEFAULT_FIELDS, {"basis"})
     basis = _str(default, "basis", "default").lower()
     if basis not in ("shortfall", "operator"):
         raise ScenarioError("default.basis", "must be shortfall or operator")
@@ -155,14 +147,14 @@ def parse_default_scenario(text: str, *, source: str = "scenario") -> Scenario:
         raise ScenarioError("default", "an operator default names the member and a reason")
     if basis == "shortfall" and reason is not None:
         raise ScenarioError("default.reason", "a shortfall default states its own reason")
-    conversion = _object(top.get("conversion", {}), "conversion", CONVERSION_FIELDS, set())
+    conversion = json_object(top.get("conversion", {}), "conversion", CONVERSION_FIELDS, set())
     group_by = _opt_str(conversion, "group_by", "conversion") or "position"
     if group_by not in GROUPINGS:
         raise ScenarioError("conversion.group_by", f"must be one of {', '.join(GROUPINGS)}")
     tenors = conversion.get("standard_tenors")
     if tenors is not None and not isinstance(tenors, list):
         raise ScenarioError("conversion.standard_tenors", "must be a list of tenors")
-    auction = _object(top.get("auction", {}), "auction", AUCTION_FIELDS, set())
+    auction = json_object(top.get("auction", {}), "auction", AUCTION_FIELDS, set())
     if "reserve" in auction and "reserve_bp" in auction:
         raise ScenarioError("auction", "give reserve or reserve_bp, not both")
     bids = tuple(_bid(i, e) for i, e in enumerate(_list(top, "bids", required=False)))
@@ -190,7 +182,7 @@ def parse_default_scenario(text: str, *, source: str = "scenario") -> Scenario:
 
 def _member(i: int, raw: Any) -> MemberEntry:
     where = _where("members", i, raw, "id")
-    obj = _object(raw, where, MEMBER_FIELDS, {"id", "role"})
+    obj = json_object(raw, where, MEMBER_FIELDS, {"id", "role"})
     try:
         role = parse_enum(Role, _str(obj, "role", where), f"{where}.role")
     except InvalidInput as exc:
@@ -206,7 +198,7 @@ def _member(i: int, raw: Any) -> MemberEntry:
 
 def _position(i: int, raw: Any) -> PositionEntry:
     where = _where("positions", i, raw, "id")
-    obj = _object(
+    obj = json_object(
         raw,
         where,
         POSITION_FIELDS,
@@ -233,7 +225,7 @@ def _position(i: int, raw: Any) -> PositionEntry:
 
 def _bid(i: int, raw: Any) -> BidEntry:
     where = _where("bids", i, raw, "member")
-    obj = _object(raw, where, BID_FIELDS, {"member"})
+    obj = json_object(raw, where, BID_FIELDS, {"member"})
     withdraw = _bool(obj, "withdraw", where, False)
     amount = _opt_number(obj, "amount", where)
     if withdraw == (amount is not None):
@@ -261,18 +253,6 @@ def _list(obj: Mapping[str, Any], key: str, required: bool = True) -> list[Any]:
     value = obj.get(key, None if required else [])
     if not isinstance(value, list):
         raise ScenarioError(key, "must be a list")
-    return value
-
-
-def _object(value: Any, where: str, allowed: set[str], required: set[str]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ScenarioError(where, "must be a JSON object")
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        raise ScenarioError(where, f"unknown field(s) {', '.join(unknown)}")
-    missing = sorted(required - set(value))
-    if missing:
-        raise ScenarioError(where, f"missing field(s) {', '.join(missing)}")
     return value
 
 

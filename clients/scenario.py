@@ -118,23 +118,45 @@ _TOP_FIELDS = {
 }
 
 
-def load_scenario(path: Path) -> Scenario:
-    """Read and parse a scenario file."""
+def read_text(path: Path) -> str:
+    """A scenario file's text; ScenarioError naming the file if it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(str(path), f"cannot read: {exc.strerror}") from None
-    return parse_scenario(text, source=str(path))
+
+
+def decode_json(text: str, source: str) -> Any:
+    """JSON with every number an exact Decimal (never a binary float)."""
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(source, f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+
+
+def json_object(value: Any, where: str, allowed: set[str], required: set[str]) -> dict[str, Any]:
+    """``value`` as an object with only ``allowed`` keys and every ``required`` one."""
+    if not isinstance(value, dict):
+        raise ScenarioError(where, "must be a JSON object")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise ScenarioError(where, f"unknown field(s) {', '.join(unknown)}")
+    missing = sorted(required - set(value))
+    if missing:
+        raise ScenarioError(where, f"missing field(s) {', '.join(missing)}")
+    return value
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and parse a scenario file."""
+    return parse_scenario(read_text(path), source=str(path))
 
 
 def parse_scenario(text: str, *, source: str = "scenario") -> Scenario:
     """Parse scenario JSON; every refusal names the entry and the rule it breaks."""
-    try:
-        doc = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(source, f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    obj = _object(doc, source, _TOP_FIELDS, required={"auction", "initial_markets"})
-    auction = _object(
+    doc = decode_json(text, source)
+    obj = json_object(doc, source, _TOP_FIELDS, required={"auction", "initial_markets"})
+    auction = json_object(
         obj["auction"],
         "auction",
         _AUCTION_FIELDS,
@@ -207,18 +229,6 @@ def describe(exc: DomainError) -> str:
     return exc.message
 
 
-def _object(value: Any, where: str, allowed: set[str], required: set[str]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ScenarioError(where, "must be a JSON object")
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        raise ScenarioError(where, f"unknown field(s) {', '.join(unknown)}")
-    missing = sorted(required - set(value))
-    if missing:
-        raise ScenarioError(where, f"missing field(s) {', '.join(missing)}")
-    return value
-
-
 def _entries(
     obj: Mapping[str, Any], kind: str, allowed: set[str]
 ) -> list[tuple[int, dict[str, Any], str]]:
@@ -231,7 +241,7 @@ def _entries(
         if isinstance(entry, dict) and isinstance(entry.get("dealer"), str):
             where = f"{where} ({entry['dealer']})"
         required = allowed & {"dealer", "bid", "offer", "side", "size", "price"}
-        out.append((i, _object(entry, where, allowed, required), where))
+        out.append((i, json_object(entry, where, allowed, required), where))
     return out
 
 
@@ -268,6 +278,6 @@ def _position(entry: Mapping[str, Any], where: str) -> tuple[str | None, str | N
     if raw is None:
         return None, None
     if isinstance(raw, dict):
-        pos = _object(raw, f"{where}.market_position", {"side", "size"}, {"side", "size"})
+        pos = json_object(raw, f"{where}.market_position", {"side", "size"}, {"side", "size"})
         return _number(pos, "size", where), _text(pos, "side", where)
     return _number(entry, "market_position", where), None
