@@ -33,7 +33,7 @@ import grpc
 import grpc.aio
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from clients.default_scenario import Scenario
+from clients.default_scenario import MARGIN_RUN, Scenario
 from clients.default_sdk import (
     ClearingClient,
     MarketFormatError,
@@ -49,9 +49,16 @@ from clients.scenario import ScenarioError
 from closeout.v1 import clearing_pb2 as pb
 from closeout.v1 import pricing_pb2 as ppb
 
-__all__ = ["MARGIN_RUN", "MemberTokens", "Pace", "load_tokens", "result_dict", "run_default_online"]
+__all__ = [
+    "MARGIN_RUN",
+    "MemberTokens",
+    "Pace",
+    "load_state",
+    "load_tokens",
+    "result_dict",
+    "run_default_online",
+]
 
-MARGIN_RUN = "margin-1"
 
 #: Called with a bid's offset in seconds from the window's opening (and with the window's
 #: length before the close): a test server's fake clock can be moved there.
@@ -318,6 +325,33 @@ async def result_dict(
     }
 
 
+async def load_state(ops: ClearingClient, scenario: Scenario) -> pb.LoadClearingStateResponse:
+    """Load a scenario's members, collateral and positions into the server's clearing house."""
+    return await ops.load(
+        [
+            member_to_proto(m.member, m.role.value, m.mandatory, m.collateral)
+            for m in scenario.members
+        ],
+        [
+            pb.ClearedPosition(
+                position_id=p.position_id,
+                member_id=p.member,
+                terms=cleared_swap(
+                    currency=p.terms.currency,
+                    index=p.terms.index,
+                    side=p.terms.side.value,
+                    notional=p.terms.notional,
+                    fixed_rate=p.terms.fixed_rate,
+                    start=p.terms.start,
+                    maturity=p.terms.maturity,
+                ),
+            )
+            for p in scenario.positions
+        ],
+        house_id=scenario.house,
+    )
+
+
 async def run_default_online(
     scenario: Scenario,
     target: str,
@@ -368,43 +402,14 @@ async def _play(
     t = scenario
     await _step(
         "members/positions",
-        lambda: ops.load(
-            [member_to_proto(m.member, m.role.value, m.mandatory, m.collateral) for m in t.members],
-            [
-                pb.ClearedPosition(
-                    position_id=p.position_id,
-                    member_id=p.member,
-                    terms=cleared_swap(
-                        currency=p.terms.currency,
-                        index=p.terms.index,
-                        side=p.terms.side.value,
-                        notional=p.terms.notional,
-                        fixed_rate=p.terms.fixed_rate,
-                        start=p.terms.start,
-                        maturity=p.terms.maturity,
-                    ),
-                )
-                for p in t.positions
-            ],
-            house_id=t.house,
-        ),
+        lambda: load_state(ops, t),
     )
     scenarios = [scenario_to_proto(s) for s in t.margin_scenarios or []]
     margin = await _step("margin", lambda: ops.run_margin(MARGIN_RUN, market, scenarios))
     run = margin.run
 
-    notes: list[str] = []
     short = [r.member_id for r in run.rows if r.shortfall not in ("0.00", "")]
-    if t.default_basis == "operator":
-        defaulters = [t.default_member or ""]
-    elif t.default_member is not None:
-        defaulters = [t.default_member]
-    else:
-        defaulters = short
-        if not short:
-            raise ScenarioError("default", "no member falls short in the margin run")
-    for extra in sorted(set(short) - set(defaulters)):
-        notes.append(f"{extra} also falls short in {MARGIN_RUN} but was not declared in default")
+    defaulters, notes = t.defaulters(short)
     defaults: list[pb.MemberDefault] = []
     for name in defaulters:
         reason = (t.default_reason or "") if t.default_basis == "operator" else ""

@@ -19,7 +19,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from clients.default_scenario import PositionEntry, Scenario
+from clients.default_scenario import MARGIN_RUN, PositionEntry, Scenario
 from clients.scenario import ScenarioError, describe
 from matching.clearing import events as cev
 from matching.clearing.eligibility import group_positions
@@ -37,7 +37,6 @@ from pricing.errors import PricingInputError
 from pricing.swaps import SwapBook
 
 OPERATOR = "scenario-operator"
-MARGIN_RUN = "margin-1"
 
 
 @dataclass
@@ -127,18 +126,7 @@ def run_default(scenario: Scenario, seeds: Mapping[str, int] | None = None) -> D
     )
 
     # -- default: on the shortfall, or the operator's decision -------------------------------
-    notes: list[str] = []
-    short = house.short_members(MARGIN_RUN)
-    if scenario.default_basis == "operator":
-        defaulters = [scenario.default_member or ""]
-    elif scenario.default_member is not None:
-        defaulters = [scenario.default_member]
-    else:
-        defaulters = short
-        if not short:
-            raise ScenarioError("default", "no member falls short in the margin run")
-    for extra in sorted(set(short) - set(defaulters)):
-        notes.append(f"{extra} also falls short in {MARGIN_RUN} but was not declared in default")
+    defaulters, notes = scenario.defaulters(house.short_members(MARGIN_RUN))
     index_of = {p.position_id: i for i, p in enumerate(scenario.positions)}
     conversions: dict[str, list[dict[str, Any]]] = {}
     rcv = _pricing("conversion", partial(clearing.rcv_convention, scenario.rcv_convention))

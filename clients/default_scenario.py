@@ -11,7 +11,7 @@ file and parses; it decides no clearing or auction rule (the engines do).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -52,6 +52,10 @@ CONVERSION_FIELDS = {"rcv_convention", "standard_tenors", "group_by", "hedge"}
 AUCTION_FIELDS = {"reserve", "reserve_bp", "grading_threshold", "seed", "window_seconds"}
 BID_FIELDS = {"lot", "member", "amount", "withdraw", "at", "id"}
 GROUPINGS = ("position", "currency_index")
+
+
+#: The id of the one margin run a scenario makes.
+MARGIN_RUN = "margin-1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,26 @@ class Scenario:
     seed: int
     window_seconds: int
     bids: tuple[BidEntry, ...]
+
+    def defaulters(self, short: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Who is declared in default given the margin run's short members, and notes.
+
+        The operator's named member when the basis is ``operator``; otherwise the named member,
+        or every short member. Short members not declared are noted, never defaulted silently.
+        """
+        if self.default_basis == "operator":
+            chosen = [self.default_member or ""]
+        elif self.default_member is not None:
+            chosen = [self.default_member]
+        else:
+            chosen = list(short)
+            if not chosen:
+                raise ScenarioError("default", "no member falls short in the margin run")
+        notes = [
+            f"{extra} also falls short in {MARGIN_RUN} but was not declared in default"
+            for extra in sorted(set(short) - set(chosen))
+        ]
+        return chosen, notes
 
     def where_bid(self, index: int) -> str:
         """How a bid entry is named in messages: ``bids[3] (Barclays)``."""

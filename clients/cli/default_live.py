@@ -39,6 +39,7 @@ from clients.default_online import (
     auction_dict,
     instruction_dict,
     ledger_dict,
+    load_state,
     load_tokens,
     lot_dict,
     run_default_online,
@@ -49,9 +50,7 @@ from clients.default_sdk import (
     ClearingClient,
     MarketFormatError,
     MemberClient,
-    cleared_swap,
     market_to_proto,
-    member_to_proto,
     name_of,
     scenario_to_proto,
 )
@@ -190,29 +189,7 @@ def load(
 
     async def call() -> pb.LoadClearingStateResponse:
         async with _ops(target, token, tls_ca) as ops:
-            return await ops.load(
-                [
-                    member_to_proto(m.member, m.role.value, m.mandatory, m.collateral)
-                    for m in state.members
-                ],
-                [
-                    pb.ClearedPosition(
-                        position_id=p.position_id,
-                        member_id=p.member,
-                        terms=cleared_swap(
-                            currency=p.terms.currency,
-                            index=p.terms.index,
-                            side=p.terms.side.value,
-                            notional=p.terms.notional,
-                            fixed_rate=p.terms.fixed_rate,
-                            start=p.terms.start,
-                            maturity=p.terms.maturity,
-                        ),
-                    )
-                    for p in state.positions
-                ],
-                house_id=state.house,
-            )
+            return await load_state(ops, state)
 
     response = call_server(call)
     print_ack(

@@ -20,15 +20,13 @@ import grpc
 import grpc.aio
 import pytest
 
-from clients.default_online import MARGIN_RUN, load_tokens, run_default_online
+from clients.default_online import MARGIN_RUN, load_state, load_tokens, run_default_online
 from clients.default_replay import run_default
 from clients.default_scenario import Scenario, load_default_scenario
 from clients.default_sdk import (
     ClearingClient,
     MemberClient,
-    cleared_swap,
     market_to_proto,
-    member_to_proto,
 )
 from clients.scenario import ScenarioError
 from closeout.v1 import clearing_pb2 as pb
@@ -178,28 +176,7 @@ MARKET = market_to_proto(BASIC.market)
 async def open_lot(server: CloseoutServer, *, window_seconds: int = 0) -> None:
     """basic.json up to an open window on Dealer-D-1, without bids."""
     async with ClearingClient(target(server), OPS) as ops:
-        await ops.load(
-            [
-                member_to_proto(m.member, m.role.value, m.mandatory, m.collateral)
-                for m in BASIC.members
-            ],
-            [
-                pb.ClearedPosition(
-                    position_id=p.position_id,
-                    member_id=p.member,
-                    terms=cleared_swap(
-                        currency=p.terms.currency,
-                        index=p.terms.index,
-                        side=p.terms.side.value,
-                        notional=p.terms.notional,
-                        fixed_rate=p.terms.fixed_rate,
-                        start=p.terms.start,
-                        maturity=p.terms.maturity,
-                    ),
-                )
-                for p in BASIC.positions
-            ],
-        )
+        await load_state(ops, BASIC)
         run = await ops.run_margin(MARGIN_RUN, MARKET)
         assert [r.member_id for r in run.run.rows if r.shortfall != "0.00"] == ["Dealer-D"]
         await ops.declare_default("Dealer-D", market=MARKET)

@@ -17,16 +17,13 @@ import grpc
 import grpc.aio
 import pytest
 
-from clients.default_online import MARGIN_RUN, load_tokens
+from clients.default_online import MARGIN_RUN, load_state, load_tokens
 from clients.default_scenario import load_default_scenario
 from clients.default_sdk import (
     ClearingClient,
     MemberClient,
-    cleared_swap,
     market_to_proto,
-    member_to_proto,
 )
-from closeout.v1 import clearing_pb2 as pb
 from matching.default import events as aev
 from matching.default.auction import DefaultAuction
 from server.default.registry import AUCTION_PREFIX
@@ -58,28 +55,7 @@ async def open_window(target: str) -> None:
     """basic.json's members and positions, margin run, default, conversion, open window."""
     market = market_to_proto(SCENARIO.market)
     async with ClearingClient(target, TOKENS.operator_token) as ops:
-        await ops.load(
-            [
-                member_to_proto(m.member, m.role.value, m.mandatory, m.collateral)
-                for m in SCENARIO.members
-            ],
-            [
-                pb.ClearedPosition(
-                    position_id=p.position_id,
-                    member_id=p.member,
-                    terms=cleared_swap(
-                        currency=p.terms.currency,
-                        index=p.terms.index,
-                        side=p.terms.side.value,
-                        notional=p.terms.notional,
-                        fixed_rate=p.terms.fixed_rate,
-                        start=p.terms.start,
-                        maturity=p.terms.maturity,
-                    ),
-                )
-                for p in SCENARIO.positions
-            ],
-        )
+        await load_state(ops, SCENARIO)
         await ops.run_margin(MARGIN_RUN, market)
         await ops.declare_default("Dealer-D", market=market)
         await ops.convert("Dealer-D", market)
