@@ -168,27 +168,30 @@ def render_default_result(result: Mapping[str, Any], console: Console) -> None:
                 ],
             )
         )
-    console.print(
-        _table(
-            "Positions ledger",
-            ["account", "status", "cash", "collateral", "positions"],
+    console.print(ledger_table(result["ledger"]))
+
+
+def ledger_table(ledger: Mapping[str, Any]) -> Table:
+    """The positions ledger: each account's status, cash, collateral and open positions."""
+    return _table(
+        "Positions ledger",
+        ["account", "status", "cash", "collateral", "positions"],
+        [
             [
-                [
-                    acc["account"],
-                    acc["status"],
-                    money(acc["cash"]),
-                    money(acc["collateral"]),
-                    "\n".join(
-                        f"{p['position_id']}: {p['side'].lower()} {money(p['notional'])} "
-                        f"{p['start']}..{p['maturity']} at {_pct(p['fixed_rate'])}"
-                        + (" (external hedge)" if p["external"] else "")
-                        for p in acc["positions"]
-                    )
-                    or "-",
-                ]
-                for acc in result["ledger"]["accounts"]
-            ],
-        )
+                acc["account"],
+                acc["status"],
+                money(acc["cash"]),
+                money(acc["collateral"]),
+                "\n".join(
+                    f"{p['position_id']}: {p['side'].lower()} {money(p['notional'])} "
+                    f"{p['start']}..{p['maturity']} at {_pct(p['fixed_rate'])}"
+                    + (" (external hedge)" if p["external"] else "")
+                    for p in acc["positions"]
+                )
+                or "-",
+            ]
+            for acc in ledger["accounts"]
+        ],
     )
 
 

@@ -44,7 +44,7 @@ from clients.default_online import (
     lot_dict,
     run_default_online,
 )
-from clients.default_render import instructions_csv, money
+from clients.default_render import instructions_csv, ledger_table, money
 from clients.default_scenario import Scenario, parse_default_scenario
 from clients.default_sdk import (
     ClearingClient,
@@ -503,27 +503,7 @@ def ledger(
     if as_json:
         out.print_json(json.dumps(data))
         return
-    out.print(
-        _table(
-            "Positions ledger",
-            ["account", "status", "cash", "collateral", "positions"],
-            [
-                [
-                    a["account"],
-                    a["status"],
-                    money(a["cash"]),
-                    money(a["collateral"]),
-                    "\n".join(
-                        f"{p['position_id']}: {p['side'].lower()} {money(p['notional'])} "
-                        f"{p['start']}..{p['maturity']} at {float(p['fixed_rate']) * 100:.5f}%"
-                        for p in a["positions"]
-                    )
-                    or "-",
-                ]
-                for a in data["accounts"]
-            ],
-        )
-    )
+    out.print(ledger_table(data))
 
 
 def instructions(
