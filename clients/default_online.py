@@ -22,7 +22,6 @@ It speaks only the wire API and must never import ``server`` or decide a rule it
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC
@@ -45,6 +44,7 @@ from clients.default_sdk import (
     scenario_to_proto,
 )
 from clients.errors import field_violations
+from clients.online import read_tokens
 from clients.scenario import ScenarioError
 from closeout.v1 import clearing_pb2 as pb
 from closeout.v1 import pricing_pb2 as ppb
@@ -83,20 +83,10 @@ class MemberTokens:
 
 
 def load_tokens(path: Path) -> MemberTokens:
-    """Read a tokens file (TOML); errors name the key."""
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ScenarioError(str(path), f"cannot read tokens: {exc}") from None
-    operator = doc.get("operator")
-    if not isinstance(operator, str) or not operator:
-        raise ScenarioError(f"{path}: operator", "must be the operator's bearer token")
-    members = doc.get("members") or {}
-    if not isinstance(members, dict) or not all(isinstance(v, str) for v in members.values()):
+    """Read a default tokens file (``[members]``: member id to bearer token)."""
+    operator, members = read_tokens(path, "members")
+    if not all(isinstance(v, str) for v in members.values()):
         raise ScenarioError(f"{path}: members", "must map member ids to bearer tokens")
-    unknown = set(doc) - {"operator", "members"}
-    if unknown:
-        raise ScenarioError(str(path), f"unknown key(s) {', '.join(sorted(unknown))}")
     return MemberTokens(operator, dict(members))
 
 

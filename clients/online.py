@@ -51,8 +51,11 @@ class Credentials:
             raise ScenarioError(where, f"no participant and token for dealer {dealer!r}") from None
 
 
-def load_credentials(path: Path) -> Credentials:
-    """Read a tokens file (TOML); errors name the key."""
+def read_tokens(path: Path, table: str) -> tuple[str, dict[str, Any]]:
+    """A tokens file (TOML): the operator's token and the ``table`` of participants' entries.
+
+    Errors name the key; keys other than ``operator`` and ``table`` are refused.
+    """
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -60,16 +63,25 @@ def load_credentials(path: Path) -> Credentials:
     operator = doc.get("operator")
     if not isinstance(operator, str) or not operator:
         raise ScenarioError(f"{path}: operator", "must be the operator's bearer token")
+    unknown = set(doc) - {"operator", table}
+    if unknown:
+        raise ScenarioError(str(path), f"unknown key(s) {', '.join(sorted(unknown))}")
+    entries = doc.get(table) or {}
+    if not isinstance(entries, dict):
+        raise ScenarioError(f"{path}: {table}", "must be a table")
+    return operator, entries
+
+
+def load_credentials(path: Path) -> Credentials:
+    """Read a CDS tokens file (``[dealers]``: participant and token per scenario dealer)."""
+    operator, entries = read_tokens(path, "dealers")
     dealers: dict[str, tuple[str, str]] = {}
-    for name, entry in (doc.get("dealers") or {}).items():
+    for name, entry in entries.items():
         if not isinstance(entry, dict) or not all(
             isinstance(entry.get(k), str) for k in ("participant", "token")
         ):
             raise ScenarioError(f"{path}: dealers.{name}", "needs participant and token strings")
         dealers[name] = (entry["participant"], entry["token"])
-    unknown = set(doc) - {"operator", "dealers"}
-    if unknown:
-        raise ScenarioError(str(path), f"unknown key(s) {', '.join(sorted(unknown))}")
     return Credentials(operator, dealers)
 
 
