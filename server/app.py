@@ -24,7 +24,7 @@ import logging
 import signal
 from collections.abc import Sequence
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
@@ -45,6 +45,7 @@ __all__ = ["SERVICE_MODULES", "CloseoutServer", "run", "serve"]
 SERVICE_MODULES: tuple[ServiceModule, ...] = (admin_service, cds, pricing_service, default)
 
 _log = logging.getLogger("closeout.server")
+_S = TypeVar("_S")
 
 #: The cyclic collector's thresholds. Its young-generation count is tracked objects allocated
 #: less those freed, so per-call garbage (futures, frames, messages), freed by reference
@@ -109,6 +110,13 @@ class CloseoutServer:
         if self.runtime is None:
             raise RuntimeError("server not started")
         return self.runtime.journal
+
+    def state_of(self, kind: type[_S]) -> _S:
+        """The registered service state of type ``kind`` (e.g. a registry), once started."""
+        for registration in self._registrations:
+            if isinstance(registration.state, kind):
+                return registration.state
+        raise LookupError(f"no service registered state of type {kind.__name__}")
 
     async def start(self) -> None:
         """Open the journal, register and replay services, bind and start serving.

@@ -60,6 +60,8 @@ class Registration:
     start: Callable[[], Awaitable[None]] | None = None
     #: Awaited on shutdown after the server stopped taking calls, before the journal closes.
     stop: Callable[[], Awaitable[None]] | None = None
+    #: The service's in-memory state (e.g. its registry), for ``CloseoutServer.state_of``.
+    state: object | None = None
 
 
 class ServiceModule(Protocol):

@@ -24,5 +24,9 @@ def register(server: Any, runtime: Runtime) -> Registration:
         operator_service.add(server, registry, runtime),
     )
     return Registration(
-        service_names=names, replay=registry.replay, start=registry.start, stop=registry.stop
+        service_names=names,
+        replay=registry.replay,
+        start=registry.start,
+        stop=registry.stop,
+        state=registry,
     )

@@ -242,10 +242,7 @@ async def test_windows_close_on_the_server_clock_and_late_submissions_are_refuse
 
 
 def _registry(server: CloseoutServer) -> AuctionRegistry:
-    found = [r for r in server._registrations if r.replay is not None]
-    owner = found[0].replay.__self__  # type: ignore[union-attr]
-    assert isinstance(owner, AuctionRegistry)
-    return owner
+    return server.state_of(AuctionRegistry)
 
 
 async def test_bulk_stream_accepts_rejects_and_acks_durably(server: CloseoutServer) -> None:

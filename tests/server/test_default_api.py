@@ -90,11 +90,7 @@ def target(server: CloseoutServer) -> str:
 
 
 def registry(server: CloseoutServer) -> DefaultRegistry:
-    for r in server._registrations:
-        owner = getattr(r.replay, "__self__", None)
-        if isinstance(owner, DefaultRegistry):
-            return owner
-    raise AssertionError("the default module is not registered")
+    return server.state_of(DefaultRegistry)
 
 
 def paced(clock: FakeClock, opened: datetime) -> object:
