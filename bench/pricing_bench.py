@@ -116,19 +116,7 @@ def _drop_double_fixed(book: SwapBook, val: int, n: int) -> SwapBook:
     # A stored fixing only where a period fixed before today: today's fixing is forecast on
     # both sides (QuantLib gets no fixing for today).
     book = book.replace(fixing=np.where(count == 1, FIXING, np.nan))
-    return _take(book, np.flatnonzero(count <= 1)[:n])
-
-
-def _take(book: SwapBook, idx: np.ndarray) -> SwapBook:
-    return book.replace(
-        start=book.start[idx],
-        maturity=book.maturity[idx],
-        notional=book.notional[idx],
-        fixed_rate=book.fixed_rate[idx],
-        side=book.side[idx],
-        spread=book.spread[idx],
-        fixing=book.fixing[idx],
-    )
+    return book.take(np.flatnonzero(count <= 1)[:n])
 
 
 class _QuantLib:
