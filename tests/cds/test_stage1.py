@@ -145,14 +145,26 @@ def test_no_adjustment_when_open_interest_is_zero() -> None:
     assert out.oi_side is None and out.adjustments == ()
 
 
-def test_no_adjustment_for_quote_at_imm_or_outside_tradeable_pairs() -> None:
-    # tradeable bid exactly at the IMM pays nothing; a non-tradeable bid above the IMM neither
+def test_no_adjustment_for_a_tradeable_bid_exactly_at_the_imm() -> None:
+    # bids 40.5 (A), 40, 39.5, 39 against offers 40.5 (C), 41, 41.5, 42: A's bid touches C's
+    # offer (tradeable); the best two of the other three pairs give IMM 40.5 = A's bid
     markets = mk(("A", 40.5, 42), ("B", 40, 41), ("C", 39.5, 40.5), ("D", 39, 41.5))
     out = compute_stage1(P, markets, [req("A", Side.SELL, 5)])
-    tradeable_bids = {p.bid.dealer for p in out.matched if p.tradeable}
-    assert tradeable_bids  # the case has a tradeable pair
-    assert out.adjustments == () or all(a.quote.ticks > (out.imm or 0) for a in out.adjustments)
-    assert all(a.dealer in tradeable_bids for a in out.adjustments)
+    assert [p.bid.dealer for p in out.matched if p.tradeable] == ["A"]
+    assert out.imm == P.grid.to_ticks("40.5", "x")
+    assert out.adjustments == ()
+
+
+def test_no_adjustment_for_a_bid_above_the_imm_outside_tradeable_pairs() -> None:
+    # No tradeable pair; A's bid 40 sits above the IMM 39.625 (mean 39.59375 of the best two
+    # pairs) but is not in a tradeable market, so it pays nothing. The pure rule is given
+    # markets wider than an auction would accept, to reach this shape.
+    markets = mk(("A", 40, 40.125), ("B", 38.125, 40.125), ("C", 30, 46), ("D", 29, 47))
+    out = compute_stage1(P, markets, [req("A", Side.SELL, 5)])
+    assert not any(p.tradeable for p in out.matched)
+    assert out.imm == P.grid.to_ticks("39.625", "x")
+    assert markets[0].bid > out.imm
+    assert out.adjustments == ()
 
 
 @pytest.mark.parametrize(
