@@ -15,15 +15,16 @@ DATA = ROOT / "tests" / "data" / "cds_auctions"
 OUTSIDE = re.compile(r"\.\./shared|/work/|parents\[\d\]\.parent|ROOT\.parent")
 
 
-SKIPPED_DIRS = {".git", ".venv", "build", "dist", "var"}
+SKIPPED_DIRS = {"build", "dist", "var", "node_modules"}
 
 
 def text_files() -> list[Path]:
-    """Every source, doc and data file of the checkout (not its venv or caches)."""
+    """Every source, doc and data file of the checkout (not .git, the venv or caches)."""
     found = []
     for path in ROOT.rglob("*"):
         parts = set(path.relative_to(ROOT).parts)
-        if parts & SKIPPED_DIRS or any(p.endswith(("_cache", ".egg-info")) for p in parts):
+        hidden = any(p.startswith(".") and p not in {".ci", ".github"} for p in parts)
+        if hidden or parts & SKIPPED_DIRS or any(p.endswith(".egg-info") for p in parts):
             continue
         if path.is_file() and path.suffix in {".py", ".md", ".toml", ".json", ".yaml", ""}:
             found.append(path)
