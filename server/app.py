@@ -38,6 +38,7 @@ from server.config import ConfigError, ServerConfig, parse_listen
 from server.interceptors import GuardInterceptor
 from server.journal import Journal
 from server.runtime import Registration, Runtime, ServiceModule
+from server.transport import server_options
 
 __all__ = ["SERVICE_MODULES", "CloseoutServer", "run", "serve"]
 
@@ -140,7 +141,10 @@ class CloseoutServer:
                 logger=logging.getLogger("closeout.rpc"),
                 durability=self.runtime.durability,
             )
-            self._server = grpc.aio.server(interceptors=[interceptor])
+            self._server = grpc.aio.server(
+                interceptors=[interceptor],
+                options=server_options(self.config.max_message_bytes),
+            )
             self._registrations = [s.register(self._server, self.runtime) for s in self._services]
             self.replayed = self._replay(journal)
             settle_heap()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,16 +10,19 @@ import typer
 from rich.console import Console
 
 from clients.cli import cds_live
-from clients.cli.connection import TlsCa, root_certificates
+from clients.cli.connection import TlsCa, call_server, client_options, networked
+from clients.cli.failure import fail
 from clients.online import load_credentials, run_online
 from clients.render import render_cds_result
 from clients.replay import run_offline
 from clients.scenario import ScenarioError, load_scenario
+from matching.errors import DomainError
 
 app = typer.Typer(help="CDS credit-event settlement auctions.", no_args_is_help=True)
 
 
 @app.command("run")
+@networked
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario JSON (see examples/cds/).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -42,7 +44,7 @@ def run(
 ) -> None:
     """Run a whole auction from a scenario file (offline, or through a live server)."""
     out = Console()
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     try:
         parsed = load_scenario(scenario)
         if target is None:
@@ -52,14 +54,10 @@ def run(
             if tokens is None:
                 err.print("--target needs --tokens (see examples/server/scenario-tokens.toml)")
                 raise typer.Exit(2)
-            result, notes = asyncio.run(
-                run_online(
-                    parsed,
-                    target,
-                    load_credentials(tokens),
-                    auction_id=auction_id,
-                    root_certificates=root_certificates(tls_ca),
-                )
+            credentials = load_credentials(tokens)
+            options = client_options(tls_ca)
+            result, notes = call_server(
+                lambda: run_online(parsed, target, credentials, auction_id=auction_id, **options)
             )
     except ScenarioError as exc:
         err.print(
@@ -68,6 +66,8 @@ def run(
             soft_wrap=True,
         )
         raise typer.Exit(2) from None
+    except DomainError as exc:  # a rule of the engine the scenario file breaks
+        fail(f"scenario refused {scenario}: {exc}", 2)
     show(result, notes, as_json, out)
 
 

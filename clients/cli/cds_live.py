@@ -19,9 +19,10 @@ from clients.cli.connection import (
     TlsCa,
     Token,
     call_server,
+    client_options,
+    networked,
     print_ack,
     require_token,
-    root_certificates,
 )
 from clients.results import phase_name
 from clients.sdk import DealerClient, OperatorClient
@@ -35,6 +36,7 @@ ClientOrderId = Annotated[
 ]
 
 
+@networked
 def create(
     auction_id: AuctionId,
     panel: Annotated[str, typer.Option("--panel", help="Dealer participant ids, comma-separated.")],
@@ -74,9 +76,7 @@ def create(
     }
 
     async def call() -> None:
-        async with OperatorClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as ops:
+        async with OperatorClient(target, require_token(token), **client_options(tls_ca)) as ops:
             response = await ops.create_auction(
                 params, [p.strip() for p in panel.split(",") if p.strip()], schedule
             )
@@ -85,6 +85,7 @@ def create(
     call_server(call)
 
 
+@networked
 def open_window(
     auction_id: AuctionId,
     target: Target = "127.0.0.1:50051",
@@ -94,15 +95,14 @@ def open_window(
     """Open the next window by hand (operator)."""
 
     async def call() -> None:
-        async with OperatorClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as ops:
+        async with OperatorClient(target, require_token(token), **client_options(tls_ca)) as ops:
             response = await ops.open_window(auction_id)
         print_ack(response.ack, f"{auction_id} is {phase_name(response.auction.phase)}")
 
     call_server(call)
 
 
+@networked
 def close_window(
     auction_id: AuctionId,
     target: Target = "127.0.0.1:50051",
@@ -112,15 +112,14 @@ def close_window(
     """Close the open window by hand (operator); closing stage 2 fixes the final price."""
 
     async def call() -> None:
-        async with OperatorClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as ops:
+        async with OperatorClient(target, require_token(token), **client_options(tls_ca)) as ops:
             response = await ops.close_window(auction_id)
         print_ack(response.ack, f"{auction_id} is {phase_name(response.auction.phase)}")
 
     call_server(call)
 
 
+@networked
 def cancel(
     auction_id: AuctionId,
     reason: Annotated[str, typer.Option("--reason", help="Published with the cancellation.")],
@@ -131,15 +130,14 @@ def cancel(
     """Cancel an auction that is not over (operator)."""
 
     async def call() -> None:
-        async with OperatorClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as ops:
+        async with OperatorClient(target, require_token(token), **client_options(tls_ca)) as ops:
             response = await ops.cancel(auction_id, reason)
         print_ack(response.ack, f"{auction_id} cancelled")
 
     call_server(call)
 
 
+@networked
 def market(
     auction_id: AuctionId,
     bid: Annotated[str, typer.Option("--bid")],
@@ -152,15 +150,14 @@ def market(
     """Submit or replace your initial market (dealer, stage 1)."""
 
     async def call() -> None:
-        async with DealerClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as dealer:
+        async with DealerClient(target, require_token(token), **client_options(tls_ca)) as dealer:
             ack = await dealer.submit_market(auction_id, client_order_id, bid=bid, offer=offer)
         print_ack(ack, f"market {bid} / {offer}")
 
     call_server(call)
 
 
+@networked
 def psr(
     auction_id: AuctionId,
     side: Annotated[str, typer.Option("--side", help="BUY or SELL.")],
@@ -178,9 +175,7 @@ def psr(
     position = None if market_position is None else (side, market_position)
 
     async def call() -> None:
-        async with DealerClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as dealer:
+        async with DealerClient(target, require_token(token), **client_options(tls_ca)) as dealer:
             ack = await dealer.submit_settlement_request(
                 auction_id,
                 client_order_id,
@@ -194,6 +189,7 @@ def psr(
     call_server(call)
 
 
+@networked
 def order(
     auction_id: AuctionId,
     side: Annotated[str, typer.Option("--side", help="BID or OFFER.")],
@@ -208,9 +204,7 @@ def order(
     """Submit a limit order (dealer, stage 2)."""
 
     async def call() -> None:
-        async with DealerClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as dealer:
+        async with DealerClient(target, require_token(token), **client_options(tls_ca)) as dealer:
             response = await dealer.submit_limit_order(
                 auction_id, client_order_id, side=side, price=price, size=size, customer=customer
             )
@@ -219,6 +213,7 @@ def order(
     call_server(call)
 
 
+@networked
 def mine(
     auction_id: AuctionId,
     target: Target = "127.0.0.1:50051",
@@ -228,9 +223,7 @@ def mine(
     """List your own submissions (dealer)."""
 
     async def call() -> apb.ListMySubmissionsResponse:
-        async with DealerClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as dealer:
+        async with DealerClient(target, require_token(token), **client_options(tls_ca)) as dealer:
             return await dealer.my_submissions(auction_id)
 
     view = call_server(call)

@@ -9,13 +9,13 @@ This module must never hold server logic; it only turns flags into a config and 
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-_err = Console(stderr=True)
+from clients.cli.failure import describe_os_error, fail
 
 
 def serve(
@@ -44,17 +44,21 @@ def serve(
     try:
         loaded = load_config(config, overrides={"listen": listen, "journal": journal})
     except ConfigError as exc:
-        _err.print(f"[red]configuration error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(2) from None
+        fail(f"configuration error: {exc}", 2)
     try:
         status = run(loaded)
     except ConfigError as exc:
-        _err.print(f"[red]cannot start:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        busy = " (is another server already listening there?)" if "bind" in str(exc) else ""
+        fail(f"cannot start: {exc}{busy}", 2)
     except JournalCorrupt as exc:
-        _err.print(
-            f"[red]journal is corrupt:[/red] {exc}; run 'closeout journal verify'",
-            highlight=False,
+        fail(f"journal is corrupt: {exc}; run 'closeout journal verify'", 1)
+    except sqlite3.DatabaseError as exc:
+        fail(f"cannot open the journal {loaded.journal}: {exc} (is it a Closeout journal?)", 2)
+    except OSError as exc:
+        journal_path = Path(loaded.journal).absolute()
+        about_journal = exc.filename is not None and (
+            Path(exc.filename).absolute() in {journal_path, *journal_path.parents}
         )
-        raise typer.Exit(1) from None
+        what = f"cannot open the journal {loaded.journal}" if about_journal else "cannot start"
+        fail(f"{what}: {describe_os_error(exc)}", 2)
     raise typer.Exit(status)
