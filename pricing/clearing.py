@@ -354,6 +354,33 @@ def priced_markets(raw: Mapping[str, Any]) -> PricedMarkets:
     return PricedMarkets(clearing, markets, fx)
 
 
+def markets_of(
+    market: Mapping[str, Any] | None,
+    markets: Mapping[str, Any] | None,
+    kinds: Sequence[tuple[str, str]],
+) -> PricedMarkets:
+    """The markets of a request: ``markets`` (several), or one ``market`` serving the single
+    (currency, index) of the positions concerned (``kinds``); refused when they span several."""
+    if markets is not None:
+        if market is not None:
+            raise PricingInputError("markets", "give market or markets, not both")
+        return priced_markets(markets)
+    if market is None:
+        raise PricingInputError("markets", "required (or market, for one currency and index)")
+    try:
+        pm = priced_market(dict(market))
+    except PricingInputError as exc:
+        raise PricingInputError(f"market.{exc.field}", exc.message) from None
+    distinct = sorted(set(kinds))
+    if len(distinct) > 1:
+        names = ", ".join(f"{c}/{i}" for c, i in distinct)
+        raise PricingInputError(
+            "markets", f"the positions span {names}: give one market per currency and index"
+        )
+    currency, index = distinct[0] if distinct else ("USD", "USD-LIBOR-3M")
+    return one_market(pm, currency, index)
+
+
 def one_market(pm: PricedMarket, currency: str, index: str) -> PricedMarkets:
     """A single market serving (currency, index), in that currency (the legacy request)."""
     return PricedMarkets(currency, {(currency, index): pm}, {})

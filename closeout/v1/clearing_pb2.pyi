@@ -1996,6 +1996,7 @@ class DefaultAuctionResult(_message.Message):
     GRADES_FIELD_NUMBER: _builtins.int
     SETTLEMENT_ID_FIELD_NUMBER: _builtins.int
     CANCEL_REASON_FIELD_NUMBER: _builtins.int
+    EXCLUDED_FIELD_NUMBER: _builtins.int
     auction_id: _builtins.str
     """Auction id."""
     lot_id: _builtins.str
@@ -2044,6 +2045,10 @@ class DefaultAuctionResult(_message.Message):
     def grades(self) -> _containers.RepeatedCompositeFieldContainer[Global___GradeRow]:
         """Grades, once awarded."""
 
+    @_builtins.property
+    def excluded(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Invited members in default by the award: their bids did not count."""
+
     def __init__(
         self,
         *,
@@ -2065,10 +2070,11 @@ class DefaultAuctionResult(_message.Message):
         grades: _abc.Iterable[Global___GradeRow] | None = ...,
         settlement_id: _builtins.str = ...,
         cancel_reason: _builtins.str = ...,
+        excluded: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["award", b"award"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_id", b"auction_id", "award", b"award", "bids", b"bids", "bids_sealed", b"bids_sealed", "cancel_reason", b"cancel_reason", "currency", b"currency", "defaulter", b"defaulter", "eligible", b"eligible", "grades", b"grades", "grading_threshold", b"grading_threshold", "implied_bid", b"implied_bid", "lot_id", b"lot_id", "mandatory", b"mandatory", "market_makers", b"market_makers", "phase", b"phase", "rcv", b"rcv", "reserve", b"reserve", "settlement_id", b"settlement_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_id", b"auction_id", "award", b"award", "bids", b"bids", "bids_sealed", b"bids_sealed", "cancel_reason", b"cancel_reason", "currency", b"currency", "defaulter", b"defaulter", "eligible", b"eligible", "excluded", b"excluded", "grades", b"grades", "grading_threshold", b"grading_threshold", "implied_bid", b"implied_bid", "lot_id", b"lot_id", "mandatory", b"mandatory", "market_makers", b"market_makers", "phase", b"phase", "rcv", b"rcv", "reserve", b"reserve", "settlement_id", b"settlement_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -61,22 +61,8 @@ def markets_for(
 ) -> PricedMarkets:
     """The markets of a request: ``markets`` (a MarketSet), or one ``market`` serving the
     (single) currency and index of ``positions``."""
-    if markets is not None:
-        if market is not None:
-            raise InvalidInput("markets", "give market or markets, not both")
-        data = dict(markets)
-        return _guard("", lambda: clearing.priced_markets(data))
-    if market is None:
-        raise InvalidInput("markets", "required (or market, for one currency and index)")
-    pm = _guard("market", lambda: clearing.priced_market(dict(market)))
-    kinds = sorted({p.terms.market for p in positions})
-    if len(kinds) > 1:
-        names = ", ".join(f"{c}/{i}" for c, i in kinds)
-        raise InvalidInput(
-            "markets", f"the positions span {names}: give one market per currency and index"
-        )
-    currency, index = kinds[0] if kinds else ("USD", "USD-LIBOR-3M")
-    return clearing.one_market(pm, currency, index)
+    kinds = [p.terms.market for p in positions]
+    return _guard("", lambda: clearing.markets_of(market, markets, kinds))
 
 
 def _swaps(positions: Sequence[Position]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:

@@ -430,6 +430,7 @@ def result_out(result: Mapping[str, Any]) -> pb.DefaultAuctionResult:
         grades=grade_rows(result),
         settlement_id=result["settlement_id"] or "",
         cancel_reason=result["cancel_reason"] or "",
+        excluded=result.get("excluded", []),
     )
     award = result["award"]
     if award is not None:
