@@ -315,7 +315,8 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
     ) -> pb.GetSettlementInstructionsResponse:
         require_role(*READ_ROLES)
         house = self._registry.house
-        if request.lot_id:
+        # a lot's instructions, or a loss allocation's ("<defaulter>/losses")
+        if request.lot_id and request.lot_id not in {f"{d}/losses" for d in house.allocations}:
             house.lot(request.lot_id)
         return pb.GetSettlementInstructionsResponse(
             instructions=[

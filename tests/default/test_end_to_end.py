@@ -52,7 +52,7 @@ def test_conversion_values_equal_the_pricing_librarys() -> None:
     [lot] = replay.result["lots"]
     [conv] = lot["positions"]
     request = {
-        **scenario.market,
+        **(scenario.market or {}),
         "swaps": [{k: v for k, v in scenario.positions[0].swap.items()}],
     }
     [ref] = convert_request(parse_request(request, convert=True))["swaps"]
