@@ -101,7 +101,9 @@ class Workspace:
 
     def system(self, spec: CurveSpec) -> _System:
         """The instruments of ``spec`` laid out for solving (built on first use)."""
-        key = (spec.valuation, tuple((q.instrument, q.tenor, q.start, q.end) for q in spec.quotes))
+        skeleton = tuple((q.instrument, q.tenor, q.start, q.end) for q in spec.quotes)
+        # The entry keeps its convention alive, so its id cannot be reused while it is kept.
+        key = (id(spec.convention), spec.valuation, skeleton)
         found = self._systems.get(key)
         if found is not None and found[0] is spec.convention:
             return found[1]
@@ -170,9 +172,7 @@ class _System:
         owner_of = np.array(swaps, dtype=np.int64)
         legs: Legs | None = None
         if swaps:
-            maturities = np.concatenate(
-                [conv.add_tenor(spot_arr, _tenor(spec.quotes[i])) for i in swaps]
-            )
+            maturities = conv.add_tenors(spot, [_tenor(spec.quotes[i]) for i in swaps])
             legs = build_legs(conv, np.full(len(swaps), spot, dtype=np.int64), maturities)
             last = np.zeros(len(swaps), dtype=np.int64)
             for days, owner in (
@@ -280,15 +280,20 @@ class _System:
             )
             return np.asarray(grad @ d_log[:, 1:], dtype=np.float64)
 
-        # Start from zero rates at the quotes; Newton with a halving line search.
+        # Start from zero rates at the quotes; Newton with a halving line search. Once the
+        # steps are small the Jacobian is kept (a chord step then still gains six digits).
         y = -quotes * t[1:]
         r, parts = residual(y)
         size = float(np.max(np.abs(r)))
+        jac: FloatArray | None = None
+        last_step = np.inf
         for _ in range(60):
             if not size > 0.0:
                 break
             try:
-                step = np.linalg.solve(jacobian(parts), -r)
+                if jac is None or last_step > 1e-6:
+                    jac = jacobian(parts)
+                step = np.linalg.solve(jac, -r)
             except np.linalg.LinAlgError:
                 break
             scale = 1.0
@@ -301,7 +306,8 @@ class _System:
                 scale /= 2.0
             if size_new <= size or not np.isfinite(size):
                 y, r, parts, size = y_new, r_new, parts_new, size_new
-            if float(np.max(np.abs(scale * step))) < 1e-12 or scale < 1e-6:
+            last_step = float(np.max(np.abs(scale * step)))
+            if last_step < 1e-12 or scale < 1e-6:
                 # What is left after a step this small is below rounding: converged.
                 break
         if not size < 1e-12:
