@@ -231,10 +231,12 @@ class QuantLibCurves:
 # --- measuring ------------------------------------------------------------------------------
 
 
-def _timed(fn: Callable[[], object]) -> float:
+def _timed(
+    fn: Callable[[list[tuple[str, Market]]], None], markets: list[tuple[str, Market]]
+) -> float:
     gc.collect()
     t0 = time.perf_counter()
-    fn()
+    fn(markets)
     return time.perf_counter() - t0
 
 
@@ -295,21 +297,27 @@ def run_curves(
             curves.bump(1e-4)
             curves.bump(-2e-4)
 
+    def ours_build(markets: list[tuple[str, Market]]) -> None:
+        for _, market in markets:
+            build_ours(market)
+
+    def ql_build(markets: list[tuple[str, Market]]) -> None:
+        for _, market in markets:
+            QuantLibCurves(market, qcal)
+
     for r in range(config.rounds):
         log(f"round {r + 1}/{config.rounds}")
         for method in Interpolation:
             markets = sets[method]
-            times = build[method.value]
-            times["ours"].append(_timed(lambda ms=markets: [build_ours(m) for _, m in ms]))
-            times["quantlib"].append(
-                _timed(lambda ms=markets: [QuantLibCurves(m, qcal) for _, m in ms])
-            )
-            rt = risk[method.value]
-            rt["ours"].append(_timed(lambda ms=markets: ours_risk(ms)))
-            rt["ours_cold"].append(_timed(lambda ms=markets: ours_cold(ms)))
-            rt["quantlib"].append(_timed(lambda ms=markets: ql_risk(ms)))
+            times, rt = build[method.value], risk[method.value]
+            # Ours then QuantLib's, back to back: the same machine load for both.
+            times["ours"].append(_timed(ours_build, markets))
+            times["quantlib"].append(_timed(ql_build, markets))
+            rt["ours"].append(_timed(ours_risk, markets))
+            rt["ours_cold"].append(_timed(ours_cold, markets))
+            rt["quantlib"].append(_timed(ql_risk, markets))
 
-    results = []
+    results: list[dict[str, Any]] = []
     for method in Interpolation:
         times, rt = build[method.value], risk[method.value]
         ratios = [q / o for q, o in zip(times["quantlib"], times["ours"], strict=True)]

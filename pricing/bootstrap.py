@@ -2,11 +2,17 @@
 
 Instruments: deposits, FRAs, par swaps (IBOR or OIS, by the convention's floating kind).
 Pillars sit at each instrument's last relevant date (QuantLib's default), in increasing
-order; each pillar's discount factor is solved so that its instrument reprices to its quote
-(secant iteration to machine precision). For a non-local interpolation (monotone convex)
-the pass is repeated until no pillar moves, so that every instrument reprices on the final
-curve. With a ``discount`` curve given (OIS discounting), swaps are discounted on it while
-the curve being built only projects. This module must never price portfolios.
+order. All pillars are solved at once: Newton's method on the log discount factors, with
+the Jacobian of every instrument's implied quote taken analytically (through the
+interpolation's own Jacobian, ``pricing.interpolation.log_discount_jacobian``), until every
+instrument reprices its quote to machine precision. This is the same curve a pillar-by-pillar
+bootstrap reaches (for monotone convex, which is non-local, the one an iterated bootstrap
+converges to), in a handful of vectorised steps. With a ``discount`` curve given (OIS
+discounting), swaps are discounted on it while the curve being built only projects.
+
+Schedules, accruals and the dates the curve is read at do not depend on the quote levels:
+a ``Workspace`` keeps them for rebuilds of the same instruments (bumped markets for DV01).
+This module must never price portfolios.
 """
 
 from __future__ import annotations
@@ -227,9 +233,7 @@ class _System:
             jacobians={},
         )
 
-    def solve(
-        self, spec: CurveSpec, method: Interpolation, discount: Curve | None
-    ) -> FloatArray:
+    def solve(self, spec: CurveSpec, method: Interpolation, discount: Curve | None) -> FloatArray:
         """Log discount factors at the pillars that reprice every quote (global Newton)."""
         t = np.concatenate([[0.0], year_fraction(spec.valuation, self.pillars)])
         qt = year_fraction(spec.valuation, self.query_days)
@@ -245,6 +249,12 @@ class _System:
             self.jacobians[method] = log_discount_jacobian(method, t, np.zeros(n + 1), qt)
 
         def residual(y: FloatArray) -> tuple[FloatArray, tuple[FloatArray, ...]]:
+            # A trial point far off (a quote no curve reprices) may overflow: it is then
+            # rejected by the line search, and the refusal names the quotes.
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                return _residual(y)
+
+        def _residual(y: FloatArray) -> tuple[FloatArray, tuple[FloatArray, ...]]:
             full = np.concatenate([[0.0], y])
             dfs = np.exp(log_discount(method, t, full, qt))
             growth = dfs[self.fl_start] / dfs[self.fl_end]
@@ -253,9 +263,9 @@ class _System:
             pay_df[self.fl_swap] = fl_pay_df if discount is not None else dfs[self.fl_pay]
             tau_df = self.fl_weight * pay_df
             pv = (growth - 1.0) / self.fl_proj_tau * tau_df
-            annuity = np.bincount(self.fx_owner, weights=self.fx_tau * fxd, minlength=n)
+            annuity = _sum_by(self.fx_owner, self.fx_tau * fxd, n)
             annuity[self.simple] = 1.0
-            implied = np.bincount(self.fl_owner, weights=pv, minlength=n) / annuity
+            implied = _sum_by(self.fl_owner, pv, n) / annuity
             return implied - quotes, (full, growth, tau_df, pv, annuity, implied, fxd)
 
         def jacobian(parts: tuple[FloatArray, ...]) -> FloatArray:
@@ -275,14 +285,12 @@ class _System:
             grad = np.bincount(
                 np.concatenate(index), weights=np.concatenate(weights), minlength=n * nq
             ).reshape(n, nq)
-            d_log = (
-                self.jacobians[method] if local else log_discount_jacobian(method, t, full, qt)
-            )
+            d_log = self.jacobians[method] if local else log_discount_jacobian(method, t, full, qt)
             return np.asarray(grad @ d_log[:, 1:], dtype=np.float64)
 
         # Start from zero rates at the quotes; Newton with a halving line search. Once the
         # steps are small the Jacobian is kept (a chord step then still gains six digits).
-        y = -quotes * t[1:]
+        y: FloatArray = -quotes * t[1:]
         r, parts = residual(y)
         size = float(np.max(np.abs(r)))
         jac: FloatArray | None = None
@@ -313,6 +321,10 @@ class _System:
         if not size < 1e-12:
             raise PricingInputError("quotes", "the bootstrap did not converge")
         return y
+
+
+def _sum_by(owner: IntArray, weights: FloatArray, n: int) -> FloatArray:
+    return np.asarray(np.bincount(owner, weights=weights, minlength=n), dtype=np.float64)
 
 
 def _tenor(q: Quote) -> Tenor:

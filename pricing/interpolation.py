@@ -134,9 +134,7 @@ def monotone_convex_g(
             eta3 = 3 * b / (b - a)
             v3 = np.maximum(eta3 - t, 0.0)
             g[s3] = _nan_to_zero(b + (a - b) * (v3 / eta3) ** 2)
-            big_g[s3] = _nan_to_zero(
-                b * t + (a - b) * (eta3**3 - v3**3) / (3 * eta3 * eta3)
-            )
+            big_g[s3] = _nan_to_zero(b * t + (a - b) * (eta3**3 - v3**3) / (3 * eta3 * eta3))
         if s4.any():
             a, b, t = g0[s4], g1[s4], x[s4]
             eta4 = b / (b + a)
