@@ -138,6 +138,7 @@ class CloseoutServer:
             interceptor = GuardInterceptor(
                 Authenticator(self.config.participants),
                 logger=logging.getLogger("closeout.rpc"),
+                durability=self.runtime.durability,
             )
             self._server = grpc.aio.server(interceptors=[interceptor])
             self._registrations = [s.register(self._server, self.runtime) for s in self._services]
