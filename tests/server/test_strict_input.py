@@ -185,17 +185,19 @@ async def pricing(cds_server: CloseoutServer) -> pricing_pb2_grpc.PricingService
     return pricing_pb2_grpc.PricingServiceStub(channel)
 
 
+def with_tenor(swap: ppb.SwapTerms, tenor: str) -> None:
+    swap.ClearField("maturity")
+    swap.tenor = tenor
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
         (lambda s: setattr(s, "notional", "1" * 5000), "swaps[0].notional"),
         (lambda s: setattr(s, "fixed_rate", "-1e-400"), "swaps[0].fixed_rate"),
         (lambda s: setattr(s, "fixed_rate", " 0.05"), "swaps[0].fixed_rate"),
-        (
-            lambda s: (s.ClearField("maturity"), setattr(s, "tenor", "9" * 20 + "Y")),
-            "swaps[0].tenor",
-        ),
-        (lambda s: (s.ClearField("maturity"), setattr(s, "tenor", "101Y")), "swaps[0].tenor"),
+        (lambda s: with_tenor(s, "9" * 20 + "Y"), "swaps[0].tenor"),
+        (lambda s: with_tenor(s, "101Y"), "swaps[0].tenor"),
         (lambda s: setattr(s, "maturity", "9999-12-31"), "swaps[0].maturity"),
         (lambda s: setattr(s, "start", "2024-W01-1"), "swaps[0].start"),
     ],
