@@ -83,6 +83,7 @@ __all__ = [
     "TailLost",
     "VerifyReport",
     "canonical_json",
+    "check_row",
     "record_hash",
     "verify",
 ]
@@ -195,7 +196,7 @@ class Journal:
             expected_seq, prev = after + 1, found
         try:
             for seq, stream, type_, payload, prev_hash, hash_ in self.store.read(after):
-                problem = _check_row(
+                problem = check_row(
                     expected_seq, prev, seq, stream, type_, payload, prev_hash, hash_
                 )
                 if problem:
@@ -534,7 +535,7 @@ def _reject(entry: _Entry, failure: JournalFailed) -> None:
         entry.loop.call_soon_threadsafe(_set)
 
 
-def _check_row(
+def check_row(
     expected_seq: int,
     prev: str,
     seq: object,
@@ -611,7 +612,7 @@ def verify(location: str | Path, expected_head: str | None = None) -> VerifyRepo
     count, expected_seq, prev = 0, 1, GENESIS_HASH
     try:
         for seq, stream, type_, payload, prev_hash, hash_ in store.read():
-            problem = _check_row(expected_seq, prev, seq, stream, type_, payload, prev_hash, hash_)
+            problem = check_row(expected_seq, prev, seq, stream, type_, payload, prev_hash, hash_)
             if problem:
                 bad = seq if isinstance(seq, int) else expected_seq
                 return VerifyReport(where, count, expected_seq - 1, prev, bad, problem)

@@ -155,6 +155,9 @@ class SqliteStore:
                 )
             if not anchor.clean and not self.wal_path.exists():
                 seq, digest = _last_in_main_file(self.path)
+            else:
+                seq, digest = anchor.seq, anchor.hash
+            if seq < anchor.seq:
                 raise TailLost(
                     f"journal {self.path}: its WAL {self.wal_path.name} is missing after an"
                     f" unclean stop; the file alone ends at record {seq} (hash {digest}),"

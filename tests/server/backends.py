@@ -76,5 +76,5 @@ def run_sql(location: str | Path, sql: str, *params: object) -> list[tuple[objec
             conn.close()
         return rows
     with psycopg.connect(location, autocommit=True) as pg:
-        cur = pg.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+        cur = pg.execute(sql.replace("?", "%s"), params)
         return cur.fetchall() if cur.description else []

@@ -267,9 +267,7 @@ async def test_open_refuses_a_journal_that_ends_before_its_anchor(location: str 
 
 async def test_replay_refuses_a_tampered_journal(location: str | Path) -> None:
     await _journal_with(location, 3)
-    run_sql(
-        location, "UPDATE journal SET payload = ? WHERE seq = 2", canonical_json(_event(7))
-    )
+    run_sql(location, "UPDATE journal SET payload = ? WHERE seq = 2", canonical_json(_event(7)))
     j = await Journal.open(location)
     try:
         with pytest.raises(JournalCorrupt, match="record 2"):
@@ -278,7 +276,7 @@ async def test_replay_refuses_a_tampered_journal(location: str | Path) -> None:
         await j.close()
 
 
-async def test_verify_reports_a_journal_that_does_not_exist(location: str | Path) -> None:
+def test_verify_reports_a_journal_that_does_not_exist(location: str | Path) -> None:
     report = verify(location)
     assert not report.ok
     assert "does not exist" in (report.problem or "")
@@ -290,7 +288,7 @@ async def test_a_second_writer_is_refused_while_the_first_holds_the_journal(
     journal: Journal, location: str | Path
 ) -> None:
     await journal.append("s", [_event(1)])
-    with pytest.raises(JournalLocked, match="in use by .*pid") as refused:
+    with pytest.raises(JournalLocked, match=r"in use by .*pid") as refused:
         await Journal.open(location)
     assert "--standby" in str(refused.value)
     # The first writer is unharmed.
@@ -302,13 +300,19 @@ async def test_a_standby_waits_for_the_writer_and_resumes_its_chain(
 ) -> None:
     leader = await Journal.open(location)
     first = await leader.append("s", [_event(1)])
-    waited: list[str] = []
+    waiting = asyncio.Event()
+    holders: list[str] = []
+
+    def on_wait(holder: str) -> None:
+        holders.append(holder)
+        waiting.set()
+
     standby = asyncio.ensure_future(
-        Journal.open(location, standby=True, poll_seconds=0.05, on_wait=waited.append)
+        Journal.open(location, standby=True, poll_seconds=0.05, on_wait=on_wait)
     )
-    while not waited:  # the standby found the journal taken and is waiting
-        await asyncio.sleep(0.05)
+    await asyncio.wait_for(waiting.wait(), 30)  # it found the journal taken and waits
     assert not standby.done()
+    assert "pid" in holders[0]
     second = await leader.append("s", [_event(2)])
     await leader.close()
     taken = await asyncio.wait_for(standby, 30)
