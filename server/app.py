@@ -157,6 +157,7 @@ class CloseoutServer:
             interceptor = GuardInterceptor(
                 Authenticator(self.config.participants),
                 logger=logging.getLogger("closeout.rpc"),
+                durability=self.runtime.durability,
             )
             # Exclusive bind: without this grpc sets SO_REUSEPORT and a second server on the
             # same port starts silently beside the first.
