@@ -87,7 +87,9 @@ async def test_verify_with_head_on_either_backend(location: str | Path) -> None:
     assert "records 5 to 5 are lost" in out
 
 
-async def test_import_refuses_a_journal_that_is_not_empty(location: str | Path, tmp_path: Path) -> None:
+async def test_import_refuses_a_journal_that_is_not_empty(
+    location: str | Path, tmp_path: Path
+) -> None:
     await _fill(location, 2)
     other = tmp_path / "other.sqlite"
     await _fill(other, 3)
@@ -115,7 +117,8 @@ async def test_a_cut_off_export_is_refused(tmp_path: Path) -> None:
     code, _, _ = await closeout("journal", "export", str(tmp_path / "j.sqlite"), "--out", str(dump))
     assert code == 0
     lines = dump.read_text(encoding="utf-8").splitlines()
-    assert json.loads(lines[-1]) == {"end": True, "records": 4, "head": verify(tmp_path / "j.sqlite").head_hash}
+    head = verify(tmp_path / "j.sqlite").head_hash
+    assert json.loads(lines[-1]) == {"end": True, "records": 4, "head": head}
     dump.write_text("\n".join(lines[:-2]) + "\n", encoding="utf-8")
     code, _, err = await closeout("journal", "import", str(dump), str(tmp_path / "new.sqlite"))
     assert code == 1
