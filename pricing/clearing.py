@@ -338,11 +338,8 @@ def priced_markets(raw: Mapping[str, Any]) -> PricedMarkets:
         where = f"markets.fx_rates[{i}]"
         if not isinstance(row, Mapping) or not row.get("currency"):
             raise PricingInputError(where, "needs a currency and a rate")
-        try:
-            rate = Decimal(str(row.get("rate")))
-        except InvalidOperation:
-            raise PricingInputError(f"{where}.rate", "is not a decimal number") from None
-        if not rate.is_finite() or rate <= 0:
+        rate = parse_number(str(row.get("rate")), f"{where}.rate")  # strict, exact, bounded
+        if rate <= 0:
             raise PricingInputError(f"{where}.rate", "must be a positive decimal number")
         currency = str(row["currency"])
         if currency == clearing and rate != 1:

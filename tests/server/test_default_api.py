@@ -187,7 +187,8 @@ async def test_margin_default_conversion_award_settlement_to_the_cent(
     async with ClearingClient(target(server), OPS) as ops:
         await open_lot(server)
         # The conversion is the pricing library's, to the cent (the spec's reference swap).
-        request = parse_request({**(BASIC.market or {}), "swaps": [BASIC.positions[0].swap]}, convert=True)
+        market = BASIC.market or {}
+        request = parse_request({**market, "swaps": [BASIC.positions[0].swap]}, convert=True)
         reference = convert(request.book, request.market)
         lot = (await ops.lots())[0]
         position = lot.terms.positions[0]
