@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import grpc
@@ -35,6 +36,8 @@ __all__ = ["postgres_location"]  # fixture used here
 _T = TypeVar("_T")
 #: Leader kills under load, by acknowledged submissions (of 3 x ORDERS_PER_DEALER).
 KILL_AT_ACKS = (60, 180)
+#: An auction whose window opens by its timer, after the first kill.
+TIMED = "timed-1"
 
 
 async def with_failover(
@@ -127,6 +130,15 @@ async def test_the_standby_takes_over_a_killed_leader_losing_nothing(
             await ops.close_window(AUCTION)
             await ops.open_window(AUCTION)
 
+            # A window timer due only after the first kill: the new leader must run it.
+            await ops.create_auction(
+                apb.AuctionParameters(
+                    auction_id=TIMED, currency="USD", quotation_amount=2_000_000, max_spread="2"
+                ),
+                [pid for pid, _ in DEALERS.values()],
+                schedule={"stage1_open": datetime.now(UTC) + timedelta(seconds=2)},
+            )
+
         acked: dict[str, int] = {}
         progress = asyncio.Condition()
         go = asyncio.Event()
@@ -155,6 +167,14 @@ async def test_the_standby_takes_over_a_killed_leader_losing_nothing(
         assert all(0 < k < 3 * ORDERS_PER_DEALER for k in kills_at), kills_at  # mid-load
         assert len(acked) == 3 * ORDERS_PER_DEALER
         assert retried, "no call was in flight at a kill: the failover path was not exercised"
+        async with DealerClient(target, DEALERS["A"][1]) as a:
+
+            async def opened_by_its_timer() -> None:
+                while (await a.auction(TIMED)).phase != apb.PHASE_STAGE1_OPEN:  # noqa: ASYNC110
+                    await asyncio.sleep(0.1)  # polled on another process; nothing is timed
+
+            await asyncio.wait_for(opened_by_its_timer(), PATIENCE)
+            await a.submit_market(TIMED, "m", bid="39.5", offer="40.5")
 
         # Every acknowledged submission is on the new leader exactly once...
         present: Counter[str] = Counter()
