@@ -320,7 +320,10 @@ class DefaultRegistry:
             raise InvalidInput("window_seconds", "give close_at or window_seconds, not both")
         now = self._now()
         if window_seconds:
-            close_at = (open_at or now) + timedelta(seconds=window_seconds)
+            try:
+                close_at = (open_at or now) + timedelta(seconds=window_seconds)
+            except OverflowError:
+                raise InvalidInput("window_seconds", "the window would end after 9999") from None
         if reserve_bp:
             reserve = valuation.reserve_at_bp(record.lot, reserve_bp)
         params = AuctionParams.build(
