@@ -32,17 +32,26 @@ def serve(
         typer.Option("--listen", help="host:port to listen on (port 0: any free port)."),
     ] = None,
     journal: Annotated[
-        Path | None,
-        typer.Option("--journal", help="Journal file (SQLite).", dir_okay=False),
+        str | None,
+        typer.Option("--journal", help="Journal: a SQLite file path, or a postgresql:// URL."),
     ] = None,
+    standby: Annotated[
+        bool,
+        typer.Option(
+            "--standby",
+            help="If another server holds the journal, wait and take over when it stops"
+            " (hot standby) instead of refusing to start.",
+        ),
+    ] = False,
 ) -> None:
     """Run the auction server until SIGINT/SIGTERM. Without --config: a local demo."""
     from server.app import run
     from server.config import ConfigError, load_config
-    from server.journal import JournalCorrupt
+    from server.journal import JournalCorrupt, JournalLocked, JournalUnavailable, TailLost
 
+    overrides = {"listen": listen, "journal": journal, "standby": standby or None}
     try:
-        loaded = load_config(config, overrides={"listen": listen, "journal": journal})
+        loaded = load_config(config, overrides=overrides)
     except ConfigError as exc:
         fail(f"configuration error: {exc}", 2)
     try:
@@ -50,6 +59,15 @@ def serve(
     except ConfigError as exc:
         busy = " (is another server already listening there?)" if "bind" in str(exc) else ""
         fail(f"cannot start: {exc}{busy}", 2)
+    except (JournalLocked, JournalUnavailable) as exc:
+        fail(f"cannot start: {exc}", 1)
+    except TailLost as exc:
+        fail(
+            f"refusing to start, records are missing: {exc}. Nothing was written."
+            " Restore the journal from a backup (docs/deployment.md); do not delete its"
+            " .head anchor to force a start: that accepts the loss of acknowledged records.",
+            1,
+        )
     except JournalCorrupt as exc:
         fail(f"journal is corrupt: {exc}; run 'closeout journal verify'", 1)
     except sqlite3.DatabaseError as exc:

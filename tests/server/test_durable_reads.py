@@ -69,6 +69,7 @@ async def read_while_held(
     """Run ``command`` with its commit held, then ``read``; return the read's answer and
     whether ``durable_type`` was on disk at the moment the answer arrived."""
     path = server.config.journal
+    assert isinstance(path, Path)  # this test reads the SQLite file directly
     held = HeldWriter(server.journal)
     with held.armed():
         issued = asyncio.ensure_future(command())
