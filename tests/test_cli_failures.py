@@ -186,12 +186,12 @@ CASES = [
         "--stage1-open",
     ),
     # the server's own start-up
-    Case("journal not a database", lambda w: [*SERVE, str(w.folder / "nd.sqlite")], 2, "database"),
+    Case("journal not a database", lambda w: [*SERVE, str(w.folder / "nd.sqlite")], 1, "database"),
     Case(
         "journal under a file",
         lambda w: [*SERVE, str(w.folder / "a-file" / "j.sqlite")],
-        2,
-        "cannot open the journal",
+        1,
+        "cannot open journal",
     ),
     Case("port out of range", lambda w: ["serve", "--listen", "127.0.0.1:99999"], 2, "host:port"),
     Case(
