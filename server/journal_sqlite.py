@@ -124,6 +124,8 @@ class SqliteStore:
             data = self.head_path.read_bytes()
         except FileNotFoundError:
             return None
+        if not data.strip(b"\0"):
+            return None  # created, never written: the crash came before the first anchor
         slots = [_decode_slot(data[i : i + _SLOT]) for i in (0, _SLOT)]
         valid = [s for s in slots if s is not None]
         if not valid:
@@ -178,8 +180,15 @@ class SqliteStore:
             raise
         self._conn = conn
         self._head = head
+        created = not self.head_path.exists()
         self._head_fd = os.open(self.head_path, os.O_RDWR | os.O_CREAT, 0o644)
         self._write_anchor(Anchor(head[0], head[1], clean=False))
+        if created:  # make the new file's name durable too
+            folder = os.open(self.head_path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
         return head
 
     def _inspect(self, anchor: Anchor | None) -> tuple[int, str]:
