@@ -115,6 +115,11 @@ class ClearingServiceStub(object):
                 request_serializer=closeout_dot_v1_dot_clearing__pb2.GetGradesRequest.SerializeToString,
                 response_deserializer=closeout_dot_v1_dot_clearing__pb2.GetGradesResponse.FromString,
                 _registered_method=True)
+        self.GetDefaultOverview = channel.unary_unary(
+                '/closeout.v1.ClearingService/GetDefaultOverview',
+                request_serializer=closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewResponse.FromString,
+                _registered_method=True)
 
 
 class ClearingServiceServicer(object):
@@ -234,6 +239,14 @@ class ClearingServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDefaultOverview(self, request, context):
+        """The state of the default process for a console: the latest margin run, every member
+        in default, and every auction with who holds a live bid (never the amount).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClearingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -316,6 +329,11 @@ def add_ClearingServiceServicer_to_server(servicer, server):
                     servicer.GetGrades,
                     request_deserializer=closeout_dot_v1_dot_clearing__pb2.GetGradesRequest.FromString,
                     response_serializer=closeout_dot_v1_dot_clearing__pb2.GetGradesResponse.SerializeToString,
+            ),
+            'GetDefaultOverview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDefaultOverview,
+                    request_deserializer=closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -751,6 +769,33 @@ class ClearingService(object):
             '/closeout.v1.ClearingService/GetGrades',
             closeout_dot_v1_dot_clearing__pb2.GetGradesRequest.SerializeToString,
             closeout_dot_v1_dot_clearing__pb2.GetGradesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDefaultOverview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/closeout.v1.ClearingService/GetDefaultOverview',
+            closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewRequest.SerializeToString,
+            closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -87,6 +87,10 @@ class ClearingServiceStub:
     """Settlement instructions made so far (of every lot, or of one)."""
     GetGrades: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.GetGradesRequest, _clearing_pb2.GetGradesResponse]
     """Mandatory bidders' grades for loss allocation (of every awarded auction, or of one)."""
+    GetDefaultOverview: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.GetDefaultOverviewRequest, _clearing_pb2.GetDefaultOverviewResponse]
+    """The state of the default process for a console: the latest margin run, every member
+    in default, and every auction with who holds a live bid (never the amount).
+    """
 
 @_typing.type_check_only
 class ClearingServiceAsyncStub(ClearingServiceStub):
@@ -127,6 +131,10 @@ class ClearingServiceAsyncStub(ClearingServiceStub):
     """Settlement instructions made so far (of every lot, or of one)."""
     GetGrades: _aio.UnaryUnaryMultiCallable[_clearing_pb2.GetGradesRequest, _clearing_pb2.GetGradesResponse]  # type: ignore[assignment]
     """Mandatory bidders' grades for loss allocation (of every awarded auction, or of one)."""
+    GetDefaultOverview: _aio.UnaryUnaryMultiCallable[_clearing_pb2.GetDefaultOverviewRequest, _clearing_pb2.GetDefaultOverviewResponse]  # type: ignore[assignment]
+    """The state of the default process for a console: the latest margin run, every member
+    in default, and every auction with who holds a live bid (never the amount).
+    """
 
 class ClearingServiceServicer(metaclass=_abc_1.ABCMeta):
     """The clearing house's operator: state, margin, default, conversion, auctions, settlement."""
@@ -260,6 +268,16 @@ class ClearingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_clearing_pb2.GetGradesResponse, _abc.Awaitable[_clearing_pb2.GetGradesResponse]]:
         """Mandatory bidders' grades for loss allocation (of every awarded auction, or of one)."""
+
+    @_abc_1.abstractmethod
+    def GetDefaultOverview(
+        self,
+        request: _clearing_pb2.GetDefaultOverviewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_clearing_pb2.GetDefaultOverviewResponse, _abc.Awaitable[_clearing_pb2.GetDefaultOverviewResponse]]:
+        """The state of the default process for a console: the latest margin run, every member
+        in default, and every auction with who holds a live bid (never the amount).
+        """
 
 def add_ClearingServiceServicer_to_server(servicer: ClearingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
