@@ -11,6 +11,7 @@ Environment variables::
     CLOSEOUT_JOURNAL         journal file path
     CLOSEOUT_GRACE_SECONDS   shutdown grace period
     CLOSEOUT_LOG_LEVEL       DEBUG, INFO, WARNING, ERROR
+    CLOSEOUT_METRICS         host:port of the Prometheus /metrics endpoint (off when unset)
     CLOSEOUT_TLS_CERT, CLOSEOUT_TLS_KEY, CLOSEOUT_TLS_CLIENT_CA   PEM file paths
 
 Tokens are stored only as ``sha256:<hex>`` (see :func:`hash_token`; or
@@ -103,6 +104,8 @@ class ServerConfig:
     tls: TlsConfig | None = None
     grace_seconds: float = 5.0
     log_level: str = "INFO"
+    #: host:port of the Prometheus ``/metrics`` endpoint; None: no metrics are kept.
+    metrics: str | None = None
     #: Where this config came from ("built-in demo" or a file path), for the startup log.
     source: str = "built-in demo"
 
@@ -147,7 +150,7 @@ def load_config(
 ) -> ServerConfig:
     """Load the config: ``path`` (else ``$CLOSEOUT_CONFIG``, else the demo), env, overrides.
 
-    ``overrides`` keys: ``listen`` and ``journal`` (None values are ignored).
+    ``overrides`` keys: ``listen``, ``journal`` and ``metrics`` (None values are ignored).
 
     Raises:
         ConfigError: naming the offending key (``participants[2].role: ...``).
@@ -163,6 +166,9 @@ def load_config(
             config = replace(config, listen=str(value))
         elif key == "journal":
             config = replace(config, journal=Path(value))
+        elif key == "metrics":
+            parse_listen(str(value), "--metrics")
+            config = replace(config, metrics=str(value))
         else:
             raise ConfigError(f"{key}: not an override the server knows")
     parse_listen(config.listen)
@@ -184,7 +190,7 @@ def _from_file(path: Path) -> ServerConfig:
 def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> ServerConfig:
     _no_unknown(data, {"server", "journal", "tls", "participants"}, "")
     server = _table(data, "server")
-    _no_unknown(server, {"listen", "grace_seconds", "log_level"}, "server.")
+    _no_unknown(server, {"listen", "grace_seconds", "log_level", "metrics"}, "server.")
     journal = _table(data, "journal")
     _no_unknown(journal, {"path"}, "journal.")
     defaults = ServerConfig()
@@ -194,6 +200,10 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
     if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
         raise ConfigError(f"server.grace_seconds: expected a number >= 0, got {grace!r}")
     log_level = _log_level(_str(server, "log_level", "server.log_level", defaults.log_level))
+    metrics = server.get("metrics")
+    if metrics is not None:
+        metrics = _str(server, "metrics", "server.metrics", None)
+        parse_listen(metrics, "server.metrics")
     journal_path = _path(journal, "path", "journal.path", base) or defaults.journal
     tls = _tls(data, base)
     participants = _participants(data.get("participants"))
@@ -204,6 +214,7 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
         tls=tls,
         grace_seconds=float(grace),
         log_level=log_level,
+        metrics=metrics,
         source=source,
     )
 
@@ -268,6 +279,9 @@ def _apply_env(config: ServerConfig, env: Mapping[str, str]) -> ServerConfig:
         if grace < 0:
             raise ConfigError("CLOSEOUT_GRACE_SECONDS: must be >= 0")
         config = replace(config, grace_seconds=grace)
+    if value := env.get("CLOSEOUT_METRICS"):
+        parse_listen(value, "CLOSEOUT_METRICS")
+        config = replace(config, metrics=value)
     if value := env.get("CLOSEOUT_LOG_LEVEL"):
         config = replace(config, log_level=_log_level(value, "CLOSEOUT_LOG_LEVEL"))
     cert, key, ca = (env.get(f"CLOSEOUT_TLS_{k}") for k in ("CERT", "KEY", "CLIENT_CA"))

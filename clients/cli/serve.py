@@ -9,6 +9,7 @@ This module must never hold server logic; it only turns flags into a config and 
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,14 @@ import typer
 from rich.console import Console
 
 _err = Console(stderr=True)
+
+
+class LogFormat(enum.StrEnum):
+    """How the server writes its log lines."""
+
+    AUTO = "auto"
+    JSON = "json"
+    TEXT = "text"
 
 
 def serve(
@@ -35,6 +44,20 @@ def serve(
         Path | None,
         typer.Option("--journal", help="Journal file (SQLite).", dir_okay=False),
     ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            help="host:port to serve Prometheus metrics on (path /metrics); off by default.",
+        ),
+    ] = None,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            help="auto: readable text on a terminal, one JSON object per line otherwise.",
+        ),
+    ] = LogFormat.AUTO,
 ) -> None:
     """Run the auction server until SIGINT/SIGTERM. Without --config: a local demo."""
     from server.app import run
@@ -42,12 +65,14 @@ def serve(
     from server.journal import JournalCorrupt
 
     try:
-        loaded = load_config(config, overrides={"listen": listen, "journal": journal})
+        loaded = load_config(
+            config, overrides={"listen": listen, "journal": journal, "metrics": metrics}
+        )
     except ConfigError as exc:
         _err.print(f"[red]configuration error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(2) from None
     try:
-        status = run(loaded)
+        status = run(loaded, log_format.value)
     except ConfigError as exc:
         _err.print(f"[red]cannot start:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None

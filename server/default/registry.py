@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -44,6 +44,7 @@ from matching.errors import (
 )
 from matching.eventsourcing import Ack, Decision, Event
 from server.default import valuation
+from server.events_log import log_durable
 from server.journal import Journal, Record
 from server.scheduler import WindowScheduler
 
@@ -120,6 +121,11 @@ class DefaultRegistry:
     def auctions(self) -> list[DefaultAuction]:
         """Every auction in creation order."""
         return [e.engine for e in self._auctions.values()]
+
+    def auction_rows(self) -> Iterator[tuple[str, str, str, int | None]]:
+        """(kind, auction id, phase, live bids) per default auction, for metrics scrapes."""
+        for auction_id, entry in list(self._auctions.items()):
+            yield "default", auction_id, entry.engine.phase.value, len(entry.engine.bidders())
 
     def durable_history(self, auction_id: str, after: int) -> list[aev.Event]:
         """An auction's durable events with ``seq > after``."""
@@ -467,6 +473,10 @@ class DefaultRegistry:
             # Commits complete in queue order: everything up to ``last`` is durable now.
             if not future.cancelled() and future.exception() is None:
                 entry.mark_durable(last)
+                kind, _, stream_id = entry.stream.partition("/")
+                log_durable(
+                    stream_id, events, "house_id" if kind + "/" == CLEARING_PREFIX else "auction_id"
+                )
 
         written.add_done_callback(durable)
         return asyncio.shield(written)
