@@ -296,6 +296,13 @@ class OperatorClient(Session):
         )
         return response.result
 
+    async def auction(self, auction_id: str) -> apb.Auction:
+        """Public facts of the auction (parameters, panel, schedule, phase)."""
+        response: apb.GetAuctionResponse = await self._call(
+            self.auctions.GetAuction, apb.GetAuctionRequest(auction_id=auction_id)
+        )
+        return response.auction
+
     async def submitters(self, auction_id: str) -> opb.ListSubmittersResponse:
         """Who has submitted in the auction, never what (operators and observers)."""
         response: opb.ListSubmittersResponse = await self._call(

@@ -206,9 +206,10 @@ def formatter(json_lines: bool) -> logging.Formatter:
     """The JSON or the text formatter."""
     if json_lines:
         return _Json(
-            "{asctime}{levelname}{name}{message}",
+            "{levelname}{name}{message}",
             style="{",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="time",  # ISO 8601, UTC
         )
     return _Text("%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -165,7 +165,16 @@ async def test_business_events_are_json_lines_without_secrets(
     assert events[3]["correlation_id"] == events[4]["correlation_id"]
     assert len({e["correlation_id"] for e in events}) == 6
     text = "\n".join(lines)
-    for secret in ("37.125", "38.875", "39.55", "36.5", "38.25", "4000000", "1500000", "hidden-customer"):
+    for secret in (
+        "37.125",
+        "38.875",
+        "39.55",
+        "36.5",
+        "38.25",
+        "4000000",
+        "1500000",
+        "hidden-customer",
+    ):
         assert secret not in text
     assert "token" not in text.lower()
 
