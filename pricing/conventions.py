@@ -22,6 +22,10 @@ from pricing.dates import IntArray, add_months
 from pricing.daycount import DayCount
 from pricing.errors import PricingInputError
 
+#: The longest tenor accepted (swaps beyond 100 years are not a thing a clearing house holds).
+MAX_TENOR_MONTHS = 1200
+MAX_TENOR_DAYS = 36_525
+
 
 @dataclass(frozen=True)
 class Tenor:
@@ -34,10 +38,17 @@ class Tenor:
     @classmethod
     def parse(cls, text: str, field: str = "tenor") -> Tenor:
         """Parse "3M", "10Y", "9Y6M", "1W", "2D", "ON"."""
-        key = str(text).strip().upper()
+        key = str(text).upper()
+        if len(key) > 24:
+            raise PricingInputError(
+                field, f"expected a tenor such as 3M, 10Y or 9Y6M, got {text[:24]!r}..."
+            )
         if key in ("ON", "O/N"):
             return cls(days=1)
-        parts = re.fullmatch(r"(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?", key)
+        # ASCII digits, at most 5 per unit: the bounds below are checked on small numbers.
+        parts = re.fullmatch(
+            r"(?:([0-9]{1,5})Y)?(?:([0-9]{1,5})M)?(?:([0-9]{1,5})W)?(?:([0-9]{1,5})D)?", key
+        )
         if not key or parts is None:
             raise PricingInputError(
                 field, f"expected a tenor such as 3M, 10Y or 9Y6M, got {text!r}"
@@ -46,6 +57,8 @@ class Tenor:
         if (y or m) and (w or d):
             raise PricingInputError(field, f"mixing months and days in {text!r} is not supported")
         tenor = cls(months=12 * y + m, weeks=w, days=d)
+        if tenor.months > MAX_TENOR_MONTHS or 7 * tenor.weeks + tenor.days > MAX_TENOR_DAYS:
+            raise PricingInputError(field, f"{text!r} is longer than {MAX_TENOR_MONTHS // 12}Y")
         if tenor.months == 0 and tenor.weeks == 0 and tenor.days == 0:
             raise PricingInputError(field, f"a tenor must be positive, got {text!r}")
         return tenor
