@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,12 +129,22 @@ class SwapConvention:
         end month, as QuantLib's MakeVanillaSwap does.
         """
         days = np.asarray(days, dtype=np.int64)
-        if tenor.months and self.end_of_month:
-            return self.calendar.advance_months(days, tenor.months, self.business_day, True)
         if tenor.months:
-            no_eom = np.zeros(days.shape, dtype=bool)
-            return add_months(days, np.full(days.shape, tenor.months), no_eom)
+            return self._add_months(days, np.full(days.shape, tenor.months))
         return days + 7 * tenor.weeks + tenor.days
+
+    def add_tenors(self, day: int, tenors: Sequence[Tenor]) -> IntArray:
+        """End dates of swaps starting on ``day``, one per tenor (``add_tenor``, vectorised)."""
+        if all(t.months for t in tenors):
+            months = np.array([t.months for t in tenors], dtype=np.int64)
+            return self._add_months(np.full(len(tenors), day, dtype=np.int64), months)
+        start = np.array([day], dtype=np.int64)
+        return np.concatenate([self.add_tenor(start, t) for t in tenors])
+
+    def _add_months(self, days: IntArray, months: IntArray) -> IntArray:
+        if self.end_of_month:
+            return self.calendar.advance_months(days, months, self.business_day, True)
+        return add_months(days, months, np.zeros(days.shape, dtype=bool))
 
     def advance(self, days: IntArray, tenor: Tenor) -> IntArray:
         """``days + tenor`` adjusted (how deposit and FRA dates are set)."""
