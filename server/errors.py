@@ -55,12 +55,6 @@ def rich_status(err: DomainError) -> grpc.Status:
     """The grpc.Status (code, message, ``grpc-status-details-bin`` trailer) for ``err``."""
     code: grpc.StatusCode = STATUS_FOR[err.code]
     status = status_pb2.Status(code=code.value[0], message=err.message)
-    info = any_pb2.Any()
-    metadata = {"fields": ",".join(v.field for v in err.violations)} if err.violations else {}
-    info.Pack(
-        error_details_pb2.ErrorInfo(reason=reason_of(err), domain=ERROR_DOMAIN, metadata=metadata)
-    )
-    status.details.append(info)
     if err.violations:
         detail = any_pb2.Any()
         detail.Pack(
@@ -74,6 +68,12 @@ def rich_status(err: DomainError) -> grpc.Status:
             )
         )
         status.details.append(detail)
+    info = any_pb2.Any()
+    metadata = {"fields": ",".join(v.field for v in err.violations)} if err.violations else {}
+    info.Pack(
+        error_details_pb2.ErrorInfo(reason=reason_of(err), domain=ERROR_DOMAIN, metadata=metadata)
+    )
+    status.details.append(info)
     result: grpc.Status = rpc_status.to_status(status)
     return result
 
