@@ -12,6 +12,7 @@ Environment variables::
     CLOSEOUT_GRACE_SECONDS   shutdown grace period
     CLOSEOUT_LOG_LEVEL       DEBUG, INFO, WARNING, ERROR
     CLOSEOUT_MAX_MESSAGE_BYTES   largest request or response message
+    CLOSEOUT_METRICS         host:port of the Prometheus /metrics endpoint (off when unset)
     CLOSEOUT_TLS_CERT, CLOSEOUT_TLS_KEY, CLOSEOUT_TLS_CLIENT_CA   PEM file paths
 
 Tokens are stored only as ``sha256:<hex>`` (see :func:`hash_token`; or
@@ -109,6 +110,8 @@ class ServerConfig:
     log_level: str = "INFO"
     #: Largest request or response message, bytes (``server/transport.py``).
     max_message_bytes: int = 16 * 1024 * 1024
+    #: host:port of the Prometheus ``/metrics`` endpoint; None: no metrics are kept.
+    metrics: str | None = None
     #: Where this config came from ("built-in demo" or a file path), for the startup log.
     source: str = "built-in demo"
     #: Wait for the journal's writer lock instead of refusing, then take over (hot standby).
@@ -155,7 +158,8 @@ def load_config(
 ) -> ServerConfig:
     """Load the config: ``path`` (else ``$CLOSEOUT_CONFIG``, else the demo), env, overrides.
 
-    ``overrides`` keys: ``listen``, ``journal`` and ``standby`` (None values are ignored).
+    ``overrides`` keys: ``listen``, ``journal``, ``standby`` and ``metrics`` (None values are
+    ignored).
 
     Raises:
         ConfigError: naming the offending key (``participants[2].role: ...``).
@@ -173,6 +177,9 @@ def load_config(
             config = replace(config, journal=_journal(str(value), "--journal", None))
         elif key == "standby":
             config = replace(config, standby=bool(value))
+        elif key == "metrics":
+            parse_listen(str(value), "--metrics")
+            config = replace(config, metrics=str(value))
         else:
             raise ConfigError(f"{key}: not an override the server knows")
     parse_listen(config.listen)
@@ -194,7 +201,9 @@ def _from_file(path: Path) -> ServerConfig:
 def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> ServerConfig:
     _no_unknown(data, {"server", "journal", "tls", "participants"}, "")
     server = _table(data, "server")
-    _no_unknown(server, {"listen", "grace_seconds", "log_level", "max_message_bytes"}, "server.")
+    _no_unknown(
+        server, {"listen", "grace_seconds", "log_level", "max_message_bytes", "metrics"}, "server."
+    )
     journal_path = _journal_setting(data.get("journal"), base)
     defaults = ServerConfig()
     listen = _str(server, "listen", "server.listen", defaults.listen)
@@ -208,6 +217,10 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
         raise ConfigError(
             f"server.max_message_bytes: expected an integer >= 1024, got {max_message!r}"
         )
+    metrics = server.get("metrics")
+    if metrics is not None:
+        metrics = _str(server, "metrics", "server.metrics", None)
+        parse_listen(metrics, "server.metrics")
     journal_path = journal_path or defaults.journal
     tls = _tls(data, base)
     participants = _participants(data.get("participants"))
@@ -219,6 +232,7 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
         grace_seconds=float(grace),
         log_level=log_level,
         max_message_bytes=max_message,
+        metrics=metrics,
         source=source,
     )
 
@@ -287,6 +301,9 @@ def _apply_env(config: ServerConfig, env: Mapping[str, str]) -> ServerConfig:
         if not value.isdigit() or int(value) < 1024:
             raise ConfigError(f"CLOSEOUT_MAX_MESSAGE_BYTES: expected an integer >= 1024: {value!r}")
         config = replace(config, max_message_bytes=int(value))
+    if value := env.get("CLOSEOUT_METRICS"):
+        parse_listen(value, "CLOSEOUT_METRICS")
+        config = replace(config, metrics=value)
     if value := env.get("CLOSEOUT_LOG_LEVEL"):
         config = replace(config, log_level=_log_level(value, "CLOSEOUT_LOG_LEVEL"))
     cert, key, ca = (env.get(f"CLOSEOUT_TLS_{k}") for k in ("CERT", "KEY", "CLIENT_CA"))
