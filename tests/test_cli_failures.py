@@ -29,7 +29,8 @@ OPENSSL = shutil.which("openssl")
 PATIENCE = 60.0  # a guard against a hung child, not a measurement
 
 OPERATOR = ["--token", "demo-operator-token"]
-LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ closeout\.")
+# A log record of the server (text or JSON lines), not a message of the command.
+LOG_RECORD = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ closeout\.|\{"level": )')
 
 
 def _env(**extra: str) -> dict[str, str]:

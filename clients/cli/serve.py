@@ -85,8 +85,7 @@ def serve(
     try:
         status = run(loaded, log_format.value)
     except ConfigError as exc:
-        busy = " (is another server already listening there?)" if "bind" in str(exc) else ""
-        fail(f"cannot start: {exc}{busy}", 2)
+        fail(f"cannot start: {exc}", 2)
     except (JournalLocked, JournalUnavailable) as exc:
         fail(f"cannot start: {exc}", 1)
     except TailLost as exc:
