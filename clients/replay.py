@@ -32,6 +32,7 @@ class Replay:
     result: AuctionResult
     events: list[Event]
     notes: list[str] = field(default_factory=list)
+    auction: CdsAuction | None = None
 
 
 def run_offline(scenario: Scenario) -> Replay:
@@ -44,11 +45,7 @@ def run_offline(scenario: Scenario) -> Replay:
     """
     tick = iter(range(1, 1 << 62))
     day = scenario.params.auction_date
-    epoch = (
-        REPLAY_EPOCH
-        if day is None
-        else datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
-    )
+    epoch = REPLAY_EPOCH if day is None else datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
 
     def now() -> datetime:
         return epoch + timedelta(seconds=next(tick))
@@ -117,9 +114,7 @@ def run_offline(scenario: Scenario) -> Replay:
         period += 1
     notes: list[str] = []
     if len(scenario.reruns) > period:
-        notes.append(
-            f"{len(scenario.reruns) - period} rerun(s) in the scenario were not needed"
-        )
+        notes.append(f"{len(scenario.reruns) - period} rerun(s) in the scenario were not needed")
     for d in scenario.declines:
         if d.kind.upper() == "PSR" or auction.phase is not Phase.STAGE1_CLOSED:
             decline(scenario, auction, d, step, now)
@@ -144,7 +139,7 @@ def run_offline(scenario: Scenario) -> Replay:
         step("close stage 2", lambda: auction.close_stage2(by=OPERATOR, now=now()))
     else:
         notes += unused_orders_note(auction.phase.value, len(scenario.orders))
-    return Replay(auction.result(), history, notes)
+    return Replay(auction.result(), history, notes, auction)
 
 
 def decline(

@@ -279,10 +279,10 @@ def parse_scenario(text: str, *, source: str = "scenario") -> Scenario:
         raise ScenarioError("reruns", "must be a list")
     for k, rerun in enumerate(raw_reruns):
         where = f"reruns[{k}]"
-        period = json_object(
+        entries = json_object(
             rerun, where, {"initial_markets", "physical_settlement_requests"}, set()
         )
-        rerun_markets, rerun_requests = _stage1_entries(period, f"{where}.")
+        rerun_markets, rerun_requests = _stage1_entries(entries, f"{where}.")
         reruns.append(Period(k, rerun_markets, rerun_requests))
     orders = tuple(
         OrderEntry(
@@ -315,8 +315,9 @@ def parse_scenario(text: str, *, source: str = "scenario") -> Scenario:
         )
     )
     named = [m.dealer for m in markets] + [r.dealer for r in requests]
-    for period in reruns:
-        named += [m.dealer for m in period.markets] + [r.dealer for r in period.requests]
+    for rerun_period in reruns:
+        named += [m.dealer for m in rerun_period.markets]
+        named += [r.dealer for r in rerun_period.requests]
     named += [o.dealer for o in orders] + [d.dealer for d in declines]
     panel_raw = auction.get("panel")
     if panel_raw is None:
@@ -328,9 +329,7 @@ def parse_scenario(text: str, *, source: str = "scenario") -> Scenario:
             _check_name(name, f"auction.panel[{i}]")
         panel = tuple(panel_raw)
     ids = assign_ids([*panel, *sorted(set(named) - set(panel))])
-    return Scenario(
-        params, panel, markets, requests, orders, ids, tuple(reruns), declines
-    )
+    return Scenario(params, panel, markets, requests, orders, ids, tuple(reruns), declines)
 
 
 def _stage1_entries(

@@ -86,6 +86,7 @@ def check_dealer_names(names: Mapping[str, str], panel: Iterable[str]) -> dict[s
             raise InvalidInput(f"dealer_names[{seen[key]}]", f"{dealer!r} is another dealer's id")
     return out
 
+
 #: What a CDS auction command returns.
 Decision: TypeAlias = _Decision[ev.Event]
 
@@ -370,7 +371,7 @@ class CdsAuction(EventSourced[ev.Event]):
             return None
         return due[0], due[1]
 
-    def result(self, *, customers_of: str | None | bool = True) -> AuctionResult:
+    def result(self, *, customers_of: str | bool | None = True) -> AuctionResult:
         """The publication so far: stage 1 after its close, everything when final.
 
         ``customers_of``: True shows every customer id (operators), a dealer id shows only
@@ -634,9 +635,7 @@ class CdsAuction(EventSourced[ev.Event]):
         """A dealer's own limit orders plus its carried quote may not exceed the open interest."""
         assert self.stage1 is not None
         oi = abs(self.stage1.open_interest)
-        carried = (
-            self.params.quotation_amount if carried_order_id(dealer) in self.book else 0
-        )
+        carried = self.params.quotation_amount if carried_order_id(dealer) in self.book else 0
         total = self._own_size.get(dealer, 0) - removed + added + carried
         if total > oi:
             raise InvalidInput(
@@ -723,7 +722,7 @@ class CdsAuction(EventSourced[ev.Event]):
             raise InvalidInput("kind", "must be PSR or LIMIT_ORDER")
         side_v = _side(side, "side").value if kind_v == "PSR" else _order_side(side).value
         amount = parse_amount(size, "size")
-        price_text = None if price in (None, "") else self._limit_price(price)[1]  # type: ignore[arg-type]
+        price_text = None if price is None or price == "" else self._limit_price(price)[1]
         if not reason.strip():
             raise InvalidInput("reason", "a decline needs a reason")
         event = ev.CustomerRequestDeclined(

@@ -169,7 +169,7 @@ class AuctionResult:
         }
 
 
-def build_result(auction: CdsAuction, *, customers_of: str | None | bool = True) -> AuctionResult:
+def build_result(auction: CdsAuction, *, customers_of: str | bool | None = True) -> AuctionResult:
     """Assemble the publication from the auction's state.
 
     Stage-1 figures exist only once stage 1 has closed and fills only once stage 2 has, so
@@ -211,9 +211,7 @@ def build_result(auction: CdsAuction, *, customers_of: str | None | bool = True)
             )
             for m in s1.matched
         )
-        adjustments = tuple(
-            AdjustmentRow(name(a.dealer), str(a.amount)) for a in s1.adjustments
-        )
+        adjustments = tuple(AdjustmentRow(name(a.dealer), str(a.amount)) for a in s1.adjustments)
 
     trades: tuple[TradeRow, ...] = ()
     fills: tuple[FillRow, ...] = ()
@@ -281,9 +279,7 @@ def build_result(auction: CdsAuction, *, customers_of: str | None | bool = True)
             for o, reason in s2.excluded
         )
     declines = tuple(
-        DeclineRow(
-            name(d.dealer), d.customer, d.kind, d.side, d.size, d.price, d.reason, d.at
-        )
+        DeclineRow(name(d.dealer), d.customer, d.kind, d.side, d.size, d.price, d.reason, d.at)
         for d in auction.declines
         if customers_of is True or (isinstance(customers_of, str) and customers_of == d.dealer)
     )

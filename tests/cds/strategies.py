@@ -115,9 +115,12 @@ class AuctionSpec:
         for r in self.requests:
             if r.dealer not in quoting:
                 continue
-            if r.customer is not None and r.size > 0:
-                if side_of.setdefault(r.customer, r.side) is not r.side:
-                    continue
+            if (
+                r.customer is not None
+                and r.size > 0
+                and side_of.setdefault(r.customer, r.side) is not r.side
+            ):
+                continue
             out.append(r)
         return out
 

@@ -282,13 +282,9 @@ def check_clearing(spec: AuctionSpec, result: AuctionResult, oi: int, imm: Fract
     assert all(t.filled == t.size for t in other)
     executable = min(buys, sells) + matched
     # scaled down pro rata under the Rounding Convention when the orders did not match all
-    request_residue = check_rounding(
-        executable, [(int(t.size), int(t.filled)) for t in own], unit
-    )
+    request_residue = check_rounding(executable, [(int(t.size), int(t.filled)) for t in own], unit)
     assert result.request_residue == str(request_residue)
-    assert len(result.market_position_trades) == sum(
-        1 for r in spec.valid_requests() if r.size > 0
-    )
+    assert len(result.market_position_trades) == sum(1 for r in spec.valid_requests() if r.size > 0)
 
 
 # -- clearing, IMM, carry-over, PSRs ------------------------------------------------------
