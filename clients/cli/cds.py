@@ -16,8 +16,10 @@ from clients.cli.connection import TlsCa, root_certificates
 from clients.online import load_credentials, run_online
 from clients.render import render_cds_result
 from clients.replay import run_offline
-from clients.scenario import ScenarioError, load_scenario
+from clients.scenario import ScenarioError, describe, load_scenario
 from matching.cds.publication import public_result
+from matching.cds.settlement import cash_settlement
+from matching.errors import DomainError
 
 app = typer.Typer(help="CDS credit-event settlement auctions.", no_args_is_help=True)
 
@@ -109,6 +111,36 @@ def show(result: dict[str, Any], notes: list[str], as_json: bool, out: Console) 
     render_cds_result(result, out)
     for note in notes:
         out.print(f"note: {note}", highlight=False)
+
+
+@app.command("cash-settlement")
+def cash_settlement_command(
+    final_price: Annotated[str, typer.Option("--final-price", help="Auction final price.")],
+    notional: Annotated[
+        list[str], typer.Option("--notional", help="Notional of a CDS trade (repeatable).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """What the protection seller pays on each notional: notional x (100 - min(final, 100))%."""
+    err = Console(stderr=True)
+    try:
+        rows = [(n, cash_settlement(n, final_price)) for n in notional]
+    except DomainError as exc:
+        err.print(f"[bold red]refused[/] {describe(exc)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    out = Console()
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "final_price": final_price,
+                    "trades": [{"notional": n, "seller_pays": owed} for n, owed in rows],
+                }
+            )
+        )
+        return
+    for n, owed in rows:
+        out.print(f"notional {n}: protection seller pays {owed}", highlight=False)
 
 
 cds_live.register(app)
