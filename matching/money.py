@@ -4,6 +4,12 @@ A price is an integer number of ticks of the auction's increment (0.125 points -
 203 ticks); a size or cash amount is an integer number of currency units. Binary floats are
 refused outright, so nothing upstream can smuggle one in.
 
+What is not exact is refused, never rounded: the syntax is strict (ASCII digits, an optional
+leading ``-``, an optional fraction after a digit: no spaces, signs ``+``, ``.5``, ``5.``,
+exponents, NaN or other scripts' digits), at most :data:`MAX_INTEGER_DIGITS` digits before
+the point and :data:`MAX_FRACTION_DIGITS` after it, and conversions to ticks or units are
+exact rational arithmetic (never a ``Decimal`` context's 28-digit rounding).
+
 Never import anything here that does I/O; never return a float.
 """
 
@@ -11,43 +17,88 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 
 from matching.errors import InvalidInput
 
-_DECIMAL_RE = re.compile(r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$")
-_INTEGER_RE = re.compile(r"^-?(?:0|[1-9][0-9]*)$")
+#: Digits allowed before the decimal point (10^18 - 1 fits a signed 64-bit integer).
+MAX_INTEGER_DIGITS = 18
+#: Digits allowed after the decimal point.
+MAX_FRACTION_DIGITS = 18
+
+_DECIMAL_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?", re.ASCII)
+_INTEGER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)", re.ASCII)
+#: Longer than this cannot be within the bounds (sign, digits, point).
+_MAX_TEXT = 2 + MAX_INTEGER_DIGITS + MAX_FRACTION_DIGITS
 
 DecimalLike = Decimal | str | int
 
 
+def _shown(value: str) -> str:
+    """The refused text as quoted in an error: short, whatever was sent."""
+    return repr(value) if len(value) <= 40 else f"{value[:20]!r}... ({len(value)} characters)"
+
+
+def _bounded(number: Decimal, field: str) -> Decimal:
+    """``number`` if within the digit bounds (trailing zeros after the point do not count)."""
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # finite: checked by the callers
+    if not any(digits):
+        return number
+    significant = list(digits)
+    while exponent < 0 and len(significant) > 1 and significant[-1] == 0:
+        significant.pop()
+        exponent += 1
+    if len(significant) + exponent > MAX_INTEGER_DIGITS:
+        raise InvalidInput(
+            field, f"too large: at most {MAX_INTEGER_DIGITS} digits before the point"
+        )
+    if -exponent > MAX_FRACTION_DIGITS:
+        raise InvalidInput(
+            field, f"too precise: at most {MAX_FRACTION_DIGITS} digits after the point"
+        )
+    return number
+
+
 def parse_decimal(value: DecimalLike, field: str) -> Decimal:
-    """Parse a plain decimal string (``"25.375"``, ``"-3"``); no exponents, NaN or floats."""
+    """Parse a plain decimal string (``"25.375"``, ``"-3"``): strict syntax, bounded digits.
+
+    Refused (InvalidInput naming ``field``): floats and booleans, spaces, ``+``, ``.5``,
+    ``5.``, exponents, NaN, non-ASCII digits, more digits than the bounds allow.
+    """
     if isinstance(value, (bool, float)):  # bool is an int; float is inexact
         raise InvalidInput(field, "must be a decimal string, not a binary float or boolean")
     if isinstance(value, int):
+        if abs(value) >= 10**MAX_INTEGER_DIGITS:
+            raise InvalidInput(field, f"too large: at most {MAX_INTEGER_DIGITS} digits")
         return Decimal(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise InvalidInput(field, "must be a finite decimal")
-        return value
-    if not isinstance(value, str) or not _DECIMAL_RE.match(value.strip()):
+        return _bounded(value, field)
+    if not isinstance(value, str):
         raise InvalidInput(field, f"{value!r} is not a decimal string such as '25.375'")
-    try:
-        return Decimal(value.strip())
-    except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid literals
-        raise InvalidInput(field, f"{value!r} is not a decimal") from exc
+    if len(value) > _MAX_TEXT:
+        raise InvalidInput(
+            field,
+            f"{_shown(value)} has too many digits (at most {MAX_INTEGER_DIGITS} before the"
+            f" point and {MAX_FRACTION_DIGITS} after it)",
+        )
+    if not _DECIMAL_RE.fullmatch(value):
+        raise InvalidInput(field, f"{_shown(value)} is not a decimal string such as '25.375'")
+    return _bounded(Decimal(value), field)
 
 
 def parse_amount(value: DecimalLike, field: str, *, allow_negative: bool = False) -> int:
     """Parse an integer amount of currency units (``"2000000"``); fractions are refused."""
-    if isinstance(value, str) and not _INTEGER_RE.match(value.strip()):
-        raise InvalidInput(field, f"{value!r} is not a whole number of currency units")
+    if isinstance(value, str) and not _INTEGER_RE.fullmatch(value):
+        raise InvalidInput(field, f"{_shown(value)} is not a whole number of currency units")
     number = parse_decimal(value, field)
-    if number != number.to_integral_value():
+    exact = Fraction(number)
+    if exact.denominator != 1:
         raise InvalidInput(field, f"{value!r} is not a whole number of currency units")
-    amount = int(number)
+    amount = int(exact)
     if amount < 0 and not allow_negative:
         raise InvalidInput(field, f"must not be negative (got {value})")
     return amount
@@ -92,8 +143,8 @@ class PriceGrid:
     def to_ticks(self, value: DecimalLike, field: str) -> int:
         """Convert a price to ticks; off-grid prices are refused, never rounded."""
         price = parse_decimal(value, field)
-        ticks = price / self.increment
-        if ticks != ticks.to_integral_value():
+        ticks = Fraction(price) / Fraction(self.increment)  # exact: never a context's rounding
+        if ticks.denominator != 1:
             raise InvalidInput(
                 field, f"{format_decimal(price)} is not on the {self.increment} price grid"
             )

@@ -2,29 +2,33 @@
 
 Instruments: deposits, FRAs, par swaps (IBOR or OIS, by the convention's floating kind).
 Pillars sit at each instrument's last relevant date (QuantLib's default), in increasing
-order; each pillar's discount factor is solved so that its instrument reprices to its quote
-(secant iteration to machine precision). For a non-local interpolation (monotone convex)
-the pass is repeated until no pillar moves, so that every instrument reprices on the final
-curve. With a ``discount`` curve given (OIS discounting), swaps are discounted on it while
-the curve being built only projects. This module must never price portfolios.
+order. All pillars are solved at once: Newton's method on the log discount factors, with
+the Jacobian of every instrument's implied quote taken analytically (through the
+interpolation's own Jacobian, ``pricing.interpolation.log_discount_jacobian``), until every
+instrument reprices its quote to machine precision. This is the same curve a pillar-by-pillar
+bootstrap reaches (for monotone convex, which is non-local, the one an iterated bootstrap
+converges to), in a handful of vectorised steps. With a ``discount`` curve given (OIS
+discounting), swaps are discounted on it while the curve being built only projects.
+
+Schedules, accruals and the dates the curve is read at do not depend on the quote levels:
+a ``Workspace`` keeps them for rebuilds of the same instruments (bumped markets for DV01).
+This module must never price portfolios.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from pricing.conventions import SwapConvention, Tenor
+from pricing.conventions import FloatKind, SwapConvention, Tenor
 from pricing.curve import Curve, curve_id, year_fraction
-from pricing.dates import FloatArray, from_ordinal
+from pricing.dates import FloatArray, IntArray, from_ordinal
 from pricing.errors import PricingInputError
-from pricing.interpolation import Interpolation
+from pricing.interpolation import Interpolation, log_discount, log_discount_jacobian
 from pricing.legs import Legs, build_legs
-from pricing.swaps import par_rates_for_bootstrap
 
 INSTRUMENTS = ("deposit", "fra", "swap")
 
@@ -88,191 +92,277 @@ class CurveSpec:
         }
 
 
-@dataclass(frozen=True)
-class _Instrument:
-    quote: Quote
-    pillar: int
-    start: int = 0
-    end: int = 0
-    tau: float = 0.0
-    legs: Legs | None = None
-    maturity: int | None = None
+class Workspace:
+    """Bootstrap work that does not depend on quote levels, kept for curves that share it.
+
+    A market and its bumped versions (DV01, scenarios) bootstrap the same instruments from
+    other levels: their schedules, accruals, the dates the curve is read at and, for the local
+    interpolations, the interpolation Jacobian are the same, so they are built once and
+    shared. Only immutable arrays are kept: sharing never changes a number. Safe to share
+    between threads (a race at worst builds the same thing twice).
+    """
+
+    def __init__(self) -> None:
+        self._systems: dict[tuple[Any, ...], tuple[SwapConvention, _System]] = {}
+
+    def system(self, spec: CurveSpec) -> _System:
+        """The instruments of ``spec`` laid out for solving (built on first use)."""
+        skeleton = tuple((q.instrument, q.tenor, q.start, q.end) for q in spec.quotes)
+        # The entry keeps its convention alive, so its id cannot be reused while it is kept.
+        key = (id(spec.convention), spec.valuation, skeleton)
+        found = self._systems.get(key)
+        if found is not None and found[0] is spec.convention:
+            return found[1]
+        built = _System.of(spec)
+        self._systems[key] = (spec.convention, built)
+        return built
 
 
-def _instruments(spec: CurveSpec) -> list[_Instrument]:
-    conv = spec.convention
-    spot = conv.spot(spec.valuation)
-    spot_arr = np.array([spot], dtype=np.int64)
-    out: list[_Instrument] = []
-    for q in spec.quotes:
-        if q.instrument == "swap":
-            assert q.tenor is not None
-            maturity = conv.add_tenor(spot_arr, q.tenor)
-            legs = build_legs(conv, spot_arr, maturity)
-            pillar = int(max(legs.fx_pay.max(), legs.fl_pay.max(), legs.fl_proj_end.max()))
-            out.append(_Instrument(q, pillar, legs=legs, maturity=int(maturity[0])))
-            continue
-        if q.instrument == "deposit":
-            assert q.tenor is not None
-            s = spot_arr
-            e = conv.advance(s, q.tenor)
+@dataclass(frozen=True, eq=False)
+class _System:
+    """The bootstrap equations of one set of instruments, independent of the quote levels.
+
+    Every instrument's implied quote is a sum of floating terms over an annuity:
+    ``sum(((P(s) / P(e) - 1) / proj_tau) * weight * P_pay) / sum(fixed_tau * P_fixed_pay)``,
+    P read off the curve being built at ``query_days`` (and the pay factors off the discount
+    curve when one is given). A deposit or FRA is one term with weight 1, pay factor 1 and
+    annuity 1; an IBOR swap period has weight = its accrual; an OIS period weight 1 and
+    proj_tau 1 (daily compounding telescopes). These are the same operations, in the same
+    order, as ``pricing.swaps`` uses to price a fresh swap, so the bootstrap reprices every
+    quote as the pricer will see it.
+    """
+
+    n: int
+    pillars: IntArray
+    query_days: IntArray
+    simple: IntArray  # deposits and FRAs (annuity 1)
+    fl_owner: IntArray
+    fl_start: IntArray  # index into query_days
+    fl_end: IntArray
+    fl_proj_tau: FloatArray
+    fl_weight: FloatArray
+    fl_swap: IntArray  # the terms that belong to swaps (discounted at their pay date)
+    fl_pay_days: IntArray
+    fl_pay: IntArray  # index into query_days, for the swap terms
+    fx_owner: IntArray
+    fx_tau: FloatArray
+    fx_pay_days: IntArray
+    fx_pay: IntArray
+    jacobians: dict[Interpolation, FloatArray]
+
+    @classmethod
+    def of(cls, spec: CurveSpec) -> _System:
+        conv = spec.convention
+        spot = conv.spot(spec.valuation)
+        spot_arr = np.array([spot], dtype=np.int64)
+        n = len(spec.quotes)
+        pillars = np.zeros(n, dtype=np.int64)
+        swaps = [i for i, q in enumerate(spec.quotes) if q.instrument == "swap"]
+        simple = [i for i, q in enumerate(spec.quotes) if q.instrument != "swap"]
+        s_start, s_end, s_tau = [], [], []
+        for i in simple:
+            q = spec.quotes[i]
+            if q.instrument == "deposit":
+                assert q.tenor is not None
+                s = spot_arr
+                e = conv.advance(s, q.tenor)
+            else:
+                assert q.start is not None
+                assert q.end is not None
+                s = conv.advance(spot_arr, q.start)
+                e = conv.advance(s, Tenor(months=q.end.months - q.start.months))
+            s_start.append(int(s[0]))
+            s_end.append(int(e[0]))
+            s_tau.append(float(conv.float_day_count.fraction(s, e)[0]))
+            pillars[i] = int(e[0])
+        owner_of = np.array(swaps, dtype=np.int64)
+        legs: Legs | None = None
+        if swaps:
+            maturities = conv.add_tenors(spot, [_tenor(spec.quotes[i]) for i in swaps])
+            legs = build_legs(conv, np.full(len(swaps), spot, dtype=np.int64), maturities)
+            last = np.zeros(len(swaps), dtype=np.int64)
+            for days, owner in (
+                (legs.fx_pay, legs.fx_owner),
+                (legs.fl_pay, legs.fl_owner),
+                (legs.fl_proj_end, legs.fl_owner),
+            ):
+                np.maximum.at(last, owner, days)
+            pillars[owner_of] = last
+        _check_pillars(spec, pillars)
+        empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+        simple_idx = np.array(simple, dtype=np.int64)
+        if legs is not None:
+            # Fresh spot swaps: every cash flow pays after the valuation date.
+            fl_alive = np.flatnonzero(legs.fl_pay > spec.valuation)
+            fx_alive = np.flatnonzero(legs.fx_pay > spec.valuation)
+            ibor = legs.kind is FloatKind.IBOR
+            sw_owner = owner_of[legs.fl_owner[fl_alive]]
+            sw_start, sw_end = legs.fl_proj_start[fl_alive], legs.fl_proj_end[fl_alive]
+            sw_ptau = legs.fl_proj_tau[fl_alive] if ibor else np.ones(len(fl_alive))
+            sw_weight = legs.fl_tau[fl_alive] if ibor else np.ones(len(fl_alive))
+            sw_pay = legs.fl_pay[fl_alive]
+            fx_owner = owner_of[legs.fx_owner[fx_alive]]
+            fx_tau, fx_pay_days = legs.fx_tau[fx_alive], legs.fx_pay[fx_alive]
         else:
-            assert q.start is not None
-            assert q.end is not None
-            s = conv.advance(spot_arr, q.start)
-            e = conv.advance(s, Tenor(months=q.end.months - q.start.months))
-        tau = float(conv.float_day_count.fraction(s, e)[0])
-        out.append(_Instrument(q, int(e[0]), int(s[0]), int(e[0]), tau))
-    return out
+            sw_owner, sw_start, sw_end, sw_pay, fx_owner, fx_pay_days = (empty_i,) * 6
+            sw_ptau, sw_weight, fx_tau = empty_f, empty_f, empty_f
+        k = len(simple)
+        fl_start = np.concatenate([np.array(s_start, dtype=np.int64), sw_start])
+        fl_end = np.concatenate([np.array(s_end, dtype=np.int64), sw_end])
+        query_days, inverse = np.unique(
+            np.concatenate([fl_start, fl_end, sw_pay, fx_pay_days]), return_inverse=True
+        )
+        m, w = len(fl_start), len(sw_pay)
+        return cls(
+            n=n,
+            pillars=pillars,
+            query_days=query_days,
+            simple=simple_idx,
+            fl_owner=np.concatenate([simple_idx, sw_owner]),
+            fl_start=inverse[:m],
+            fl_end=inverse[m : 2 * m],
+            fl_proj_tau=np.concatenate([np.array(s_tau), sw_ptau]),
+            fl_weight=np.concatenate([np.ones(k), sw_weight]),
+            fl_swap=np.arange(k, m, dtype=np.int64),
+            fl_pay_days=sw_pay,
+            fl_pay=inverse[2 * m : 2 * m + w],
+            fx_owner=fx_owner,
+            fx_tau=fx_tau,
+            fx_pay_days=fx_pay_days,
+            fx_pay=inverse[2 * m + w :],
+            jacobians={},
+        )
+
+    def solve(self, spec: CurveSpec, method: Interpolation, discount: Curve | None) -> FloatArray:
+        """Log discount factors at the pillars that reprice every quote (global Newton)."""
+        t = np.concatenate([[0.0], year_fraction(spec.valuation, self.pillars)])
+        qt = year_fraction(spec.valuation, self.query_days)
+        quotes = np.array([q.rate for q in spec.quotes])
+        nq, n = len(self.query_days), self.n
+        if discount is not None:
+            fl_pay_df = discount.df(self.fl_pay_days)
+            fx_df = discount.df(self.fx_pay_days)
+        swap_owner = self.fl_owner[self.fl_swap]
+        local = method is not Interpolation.MONOTONE_CONVEX
+        if local and method not in self.jacobians:
+            # Constant for the local methods (linear in the pillars' log DFs or zeros).
+            self.jacobians[method] = log_discount_jacobian(method, t, np.zeros(n + 1), qt)
+
+        def residual(y: FloatArray) -> tuple[FloatArray, tuple[FloatArray, ...]]:
+            # A trial point far off (a quote no curve reprices) may overflow: it is then
+            # rejected by the line search, and the refusal names the quotes.
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                return _residual(y)
+
+        def _residual(y: FloatArray) -> tuple[FloatArray, tuple[FloatArray, ...]]:
+            full = np.concatenate([[0.0], y])
+            dfs = np.exp(log_discount(method, t, full, qt))
+            growth = dfs[self.fl_start] / dfs[self.fl_end]
+            pay_df = np.ones(len(growth))
+            fxd = fx_df if discount is not None else dfs[self.fx_pay]
+            pay_df[self.fl_swap] = fl_pay_df if discount is not None else dfs[self.fl_pay]
+            tau_df = self.fl_weight * pay_df
+            pv = (growth - 1.0) / self.fl_proj_tau * tau_df
+            annuity = _sum_by(self.fx_owner, self.fx_tau * fxd, n)
+            annuity[self.simple] = 1.0
+            implied = _sum_by(self.fl_owner, pv, n) / annuity
+            return implied - quotes, (full, growth, tau_df, pv, annuity, implied, fxd)
+
+        def jacobian(parts: tuple[FloatArray, ...]) -> FloatArray:
+            full, growth, tau_df, pv, annuity, implied, fxd = parts
+            a = growth / self.fl_proj_tau * tau_df / annuity[self.fl_owner]
+            rows_start = self.fl_owner * nq + self.fl_start
+            rows_end = self.fl_owner * nq + self.fl_end
+            index = [rows_start, rows_end]
+            weights = [a, -a]
+            if discount is None:
+                # Single curve: the pay dates are read off this curve too.
+                index += [swap_owner * nq + self.fl_pay, self.fx_owner * nq + self.fx_pay]
+                weights += [
+                    pv[self.fl_swap] / annuity[swap_owner],
+                    -implied[self.fx_owner] * self.fx_tau * fxd / annuity[self.fx_owner],
+                ]
+            grad = np.bincount(
+                np.concatenate(index), weights=np.concatenate(weights), minlength=n * nq
+            ).reshape(n, nq)
+            d_log = self.jacobians[method] if local else log_discount_jacobian(method, t, full, qt)
+            return np.asarray(grad @ d_log[:, 1:], dtype=np.float64)
+
+        # Start from zero rates at the quotes; Newton with a halving line search. Once the
+        # steps are small the Jacobian is kept (a chord step then still gains six digits).
+        y: FloatArray = -quotes * t[1:]
+        r, parts = residual(y)
+        size = float(np.max(np.abs(r)))
+        jac: FloatArray | None = None
+        last_step = np.inf
+        for _ in range(60):
+            if not size > 0.0:
+                break
+            try:
+                if jac is None or last_step > 1e-6:
+                    jac = jacobian(parts)
+                step = np.linalg.solve(jac, -r)
+            except np.linalg.LinAlgError:
+                break
+            scale = 1.0
+            while True:
+                y_new = y + scale * step
+                r_new, parts_new = residual(y_new)
+                size_new = float(np.max(np.abs(r_new)))
+                if size_new < size or scale < 1e-6 or float(np.max(np.abs(step))) < 1e-14:
+                    break
+                scale /= 2.0
+            if size_new <= size or not np.isfinite(size):
+                y, r, parts, size = y_new, r_new, parts_new, size_new
+            last_step = float(np.max(np.abs(scale * step)))
+            if last_step < 1e-12 or scale < 1e-6:
+                # What is left after a step this small is below rounding: converged.
+                break
+        if not size < 1e-12:
+            raise PricingInputError("quotes", "the bootstrap did not converge")
+        return y
 
 
-def _implied(inst: _Instrument, valuation: int, curve: Curve, discount: Curve | None) -> float:
-    if inst.legs is not None:
-        return float(par_rates_for_bootstrap(inst.legs, valuation, discount or curve, curve)[0])
-    dfs = curve.df(np.array([inst.start, inst.end], dtype=np.int64))
-    return float((dfs[0] / dfs[1] - 1.0) / inst.tau)
+def _sum_by(owner: IntArray, weights: FloatArray, n: int) -> FloatArray:
+    return np.asarray(np.bincount(owner, weights=weights, minlength=n), dtype=np.float64)
 
 
-def bootstrap(spec: CurveSpec, discount: Curve | None = None) -> Curve:
-    """Build the curve that reprices every quote of ``spec`` exactly."""
-    if not spec.quotes:
-        raise PricingInputError("quotes", "at least one quote is needed")
-    insts = _instruments(spec)
-    for i, inst in enumerate(insts):
-        if inst.pillar <= spec.valuation:
-            raise PricingInputError(f"quotes[{i}]", f"{inst.quote.label} matures too early")
-        if i and inst.pillar <= insts[i - 1].pillar:
+def _tenor(q: Quote) -> Tenor:
+    assert q.tenor is not None
+    return q.tenor
+
+
+def _check_pillars(spec: CurveSpec, pillars: IntArray) -> None:
+    for i, q in enumerate(spec.quotes):
+        if pillars[i] <= spec.valuation:
+            raise PricingInputError(f"quotes[{i}]", f"{q.label} matures too early")
+        if i and pillars[i] <= pillars[i - 1]:
             raise PricingInputError(
                 f"quotes[{i}]",
-                f"pillars must increase: {inst.quote.label} ends on "
-                f"{from_ordinal(inst.pillar)}, not after {insts[i - 1].quote.label}",
+                f"pillars must increase: {q.label} ends on "
+                f"{from_ordinal(int(pillars[i]))}, not after {spec.quotes[i - 1].label}",
             )
-    if spec.interpolation is Interpolation.LINEAR_ZERO and len(insts) < 2:
+
+
+def bootstrap(
+    spec: CurveSpec, discount: Curve | None = None, workspace: Workspace | None = None
+) -> Curve:
+    """Build the curve that reprices every quote of ``spec`` exactly.
+
+    ``workspace`` shares the quote-independent work with other builds of the same
+    instruments (bumped markets); without one everything is built here.
+    """
+    if not spec.quotes:
+        raise PricingInputError("quotes", "at least one quote is needed")
+    system = (workspace or Workspace()).system(spec)
+    if spec.interpolation is Interpolation.LINEAR_ZERO and system.n < 2:
         raise PricingInputError("quotes", "linear zero interpolation needs two quotes")
-    pillars = np.array([x.pillar for x in insts], dtype=np.int64)
-    times = year_fraction(spec.valuation, pillars)
-    y = np.zeros(len(insts))
+    method = spec.interpolation
+    if system.n < 2:
+        # One pillar has no shape yet: flat forward is what every method gives there.
+        method = Interpolation.LOG_LINEAR_DISCOUNT
+    y = system.solve(spec, method, discount)
     inputs = spec.describe()
     if discount is not None:
         inputs["discount_curve"] = discount.id
-    cid = curve_id(inputs)
-
-    def make(n: int, values: FloatArray) -> Curve:
-        method = spec.interpolation
-        if n < 2 and method is not Interpolation.LOG_LINEAR_DISCOUNT:
-            # One pillar has no shape yet: flat forward is what every method gives there.
-            method = Interpolation.LOG_LINEAR_DISCOUNT
-        return Curve(spec.valuation, pillars[:n], values[:n], method, inputs, cid)
-
-    def residual(x: float, i: int, n: int) -> float:
-        trial = y.copy()
-        trial[i] = x
-        implied = _implied(insts[i], spec.valuation, make(n, trial), discount)
-        return implied - insts[i].quote.rate
-
-    # First a sequential pass: each pillar solved with the curve up to it (exact for local
-    # interpolations, where later pillars never move earlier instruments).
-    for i in range(len(insts)):
-        # Guess: the previous segment's forward carried on (or 3% at the start).
-        t0 = times[i - 1] if i else 0.0
-        y0 = y[i - 1] if i else 0.0
-        fwd = (
-            0.03
-            if i == 0
-            else -(y0 - (y[i - 2] if i > 1 else 0.0)) / (t0 - (times[i - 2] if i > 1 else 0.0))
-        )
-        y[i] = _solve(functools.partial(residual, i=i, n=i + 1), y0 - fwd * (times[i] - t0))
-    if spec.interpolation is Interpolation.MONOTONE_CONVEX:
-        # Monotone convex is non-local (a new pillar reshapes the previous interval), so the
-        # pass leaves earlier instruments slightly off: finish with Newton on all pillars.
-        implied = _AllImplied(insts, spec)
-        quotes = np.array([x.quote.rate for x in insts])
-        y[:] = _newton(lambda v: implied(make(len(insts), v), discount) - quotes, y)
-    return make(len(insts), y.copy())
-
-
-class _AllImplied:
-    """Every instrument's implied quote off one curve, in two vectorised evaluations."""
-
-    def __init__(self, insts: list[_Instrument], spec: CurveSpec) -> None:
-        self.n = len(insts)
-        self.valuation = spec.valuation
-        self.swaps = np.array([i for i, x in enumerate(insts) if x.legs is not None], dtype=int)
-        self.simple = np.array([i for i, x in enumerate(insts) if x.legs is None], dtype=int)
-        self.legs: Legs | None = None
-        if self.swaps.size:
-            # The swap instruments again, as one book with the same (start, maturity) pairs,
-            # hence the same schedules.
-            spot = spec.convention.spot(spec.valuation)
-            maturities = np.array([_maturity(insts[i]) for i in self.swaps], dtype=np.int64)
-            self.legs = build_legs(spec.convention, np.full(len(maturities), spot), maturities)
-        self.starts = np.array([insts[i].start for i in self.simple], dtype=np.int64)
-        self.ends = np.array([insts[i].end for i in self.simple], dtype=np.int64)
-        self.taus = np.array([insts[i].tau for i in self.simple])
-
-    def __call__(self, curve: Curve, discount: Curve | None) -> FloatArray:
-        out = np.empty(self.n)
-        if self.legs is not None:
-            out[self.swaps] = par_rates_for_bootstrap(
-                self.legs, self.valuation, discount or curve, curve
-            )
-        if self.simple.size:
-            dfs = curve.df(np.concatenate([self.starts, self.ends]))
-            k = len(self.starts)
-            out[self.simple] = (dfs[:k] / dfs[k:] - 1.0) / self.taus
-        return out
-
-
-def _maturity(inst: _Instrument) -> int:
-    assert inst.maturity is not None
-    return inst.maturity
-
-
-def _newton(f: Callable[[FloatArray], FloatArray], y: FloatArray) -> FloatArray:
-    # Finite-difference Jacobian: n + 1 curve evaluations per step; from the sequential
-    # pass the residuals are small, so two or three steps reach machine precision.
-    y = y.copy()
-    r = f(y)
-    for _ in range(30):
-        if float(np.max(np.abs(r))) < 1e-16:
-            return y
-        h = 1e-7
-        jac = np.empty((len(y), len(y)))
-        for j in range(len(y)):
-            bumped = y.copy()
-            bumped[j] += h
-            jac[:, j] = (f(bumped) - r) / h
-        step = np.linalg.solve(jac, -r)
-        y_new = y + step
-        r_new = f(y_new)
-        if (
-            float(np.max(np.abs(r_new))) >= float(np.max(np.abs(r)))
-            and np.max(np.abs(step)) < 1e-14
-        ):
-            return y
-        y, r = y_new, r_new
-        if float(np.max(np.abs(step))) < 1e-16:
-            return y
-    if float(np.max(np.abs(r))) > 1e-12:
-        raise PricingInputError("quotes", "the curve did not converge")
-    return y
-
-
-def _solve(f: Callable[[float], float], x0: float) -> float:
-    # Secant iteration on the pillar's log discount factor. Near machine precision the
-    # residual is noise, so stop on a tiny step or residual and keep the best point seen.
-    x1 = x0 - 1e-4
-    f0, f1 = f(x0), f(x1)
-    best_x, best_f = (x0, f0) if abs(f0) < abs(f1) else (x1, f1)
-    for _ in range(100):
-        if f1 == f0 or f1 == 0.0:
-            break
-        x2 = x1 - f1 * (x1 - x0) / (f1 - f0)
-        x0, f0, x1, f1 = x1, f1, x2, f(x2)
-        if abs(f1) < abs(best_f):
-            best_x, best_f = x1, f1
-        if abs(x1 - x0) <= 1e-15 * max(1.0, abs(x1)) or abs(f1) < 1e-17:
-            break
-    if not abs(best_f) < 1e-12:
-        raise PricingInputError("quotes", "the bootstrap did not converge")
-    return best_x
+    return Curve(spec.valuation, system.pillars, y, method, inputs, curve_id(inputs))

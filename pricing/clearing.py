@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from pricing.conventions import SwapConvention, Tenor
@@ -34,7 +34,7 @@ from pricing.errors import PricingInputError
 from pricing.inputs import book_of, parse_market_input, scenario_of
 from pricing.margin import DEFAULT_SCENARIOS, Scenario, performance_bond
 from pricing.market import Market
-from pricing.money import decimal_text, money
+from pricing.money import decimal_text, money, parse_number
 from pricing.risk import BumpedMarkets, analyse
 from pricing.swaps import SwapBook, price
 
@@ -247,11 +247,8 @@ def reserve_at_bp(
     implied_bid_cents: int, dv01_cents: int, reserve_bp: str, field: str = "reserve_bp"
 ) -> int:
     """The reserve b* - reserve_bp x |DV01| in cents, the product rounded half-even."""
-    try:
-        bp = Decimal(reserve_bp)
-    except InvalidOperation:
-        raise PricingInputError(field, f"{reserve_bp!r} is not a decimal number") from None
-    if not bp.is_finite() or bp < 0:
+    bp = parse_number(reserve_bp, field)  # strict, exact, bounded
+    if bp < 0:
         raise PricingInputError(field, "must be a non-negative decimal number")
     cut = (bp * abs(dv01_cents)).to_integral_value(ROUND_HALF_EVEN)
     return implied_bid_cents - int(cut)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,10 @@ from pricing.calendars import BusinessDay, Calendar
 from pricing.dates import IntArray, add_months
 from pricing.daycount import DayCount
 from pricing.errors import PricingInputError
+
+#: The longest tenor accepted (swaps beyond 100 years are not a thing a clearing house holds).
+MAX_TENOR_MONTHS = 1200
+MAX_TENOR_DAYS = 36_525
 
 
 @dataclass(frozen=True)
@@ -34,10 +39,17 @@ class Tenor:
     @classmethod
     def parse(cls, text: str, field: str = "tenor") -> Tenor:
         """Parse "3M", "10Y", "9Y6M", "1W", "2D", "ON"."""
-        key = str(text).strip().upper()
+        key = str(text).upper()
+        if len(key) > 24:
+            raise PricingInputError(
+                field, f"expected a tenor such as 3M, 10Y or 9Y6M, got {text[:24]!r}..."
+            )
         if key in ("ON", "O/N"):
             return cls(days=1)
-        parts = re.fullmatch(r"(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?", key)
+        # ASCII digits, at most 5 per unit: the bounds below are checked on small numbers.
+        parts = re.fullmatch(
+            r"(?:([0-9]{1,5})Y)?(?:([0-9]{1,5})M)?(?:([0-9]{1,5})W)?(?:([0-9]{1,5})D)?", key
+        )
         if not key or parts is None:
             raise PricingInputError(
                 field, f"expected a tenor such as 3M, 10Y or 9Y6M, got {text!r}"
@@ -46,6 +58,8 @@ class Tenor:
         if (y or m) and (w or d):
             raise PricingInputError(field, f"mixing months and days in {text!r} is not supported")
         tenor = cls(months=12 * y + m, weeks=w, days=d)
+        if tenor.months > MAX_TENOR_MONTHS or 7 * tenor.weeks + tenor.days > MAX_TENOR_DAYS:
+            raise PricingInputError(field, f"{text!r} is longer than {MAX_TENOR_MONTHS // 12}Y")
         if tenor.months == 0 and tenor.weeks == 0 and tenor.days == 0:
             raise PricingInputError(field, f"a tenor must be positive, got {text!r}")
         return tenor
@@ -115,12 +129,22 @@ class SwapConvention:
         end month, as QuantLib's MakeVanillaSwap does.
         """
         days = np.asarray(days, dtype=np.int64)
-        if tenor.months and self.end_of_month:
-            return self.calendar.advance_months(days, tenor.months, self.business_day, True)
         if tenor.months:
-            no_eom = np.zeros(days.shape, dtype=bool)
-            return add_months(days, np.full(days.shape, tenor.months), no_eom)
+            return self._add_months(days, np.full(days.shape, tenor.months))
         return days + 7 * tenor.weeks + tenor.days
+
+    def add_tenors(self, day: int, tenors: Sequence[Tenor]) -> IntArray:
+        """End dates of swaps starting on ``day``, one per tenor (``add_tenor``, vectorised)."""
+        if all(t.months for t in tenors):
+            months = np.array([t.months for t in tenors], dtype=np.int64)
+            return self._add_months(np.full(len(tenors), day, dtype=np.int64), months)
+        start = np.array([day], dtype=np.int64)
+        return np.concatenate([self.add_tenor(start, t) for t in tenors])
+
+    def _add_months(self, days: IntArray, months: IntArray) -> IntArray:
+        if self.end_of_month:
+            return self.calendar.advance_months(days, months, self.business_day, True)
+        return add_months(days, months, np.zeros(days.shape, dtype=bool))
 
     def advance(self, days: IntArray, tenor: Tenor) -> IntArray:
         """``days + tenor`` adjusted (how deposit and FRA dates are set)."""

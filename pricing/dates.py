@@ -8,6 +8,7 @@ module converts, splits into year/month/day and adds months; it must never read 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TypeAlias
 
 import numpy as np
@@ -34,11 +35,24 @@ def from_ordinal(value: int) -> dt.date:
 
 
 def parse_date(text: str, field: str) -> dt.date:
-    """Parse ``YYYY-MM-DD``; refuse anything else naming ``field``."""
+    """Parse ``YYYY-MM-DD`` within the years the date tables cover less the longest tenor
+    (:data:`FIRST_INPUT_YEAR`..:data:`LAST_INPUT_YEAR`); refuse anything else naming ``field``.
+    """
+    if not isinstance(text, str) or not _DATE_RE.fullmatch(text):
+        shown = repr(text) if not isinstance(text, str) or len(text) <= 24 else repr(text[:24])
+        raise PricingInputError(field, f"expected a date YYYY-MM-DD, got {shown}")
     try:
-        return dt.date.fromisoformat(text)
-    except (TypeError, ValueError):
+        day = dt.date.fromisoformat(text)
+    except ValueError:
         raise PricingInputError(field, f"expected a date YYYY-MM-DD, got {text!r}") from None
+    if not FIRST_INPUT_YEAR <= day.year <= LAST_INPUT_YEAR:
+        raise PricingInputError(
+            field, f"must be within the years {FIRST_INPUT_YEAR}-{LAST_INPUT_YEAR}, got {text}"
+        )
+    return day
+
+
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 
 # Lookup tables over 1901-01-01 .. 2200-12-31: splitting a date is then one gather, which
@@ -47,6 +61,9 @@ TABLE_FIRST_YEAR = 1901
 TABLE_LAST_YEAR = 2200
 TABLE_BASE = dt.date(TABLE_FIRST_YEAR, 1, 1).toordinal()
 TABLE_END = dt.date(TABLE_LAST_YEAR, 12, 31).toordinal()
+#: Input dates: the tables' years, leaving room for the longest tenor (100 years) after.
+FIRST_INPUT_YEAR = TABLE_FIRST_YEAR
+LAST_INPUT_YEAR = TABLE_LAST_YEAR - 100
 
 
 def _build_ymd_tables() -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:

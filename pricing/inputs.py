@@ -9,7 +9,7 @@ The format is documented with examples in ``examples/pricing/README.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from pricing.errors import PricingInputError
 from pricing.interpolation import Interpolation
 from pricing.margin import DEFAULT_SCENARIOS, Scenario
 from pricing.market import Market
+from pricing.money import parse_number
 from pricing.swaps import PAYER, RECEIVER, SwapBook
 
 CONVENTION_KEYS = (
@@ -71,10 +72,8 @@ def number(value: Any, field: str) -> float:
     as a float."""
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise PricingInputError(field, f"expected a number, got {value!r}")
-    try:
-        result = float(Decimal(str(value)))
-    except InvalidOperation:
-        raise PricingInputError(field, f"expected a number, got {value!r}") from None
+    # Floats only come from Python callers (JSON is read as Decimal); the rest: strict, exact.
+    result = value if isinstance(value, float) else float(parse_number(value, field))
     if not np.isfinite(result):
         raise PricingInputError(field, "must be finite")
     return result

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pricing.bootstrap import CurveSpec, Quote, bootstrap
+from pricing.bootstrap import CurveSpec, Quote, Workspace, bootstrap
 from pricing.curve import Curve
 from pricing.errors import PricingInputError
 
@@ -37,6 +37,8 @@ class Market:
     projection: CurveSpec
     discount: CurveSpec | None = None
     _built: dict[str, Curves] = field(default_factory=dict, repr=False, compare=False)
+    # Shared with every market bumped from this one: the same instruments' schedules.
+    _workspace: Workspace = field(default_factory=Workspace, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.discount is not None and self.discount.valuation != self.projection.valuation:
@@ -51,19 +53,24 @@ class Market:
         """Bootstrap the curves (once; the result is kept)."""
         if "curves" not in self._built:
             if self.discount is None:
-                curve = _build("curve", self.projection, None)
+                curve = _build("curve", self.projection, None, self._workspace)
                 self._built["curves"] = Curves(self.valuation, curve, curve)
             else:
-                disc = _build("discount_curve", self.discount, None)
-                proj = _build("curve", self.projection, disc)
+                disc = _build("discount_curve", self.discount, None, self._workspace)
+                proj = _build("curve", self.projection, disc, self._workspace)
                 self._built["curves"] = Curves(self.valuation, disc, proj)
         return self._built["curves"]
 
     def bumped(self, shift: Callable[[Quote], float] | float) -> Market:
-        """The market with every quote of both curves moved by ``shift``."""
+        """The market with every quote of both curves moved by ``shift``.
+
+        The bumped market shares this one's bootstrap workspace: rebuilding it reuses the
+        instruments' schedules and accruals (the numbers are those of a fresh build).
+        """
         return Market(
             self.projection.bumped(shift),
             None if self.discount is None else self.discount.bumped(shift),
+            _workspace=self._workspace,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -75,10 +82,10 @@ class Market:
         return out
 
 
-def _build(name: str, spec: CurveSpec, discount: Curve | None) -> Curve:
+def _build(name: str, spec: CurveSpec, discount: Curve | None, workspace: Workspace) -> Curve:
     # Bootstrap errors name a quote ("quotes[3]"); prefix the curve so the field is a path
     # into the request ("curve.quotes[3]").
     try:
-        return bootstrap(spec, discount=discount)
+        return bootstrap(spec, discount=discount, workspace=workspace)
     except PricingInputError as exc:
         raise PricingInputError(f"{name}.{exc.field}", exc.message) from None

@@ -1,8 +1,11 @@
 """Build and run the Closeout gRPC server (grpc.aio on uvloop).
 
-Startup: open the journal; ``register`` every module of :data:`SERVICE_MODULES`; replay the
-journal through their ``replay`` hooks; their ``start`` hooks; health (SERVING), reflection;
-bind (TLS or mutual TLS when configured, otherwise insecure with a warning); serve.
+Startup: open the journal (taking its single-writer lock; with ``standby`` first waiting
+until the current writer's lock is released, then taking over); ``register`` every module
+of :data:`SERVICE_MODULES`; replay the journal through their ``replay`` hooks; their
+``start`` hooks; health (SERVING), reflection; bind exclusively (TLS or mutual TLS when
+configured, otherwise insecure with a warning; no ``SO_REUSEPORT``, so a port in use is an
+error, never a port shared with another server); serve.
 
 Shutdown, on SIGINT/SIGTERM or a journal failure: health goes NOT_SERVING, the server stops
 taking new calls and gives running ones ``grace_seconds``, ``stop`` hooks run, the journal
@@ -37,6 +40,7 @@ from server.clock import Clock, SystemClock
 from server.config import ConfigError, ServerConfig, parse_listen
 from server.interceptors import GuardInterceptor
 from server.journal import Journal
+from server.journal_store import describe_location
 from server.runtime import Registration, Runtime, ServiceModule
 
 __all__ = ["SERVICE_MODULES", "CloseoutServer", "run", "serve"]
@@ -121,12 +125,27 @@ class CloseoutServer:
     async def start(self) -> None:
         """Open the journal, register and replay services, bind and start serving.
 
+        With ``config.standby`` this first waits (logging who holds the journal) until the
+        journal's writer lock is free: the port opens only once this server is the leader.
+
         Raises:
             ConfigError: bad listen address, unreadable TLS files, or the port cannot be bound.
-            server.journal.JournalCorrupt: the journal's chain is broken; nothing is served.
+            server.journal.JournalCorrupt: the journal's chain is broken, or it ends before
+                its anchor (``TailLost``); nothing is served.
+            server.journal.JournalLocked: another server writes this journal (not standby).
+            server.journal.JournalUnavailable: the journal cannot be opened.
         """
         host, port = parse_listen(self.config.listen)
-        journal = await Journal.open(self.config.journal)
+        where = describe_location(self.config.journal)
+
+        def waiting(holder: str) -> None:
+            self._log.info("standby: journal %s is held by %s; waiting to take over", where, holder)
+
+        journal = await Journal.open(
+            self.config.journal, standby=self.config.standby, on_wait=waiting
+        )
+        if self.config.standby:
+            self._log.warning("standby: took over journal %s; replaying and serving", where)
         try:
             self.runtime = Runtime(
                 config=self.config,
@@ -138,8 +157,13 @@ class CloseoutServer:
             interceptor = GuardInterceptor(
                 Authenticator(self.config.participants),
                 logger=logging.getLogger("closeout.rpc"),
+                durability=self.runtime.durability,
             )
-            self._server = grpc.aio.server(interceptors=[interceptor])
+            # Exclusive bind: without this grpc sets SO_REUSEPORT and a second server on the
+            # same port starts silently beside the first.
+            self._server = grpc.aio.server(
+                interceptors=[interceptor], options=[("grpc.so_reuseport", 0)]
+            )
             self._registrations = [s.register(self._server, self.runtime) for s in self._services]
             self.replayed = self._replay(journal)
             settle_heap()
@@ -169,7 +193,7 @@ class CloseoutServer:
             host,
             self.port,
             mode,
-            self.config.journal,
+            where,
             self.replayed,
             self.config.source,
         )
@@ -196,9 +220,15 @@ class CloseoutServer:
             else:
                 bound = self._server.add_secure_port(address, _credentials(self.config))
         except RuntimeError as exc:
-            raise ConfigError(f"server.listen: cannot listen on {address}: {exc}") from None
+            raise ConfigError(
+                f"server.listen: cannot listen on {address}: {exc} (is another server"
+                " already listening there?)"
+            ) from None
         if bound == 0:
-            raise ConfigError(f"server.listen: cannot listen on {address}")
+            raise ConfigError(
+                f"server.listen: cannot listen on {address}: the port is in use or the"
+                " address is not this machine's"
+            )
         return bound
 
     async def stop(self, grace: float | None = None) -> None:
@@ -245,21 +275,41 @@ async def serve(
 ) -> int:
     """Run until SIGINT/SIGTERM (exit status 0) or a journal failure (exit status 1).
 
+    A standby waiting for the journal is stopped by a signal too (exit status 0).
     ``server`` (not yet started) replaces the default one built from ``config``; for tests.
     """
     server = server or CloseoutServer(config, clock=clock)
-    await server.start()
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop_requested.set)
     signal_wait = asyncio.ensure_future(stop_requested.wait())
+    try:
+        starting = asyncio.ensure_future(server.start())
+        await asyncio.wait({starting, signal_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():  # a standby still waiting for the journal
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            _log.info("shutdown requested while waiting as a standby")
+            return 0
+        starting.result()  # a startup error propagates
+        return await _serve_until_stopped(server, config, signal_wait)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        signal_wait.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await signal_wait
+
+
+async def _serve_until_stopped(
+    server: CloseoutServer, config: ServerConfig, signal_wait: asyncio.Future[Any]
+) -> int:
     journal_wait = asyncio.ensure_future(server.journal.wait_failed())
     try:
         await asyncio.wait({signal_wait, journal_wait}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
         status = 0
         if journal_wait.done() and not journal_wait.cancelled():
             _log.critical(
@@ -269,10 +319,9 @@ async def serve(
             status = 1
         else:
             _log.info("shutdown requested; grace period %.1fs", config.grace_seconds)
-        for task in (signal_wait, journal_wait):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        journal_wait.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await journal_wait
         await server.stop()
     return status
 

@@ -8,7 +8,7 @@ Environment variables::
 
     CLOSEOUT_CONFIG          path of the TOML file (when --config is not given)
     CLOSEOUT_LISTEN          host:port to listen on
-    CLOSEOUT_JOURNAL         journal file path
+    CLOSEOUT_JOURNAL         journal: a SQLite file path or URL, or a postgresql:// URL
     CLOSEOUT_GRACE_SECONDS   shutdown grace period
     CLOSEOUT_LOG_LEVEL       DEBUG, INFO, WARNING, ERROR
     CLOSEOUT_TLS_CERT, CLOSEOUT_TLS_KEY, CLOSEOUT_TLS_CLIENT_CA   PEM file paths
@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
+
+from server.journal_store import parse_location
 
 __all__ = [
     "DEMO_TOKENS",
@@ -98,13 +100,16 @@ class ServerConfig:
     """Everything the server needs to start. Build with :func:`load_config`."""
 
     listen: str = "127.0.0.1:50051"
-    journal: Path = Path("var/closeout.sqlite")
+    #: A SQLite file (Path) or a PostgreSQL URL (str); see ``server/journal_store.py``.
+    journal: Path | str = Path("var/closeout.sqlite")
     participants: tuple[Participant, ...] = ()
     tls: TlsConfig | None = None
     grace_seconds: float = 5.0
     log_level: str = "INFO"
     #: Where this config came from ("built-in demo" or a file path), for the startup log.
     source: str = "built-in demo"
+    #: Wait for the journal's writer lock instead of refusing, then take over (hot standby).
+    standby: bool = False
 
 
 #: The demo's documented tokens. Never use them outside a local demo.
@@ -147,7 +152,7 @@ def load_config(
 ) -> ServerConfig:
     """Load the config: ``path`` (else ``$CLOSEOUT_CONFIG``, else the demo), env, overrides.
 
-    ``overrides`` keys: ``listen`` and ``journal`` (None values are ignored).
+    ``overrides`` keys: ``listen``, ``journal`` and ``standby`` (None values are ignored).
 
     Raises:
         ConfigError: naming the offending key (``participants[2].role: ...``).
@@ -162,7 +167,9 @@ def load_config(
         if key == "listen":
             config = replace(config, listen=str(value))
         elif key == "journal":
-            config = replace(config, journal=Path(value))
+            config = replace(config, journal=_journal(str(value), "--journal", None))
+        elif key == "standby":
+            config = replace(config, standby=bool(value))
         else:
             raise ConfigError(f"{key}: not an override the server knows")
     parse_listen(config.listen)
@@ -185,8 +192,7 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
     _no_unknown(data, {"server", "journal", "tls", "participants"}, "")
     server = _table(data, "server")
     _no_unknown(server, {"listen", "grace_seconds", "log_level"}, "server.")
-    journal = _table(data, "journal")
-    _no_unknown(journal, {"path"}, "journal.")
+    journal_path = _journal_setting(data.get("journal"), base)
     defaults = ServerConfig()
     listen = _str(server, "listen", "server.listen", defaults.listen)
     parse_listen(listen)
@@ -194,7 +200,7 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
     if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
         raise ConfigError(f"server.grace_seconds: expected a number >= 0, got {grace!r}")
     log_level = _log_level(_str(server, "log_level", "server.log_level", defaults.log_level))
-    journal_path = _path(journal, "path", "journal.path", base) or defaults.journal
+    journal_path = journal_path or defaults.journal
     tls = _tls(data, base)
     participants = _participants(data.get("participants"))
     return ServerConfig(
@@ -259,7 +265,7 @@ def _apply_env(config: ServerConfig, env: Mapping[str, str]) -> ServerConfig:
         parse_listen(value, "CLOSEOUT_LISTEN")
         config = replace(config, listen=value)
     if value := env.get("CLOSEOUT_JOURNAL"):
-        config = replace(config, journal=Path(value))
+        config = replace(config, journal=_journal(value, "CLOSEOUT_JOURNAL", None))
     if value := env.get("CLOSEOUT_GRACE_SECONDS"):
         try:
             grace = float(value)
@@ -280,6 +286,36 @@ def _apply_env(config: ServerConfig, env: Mapping[str, str]) -> ServerConfig:
         ca_path = Path(ca) if ca else (current.client_ca if current else None)
         config = replace(config, tls=TlsConfig(cert_path, key_path, ca_path))
     return config
+
+
+def _journal_setting(raw: object, base: Path) -> Path | str | None:
+    """``journal = "URL or path"``, or a ``[journal]`` table with ``url`` or ``path``."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return _journal(raw, "journal", base)
+    if not isinstance(raw, dict):
+        raise ConfigError("journal: expected a URL or path string, or a table")
+    _no_unknown(raw, {"path", "url"}, "journal.")
+    if "path" in raw and "url" in raw:
+        raise ConfigError("journal: give either path or url, not both")
+    key = "url" if "url" in raw else "path"
+    if key not in raw:
+        return None
+    return _journal(_str(raw, key, f"journal.{key}", None), f"journal.{key}", base)
+
+
+def _journal(value: str, where: str, base: Path | None) -> Path | str:
+    """A journal location; a relative SQLite path in a file is relative to that file."""
+    try:
+        location = parse_location(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if isinstance(location, Path):
+        location = location.expanduser()
+        if base is not None and not location.is_absolute():
+            location = base / location
+    return location
 
 
 def _log_level(value: str, key: str = "server.log_level") -> str:

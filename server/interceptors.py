@@ -14,7 +14,13 @@ caller of that RPC and nobody else's. In order, the wrapper:
 2. maps a raised :class:`matching.errors.DomainError` to its status through the one table
    (``server/errors.py``), with field violations as ``google.rpc.BadRequest``;
 3. maps :class:`server.journal.JournalFailed` to UNAVAILABLE (the server is stopping);
-4. turns any other exception into INTERNAL ``internal error (correlation id <id>)`` and logs
+4. holds every unary answer and every refusal at the read barrier
+   (:class:`server.durability.Durability`) until the journal holds everything it reflects,
+   except the methods of :data:`UNFENCED` whose answers are durable by construction (an
+   acknowledgement goes out only after the commit holding its events, which follows every
+   earlier event of its auction); streamed answers (watches) are built from durable events
+   only;
+5. turns any other exception into INTERNAL ``internal error (correlation id <id>)`` and logs
    the traceback under that id.
 
 This module must never send exception text or a traceback to a client, and never swallow
@@ -42,10 +48,33 @@ from server.auth import (
     _reset_principal,
     _set_principal,
 )
+from server.durability import Durability
 from server.errors import abort, abort_with
 from server.journal import JournalFailed
 
-__all__ = ["GuardInterceptor"]
+__all__ = ["UNFENCED", "GuardInterceptor"]
+
+#: Methods whose answers never reflect state beyond what they awaited to be durable:
+#: acknowledgements of single commands, stateless pricing, health and reflection.
+UNFENCED: frozenset[str] = frozenset(
+    {
+        *(
+            f"/closeout.v1.AuctionService/{m}"
+            for m in (
+                "SubmitMarket",
+                "WithdrawMarket",
+                "SubmitSettlementRequest",
+                "WithdrawSettlementRequest",
+                "SubmitLimitOrder",
+                "ReplaceLimitOrder",
+                "CancelLimitOrder",
+            )
+        ),
+        "/closeout.v1.DefaultAuctionService/SubmitBid",
+        "/closeout.v1.DefaultAuctionService/WithdrawBid",
+    }
+)
+_UNFENCED_SERVICES = ("/closeout.v1.PricingService/", "/grpc.")
 
 _KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
 _MALFORMED = "malformed request: not a valid protobuf message for this method"
@@ -86,8 +115,10 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
         *,
         public_services: frozenset[str] = PUBLIC_SERVICES,
         logger: logging.Logger | None = None,
+        durability: Durability | None = None,
     ) -> None:
         self._authenticator = authenticator
+        self._durability = durability or Durability()
         self._public = public_services
         self._log = logger or logging.getLogger("closeout.rpc")
         self._guarded: dict[tuple[str, Principal | None], tuple[Any, Any]] = {}
@@ -144,6 +175,8 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
     ) -> Callable[..., Any]:
         guard = self
         streamed_requests = kind.startswith("stream_")
+        fenced = method not in UNFENCED and not method.startswith(_UNFENCED_SERVICES)
+        barrier = self._durability.barrier
 
         async def admit(request: Any, context: Any) -> Any:
             """Refuse bad credentials or an undecodable request; else the request to pass on."""
@@ -179,6 +212,8 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
                 result = behaviour(request, context)
                 if inspect.isawaitable(result):
                     result = await result
+                if fenced and (pending := barrier()) is not None:
+                    await pending  # the answer may reflect commits still in flight
                 return result
             except Exception as exc:
                 await guard._fail(context, exc, method, principal)
@@ -194,9 +229,19 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
         """Turn ``exc`` into a status; always raises (abort) or re-raises."""
         if isinstance(exc, grpc.aio.AbortError):
             raise exc  # the handler (or we) already chose a status
-        if isinstance(exc, DomainError):
-            await abort(context, exc)
         who = principal.participant_id if principal else "-"
+        if isinstance(exc, DomainError):
+            # A refusal reflects state too ("the window is closed"): only once it is durable.
+            pending = self._durability.barrier()
+            if pending is not None:
+                try:
+                    await pending
+                except JournalFailed as failed:
+                    exc = failed
+                else:
+                    await abort(context, exc)
+            else:
+                await abort(context, exc)
         if isinstance(exc, JournalFailed):
             self._log.error("%s by %s refused: journal failed", method, who)
             await abort_with(

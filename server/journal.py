@@ -1,21 +1,29 @@
-"""The journal: an append-only, hash-chained event log in SQLite, durable before acknowledged.
+"""The journal: an append-only, hash-chained event log, durable before acknowledged.
+
+Kept in SQLite (a file) or PostgreSQL (a URL): ``server/journal_store.py`` chooses the store
+and describes what both guarantee; this module is the one definition of the chain, the group
+commit and fail-stop, the same over both.
 
 API (asyncio; call from the event loop)::
 
-    journal = await Journal.open(path)            # creates the file, resumes the chain
+    journal = await Journal.open(location)        # takes the lock, checks the anchor, resumes
+    journal = await Journal.open(url, standby=True)   # waits until the leader's lease is free
     for record in journal.replay():               # startup: every record in sequence order
         ...
     records = await journal.append("cds/AUC-1", [{"type": "OrderAccepted", ...}])
     journal.head                                  # (sequence, hash) of the last durable record
     await journal.close()
-    report = verify(path)                         # offline: recompute the chain
+    report = verify(location)                     # offline: recompute the chain
 
 Rules this module keeps:
 
-* One writer. A dedicated thread owns the only write connection; nothing else writes the
-  file. Sequence numbers and hashes are assigned there, so order is exactly commit order.
+* One writer. The store's lock (a lock file, or a PostgreSQL advisory lease) is taken before
+  anything is read or written and kept until close: a second process refuses to start, or
+  waits as a standby. Inside the process a dedicated thread owns the only write connection;
+  sequence numbers and hashes are assigned there, so order is exactly commit order.
 * Group commit. Appends are queued; the writer takes everything queued, writes it in one
-  transaction and commits (WAL, ``synchronous=FULL``). Whatever arrives while a commit runs
+  transaction and commits (SQLite WAL with ``synchronous=FULL``; PostgreSQL with
+  ``synchronous_commit`` on), then records the anchor. Whatever arrives while a commit runs
   goes into the next one. ``append`` resolves only after the commit holding its events.
 * Hash chain. ``hash = sha256(prev_hash + canonical(record))`` over the sequence number,
   stream, type and canonical JSON payload; the first record chains from ``GENESIS_HASH``.
@@ -24,7 +32,11 @@ Rules this module keeps:
   append raise :class:`JournalFailed`, and :meth:`Journal.wait_failed` returns. The server
   (``server/app.py``) logs that as critical and shuts down: it must not acknowledge what it
   cannot keep. The journal never retries a failed commit, because it cannot know what part
-  of the batch reached the disk; restart replays whatever did.
+  of the batch reached the disk; restart replays whatever did. An idle writer checks its
+  store every ``heartbeat_seconds`` (PostgreSQL: the session holding the lease) and fails
+  the same way if it lost it.
+* Tail anchor. The store records the head outside the journal after each commit and
+  refuses to open a journal that ends before it (a deleted WAL, a cut-off file).
 
 This module must never interpret events (that is the services' job), never rewrite or delete
 a record, and never resolve an append before its commit returned.
@@ -38,12 +50,26 @@ import hashlib
 import json
 import logging
 import queue
-import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+
+from server.journal_store import (
+    GENESIS_HASH,
+    JournalCorrupt,
+    JournalError,
+    JournalFailed,
+    JournalLocked,
+    JournalStore,
+    JournalUnavailable,
+    Row,
+    TailLost,
+    check_tail,
+    describe_location,
+    open_store,
+)
 
 __all__ = [
     "GENESIS_HASH",
@@ -51,44 +77,18 @@ __all__ = [
     "JournalCorrupt",
     "JournalError",
     "JournalFailed",
+    "JournalLocked",
+    "JournalUnavailable",
     "Record",
+    "TailLost",
     "VerifyReport",
     "canonical_json",
+    "check_row",
     "record_hash",
     "verify",
 ]
 
-GENESIS_HASH: Final = "0" * 64
-_FORMAT_VERSION: Final = 1
 _log = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS journal (
-    seq       INTEGER PRIMARY KEY,
-    stream    TEXT NOT NULL,
-    type      TEXT NOT NULL,
-    payload   TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash      TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-
-
-class JournalError(Exception):
-    """Base of the journal's own errors."""
-
-
-class JournalFailed(JournalError):
-    """Raised by ``append`` once a journal write has failed; the journal accepts nothing more.
-
-    Raised by: :meth:`Journal.append`. Caller: refuse the command (UNAVAILABLE) and let the
-    server stop; restart replays what was committed.
-    """
-
-
-class JournalCorrupt(JournalError):
-    """Raised when replay finds a broken hash chain. Caller: do not serve; run ``verify``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,27 +150,18 @@ class JournalStats:
     batch_sizes: list[int] = field(default_factory=list)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    return conn
-
-
-def _read_only(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-
-
 class Journal:
-    """The server's journal. Create with :meth:`open`; one instance per file per process."""
+    """The server's journal. Create with :meth:`open`; one instance per journal per process."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, head: tuple[int, str]) -> None:
-        self.path = path
-        self._conn = conn
+    def __init__(self, store: JournalStore, head: tuple[int, str]) -> None:
+        self.store = store
+        #: The journal's location as it may be shown (a path, or a URL without password).
+        self.location = store.description
         self._head = head
         self._queue: queue.SimpleQueue[_Entry | object] = queue.SimpleQueue()
         self._failure: JournalFailed | None = None
         self._failed_event = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self.stats = JournalStats()
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
@@ -190,75 +181,114 @@ class Journal:
     def replay(self, after: int = 0) -> Iterator[Record]:
         """Yield every durable record with ``seq > after`` in order, checking the chain.
 
-        Blocking (reads SQLite on the caller's thread through its own read-only connection):
-        call it at startup before serving, or through ``asyncio.to_thread``.
+        Blocking (reads the store on the caller's thread through its own connection): call
+        it at startup before serving, or through ``asyncio.to_thread``.
 
         Raises:
-            JournalCorrupt: at the first record whose sequence or hash does not chain.
+            JournalCorrupt: at the first record whose sequence or hash does not chain, or
+                when the store cannot be read (a damaged file).
         """
-        conn = _read_only(self.path)
+        expected_seq, prev = 1, GENESIS_HASH
+        if after > 0:
+            found = self.store.hash_at(after)
+            if found is None:
+                raise JournalCorrupt(f"record {after} not found")
+            expected_seq, prev = after + 1, found
         try:
-            expected_seq, prev = 1, GENESIS_HASH
-            if after > 0:
-                row = conn.execute("SELECT hash FROM journal WHERE seq = ?", (after,)).fetchone()
-                if row is None:
-                    raise JournalCorrupt(f"record {after} not found")
-                expected_seq, prev = after + 1, row[0]
-            rows = conn.execute(
-                "SELECT seq, stream, type, payload, prev_hash, hash FROM journal"
-                " WHERE seq > ? ORDER BY seq",
-                (after,),
-            )
-            for seq, stream, type_, payload, prev_hash, hash_ in rows:
-                problem = _check_row(
+            for seq, stream, type_, payload, prev_hash, hash_ in self.store.read(after):
+                problem = check_row(
                     expected_seq, prev, seq, stream, type_, payload, prev_hash, hash_
                 )
                 if problem:
                     raise JournalCorrupt(f"record {seq}: {problem}")
                 yield Record(seq, stream, type_, json.loads(payload), prev_hash, hash_)
                 expected_seq, prev = seq + 1, hash_
-        finally:
-            conn.close()
+        except JournalError:
+            raise
+        except Exception as exc:  # sqlite3.DatabaseError, psycopg.Error: unreadable
+            raise JournalCorrupt(
+                f"record {expected_seq}: cannot be read ({exc}); the last good record is"
+                f" {expected_seq - 1} (hash {prev})"
+            ) from exc
 
     def read_stream(self, stream: str, first: int, last: int) -> list[Record]:
         """The durable records of ``stream`` with ``first <= seq <= last``, in order.
 
-        Blocking (its own read-only connection, like :meth:`replay`): call it through
+        Blocking (its own connection, like :meth:`replay`): call it through
         ``asyncio.to_thread``. It does not recheck the chain (``replay`` did at startup and
         ``verify`` does on demand); it only reads what the writer committed.
         """
-        conn = _read_only(self.path)
-        try:
-            rows = conn.execute(
-                "SELECT seq, stream, type, payload, prev_hash, hash FROM journal"
-                " WHERE seq BETWEEN ? AND ? AND stream = ? ORDER BY seq",
-                (first, last, stream),
-            ).fetchall()
-        finally:
-            conn.close()
+        rows = self.store.read_stream(stream, first, last)
         return [Record(seq, s, t, json.loads(p), prev, h) for seq, s, t, p, prev, h in rows]
 
     # -- commands -------------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, path: str | Path) -> Journal:
-        """Open (creating if needed) the journal at ``path`` and start its writer thread."""
-        journal_path = Path(path)
+    async def open(
+        cls,
+        location: str | Path,
+        *,
+        standby: bool = False,
+        poll_seconds: float = 0.5,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> Journal:
+        """Take the journal's single-writer lock, check its anchor, start the writer thread.
 
-        def _prepare() -> tuple[sqlite3.Connection, tuple[int, str]]:
-            journal_path.parent.mkdir(parents=True, exist_ok=True)
-            conn = _connect(journal_path)
-            conn.executescript(_SCHEMA)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', ?)",
-                (str(_FORMAT_VERSION),),
-            )
-            row = conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
-            last = row.fetchone()
-            return conn, (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
+        ``location`` is a SQLite path (or ``sqlite:///`` URL) or a ``postgresql://`` URL; a
+        new journal is created. With ``standby`` the call waits (polling every
+        ``poll_seconds``; cancel it to give up) until the lock is free instead of refusing,
+        calling ``on_wait(holder)`` once when it starts waiting.
 
-        conn, head = await asyncio.to_thread(_prepare)
-        journal = cls(journal_path, conn, head)
+        Raises:
+            JournalLocked: another process holds the lock (and ``standby`` is False).
+            TailLost: the journal ends before its anchor, or its WAL vanished; nothing was
+                written and the message names the last good record.
+            JournalUnavailable: the journal cannot be opened (bad URL, no database...).
+        """
+        try:
+            store = open_store(location)
+        except ValueError as exc:
+            raise JournalUnavailable(f"journal {location}: {exc}") from None
+        where = describe_location(location)
+        waiting = False
+        while True:
+            try:
+                acquired = await asyncio.to_thread(store.try_acquire)
+            except Exception as exc:
+                if not standby:
+                    raise JournalUnavailable(f"cannot open journal {where}: {exc}") from exc
+                _log.warning("standby: cannot reach journal %s (%s); retrying", where, exc)
+                await asyncio.to_thread(store.close)
+                acquired = False
+            if acquired:
+                break
+            if not standby:
+                holder = await asyncio.to_thread(store.holder)
+                await asyncio.to_thread(store.close)
+                raise JournalLocked(
+                    f"journal {where} is in use by {holder}: one server writes a journal;"
+                    " stop the other one, or start this one with --standby to take over"
+                    " when it stops"
+                )
+            if not waiting:
+                waiting = True
+                if on_wait is not None:
+                    on_wait(await asyncio.to_thread(store.holder))
+            try:
+                await asyncio.sleep(poll_seconds)
+            except asyncio.CancelledError:
+                await asyncio.to_thread(store.close)
+                raise
+        try:
+            head = await asyncio.to_thread(store.prepare)
+        except JournalError:
+            await asyncio.to_thread(store.close)
+            raise
+        except Exception as exc:
+            await asyncio.to_thread(store.close)
+            raise JournalUnavailable(f"cannot open journal {where}: {exc}") from exc
+        journal = cls(store, head)
+        journal._loop = asyncio.get_running_loop()
         journal._thread.start()
         return journal
 
@@ -349,11 +379,17 @@ class Journal:
     # -- internals (writer thread) --------------------------------------------------------
 
     def _run(self) -> None:
+        interval = self.store.heartbeat_seconds
         try:
             stopping = False
             while not stopping:
                 batch: list[_Entry] = []
-                item = self._queue.get()
+                try:
+                    item = self._queue.get(timeout=interval)
+                except queue.Empty:
+                    if not self._heartbeat():
+                        return
+                    continue
                 # Group commit: take everything that queued up while the last commit ran.
                 while True:
                     if item is _STOP:
@@ -368,7 +404,30 @@ class Journal:
                 if batch and not self._commit_batch(batch):
                     return
         finally:
-            self._conn.close()
+            try:
+                self.store.close()
+            except Exception:
+                _log.exception("closing the journal store failed")
+
+    def _heartbeat(self) -> bool:
+        """Check an idle store (the lease); on failure stop like a failed write. True if ok."""
+        try:
+            self.store.heartbeat()
+        except BaseException as exc:
+            self._stop_on(JournalFailed(f"journal lost (idle check failed): {exc!r}"), exc, [])
+            return False
+        return True
+
+    def _stop_on(self, failure: JournalFailed, exc: BaseException, batch: list[_Entry]) -> None:
+        failure.__cause__ = exc
+        _log.critical("%s; refusing every further append", failure, exc_info=exc)
+        self._failure = failure
+        self._fail_entries(batch, failure)
+        self._drain_failed(failure)
+        loop = batch[0].loop if batch else self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop may already be closed
+                loop.call_soon_threadsafe(self._failed_event.set)
 
     def _commit_batch(self, batch: list[_Entry]) -> bool:
         """Write and commit one batch; on failure fail it and everything after. True if ok."""
@@ -377,7 +436,7 @@ class Journal:
             return False
         seq, prev = self._head
         results: list[list[Record] | int] = []
-        rows: list[tuple[int, str, str, str, str, str]] = []
+        rows: list[Row] = []
         sha256 = hashlib.sha256
         quoted: dict[str, str] = {}  # streams and types recur: quote each once per batch
         for entry in batch:
@@ -410,15 +469,7 @@ class Journal:
         try:
             self._write(rows)
         except BaseException as exc:  # any failure, even an interrupt, must stop the journal
-            failure = JournalFailed(f"journal write failed: {exc!r}")
-            failure.__cause__ = exc
-            _log.critical("journal write failed; refusing every further append", exc_info=exc)
-            self._failure = failure
-            self._fail_entries(batch, failure)
-            self._drain_failed(failure)
-            loop = batch[0].loop
-            with contextlib.suppress(RuntimeError):  # the loop may already be closed
-                loop.call_soon_threadsafe(self._failed_event.set)
+            self._stop_on(JournalFailed(f"journal write failed: {exc!r}"), exc, batch)
             return False
         self._head = (seq, prev)
         self.stats.commits += 1
@@ -427,20 +478,9 @@ class Journal:
         _resolve_all(batch, results)
         return True
 
-    def _write(self, rows: list[tuple[int, str, str, str, str, str]]) -> None:
-        """One transaction holding ``rows``; returns only after COMMIT (synchronous=FULL)."""
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany(
-                "INSERT INTO journal(seq, stream, type, payload, prev_hash, hash)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            self._conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("ROLLBACK")
-            raise
+    def _write(self, rows: list[Row]) -> None:
+        """One transaction holding ``rows`` (and the anchor); returns only after the commit."""
+        self.store.write(rows)
 
     def _fail_entries(self, batch: list[_Entry], failure: JournalFailed) -> None:
         for entry in batch:
@@ -495,7 +535,7 @@ def _reject(entry: _Entry, failure: JournalFailed) -> None:
         entry.loop.call_soon_threadsafe(_set)
 
 
-def _check_row(
+def check_row(
     expected_seq: int,
     prev: str,
     seq: object,
@@ -540,7 +580,7 @@ def _refuse_constant(name: str) -> float:
 class VerifyReport:
     """Outcome of :func:`verify`. ``ok`` is False once any record fails to chain."""
 
-    path: Path
+    location: str
     records: int
     head_seq: int
     head_hash: str
@@ -552,58 +592,62 @@ class VerifyReport:
         return self.problem is None
 
 
-def verify(path: str | Path, expected_head: str | None = None) -> VerifyReport:
-    """Recompute the hash chain of the journal at ``path`` (read-only); report the first break.
+def verify(location: str | Path, expected_head: str | None = None) -> VerifyReport:
+    """Recompute the hash chain of the journal at ``location`` (read-only); report the first
+    break, and a tail cut off before the journal's own anchor or before ``expected_head``
+    (a head hash recorded elsewhere, e.g. from ``AdminService.GetServerInfo``).
 
-    A chain alone cannot reveal records cut off its end; pass ``expected_head`` (a head hash
-    recorded elsewhere, e.g. from ``AdminService.GetServerInfo``) to detect that too.
+    Safe while a server writes the journal: it reads one consistent snapshot.
     """
-    journal_path = Path(path)
-    if not journal_path.exists():
-        return VerifyReport(journal_path, 0, 0, GENESIS_HASH, None, "file does not exist")
+    where = describe_location(location)
     try:
-        conn = _read_only(journal_path)
-    except sqlite3.Error as exc:
-        return VerifyReport(journal_path, 0, 0, GENESIS_HASH, None, f"cannot open: {exc}")
+        store = open_store(location)
+    except ValueError as exc:
+        return VerifyReport(where, 0, 0, GENESIS_HASH, None, str(exc))
+    try:
+        if not store.exists():
+            return VerifyReport(where, 0, 0, GENESIS_HASH, None, "the journal does not exist")
+    except Exception as exc:
+        return VerifyReport(where, 0, 0, GENESIS_HASH, None, f"cannot open: {exc}")
     count, expected_seq, prev = 0, 1, GENESIS_HASH
     try:
-        rows = conn.execute(
-            "SELECT seq, stream, type, payload, prev_hash, hash FROM journal ORDER BY seq"
-        )
-        for seq, stream, type_, payload, prev_hash, hash_ in rows:
-            problem = _check_row(expected_seq, prev, seq, stream, type_, payload, prev_hash, hash_)
+        for seq, stream, type_, payload, prev_hash, hash_ in store.read():
+            problem = check_row(expected_seq, prev, seq, stream, type_, payload, prev_hash, hash_)
             if problem:
                 bad = seq if isinstance(seq, int) else expected_seq
-                return VerifyReport(journal_path, count, expected_seq - 1, prev, bad, problem)
+                return VerifyReport(where, count, expected_seq - 1, prev, bad, problem)
             count += 1
             expected_seq, prev = seq + 1, hash_
-    except sqlite3.Error as exc:
+        head = (expected_seq - 1, prev)
+        anchor = store.anchor()
+        if anchor is not None and anchor.seq > 0:
+            check_tail(where, head, anchor, store.hash_at(anchor.seq))
+        if (
+            expected_head is not None
+            and expected_head != prev
+            and store.find_hash(expected_head) is None
+        ):
+            return VerifyReport(
+                where,
+                count,
+                head[0],
+                prev,
+                None,
+                f"expected head {expected_head} is not in the journal (truncated?);"
+                f" the last good record is {head[0]} (hash {prev})",
+            )
+    except TailLost as exc:
+        return VerifyReport(where, count, expected_seq - 1, prev, None, str(exc))
+    except Exception as exc:  # sqlite3.Error, psycopg.Error: an unreadable journal
         return VerifyReport(
-            journal_path, count, expected_seq - 1, prev, expected_seq, f"cannot read: {exc}"
-        )
-    finally:
-        conn.close()
-    if (
-        expected_head is not None
-        and expected_head != prev
-        and not _contains_hash(journal_path, expected_head)
-    ):
-        return VerifyReport(
-            journal_path,
+            where,
             count,
             expected_seq - 1,
             prev,
-            None,
-            f"expected head {expected_head} is not in the journal (truncated?)",
-        )
-    return VerifyReport(journal_path, count, expected_seq - 1, prev)
-
-
-def _contains_hash(path: Path, digest: str) -> bool:
-    conn = _read_only(path)
-    try:
-        return (
-            conn.execute("SELECT 1 FROM journal WHERE hash = ?", (digest,)).fetchone() is not None
+            expected_seq,
+            f"cannot read: {exc}; the last good record is {expected_seq - 1} (hash {prev})",
         )
     finally:
-        conn.close()
+        with contextlib.suppress(Exception):
+            store.close()
+    return VerifyReport(where, count, expected_seq - 1, prev)

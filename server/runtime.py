@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from server.clock import Clock
 from server.config import ServerConfig
+from server.durability import Durability
 from server.journal import Journal, Record
 
 __all__ = ["Registration", "Runtime", "ServiceModule"]
@@ -38,7 +39,8 @@ class Runtime:
     """Shared by every service: configuration, the journal, the clock, a logger, the version.
 
     Services append events with ``await runtime.journal.append(stream, events)`` and take
-    ``now`` only from ``runtime.clock.now()`` (tests inject a ``FakeClock``).
+    ``now`` only from ``runtime.clock.now()`` (tests inject a ``FakeClock``). A service that
+    changes memory before its commit is durable takes a ``durability`` ticket for it.
     """
 
     config: ServerConfig
@@ -46,6 +48,9 @@ class Runtime:
     clock: Clock
     logger: logging.Logger
     version: str
+    #: Registries take a ticket when they change memory and return it once durable; the
+    #: guard holds every answer at its barrier (``server/durability.py``).
+    durability: Durability = field(default_factory=Durability)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""``closeout bench``: the load harness (ingest, whole auctions) against a same-run baseline.
+"""``closeout bench``: the load harness (ingest, whole auctions) against a same-run baseline,
+and curve building against QuantLib.
 
 The harness lives in ``bench/`` and is imported lazily inside each command: it starts
 servers (``bench.serverproc`` imports ``server``), which no other client command may load.
@@ -50,11 +51,20 @@ def ingest(
             help="Another venv's python (e.g. with grpcio 1.85.1): compare the empty baseline.",
         ),
     ] = None,
+    journal: Annotated[
+        str | None,
+        typer.Option(
+            "--journal",
+            help="Also run with the server's journal here (a postgresql:// URL; an EMPTY"
+            " database or schema: it is replayed at start) and report its ratios beside"
+            " SQLite's.",
+        ),
+    ] = None,
 ) -> None:
     """Unary and streamed limit-order ingestion vs an empty gRPC handler, same client."""
     from dataclasses import replace
 
-    from bench.ingest import IngestConfig, markdown, run_ingest
+    from bench.ingest import IngestConfig, compare_journals, markdown, run_ingest
     from bench.report import write_report
 
     cfg = IngestConfig.quick() if quick else IngestConfig()
@@ -68,6 +78,17 @@ def ingest(
         compare_python=compare_grpc,
         log=lambda m: None if as_json else _err.print(m, highlight=False),
     )
+    if journal is not None:
+        if target is not None:
+            _err.print("--journal starts its own server: it cannot be used with --target")
+            raise typer.Exit(2)
+        other = run_ingest(
+            cfg,
+            show_progress=not as_json and _err.is_terminal,
+            journal=journal,
+            log=lambda m: None if as_json else _err.print(m, highlight=False),
+        )
+        data = compare_journals(data, other)
     text = markdown(data)
     path = write_report("ingest", data, text, out)
     _emit(data, text, path, as_json)
@@ -87,6 +108,36 @@ def auction(quick: Quick = False, as_json: AsJson = False, out: Out = None) -> N
     )
     text = markdown(data)
     path = write_report("auction", data, text, out)
+    _emit(data, text, path, as_json)
+
+
+@app.command("curves")
+def curves(
+    quick: Quick = False,
+    as_json: AsJson = False,
+    out: Out = None,
+    sets: Annotated[
+        int | None, typer.Option("--sets", help="Curve sets per interpolation (default 30).")
+    ] = None,
+    rounds: Annotated[int | None, typer.Option("--rounds", help="Rounds (best is kept).")] = None,
+) -> None:
+    """Curve bootstrapping per interpolation vs QuantLib, same run; DV01 rebuilds; a PNG."""
+    from dataclasses import replace
+
+    from bench.curves import CurveBenchConfig, markdown, plot, run_curves
+    from bench.report import write_report
+
+    cfg = CurveBenchConfig.quick() if quick else CurveBenchConfig()
+    if sets is not None:
+        cfg = replace(cfg, sets=sets)
+    if rounds is not None:
+        cfg = replace(cfg, rounds=rounds)
+    data = run_curves(cfg, log=lambda m: None if as_json else _err.print(m, highlight=False))
+    text = markdown(data)
+    path = write_report("curves", data, text, out)
+    png = plot(data, path.with_suffix(".png"))
+    if png is None and not as_json:
+        _err.print("no plot: install the bench extra (pip install -e '.[bench]')")
     _emit(data, text, path, as_json)
 
 

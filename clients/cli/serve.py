@@ -32,17 +32,26 @@ def serve(
         typer.Option("--listen", help="host:port to listen on (port 0: any free port)."),
     ] = None,
     journal: Annotated[
-        Path | None,
-        typer.Option("--journal", help="Journal file (SQLite).", dir_okay=False),
+        str | None,
+        typer.Option("--journal", help="Journal: a SQLite file path, or a postgresql:// URL."),
     ] = None,
+    standby: Annotated[
+        bool,
+        typer.Option(
+            "--standby",
+            help="If another server holds the journal, wait and take over when it stops"
+            " (hot standby) instead of refusing to start.",
+        ),
+    ] = False,
 ) -> None:
     """Run the auction server until SIGINT/SIGTERM. Without --config: a local demo."""
     from server.app import run
     from server.config import ConfigError, load_config
-    from server.journal import JournalCorrupt
+    from server.journal import JournalCorrupt, JournalLocked, JournalUnavailable, TailLost
 
+    overrides = {"listen": listen, "journal": journal, "standby": standby or None}
     try:
-        loaded = load_config(config, overrides={"listen": listen, "journal": journal})
+        loaded = load_config(config, overrides=overrides)
     except ConfigError as exc:
         _err.print(f"[red]configuration error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(2) from None
@@ -51,6 +60,20 @@ def serve(
     except ConfigError as exc:
         _err.print(f"[red]cannot start:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    except JournalLocked as exc:
+        _err.print(f"[red]cannot start:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    except JournalUnavailable as exc:
+        _err.print(f"[red]cannot start:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    except TailLost as exc:
+        _err.print(
+            f"[red]refusing to start, records are missing:[/red] {exc}. Nothing was written."
+            " Restore the journal from a backup (docs/deployment.md); do not delete its"
+            " .head anchor to force a start: that accepts the loss of acknowledged records.",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
     except JournalCorrupt as exc:
         _err.print(
             f"[red]journal is corrupt:[/red] {exc}; run 'closeout journal verify'",

@@ -18,7 +18,7 @@ __all__ = ["register"]
 
 def register(server: Any, runtime: Runtime) -> Registration:
     """Add AuctionService and OperatorService to ``server``."""
-    registry = AuctionRegistry(runtime.journal, runtime.clock.now)
+    registry = AuctionRegistry(runtime.journal, runtime.clock.now, runtime.durability)
     names = (
         dealer_service.add(server, registry, runtime),
         operator_service.add(server, registry, runtime),

@@ -279,10 +279,9 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         principal = require_role(*WATCH_ROLES)
         auction = self._registry.get(request.auction_id)
         viewer = viewer_of(principal, auction)
-        if request.after_sequence > auction.last_seq:
-            raise InvalidInput(
-                "after_sequence", f"the auction has only {auction.last_seq} events so far"
-            )
+        known = self._registry.durable_seq(request.auction_id)
+        if request.after_sequence > known:
+            raise InvalidInput("after_sequence", f"the auction has only {known} events so far")
         after = request.after_sequence
         phase = Phase.SCHEDULED
         for event in self._registry.public_history(request.auction_id, 0):

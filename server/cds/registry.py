@@ -26,6 +26,7 @@ from typing import Any
 from matching.cds import events as ev
 from matching.cds.auction import CdsAuction, Decision
 from matching.errors import AlreadyExists, NotFound
+from server.durability import Durability
 from server.journal import Journal, Record
 from server.scheduler import WindowScheduler
 
@@ -71,9 +72,16 @@ class _Durable:
 class AuctionRegistry:
     """Every CDS auction of the server, its history, and the scheduler of its windows."""
 
-    def __init__(self, journal: Journal, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        now: Callable[[], datetime],
+        durability: Durability | None = None,
+    ) -> None:
         self._journal = journal
         self._now = now
+        self._durability = durability or Durability()
+        self._pending_ticket = 0
         self._auctions: dict[str, _Entry] = {}
         self._scheduler = WindowScheduler("cds", now, self.auctions, self.execute)
         # Commands applied since the last flush to the journal (one append per loop turn).
@@ -229,17 +237,21 @@ class AuctionRegistry:
         if future is None:
             loop = asyncio.get_running_loop()
             future = self._pending_future = loop.create_future()
+            # One read-barrier ticket for everything applied in this loop turn.
+            self._pending_ticket = self._durability.applied()
             loop.call_soon(self._flush)
         return _Durable(future)
 
     def _flush(self) -> None:
         future, items, marks = self._pending_future, self._pending, self._pending_marks
         self._pending_future, self._pending, self._pending_marks = None, [], []
+        ticket, durability = self._pending_ticket, self._durability
         if future is None or future.done():  # pragma: no cover - nothing queued
             return
         try:
             written = self._journal.submit_many(items)
         except BaseException as exc:  # JournalFailed: every waiter hears it (fail-stop)
+            durability.failed(exc)
             future.set_exception(exc)
             future.exception()  # retrieved: nobody may be awaiting (bulk streams)
             return
@@ -252,6 +264,7 @@ class AuctionRegistry:
                 return
             exc = done.exception()
             if exc is not None:
+                durability.failed(exc)
                 future.set_exception(exc)
                 future.exception()
                 return
@@ -262,6 +275,7 @@ class AuctionRegistry:
                 entry.journal_seqs.extend(range(journal_seq + 1, journal_seq + count + 1))
                 journal_seq += count
                 entry.mark_durable(len(entry.journal_seqs))
+            durability.durable(ticket)
             future.set_result(None)
 
         written.add_done_callback(durable)

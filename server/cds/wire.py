@@ -9,7 +9,7 @@ No auction rule here: this module converts, it never decides.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -23,6 +23,7 @@ from matching.cds.publication import PublicResult
 from matching.cds.result import AuctionResult
 from matching.cds.settlement import SettlementStatement
 from matching.errors import InvalidInput
+from server.timestamps import timestamp_in
 
 _SIDE_IN = {pb.SIDE_BUY: Side.BUY, pb.SIDE_SELL: Side.SELL}
 _SIDE_OUT = {Side.BUY: pb.SIDE_BUY, Side.SELL: pb.SIDE_SELL}
@@ -115,19 +116,12 @@ def params_out(params: AuctionParams) -> pb.AuctionParameters:
     )
 
 
-def _ts_in(msg: pb.WindowSchedule, name: str) -> datetime | None:
-    if not msg.HasField(name):  # type: ignore[arg-type]  # names come from the list below
-        return None
-    stamp: Timestamp = getattr(msg, name)
-    return stamp.ToDatetime(tzinfo=UTC)
-
-
 def schedule_in(msg: pb.WindowSchedule) -> Schedule:
     """A schedule from the wire; the engine checks the order of the times."""
     try:
         return Schedule(
             **{
-                n: _ts_in(msg, n)
+                n: timestamp_in(msg, n, f"schedule.{n}")
                 for n in ("stage1_open", "stage1_close", "stage2_open", "stage2_close")
             }
         )

@@ -18,7 +18,7 @@ __all__ = ["register"]
 
 def register(server: Any, runtime: Runtime) -> Registration:
     """Add ClearingService and DefaultAuctionService to ``server``."""
-    registry = DefaultRegistry(runtime.journal, runtime.clock.now)
+    registry = DefaultRegistry(runtime.journal, runtime.clock.now, runtime.durability)
     names = (
         clearing_service.add(server, registry, runtime),
         member_service.add(server, registry, runtime),

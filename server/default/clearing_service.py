@@ -23,6 +23,7 @@ from server.config import Role
 from server.default import valuation, wire
 from server.default.registry import DefaultRegistry
 from server.runtime import Runtime
+from server.timestamps import timestamp_in
 
 READ_ROLES = (Role.OPERATOR, Role.OBSERVER)
 
@@ -141,8 +142,8 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
             reserve=request.reserve or None,
             reserve_bp=request.reserve_bp or None,
             grading_threshold=request.grading_threshold,
-            open_at=wire.timestamp_in(request, "open_at"),
-            close_at=wire.timestamp_in(request, "close_at"),
+            open_at=timestamp_in(request, "open_at"),
+            close_at=timestamp_in(request, "close_at"),
             window_seconds=request.window_seconds,
             by=operator,
         )

@@ -111,10 +111,9 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
         if principal.role in MEMBER_ROLES:
             viewer = principal.participant_id
             auction.lot_for(viewer)  # invited members only
-        if request.after_sequence > auction.last_seq:
-            raise InvalidInput(
-                "after_sequence", f"the auction has only {auction.last_seq} events so far"
-            )
+        known = self._registry.durable_seq(request.auction_id)
+        if request.after_sequence > known:
+            raise InvalidInput("after_sequence", f"the auction has only {known} events so far")
         after = request.after_sequence
         phase = Phase.CREATED
         for event in self._registry.durable_history(request.auction_id, 0)[:after]:

@@ -44,6 +44,7 @@ from matching.errors import (
 )
 from matching.eventsourcing import Ack, Decision, Event
 from server.default import valuation
+from server.durability import Durability
 from server.journal import Journal, Record
 from server.scheduler import WindowScheduler
 
@@ -93,9 +94,15 @@ class MarginResult:
 class DefaultRegistry:
     """The clearing house, every default auction, their histories, the window scheduler."""
 
-    def __init__(self, journal: Journal, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        now: Callable[[], datetime],
+        durability: Durability | None = None,
+    ) -> None:
         self._journal = journal
         self._now = now
+        self._durability = durability or Durability()
         self._house: _Stream[ClearingHouse, cev.Event] | None = None
         self._auctions: dict[str, _Stream[DefaultAuction, aev.Event]] = {}
         self._scheduler = WindowScheduler("default", now, self.auctions, self.execute)
@@ -120,6 +127,10 @@ class DefaultRegistry:
     def auctions(self) -> list[DefaultAuction]:
         """Every auction in creation order."""
         return [e.engine for e in self._auctions.values()]
+
+    def durable_seq(self, auction_id: str) -> int:
+        """The auction's last durable event sequence number."""
+        return self._entry(auction_id).durable_seq
 
     def durable_history(self, auction_id: str, after: int) -> list[aev.Event]:
         """An auction's durable events with ``seq > after``."""
@@ -309,7 +320,10 @@ class DefaultRegistry:
             raise InvalidInput("window_seconds", "give close_at or window_seconds, not both")
         now = self._now()
         if window_seconds:
-            close_at = (open_at or now) + timedelta(seconds=window_seconds)
+            try:
+                close_at = (open_at or now) + timedelta(seconds=window_seconds)
+            except OverflowError:
+                raise InvalidInput("window_seconds", "the window would end after 9999") from None
         if reserve_bp:
             reserve = valuation.reserve_at_bp(record.lot, reserve_bp)
         params = AuctionParams.build(
@@ -460,13 +474,25 @@ class DefaultRegistry:
     def _commit(self, entry: _Stream[Any, Any], events: Sequence[Event]) -> Awaitable[object]:
         """Queue ``events`` (already applied) now; the awaitable resolves once durable."""
         entry.history.extend(events)
-        written = self._journal.submit(entry.stream, [e.to_dict() for e in events])
+        durability = self._durability
+        ticket = durability.applied()
+        try:
+            written = self._journal.submit(entry.stream, [e.to_dict() for e in events])
+        except BaseException as exc:
+            durability.failed(exc)
+            raise
         last = events[-1].seq
 
         def durable(future: asyncio.Future[Any]) -> None:
             # Commits complete in queue order: everything up to ``last`` is durable now.
-            if not future.cancelled() and future.exception() is None:
-                entry.mark_durable(last)
+            if future.cancelled():
+                return
+            exc = future.exception()
+            if exc is not None:
+                durability.failed(exc)
+                return
+            entry.mark_durable(last)
+            durability.durable(ticket)
 
         written.add_done_callback(durable)
         return asyncio.shield(written)

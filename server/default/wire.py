@@ -11,7 +11,7 @@ No clearing or auction rule here: this module converts, it never decides.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -110,14 +110,6 @@ def swap_in(msg: pb.ClearedSwap, field: str) -> SwapTerms:
         maturity=msg.maturity,
         field=field,
     )
-
-
-def timestamp_in(msg: Any, name: str) -> datetime | None:
-    """An optional Timestamp field as an aware UTC datetime."""
-    if not msg.HasField(name):
-        return None
-    stamp: Timestamp = getattr(msg, name)
-    return stamp.ToDatetime(tzinfo=UTC)
 
 
 # -- outbound -------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from clients.scenario import ScenarioError, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples" / "cds").glob("*.json"))
-DATA = ROOT.parent / "shared" / "data" / "cds_auctions"
+DATA = ROOT / "tests" / "data" / "cds_auctions"
 runner = CliRunner()
 
 

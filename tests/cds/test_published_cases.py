@@ -1,4 +1,4 @@
-"""Replays of real published auctions from ``shared/data/cds_auctions``.
+"""Replays of real published auctions from ``tests/data/cds_auctions`` (provenance in its README).
 
 Stage 1 is checked exactly against the publication (IMM, adjustment amounts, open interest).
 Stage 2 only as far as the published books allow: Hertz publishes one dealer's book and the
@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.cds.builders import Driver
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cds_auctions"
+DATA = Path(__file__).resolve().parents[1] / "data" / "cds_auctions"
 
 
 def load(name: str) -> dict[str, Any]:

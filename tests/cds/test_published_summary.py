@@ -11,7 +11,7 @@
 * The two complete cases (Hertz 2020, Movie Gallery 2007) agree with their summary rows,
   and their stage 1 run through the engine reproduces the published IMM and open interest.
 
-Data lives in ``shared/`` beside the repository (CI clones it there).
+Data lives in ``tests/data/cds_auctions`` (its README gives the provenance).
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ from matching.cds.auction import CdsAuction, Schedule
 from matching.cds.params import AuctionParams, Side
 from matching.cds.stage2 import cap_price
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-DATA = SHARED / "data" / "cds_auctions"
+DATA = Path(__file__).resolve().parents[1] / "data" / "cds_auctions"
 SUMMARY_JSON = DATA / "creditfixings_summary_2005_2023.json"
 SUMMARY_CSV = DATA / "creditfixings_summary_2005_2023.csv"
 

@@ -1,7 +1,8 @@
 """QuantLib as the reference implementation, for tests only (pricing/ never imports it).
 
-Builds QuantLib curves and swaps from the same inputs our library takes, and exports
-QuantLib's holiday lists into our explicit-list calendars so both sides agree day for day.
+Builds QuantLib markets (curves from ``bench.quantlib_curves``) and swaps from the same inputs
+our library takes, and exports QuantLib's holiday lists into our explicit-list calendars so
+both sides agree day for day.
 """
 
 from __future__ import annotations
@@ -14,36 +15,13 @@ from typing import Any
 import numpy as np
 import QuantLib as ql  # noqa: N813
 
-from pricing.bootstrap import CurveSpec, Quote
-from pricing.calendars import BusinessDay, Calendar, explicit_calendar
+from bench.quantlib_curves import BDC as _BDC
+from bench.quantlib_curves import make_curve, make_helpers, qdate, ql_day_count
+from pricing.bootstrap import Quote
+from pricing.calendars import Calendar, explicit_calendar
 from pricing.conventions import FloatKind, SwapConvention
-from pricing.daycount import DayCount
-from pricing.interpolation import Interpolation
 from pricing.market import Market
 from pricing.swaps import SwapBook
-
-_BDC = {
-    BusinessDay.FOLLOWING: ql.Following,
-    BusinessDay.MODIFIED_FOLLOWING: ql.ModifiedFollowing,
-    BusinessDay.PRECEDING: ql.Preceding,
-    BusinessDay.MODIFIED_PRECEDING: ql.ModifiedPreceding,
-    BusinessDay.UNADJUSTED: ql.Unadjusted,
-}
-
-
-def ql_day_count(dc: DayCount) -> Any:
-    return {
-        DayCount.ACT_360: ql.Actual360(),
-        DayCount.ACT_365F: ql.Actual365Fixed(),
-        DayCount.THIRTY_360: ql.Thirty360(ql.Thirty360.BondBasis),
-        DayCount.THIRTY_E_360: ql.Thirty360(ql.Thirty360.European),
-        DayCount.ACT_ACT_ISDA: ql.ActualActual(ql.ActualActual.ISDA),
-    }[dc]
-
-
-def qdate(ordinal: int) -> Any:
-    d = dt.date.fromordinal(int(ordinal))
-    return ql.Date(d.day, d.month, d.year)
 
 
 def from_qdate(d: Any) -> int:
@@ -75,110 +53,6 @@ class QlMarket:
     def bump(self, shift: float) -> None:
         for q in self.quotes:
             q.setValue(q.value() + shift)
-
-
-def _period(t: Any) -> Any:
-    if t.months:
-        return ql.Period(t.months, ql.Months)
-    if t.weeks:
-        return ql.Period(t.weeks, ql.Weeks)
-    return ql.Period(t.days, ql.Days)
-
-
-def _make_curve(spec: CurveSpec, helpers: list[Any], interpolation: Interpolation) -> Any:
-    ref = qdate(spec.valuation)
-    dc = ql.Actual365Fixed()
-    if interpolation is Interpolation.LOG_LINEAR_DISCOUNT:
-        curve = ql.PiecewiseLogLinearDiscount(ref, helpers, dc)
-    elif interpolation is Interpolation.LINEAR_ZERO:
-        curve = ql.PiecewiseLinearZero(ref, helpers, dc)
-    else:
-        curve = ql.PiecewiseConvexMonotoneForward(
-            ref, helpers, dc, [], [], ql.ConvexMonotone(0.0, 1.0, False)
-        )
-    curve.enableExtrapolation()
-    return curve
-
-
-def _helpers(
-    spec: CurveSpec, qcal: Any, ibor: Any, overnight: Any, discount: Any | None
-) -> tuple[list[Any], list[Any]]:
-    c = spec.convention
-    quotes: list[Any] = []
-    helpers: list[Any] = []
-    for q in spec.quotes:
-        sq = ql.SimpleQuote(q.rate)
-        quotes.append(sq)
-        h = ql.QuoteHandle(sq)
-        if q.instrument == "deposit":
-            helpers.append(
-                ql.DepositRateHelper(
-                    h,
-                    _period(q.tenor),
-                    c.spot_lag,
-                    qcal,
-                    _BDC[c.business_day],
-                    c.end_of_month,
-                    ql_day_count(c.float_day_count),
-                )
-            )
-        elif q.instrument == "fra":
-            assert q.start is not None
-            assert q.end is not None
-            helpers.append(
-                ql.FraRateHelper(
-                    h,
-                    q.start.months,
-                    q.end.months,
-                    c.spot_lag,
-                    qcal,
-                    _BDC[c.business_day],
-                    c.end_of_month,
-                    ql_day_count(c.float_day_count),
-                )
-            )
-        elif c.float_kind is FloatKind.IBOR:
-            args = [
-                h,
-                _period(q.tenor),
-                qcal,
-                _freq(c.fixed_months),
-                _BDC[c.business_day],
-                ql_day_count(c.fixed_day_count),
-                ibor,
-            ]
-            args += [
-                ql.QuoteHandle(),
-                ql.Period(0, ql.Days),
-                discount if discount is not None else ql.YieldTermStructureHandle(),
-                c.spot_lag,
-                ql.Pillar.LastRelevantDate,
-                ql.Date(),
-                c.end_of_month,
-            ]
-            helpers.append(ql.SwapRateHelper(*args))
-        else:
-            helpers.append(
-                ql.OISRateHelper(
-                    c.spot_lag,
-                    _period(q.tenor),
-                    h,
-                    overnight,
-                    discountingCurve=(
-                        discount if discount is not None else ql.YieldTermStructureHandle()
-                    ),
-                    paymentFrequency=_freq(c.float_months),
-                    endOfMonth=c.end_of_month,
-                    fixedPaymentFrequency=_freq(c.fixed_months),
-                    convention=_BDC[c.business_day],
-                    fixedDayCount=ql_day_count(c.fixed_day_count),
-                )
-            )
-    return quotes, helpers
-
-
-def _freq(months: int) -> Any:
-    return ql.Period(months, ql.Months).frequency()
 
 
 def ql_market(market: Market, qcal: Any) -> QlMarket:
@@ -215,18 +89,18 @@ def ql_market(market: Market, qcal: Any) -> QlMarket:
     )
     all_quotes: list[Any] = []
     if market.discount is None:
-        quotes, helpers = _helpers(market.projection, qcal, curve_ibor, overnight, None)
-        curve = _make_curve(market.projection, helpers, market.projection.interpolation)
+        quotes, helpers = make_helpers(market.projection, qcal, curve_ibor, overnight, None)
+        curve = make_curve(market.projection, helpers)
         proj.linkTo(curve)
         disc.linkTo(curve)
         all_quotes += quotes
     else:
         ois_index = ql.OvernightIndex("TestOIS", 0, ql.USDCurrency(), qcal, ql.Actual360(), disc)
-        dq, dh = _helpers(market.discount, qcal, curve_ibor, ois_index, None)
-        dcurve = _make_curve(market.discount, dh, market.discount.interpolation)
+        dq, dh = make_helpers(market.discount, qcal, curve_ibor, ois_index, None)
+        dcurve = make_curve(market.discount, dh)
         disc.linkTo(dcurve)
-        pq, ph = _helpers(market.projection, qcal, curve_ibor, overnight, disc)
-        pcurve = _make_curve(market.projection, ph, market.projection.interpolation)
+        pq, ph = make_helpers(market.projection, qcal, curve_ibor, overnight, disc)
+        pcurve = make_curve(market.projection, ph)
         proj.linkTo(pcurve)
         all_quotes += dq + pq
     return QlMarket(all_quotes, proj, disc, ibor, overnight)

@@ -200,7 +200,11 @@ def test_reserve_at_bp() -> None:
     # b* 12,337.67 and DV01 4,321.09: 2.5bp x 432,109 cents = 1,080,272.5 -> 1,080,272
     assert clearing.reserve_at_bp(1233767, -432109, "2.5") == 1233767 - 1080272
     assert clearing.reserve_at_bp(1233767, 432109, "0") == 1233767
-    for bad, words in [("-1", "non-negative"), ("NaN", "non-negative"), ("x", "not a decimal")]:
+    for bad, words in [
+        ("-1", "non-negative"),
+        ("NaN", "expected a number"),
+        ("x", "expected a number"),
+    ]:
         with pytest.raises(PricingInputError) as info:
             clearing.reserve_at_bp(1, 1, bad)
         assert info.value.field == "reserve_bp" and words in info.value.message

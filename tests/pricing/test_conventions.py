@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import QuantLib as ql  # noqa: N813
 
+from bench.quantlib_curves import BDC as _BDC
+from bench.quantlib_curves import qdate, ql_day_count
 from pricing.calendars import BusinessDay, explicit_calendar, joint_calendar, named_calendar
 from pricing.daycount import DayCount
 from pricing.errors import PricingInputError
 from pricing.schedule import backward_schedules
-from tests.pricing.qlref import _BDC, exported_calendar, from_qdate, qdate, ql_day_count
+from tests.pricing.qlref import exported_calendar, from_qdate
 
 QCAL = ql.JointCalendar(ql.UnitedStates(ql.UnitedStates.Settlement), ql.TARGET())
 CAL = exported_calendar(QCAL, "US+TARGET (QuantLib list)")

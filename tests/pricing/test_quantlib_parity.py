@@ -20,6 +20,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from bench.quantlib_curves import qdate
 from pricing.calendars import BusinessDay
 from pricing.conventions import Tenor, usd_sofr_ois
 from pricing.interpolation import Interpolation
@@ -37,7 +38,6 @@ from tests.pricing.cases import (
 from tests.pricing.qlref import (
     QlMarket,
     exported_calendar,
-    qdate,
     ql_joint_us_uk,
     ql_market,
     ql_values,

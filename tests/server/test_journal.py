@@ -1,9 +1,13 @@
-"""The journal: durable ordering, group commit, replay, hash-chain verification, fail-stop."""
+"""The journal's contract, on both backends (SQLite file, PostgreSQL database): durable
+ordering, group commit, replay, hash-chain verification, fail-stop, one writer, tail anchor.
+
+Every test takes the ``location`` fixture, so each runs once per backend; the store-specific
+damage (a deleted or damaged SQLite WAL) is in ``test_journal_sqlite.py``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,15 +19,21 @@ from server.journal import (
     Journal,
     JournalCorrupt,
     JournalFailed,
+    JournalLocked,
+    TailLost,
     canonical_json,
     record_hash,
     verify,
 )
+from server.journal_store import Row
+from tests.server.backends import location, postgres_location, run_sql
+
+__all__ = ["location", "postgres_location"]  # fixtures used here
 
 
 @pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
-    j = await Journal.open(tmp_path / "j.sqlite")
+async def journal(location: str | Path) -> AsyncIterator[Journal]:
+    j = await Journal.open(location)
     yield j
     await j.close()
 
@@ -44,17 +54,23 @@ async def test_append_returns_records_with_contiguous_sequences(journal: Journal
     assert first[0].type == "Submitted"
 
 
-async def test_records_are_durable_when_append_returns(journal: Journal) -> None:
+async def test_records_are_durable_when_append_returns(
+    location: str | Path, journal: Journal
+) -> None:
     records = await journal.append("s", [_event(1)])
     # A separate connection sees the row: the commit happened before append resolved.
-    conn = sqlite3.connect(journal.path)
-    try:
-        rows = conn.execute("SELECT seq, hash FROM journal").fetchall()
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-    finally:
-        conn.close()
-    assert rows == [(1, records[0].hash)]
-    assert mode == "wal"
+    assert run_sql(location, "SELECT seq, hash FROM journal") == [(1, records[0].hash)]
+    if isinstance(location, Path):
+        assert run_sql(location, "PRAGMA journal_mode") == [("wal",)]
+    else:
+        assert run_sql(location, "SHOW synchronous_commit") != [("off",)]
+
+
+async def test_submit_many_resolves_with_the_last_sequence(journal: Journal) -> None:
+    last = await journal.submit_many([("a", [_event(1), _event(2)]), ("b", [_event(3)])])
+    assert last == 3
+    assert [(r.seq, r.stream) for r in journal.replay()] == [(1, "a"), (2, "a"), (3, "b")]
+    assert [r.seq for r in journal.read_stream("a", 1, 3)] == [1, 2]
 
 
 async def test_concurrent_appends_keep_each_call_contiguous(journal: Journal) -> None:
@@ -68,15 +84,14 @@ async def test_concurrent_appends_keep_each_call_contiguous(journal: Journal) ->
         assert records[0].stream == records[1].stream
 
 
-async def test_replay_returns_what_was_appended(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    j = await Journal.open(path)
+async def test_replay_returns_what_was_appended(location: str | Path) -> None:
+    j = await Journal.open(location)
     appended = []
     for i in range(5):
         appended += await j.append(f"s{i % 2}", [_event(i)])
     await j.close()
 
-    reopened = await Journal.open(path)
+    reopened = await Journal.open(location)
     try:
         assert list(reopened.replay()) == appended
         assert list(reopened.replay(after=3)) == appended[3:]
@@ -86,7 +101,7 @@ async def test_replay_returns_what_was_appended(tmp_path: Path) -> None:
         assert more[0].prev_hash == appended[-1].hash
     finally:
         await reopened.close()
-    assert verify(path).ok
+    assert verify(location).ok
 
 
 async def test_bad_events_are_refused_without_harm(journal: Journal) -> None:
@@ -107,17 +122,19 @@ class _GatedJournal(Journal):
     gate = threading.Event()
     entered = threading.Event()
 
-    def _write(self, rows: list[tuple[int, str, str, str, str, str]]) -> None:
+    def _write(self, rows: list[Row]) -> None:
         if self.stats.commits == 0:
             self.entered.set()
             self.gate.wait(timeout=30)
         super()._write(rows)
 
 
-async def test_group_commit_batches_everything_queued_during_a_commit(tmp_path: Path) -> None:
+async def test_group_commit_batches_everything_queued_during_a_commit(
+    location: str | Path,
+) -> None:
     _GatedJournal.gate = threading.Event()
     _GatedJournal.entered = threading.Event()
-    j = await _GatedJournal.open(tmp_path / "j.sqlite")
+    j = await _GatedJournal.open(location)
     try:
         first = asyncio.ensure_future(j.append("s", [_event(0)]))
         await asyncio.to_thread(_GatedJournal.entered.wait, 30)
@@ -135,122 +152,123 @@ async def test_group_commit_batches_everything_queued_during_a_commit(tmp_path: 
 class _FailingJournal(Journal):
     """Fails the commit of any batch holding an event of type ``Boom``."""
 
-    def _write(self, rows: list[tuple[int, str, str, str, str, str]]) -> None:
+    def _write(self, rows: list[Row]) -> None:
         if any(row[2] == "Boom" for row in rows):
-            raise sqlite3.OperationalError("disk I/O error (simulated)")
+            raise OSError("disk I/O error (simulated)")
         super()._write(rows)
 
 
-async def test_fail_stop_after_a_failed_write(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    j = await _FailingJournal.open(path)
+async def test_fail_stop_after_a_failed_write(location: str | Path) -> None:
+    j = await _FailingJournal.open(location)
     try:
         ok = await j.append("s", [_event(1)])
         with pytest.raises(JournalFailed) as failed:
             await j.append("s", [{"type": "Boom"}])
-        assert isinstance(failed.value.__cause__, sqlite3.OperationalError)
+        assert isinstance(failed.value.__cause__, OSError)
         assert await asyncio.wait_for(j.wait_failed(), 10) is failed.value
         with pytest.raises(JournalFailed):
             await j.append("s", [_event(2)])
         assert j.head == (1, ok[0].hash)
     finally:
         await j.close()
-    assert verify(path).records == 1
+    assert verify(location).records == 1
 
 
-def _tamper(path: Path, sql: str, *params: object) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute(sql, params)
-        conn.commit()
-    finally:
-        conn.close()
-
-
-async def _journal_with(path: Path, n: int) -> None:
-    j = await Journal.open(path)
+async def _journal_with(location: str | Path, n: int) -> None:
+    j = await Journal.open(location)
     for i in range(n):
         await j.append("s", [_event(i)])
     await j.close()
 
 
-async def test_verify_passes_on_an_untouched_journal(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    await _journal_with(path, 5)
-    report = verify(path)
+async def test_verify_passes_on_an_untouched_journal(location: str | Path) -> None:
+    await _journal_with(location, 5)
+    report = verify(location)
     assert report.ok
     assert (report.records, report.head_seq) == (5, 5)
 
 
-async def test_verify_detects_an_altered_payload(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    await _journal_with(path, 5)
+async def test_verify_detects_an_altered_payload(location: str | Path) -> None:
+    await _journal_with(location, 5)
     forged = canonical_json({**_event(2), "size": 1})
-    _tamper(path, "UPDATE journal SET payload = ? WHERE seq = 3", forged)
-    report = verify(path)
+    run_sql(location, "UPDATE journal SET payload = ? WHERE seq = 3", forged)
+    report = verify(location)
     assert not report.ok
     assert report.first_bad_seq == 3
     assert "altered" in (report.problem or "")
 
 
-async def test_verify_detects_a_deleted_row(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    await _journal_with(path, 5)
-    _tamper(path, "DELETE FROM journal WHERE seq = 2")
-    report = verify(path)
+async def test_verify_detects_a_deleted_row(location: str | Path) -> None:
+    await _journal_with(location, 5)
+    run_sql(location, "DELETE FROM journal WHERE seq = 2")
+    report = verify(location)
     assert not report.ok
     assert report.first_bad_seq == 3
 
 
-async def test_verify_detects_reordered_rows(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    await _journal_with(path, 5)
+async def test_verify_detects_reordered_rows(location: str | Path) -> None:
+    await _journal_with(location, 5)
     # Swap the content of records 2 and 4 but keep their sequence numbers.
-    conn = sqlite3.connect(path)
-    try:
-        r2 = conn.execute("SELECT payload, prev_hash, hash FROM journal WHERE seq=2").fetchone()
-        r4 = conn.execute("SELECT payload, prev_hash, hash FROM journal WHERE seq=4").fetchone()
-        conn.execute("UPDATE journal SET payload=?, prev_hash=?, hash=? WHERE seq=2", r4)
-        conn.execute("UPDATE journal SET payload=?, prev_hash=?, hash=? WHERE seq=4", r2)
-        conn.commit()
-    finally:
-        conn.close()
-    report = verify(path)
+    select = "SELECT payload, prev_hash, hash FROM journal WHERE seq = ?"
+    update = "UPDATE journal SET payload = ?, prev_hash = ?, hash = ? WHERE seq = ?"
+    (r2,) = run_sql(location, select, 2)
+    (r4,) = run_sql(location, select, 4)
+    run_sql(location, update, *r4, 2)
+    run_sql(location, update, *r2, 4)
+    report = verify(location)
     assert not report.ok
     assert report.first_bad_seq == 2
 
 
-async def test_verify_detects_a_rehashed_forgery_by_its_successor(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    await _journal_with(path, 5)
-    conn = sqlite3.connect(path)
-    try:
-        prev = conn.execute("SELECT hash FROM journal WHERE seq=2").fetchone()[0]
-    finally:
-        conn.close()
+async def test_verify_detects_a_rehashed_forgery_by_its_successor(location: str | Path) -> None:
+    await _journal_with(location, 5)
+    ((prev,),) = run_sql(location, "SELECT hash FROM journal WHERE seq = 2")
     forged = canonical_json({**_event(2), "size": 1})
-    new_hash = record_hash(prev, 3, "s", "Submitted", forged)
-    _tamper(path, "UPDATE journal SET payload=?, hash=? WHERE seq=3", forged, new_hash)
-    report = verify(path)
+    new_hash = record_hash(str(prev), 3, "s", "Submitted", forged)
+    run_sql(location, "UPDATE journal SET payload = ?, hash = ? WHERE seq = 3", forged, new_hash)
+    report = verify(location)
     assert report.first_bad_seq == 4
 
 
-async def test_verify_detects_truncation_only_with_an_expected_head(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    await _journal_with(path, 5)
-    head = verify(path).head_hash
-    _tamper(path, "DELETE FROM journal WHERE seq = 5")
-    assert verify(path).ok  # a chain alone cannot see a cut-off tail...
-    report = verify(path, expected_head=head)
-    assert not report.ok  # ...an anchor recorded elsewhere can
-    assert "truncated" in (report.problem or "")
+async def test_verify_detects_a_cut_off_tail_by_the_anchor(location: str | Path) -> None:
+    await _journal_with(location, 5)
+    head = verify(location).head_hash
+    run_sql(location, "DELETE FROM journal WHERE seq >= 4")
+    report = verify(location)
+    assert not report.ok  # the chain alone is intact; the journal's anchor says 5 records
+    assert "ends at record 3" in (report.problem or "")
+    assert "records 4 to 5 are lost" in (report.problem or "")
+    by_head = verify(location, expected_head=head)
+    assert not by_head.ok
 
 
-async def test_replay_refuses_a_tampered_journal(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    await _journal_with(path, 3)
-    _tamper(path, "UPDATE journal SET payload = ? WHERE seq = 2", canonical_json(_event(7)))
-    j = await Journal.open(path)
+async def test_verify_with_an_expected_head_that_is_not_in_the_journal(
+    location: str | Path,
+) -> None:
+    await _journal_with(location, 3)
+    assert verify(location, expected_head=verify(location).head_hash).ok
+    report = verify(location, expected_head="ab" * 32)
+    assert not report.ok
+    assert "not in the journal" in (report.problem or "")
+    assert "last good record is 3" in (report.problem or "")
+
+
+async def test_open_refuses_a_journal_that_ends_before_its_anchor(location: str | Path) -> None:
+    await _journal_with(location, 6)
+    ((kept,),) = run_sql(location, "SELECT hash FROM journal WHERE seq = 4")
+    run_sql(location, "DELETE FROM journal WHERE seq > 4")
+    with pytest.raises(TailLost) as refused:
+        await Journal.open(location)
+    message = str(refused.value)
+    assert f"ends at record 4 (hash {kept})" in message  # the last good record, named
+    assert "records 5 to 6 are lost" in message
+    assert run_sql(location, "SELECT count(*) FROM journal") == [(4,)]  # nothing written
+
+
+async def test_replay_refuses_a_tampered_journal(location: str | Path) -> None:
+    await _journal_with(location, 3)
+    run_sql(location, "UPDATE journal SET payload = ? WHERE seq = 2", canonical_json(_event(7)))
+    j = await Journal.open(location)
     try:
         with pytest.raises(JournalCorrupt, match="record 2"):
             list(j.replay())
@@ -258,7 +276,58 @@ async def test_replay_refuses_a_tampered_journal(tmp_path: Path) -> None:
         await j.close()
 
 
-def test_verify_reports_a_missing_file(tmp_path: Path) -> None:
-    report = verify(tmp_path / "nope.sqlite")
+def test_verify_reports_a_journal_that_does_not_exist(location: str | Path) -> None:
+    report = verify(location)
     assert not report.ok
-    assert not (tmp_path / "nope.sqlite").exists()
+    assert "does not exist" in (report.problem or "")
+    if isinstance(location, Path):
+        assert not location.exists()
+
+
+async def test_a_second_writer_is_refused_while_the_first_holds_the_journal(
+    journal: Journal, location: str | Path
+) -> None:
+    await journal.append("s", [_event(1)])
+    with pytest.raises(JournalLocked, match=r"in use by .*pid") as refused:
+        await Journal.open(location)
+    assert "--standby" in str(refused.value)
+    # The first writer is unharmed.
+    assert (await journal.append("s", [_event(2)]))[0].seq == 2
+
+
+async def test_a_standby_waits_for_the_writer_and_resumes_its_chain(
+    location: str | Path,
+) -> None:
+    leader = await Journal.open(location)
+    first = await leader.append("s", [_event(1)])
+    waiting = asyncio.Event()
+    holders: list[str] = []
+
+    def on_wait(holder: str) -> None:
+        holders.append(holder)
+        waiting.set()
+
+    standby = asyncio.ensure_future(
+        Journal.open(location, standby=True, poll_seconds=0.05, on_wait=on_wait)
+    )
+    await asyncio.wait_for(waiting.wait(), 30)  # it found the journal taken and waits
+    assert not standby.done()
+    assert "pid" in holders[0]
+    second = await leader.append("s", [_event(2)])
+    await leader.close()
+    taken = await asyncio.wait_for(standby, 30)
+    try:
+        assert taken.head == (2, second[0].hash)
+        assert [r.hash for r in taken.replay()] == [first[0].hash, second[0].hash]
+        assert (await taken.append("s", [_event(3)]))[0].prev_hash == second[0].hash
+    finally:
+        await taken.close()
+
+
+async def test_a_waiting_standby_can_be_cancelled(journal: Journal, location: str | Path) -> None:
+    standby = asyncio.ensure_future(Journal.open(location, standby=True, poll_seconds=0.05))
+    await asyncio.sleep(0.2)
+    standby.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await standby
+    assert (await journal.append("s", [_event(1)]))[0].seq == 1

@@ -1,0 +1,315 @@
+"""The SQLite journal store: one file in WAL mode, a lock file, and a head anchor file.
+
+Files, all next to each other and all part of the journal (deleting any of them while the
+journal matters loses or hides data)::
+
+    closeout.sqlite        the records (table ``journal``)
+    closeout.sqlite-wal    committed records not yet checkpointed into the file above
+    closeout.sqlite-shm    SQLite's index of the WAL
+    closeout.sqlite.head   the anchor: the head (sequence, hash) after every commit, fsynced
+    closeout.sqlite.lock   the single-writer lock (``flock``), naming the holding process
+
+The anchor is written after each commit batch, before it is acknowledged, into one of two
+fixed slots (alternating, each with its own checksum, so a torn write leaves the other one).
+At open the store refuses a journal that ends before the anchor or whose WAL vanished after
+an unclean stop: SQLite itself would silently start from what is left.
+
+This module must never compute hashes, never write a row it was not given, and never write
+to the journal before the anchor check passed (a damaged file is evidence).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import socket
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+from server.journal_store import GENESIS_HASH, Anchor, Row, TailLost, check_tail
+
+__all__ = ["SqliteStore", "backup", "read_only"]
+
+_FORMAT_VERSION: Final = 1
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS journal (
+    seq       INTEGER PRIMARY KEY,
+    stream    TEXT NOT NULL,
+    type      TEXT NOT NULL,
+    payload   TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_SLOT: Final = 160
+_MAGIC: Final = "closeout-head/1"
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection (never creates the file)."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def _encode_slot(gen: int, anchor: Anchor) -> bytes:
+    body = f"{_MAGIC} {gen} {anchor.seq} {anchor.hash} {int(anchor.clean)}"
+    check = hashlib.sha256(body.encode()).hexdigest()[:16]
+    line = f"{body} {check}\n".encode()
+    return line.ljust(_SLOT, b"\0")
+
+
+def _decode_slot(data: bytes) -> tuple[int, Anchor] | None:
+    try:
+        text = data.rstrip(b"\0").decode()
+        magic, gen, seq, digest, clean, check = text.split()
+    except ValueError:
+        return None
+    body = f"{magic} {gen} {seq} {digest} {clean}"
+    if magic != _MAGIC or hashlib.sha256(body.encode()).hexdigest()[:16] != check:
+        return None
+    return int(gen), Anchor(int(seq), digest, clean == "1")
+
+
+class SqliteStore:
+    """A journal in one SQLite file; see the module docstring."""
+
+    heartbeat_seconds: float | None = None
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.description = str(path)
+        self.head_path = path.with_name(path.name + ".head")
+        self.lock_path = path.with_name(path.name + ".lock")
+        self.wal_path = path.with_name(path.name + "-wal")
+        self._lock_fd: int | None = None
+        self._head_fd: int | None = None
+        self._gen = 0
+        self._conn: sqlite3.Connection | None = None
+        self._head: tuple[int, str] = (0, GENESIS_HASH)
+
+    # -- the single-writer lock -----------------------------------------------------------
+
+    def try_acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        self._lock_fd = fd
+        return True
+
+    def holder(self) -> str:
+        try:
+            text = self.lock_path.read_text(encoding="utf-8").strip()
+        except OSError:
+            return "another process"
+        return text or "another process"
+
+    # -- the anchor -----------------------------------------------------------------------
+
+    def anchor(self) -> Anchor | None:
+        found = self._read_anchor()
+        return None if found is None else found[1]
+
+    def _read_anchor(self) -> tuple[int, Anchor] | None:
+        try:
+            data = self.head_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        slots = [_decode_slot(data[i : i + _SLOT]) for i in (0, _SLOT)]
+        valid = [s for s in slots if s is not None]
+        if not valid:
+            raise TailLost(
+                f"the journal's anchor {self.head_path} is unreadable (both slots damaged)"
+            )
+        return max(valid, key=lambda s: s[0])
+
+    def _write_anchor(self, anchor: Anchor) -> None:
+        assert self._head_fd is not None
+        self._gen += 1
+        os.pwrite(self._head_fd, _encode_slot(self._gen, anchor), (self._gen % 2) * _SLOT)
+        os.fdatasync(self._head_fd)
+
+    # -- writer ---------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def prepare(self) -> tuple[int, str]:
+        found = self._read_anchor()
+        anchor = None if found is None else found[1]
+        self._gen = 0 if found is None else found[0]
+        if anchor is not None and anchor.seq > 0:
+            if not self.path.exists():
+                raise TailLost(
+                    f"journal {self.path} is missing but its anchor {self.head_path} says"
+                    f" record {anchor.seq} (hash {anchor.hash}) was committed"
+                )
+            if not anchor.clean and not self.wal_path.exists():
+                seq, digest = _last_in_main_file(self.path)
+            else:
+                seq, digest = anchor.seq, anchor.hash
+            if seq < anchor.seq:
+                raise TailLost(
+                    f"journal {self.path}: its WAL {self.wal_path.name} is missing after an"
+                    f" unclean stop; the file alone ends at record {seq} (hash {digest}),"
+                    f" the anchor says record {anchor.seq} (hash {anchor.hash}) was committed"
+                )
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            has_table = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='journal'"
+            ).fetchone()
+            last = None
+            if has_table:
+                last = conn.execute(
+                    "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1"
+                ).fetchone()
+            head = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
+            if anchor is not None and anchor.seq > 0:
+                at = None
+                if has_table:
+                    row = conn.execute(
+                        "SELECT hash FROM journal WHERE seq = ?", (anchor.seq,)
+                    ).fetchone()
+                    at = None if row is None else str(row[0])
+                check_tail(str(self.path), head, anchor, at)
+            conn.executescript(_SCHEMA)
+            conn.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', ?)",
+                (str(_FORMAT_VERSION),),
+            )
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self._head = head
+        self._head_fd = os.open(self.head_path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._write_anchor(Anchor(head[0], head[1], clean=False))
+        return head
+
+    def write(self, rows: list[Row]) -> None:
+        conn = self._conn
+        assert conn is not None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT INTO journal(seq, stream, type, payload, prev_hash, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        self._head = (rows[-1][0], rows[-1][5])
+        self._write_anchor(Anchor(*self._head, clean=False))
+
+    def heartbeat(self) -> None:
+        return None
+
+    def close(self) -> None:
+        clean = False
+        if self._conn is not None:
+            try:
+                # Closing the last connection checkpoints the WAL into the file and removes it;
+                # only then is a missing WAL normal.
+                self._conn.close()
+                clean = not self.wal_path.exists()
+            finally:
+                self._conn = None
+        if self._head_fd is not None:
+            try:
+                self._write_anchor(Anchor(*self._head, clean=clean))
+            finally:
+                os.close(self._head_fd)
+                self._head_fd = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+
+    # -- readers --------------------------------------------------------------------------
+
+    def read(self, after: int = 0) -> Iterator[Row]:
+        conn = read_only(self.path)
+        try:
+            yield from conn.execute(
+                "SELECT seq, stream, type, payload, prev_hash, hash FROM journal"
+                " WHERE seq > ? ORDER BY seq",
+                (after,),
+            )
+        finally:
+            conn.close()
+
+    def read_stream(self, stream: str, first: int, last: int) -> list[Row]:
+        conn = read_only(self.path)
+        try:
+            rows: list[Row] = conn.execute(
+                "SELECT seq, stream, type, payload, prev_hash, hash FROM journal"
+                " WHERE seq BETWEEN ? AND ? AND stream = ? ORDER BY seq",
+                (first, last, stream),
+            ).fetchall()
+        finally:
+            conn.close()
+        return rows
+
+    def hash_at(self, seq: int) -> str | None:
+        conn = read_only(self.path)
+        try:
+            row = conn.execute("SELECT hash FROM journal WHERE seq = ?", (seq,)).fetchone()
+        finally:
+            conn.close()
+        return None if row is None else str(row[0])
+
+    def find_hash(self, digest: str) -> int | None:
+        conn = read_only(self.path)
+        try:
+            row = conn.execute("SELECT seq FROM journal WHERE hash = ?", (digest,)).fetchone()
+        finally:
+            conn.close()
+        return None if row is None else int(row[0])
+
+
+def _last_in_main_file(path: Path) -> tuple[int, str]:
+    """The last record in the main file alone (ignoring any WAL), for messages."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            row = conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
+            last = row.fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0, "unreadable"
+    return (int(last[0]), str(last[1])) if last else (0, "none")
+
+
+def backup(path: Path, dest: Path) -> None:
+    """Copy the journal at ``path`` to ``dest`` with SQLite's online backup API.
+
+    Consistent while a writer commits: the copy is one read snapshot. ``dest`` must not exist.
+    """
+    if dest.exists():
+        raise FileExistsError(f"{dest} already exists")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    source = read_only(path)
+    try:
+        target = sqlite3.connect(dest)
+        try:
+            source.backup(target)  # pages=-1: everything in one step, one snapshot
+            target.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            target.close()
+    finally:
+        source.close()

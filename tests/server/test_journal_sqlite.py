@@ -1,0 +1,140 @@
+"""SQLite damage after a crash: a deleted, cut or flipped WAL, a missing file, a torn anchor.
+
+A crash is played by copying the journal's files while its writer is open and quiet (what a
+SIGKILL leaves on disk: the file, its WAL, the anchor), then damaging the copy. The server
+must refuse to start on the damaged copy, naming the last good record, and write nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from server.journal import Journal, TailLost, verify
+
+FILES = ("j.sqlite", "j.sqlite-wal", "j.sqlite.head")
+
+
+def _event(i: int) -> dict[str, object]:
+    return {"type": "Submitted", "order": f"o-{i}", "size": 1_000_000 + i, "pad": "x" * 200}
+
+
+@pytest.fixture
+async def crashed(tmp_path: Path) -> AsyncIterator[Path]:
+    """The files of a journal of 300 records as a SIGKILL would leave them (WAL not
+    checkpointed), copied into ``crashed/``; the original writer is still open meanwhile."""
+    live = tmp_path / "live"
+    live.mkdir()
+    journal = await Journal.open(live / "j.sqlite")
+    try:
+        for i in range(300):
+            await journal.append("s", [_event(i)])
+        copy = tmp_path / "crashed"
+        copy.mkdir()
+        for name in FILES:
+            shutil.copyfile(live / name, copy / name)
+        yield copy / "j.sqlite"
+    finally:
+        await journal.close()
+
+
+async def test_the_crashed_copy_itself_opens_with_every_record(crashed: Path) -> None:
+    assert (crashed.parent / "j.sqlite-wal").stat().st_size > 0  # records live in the WAL
+    journal = await Journal.open(crashed)
+    try:
+        assert journal.head[0] == 300
+        assert sum(1 for _ in journal.replay()) == 300
+    finally:
+        await journal.close()
+    assert verify(crashed).ok
+
+
+async def test_a_deleted_wal_is_refused(crashed: Path) -> None:
+    (crashed.parent / "j.sqlite-wal").unlink()
+    with pytest.raises(TailLost, match=r"WAL j\.sqlite-wal is missing after an unclean stop"):
+        await Journal.open(crashed)
+    assert not (crashed.parent / "j.sqlite-wal").exists()  # nothing was created or written
+    assert not verify(crashed).ok
+
+
+async def test_a_cut_off_wal_tail_is_refused_naming_the_last_good_record(crashed: Path) -> None:
+    wal = crashed.parent / "j.sqlite-wal"
+    data = wal.read_bytes()
+    wal.write_bytes(data[: len(data) - 3 * 1024])
+    with pytest.raises(TailLost, match=r"ends at record (\d+) \(hash [0-9a-f]{64}\)") as refused:
+        await Journal.open(crashed)
+    assert "was committed" in str(refused.value)
+    report = verify(crashed)
+    assert not report.ok
+    assert 0 < report.head_seq < 300
+
+
+async def test_half_a_wal_is_refused(crashed: Path) -> None:
+    wal = crashed.parent / "j.sqlite-wal"
+    data = wal.read_bytes()
+    wal.write_bytes(data[: len(data) // 2])
+    with pytest.raises(TailLost, match=r"records \d+ to 300 are lost"):
+        await Journal.open(crashed)
+
+
+async def test_a_flipped_byte_in_the_wal_is_refused(crashed: Path) -> None:
+    wal = crashed.parent / "j.sqlite-wal"
+    data = bytearray(wal.read_bytes())
+    data[len(data) // 2] ^= 0x01  # the frame checksum no longer matches: SQLite drops the rest
+    wal.write_bytes(bytes(data))
+    with pytest.raises(TailLost, match="are lost"):
+        await Journal.open(crashed)
+    assert not verify(crashed).ok
+
+
+async def test_a_deleted_journal_file_is_refused_while_its_anchor_remains(crashed: Path) -> None:
+    await asyncio.to_thread(crashed.unlink)
+    await asyncio.to_thread((crashed.parent / "j.sqlite-wal").unlink)
+    with pytest.raises(TailLost, match="is missing but its anchor"):
+        await Journal.open(crashed)
+    assert not await asyncio.to_thread(crashed.exists)  # no empty journal in its place
+
+
+async def test_after_a_clean_close_a_missing_wal_is_normal(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = await Journal.open(path)
+    for i in range(3):
+        await journal.append("s", [_event(i)])
+    await journal.close()
+    assert not (tmp_path / "j.sqlite-wal").exists()  # checkpointed into the file on close
+    reopened = await Journal.open(path)
+    try:
+        assert reopened.head[0] == 3
+    finally:
+        await reopened.close()
+
+
+async def test_a_torn_anchor_slot_falls_back_to_the_other(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = await Journal.open(path)
+    for i in range(4):
+        await journal.append("s", [_event(i)])
+    await journal.close()
+    head = tmp_path / "j.sqlite.head"
+    data = bytearray(head.read_bytes())
+    newest = max(range(2), key=lambda slot: int(data[slot * 160 :].split()[1]))
+    data[newest * 160 + 40] ^= 0xFF  # the last anchor write was torn
+    head.write_bytes(bytes(data))
+    reopened = await Journal.open(path)  # the other slot is one commit older: still valid
+    try:
+        assert reopened.head[0] == 4
+    finally:
+        await reopened.close()
+
+
+async def test_the_lock_file_names_the_holder(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = await Journal.open(path)
+    try:
+        assert "pid" in (tmp_path / "j.sqlite.lock").read_text()
+    finally:
+        await journal.close()
