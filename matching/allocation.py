@@ -1,8 +1,14 @@
-"""Pro-rata allocation under ISDA's Rounding Convention: exact, integer-only, deterministic.
+"""Pro-rata allocation, exact, integer-only, deterministic: two rules, one module.
 
-The Auction Settlement Terms allocate an amount over orders (or settlement requests) pro
-rata to their sizes, each share **rounded down** to a multiple of the auction's rounding
-amount (USD and EUR 1,000; JPY 100,000). What that leaves is handed out **one rounding
+``pro_rata`` (whole currency units, what the default waterfall uses): each claimant gets
+floor(amount x size / total); the units left over go one each to the largest fractional
+remainders, ties to the earlier submission (lower ``seq``) and then to the lower key. The
+shares sum exactly to the amount.
+
+``pro_rata_rounded`` (the CDS auction, ISDA's Rounding Convention): the Auction Settlement
+Terms allocate an amount over orders (or settlement requests) pro rata to their sizes, each
+share **rounded down** to a multiple of the auction's rounding amount (USD and EUR 1,000;
+JPY 100,000). What that leaves is handed out **one rounding
 amount at a time**, to the largest claim first (identical claims: the one received first,
 the lower ``seq``), never beyond a claim's size; passes repeat while a whole rounding
 amount is left and some claim has room for one. What is still left (below one rounding
@@ -10,7 +16,7 @@ amount, unless no claim had room) is the **residue**: disregarded, not allocated
 reported by the caller. Example (Hertz 2020): 111,525,000 x 42/118.5 = 39,527,848 ->
 39,527,000, plus one unit as the largest order -> 39,528,000.
 
-A claim allocated its whole amount (``amount == total``) is not pro rata: every claim gets
+Claims allocated their whole amount (``amount == total``) are not pro rata: every claim gets
 its size and there is no residue.
 
 No I/O; never a float.
@@ -45,7 +51,30 @@ class Allocation:
     residue: int
 
 
-def pro_rata(amount: int, claims: Sequence[Claim], unit: int) -> Allocation:
+def pro_rata(amount: int, claims: Sequence[Claim]) -> list[int]:
+    """Split ``amount`` over ``claims`` in proportion to size, in whole units, largest
+    remainders first; result aligned with ``claims``, summing exactly to ``amount``.
+
+    Requires ``0 <= amount <= sum(sizes)`` so that nobody is allocated more than its size.
+    """
+    total = sum(c.size for c in claims)
+    if amount < 0 or amount > total:
+        raise ValueError(f"cannot allocate {amount} over claims totalling {total}")
+    if amount == total:
+        return [c.size for c in claims]
+    shares = [amount * c.size // total for c in claims]
+    left = amount - sum(shares)
+    if left:
+        by_remainder = sorted(
+            range(len(claims)),
+            key=lambda i: (-(amount * claims[i].size % total), claims[i].seq, claims[i].key),
+        )
+        for i in by_remainder[:left]:
+            shares[i] += 1
+    return shares
+
+
+def pro_rata_rounded(amount: int, claims: Sequence[Claim], unit: int) -> Allocation:
     """Split ``amount`` over ``claims`` in proportion to size under the Rounding Convention.
 
     Requires ``0 <= amount <= sum(sizes)`` (nobody is allocated more than its size) and a

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from matching.allocation import Allocation, Claim, pro_rata
+from matching.allocation import Allocation, Claim, pro_rata_rounded
 from matching.book import BookOrder, SealedBook
 from matching.cds.params import AuctionParams, OrderSide, Side
 from matching.cds.stage1 import InitialMarket, SettlementRequest, Stage1Outcome
@@ -178,7 +178,7 @@ class Stage2Outcome:
 
 def _split(amount: int, orders: list[BookOrder], unit: int) -> Allocation:
     """The Rounding Convention's split of ``amount`` over the orders at the final price."""
-    return pro_rata(amount, [Claim(o.order_id, o.size, o.seq) for o in orders], unit)
+    return pro_rata_rounded(amount, [Claim(o.order_id, o.size, o.seq) for o in orders], unit)
 
 
 def _clamped_groups(
@@ -327,7 +327,7 @@ def settle_requests(
             )
             for i in own
         ]
-        split = pro_rata(executable, claims, unit)
+        split = pro_rata_rounded(executable, claims, unit)
         residue = split.residue
         for i, share in zip(own, split.shares, strict=True):
             scaled[i] = share

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from matching.allocation import Claim, pro_rata
+from matching.allocation import Claim, pro_rata, pro_rata_rounded
 from matching.book import BookOrder, SealedBook
 from matching.cds.auction import CdsAuction
 from matching.cds.events import event_from_dict
@@ -933,7 +933,7 @@ def test_pro_rata(
     ]
     total = sum(c.size for c in claims)
     amount = data.draw(st.one_of(st.integers(0, total), st.just(total)))
-    got = pro_rata(amount, claims, unit)
+    got = pro_rata_rounded(amount, claims, unit)
     shares = got.shares
     assert len(shares) == len(claims)
     assert sum(shares) + got.residue == amount
@@ -960,14 +960,34 @@ def test_pro_rata(
                 ci, cj = claims[i], claims[j]
                 assert (-ci.size, ci.seq, ci.key) < (-cj.size, cj.seq, cj.key)
     # deterministic and independent of the order the claims are listed in
-    assert pro_rata(amount, claims, unit) == got
+    assert pro_rata_rounded(amount, claims, unit) == got
     order = data.draw(st.permutations(range(len(claims))))
-    shuffled = pro_rata(amount, [claims[i] for i in order], unit).shares
+    shuffled = pro_rata_rounded(amount, [claims[i] for i in order], unit).shares
     assert {claims[i].key: s for i, s in zip(order, shuffled, strict=True)} == {
         c.key: s for c, s in zip(claims, shares, strict=True)
     }
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    raw=st.lists(st.tuples(st.integers(0, 10**12), st.integers(0, 4)), min_size=1, max_size=12),
+    data=st.data(),
+)
+def test_whole_unit_pro_rata(raw: list[tuple[int, int]], data: st.DataObject) -> None:
+    """The whole-unit rule (the default waterfall's): shares sum exactly to the amount,
+    each within one unit of its exact share, extra units to the largest remainders."""
+    claims = [Claim(f"k{i:02d}", size, seq) for i, (size, seq) in enumerate(raw)]
+    total = sum(c.size for c in claims)
+    amount = data.draw(st.integers(0, total))
+    shares = pro_rata(amount, claims)
+    assert sum(shares) == amount
+    for c, share in zip(claims, shares, strict=True):
+        exact = Fraction(amount * c.size, total) if total else Fraction(0)
+        assert math.floor(exact) <= share <= math.ceil(exact) and share <= c.size
+
+
 def test_pro_rata_refuses_more_than_the_claims() -> None:
     with pytest.raises(ValueError, match="cannot allocate"):
-        pro_rata(11, [Claim("a", 5, 1), Claim("b", 5, 2)], 1)
+        pro_rata_rounded(11, [Claim("a", 5, 1), Claim("b", 5, 2)], 1)
+    with pytest.raises(ValueError, match="cannot allocate"):
+        pro_rata(11, [Claim("a", 5, 1), Claim("b", 5, 2)])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from matching.allocation import Claim, pro_rata
+from matching.allocation import Claim, pro_rata_rounded
 from matching.cds.params import AuctionParams
 from matching.cds.stage1 import InitialMarket, compute_stage1
 from matching.errors import InvalidInput
@@ -127,7 +127,7 @@ def test_rounding_convention_hertz_goldman_gets_the_published_39_528m() -> None:
     # 111.525m to sell; 118.5m bid at the cap: Goldman's 42m and (as published only in
     # total) 76.5m of others, here two 38.25m orders, none larger than Goldman's.
     claims = [Claim("gs", 42_000_000, 1), Claim("x", 38_250_000, 2), Claim("y", 38_250_000, 3)]
-    split = pro_rata(111_525_000, claims, 1_000)
+    split = pro_rata_rounded(111_525_000, claims, 1_000)
     # 39,527,848 -> 39,527,000 (+1,000 as the largest); 35,998,575 -> 35,998,000 (+1,000
     # to the one received first of the two identical orders)
     assert split.shares == [39_528_000, 35_999_000, 35_998_000]
@@ -135,7 +135,7 @@ def test_rounding_convention_hertz_goldman_gets_the_published_39_528m() -> None:
 
 
 def test_rounding_convention_never_beyond_an_order_and_the_residue_is_reported() -> None:
-    split = pro_rata(2_400, [Claim("small", 1_000, 1), Claim("big", 1_500, 2)], 1_000)
+    split = pro_rata_rounded(2_400, [Claim("small", 1_000, 1), Claim("big", 1_500, 2)], 1_000)
     # exact 960 and 1,440 -> 0 and 1,000; 1,400 left: the big one has room for 500 only,
     # so the small one gets the unit; 400 is a residue below one rounding amount
     assert split.shares == [1_000, 1_000]
