@@ -62,6 +62,11 @@ class OperatorServiceStub:
     """A dealer's settlement statement at the final price: a dealer its own, operators any."""
     CreateAuctionSet: _grpc.UnaryUnaryMultiCallable[_operator_pb2.CreateAuctionSetRequest, _operator_pb2.CreateAuctionSetResponse]
     """Creates several auctions under one set of terms: one panel, one set of currency rates."""
+    ListSubmitters: _grpc.UnaryUnaryMultiCallable[_operator_pb2.ListSubmittersRequest, _operator_pb2.ListSubmittersResponse]
+    """Who has submitted in an auction, never what: whether each panel dealer has an initial
+    market and how many settlement requests and limit orders it has. Operators and
+    observers only (a dealer must not learn who else is active in a sealed window).
+    """
 
 @_typing.type_check_only
 class OperatorServiceAsyncStub(OperatorServiceStub):
@@ -90,6 +95,11 @@ class OperatorServiceAsyncStub(OperatorServiceStub):
     """A dealer's settlement statement at the final price: a dealer its own, operators any."""
     CreateAuctionSet: _aio.UnaryUnaryMultiCallable[_operator_pb2.CreateAuctionSetRequest, _operator_pb2.CreateAuctionSetResponse]  # type: ignore[assignment]
     """Creates several auctions under one set of terms: one panel, one set of currency rates."""
+    ListSubmitters: _aio.UnaryUnaryMultiCallable[_operator_pb2.ListSubmittersRequest, _operator_pb2.ListSubmittersResponse]  # type: ignore[assignment]
+    """Who has submitted in an auction, never what: whether each panel dealer has an initial
+    market and how many settlement requests and limit orders it has. Operators and
+    observers only (a dealer must not learn who else is active in a sealed window).
+    """
 
 class OperatorServiceServicer(metaclass=_abc_1.ABCMeta):
     """Administration of CDS auctions."""
@@ -175,5 +185,16 @@ class OperatorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_operator_pb2.CreateAuctionSetResponse, _abc.Awaitable[_operator_pb2.CreateAuctionSetResponse]]:
         """Creates several auctions under one set of terms: one panel, one set of currency rates."""
+
+    @_abc_1.abstractmethod
+    def ListSubmitters(
+        self,
+        request: _operator_pb2.ListSubmittersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_operator_pb2.ListSubmittersResponse, _abc.Awaitable[_operator_pb2.ListSubmittersResponse]]:
+        """Who has submitted in an auction, never what: whether each panel dealer has an initial
+        market and how many settlement requests and limit orders it has. Operators and
+        observers only (a dealer must not learn who else is active in a sealed window).
+        """
 
 def add_OperatorServiceServicer_to_server(servicer: OperatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
