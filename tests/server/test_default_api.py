@@ -111,7 +111,7 @@ async def code_of(awaitable: object) -> grpc.StatusCode:
 def seeds_of(result: dict[str, object]) -> dict[str, int]:
     auctions = result["auctions"]
     assert isinstance(auctions, list)
-    return {a["auction_id"]: a["award"]["seed"] for a in auctions}
+    return {a["auction_id"]: a["award"]["seed"] for a in auctions if a["award"]}
 
 
 # -- whole scenarios ------------------------------------------------------------------------
