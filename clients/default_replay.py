@@ -292,7 +292,14 @@ class _Run:
                 self.bid_on(
                     auction,
                     f"{action.where}.cancel.{lot_id}",
-                    partial(auction.cancel, by=OPERATOR, reason=str(cancel[lot_id]), now=after),
+                    partial(
+                        steps.cancel,
+                        self.house,
+                        auction,
+                        reason=str(cancel[lot_id]),
+                        by=OPERATOR,
+                        now=after,
+                    ),
                 )
                 continue
             seed = self.seeds.get(auction.auction_id, s.seed)
