@@ -40,10 +40,14 @@ def test_transition_table_is_the_documented_one() -> None:
         Phase.CANCELLED,
     }
     # an award not settled yet can be cancelled (its taker may have defaulted since)
-    assert TRANSITIONS[Phase.AWARDED] == TRANSITIONS[Phase.ASSIGNED] == {
-        Phase.SETTLED,
-        Phase.CANCELLED,
-    }
+    assert (
+        TRANSITIONS[Phase.AWARDED]
+        == TRANSITIONS[Phase.ASSIGNED]
+        == {
+            Phase.SETTLED,
+            Phase.CANCELLED,
+        }
+    )
     # A failed auction can only be assigned by an operator; its lot may go to a new auction.
     assert TRANSITIONS[Phase.FAILED] == {Phase.ASSIGNED}
     with pytest.raises(InvalidTransition):
