@@ -281,6 +281,7 @@ def mine(
     out.print(table)
 
 
+@networked
 def statement(
     auction_id: AuctionId,
     dealer: Annotated[
@@ -294,9 +295,7 @@ def statement(
     """A dealer's settlement statement at the final price (a dealer: its own)."""
 
     async def call() -> None:
-        async with OperatorClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as client:
+        async with OperatorClient(target, require_token(token), **client_options(tls_ca)) as client:
             found = statement_to_dict(await client.settlement_statement(auction_id, dealer))
         if as_json:
             out.print_json(json.dumps(found))
@@ -327,6 +326,7 @@ def statement(
     call_server(call)
 
 
+@networked
 def decline(
     auction_id: AuctionId,
     customer: Annotated[str, typer.Option("--customer", help="The customer (LEI or similar).")],
@@ -343,9 +343,7 @@ def decline(
     """Record that you declined a customer's request (dealer; seen by you and operators)."""
 
     async def call() -> None:
-        async with DealerClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as dealer:
+        async with DealerClient(target, require_token(token), **client_options(tls_ca)) as dealer:
             ack = await dealer.decline_customer_request(
                 auction_id,
                 client_order_id,

@@ -594,6 +594,7 @@ def grades(
     )
 
 
+@networked
 def margin_run(
     run_id: Annotated[str, typer.Option("--run-id", help="Default: the latest run.")] = "",
     target: Target = "127.0.0.1:50051",
@@ -625,6 +626,7 @@ def margin_run(
     )
 
 
+@networked
 def withdraw_lot(
     lot_id: Annotated[str, typer.Argument(help="The lot (in no live auction).")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")],
@@ -642,6 +644,7 @@ def withdraw_lot(
     print_ack(response.ack, f"lot {lot_id} withdrawn")
 
 
+@networked
 def assign(
     auction_id: AuctionId,
     member: Annotated[str, typer.Option("--member", help="Who takes the lot at b*.")],
@@ -739,6 +742,7 @@ def _show_allocation(a: pb.LossAllocation, csv_out: Path | None) -> None:
     _print_instructions(rows)
 
 
+@networked
 def losses(
     defaulter: Annotated[str, typer.Argument(help="The defaulter.")],
     ccp_tranche: Annotated[
@@ -765,6 +769,7 @@ def losses(
     print_ack(response.ack, f"losses of {defaulter} allocated")
 
 
+@networked
 def report(
     defaulter: Annotated[str, typer.Argument(help="The defaulter.")],
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Instructions as CSV.")] = None,
