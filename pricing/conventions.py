@@ -157,6 +157,16 @@ class SwapConvention:
             return self.calendar.adjust(days + 7 * tenor.weeks, self.business_day)
         return self.calendar.advance_days(days, tenor.days)
 
+    def advance_each(self, days: IntArray, tenors: Sequence[Tenor]) -> IntArray:
+        """``advance`` of each day by its own tenor (vectorised when all are in months)."""
+        days = np.asarray(days, dtype=np.int64)
+        if all(t.months for t in tenors):
+            months = np.array([t.months for t in tenors], dtype=np.int64)
+            return self.calendar.advance_months(days, months, self.business_day, self.end_of_month)
+        return np.concatenate(
+            [self.advance(days[i : i + 1], t) for i, t in enumerate(tenors)]
+        ).astype(np.int64)
+
     def describe(self) -> dict[str, Any]:
         """Plain-data record (for curve ids and reports)."""
         return {
