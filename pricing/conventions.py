@@ -10,6 +10,7 @@ never price anything.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -184,8 +185,12 @@ class SwapConvention:
         }
 
 
+@functools.lru_cache(maxsize=64)
 def hash_holidays(holidays: frozenset[int]) -> str:
-    """Digest of a holiday set (part of a curve's id), independent of set order."""
+    """Digest of a holiday set (part of a curve's id), independent of set order.
+
+    Remembered per set (a set's hash is cached by Python): every curve id needs it.
+    """
     data = np.sort(np.fromiter(holidays, dtype=np.int64, count=len(holidays))).tobytes()
     return hashlib.sha256(data).hexdigest()[:16]
 
