@@ -158,9 +158,13 @@ def run_ingest(
     target: str | None = None,
     show_progress: bool = False,
     compare_python: str | None = None,
+    journal: str | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Run the whole ingest bench; returns the JSON-able result.
+
+    The server keeps its journal in a fresh temporary SQLite file, or in ``journal`` (a
+    ``postgresql://`` URL or a SQLite path; it should be empty: the server replays it).
 
     Both servers run side by side (the idle one costs nothing); the loads alternate
     server, baseline, server, baseline for ``cfg.rounds`` rounds and the best run of each
@@ -181,7 +185,7 @@ def run_ingest(
             if target is None:
                 server = ServerProcess(
                     "bench.serverproc",
-                    ["--dealers", str(cfg.panel), "--journal", str(Path(tmp) / "j.sqlite")],
+                    ["--dealers", str(cfg.panel), "--journal", journal or f"{tmp}/j.sqlite"],
                 ).start()
                 target = server.target
             log(f"server on {target}; preparing auction {auction_id}")
@@ -228,6 +232,7 @@ def run_ingest(
     u, s = modes["unary"], modes["stream"]
     data: dict[str, Any] = {
         "bench": "ingest",
+        "journal": _backend(journal),
         "per_s": u["per_s"],
         "baseline_per_s": u["baseline"]["per_s"],
         "ratio": u["ratio"],
@@ -295,6 +300,19 @@ def compare_grpc(other_python: str, cfg: IngestConfig, bar: Any = None) -> dict[
     }
 
 
+def _backend(journal: str | None) -> str:
+    """The journal backend's name, for the report (never the URL: it may hold a password)."""
+    if journal is not None and journal.startswith(("postgresql://", "postgres://")):
+        return "postgresql"
+    return "sqlite"
+
+
+def compare_journals(sqlite: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """``other``'s result with the SQLite run's ratios beside it, under ``"sqlite"``."""
+    keys = ("per_s", "ratio", "p99_ms", "stream_per_s", "stream_ratio", "lost", "errors")
+    return {**other, "sqlite": {k: sqlite[k] for k in keys}}
+
+
 def markdown(data: dict[str, Any]) -> str:
     """The Markdown report of an ingest run."""
     env = data["environment"]
@@ -345,6 +363,45 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         "Targets: " + ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in data["targets"].items()),
     ]
+    if "sqlite" in data:
+        q = data["sqlite"]
+        text += [
+            "",
+            f"## Journal backends ({data['journal']} beside SQLite, same load, one after"
+            " the other)",
+            "",
+            md_table(
+                [
+                    "journal",
+                    "unary orders/s",
+                    "unary ratio",
+                    "p99 ms",
+                    "stream orders/s",
+                    "stream ratio",
+                    "lost",
+                ],
+                [
+                    [
+                        data["journal"],
+                        f"{data['per_s']:,.0f}",
+                        data["ratio"],
+                        data["p99_ms"],
+                        f"{data['stream_per_s']:,.0f}",
+                        data["stream_ratio"],
+                        data["lost"],
+                    ],
+                    [
+                        "sqlite",
+                        f"{q['per_s']:,.0f}",
+                        q["ratio"],
+                        q["p99_ms"],
+                        f"{q['stream_per_s']:,.0f}",
+                        q["stream_ratio"],
+                        q["lost"],
+                    ],
+                ],
+            ),
+        ]
     if "grpc_versions" in data:
         g = data["grpc_versions"]
         text += [

@@ -1,9 +1,10 @@
 """A real Closeout server for the bench: ``python -m bench.serverproc --dealers N --journal P``.
 
-Builds a :class:`server.config.ServerConfig` with an operator and ``N`` dealers (tokens
-``bench-ops-token`` and ``bench-dealer-<i>-token``, ids ``d00``..), starts
-:class:`server.app.CloseoutServer` on 127.0.0.1 under uvloop exactly as ``closeout serve``
-does, prints ``PORT <n>`` once serving, and stops on SIGTERM/SIGINT.
+``--journal`` is a SQLite file or a PostgreSQL URL (the journal is replayed at start: give
+the bench a fresh one). Builds a :class:`server.config.ServerConfig` with an operator and
+``N`` dealers (tokens ``bench-ops-token`` and ``bench-dealer-<i>-token``, ids ``d00``..),
+starts :class:`server.app.CloseoutServer` on 127.0.0.1 under uvloop exactly as
+``closeout serve`` does, prints ``PORT <n>`` once serving, and stops on SIGTERM/SIGINT.
 
 This is the one part of ``bench`` that imports ``server`` (it starts servers); the load
 generators speak only the wire API. Bench tokens are for loopback runs only: never use this
@@ -33,7 +34,7 @@ def dealer_token(dealer: str) -> str:
     return f"bench-dealer-{dealer}-token"
 
 
-def bench_config(dealers: int, journal: Path, listen: str = "127.0.0.1:0") -> object:
+def bench_config(dealers: int, journal: Path | str, listen: str = "127.0.0.1:0") -> object:
     """A ServerConfig with one operator and ``dealers`` dealers."""
     from server.config import Participant, Role, ServerConfig, hash_token
 
@@ -51,7 +52,7 @@ def bench_config(dealers: int, journal: Path, listen: str = "127.0.0.1:0") -> ob
     )
 
 
-async def _run(dealers: int, journal: Path) -> int:
+async def _run(dealers: int, journal: Path | str) -> int:
     from server.app import CloseoutServer, serve
     from server.config import ServerConfig
 
@@ -73,7 +74,9 @@ async def _run(dealers: int, journal: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--dealers", type=int, default=25)
-    parser.add_argument("--journal", type=Path, required=True)
+    parser.add_argument(
+        "--journal", required=True, help="A SQLite file path, or a postgresql:// URL."
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("closeout.server").setLevel(logging.ERROR)  # the TLS warning

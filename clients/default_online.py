@@ -3,8 +3,11 @@ token, so the server's pricing, authentication, eligibility and idempotency rule
 
 The steps are the offline runner's (``clients/default_replay.py``), each one RPC: load the
 clearing state, run the margin call, declare the default(s), convert into lots (with the
-hedge), create and open one auction per lot, submit the bids in file order as their members,
-close, award (the server draws the seed), settle. The result comes back over the wire in
+hedge), then the scenario's process (by default one window over every lot): per window,
+create and open one auction per lot, submit the bids in file order as their members, close,
+cancel or award (the server draws the seed), an operator's assignment of a failed auction,
+settle; withdrawals, late admissions and defaults, further conversions; finally the loss
+allocation of every default that is fully settled. The result comes back over the wire in
 the offline runner's dict shape, so the two compare field by field (given the same seeds
 and, for bid times, a server clock paced like the scenario's: see ``pace``).
 
@@ -22,7 +25,7 @@ It speaks only the wire API and must never import ``server`` or decide a rule it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -32,13 +35,15 @@ import grpc
 import grpc.aio
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from clients.default_scenario import MARGIN_RUN, Scenario
+from clients.default_scenario import MARGIN_RUN, Action, Scenario, window_opens
 from clients.default_sdk import (
+    AnyMarket,
     ClearingClient,
     MarketFormatError,
     MemberClient,
     cleared_swap,
     market_to_proto,
+    markets_to_proto,
     member_to_proto,
     name_of,
     scenario_to_proto,
@@ -147,6 +152,9 @@ def lot_dict(lot: pb.Lot) -> dict[str, Any]:
         "curve_id": t.curve_id,
         "valuation_time": t.valuation_time,
         "rcv_convention": t.rcv_convention,
+        "settled_flows": t.settled_flows,
+        "fx_rate": t.fx_rate,
+        "clearing_currency": t.clearing_currency,
         "rcv": t.rcv,
         "implied_bid": t.implied_bid,
         "dv01": t.dv01,
@@ -154,6 +162,9 @@ def lot_dict(lot: pb.Lot) -> dict[str, Any]:
         "market_makers": list(lot.market_makers),
         "mandatory": list(lot.mandatory),
         "hedged": lot.hedged,
+        "status": name_of(pb.LotStatus, lot.status, "LOT_STATUS_"),
+        "withdraw_reason": lot.withdraw_reason or None,
+        "auction_ids": list(lot.auction_ids),
     }
 
 
@@ -181,6 +192,8 @@ def auction_dict(r: pb.DefaultAuctionResult) -> dict[str, Any]:
             "tied": list(a.tied),
             "pool": list(a.pool),
             "seed": a.seed,
+            "pool_kind": a.pool_kind,
+            "reason": a.reason,
         }
     return {
         "auction_id": r.auction_id,
@@ -207,6 +220,7 @@ def auction_dict(r: pb.DefaultAuctionResult) -> dict[str, Any]:
         ],
         "settlement_id": r.settlement_id or None,
         "cancel_reason": r.cancel_reason or None,
+        "excluded": list(r.excluded),
     }
 
 
@@ -231,6 +245,7 @@ def ledger_dict(ledger: pb.GetLedgerResponse) -> dict[str, Any]:
                 "status": name_of(pb.AccountStatus, a.status, "ACCOUNT_STATUS_"),
                 "cash": a.cash,
                 "collateral": a.collateral or None,
+                "default_fund": a.default_fund or None,
                 "positions": [_position_dict(p) for p in a.positions],
             }
             for a in ledger.accounts
@@ -275,6 +290,60 @@ def _settlement_dict(lot: pb.Lot) -> dict[str, Any]:
         "shortfall": s.shortfall,
         "collateral_charge": s.collateral_charge,
         "uncovered": s.uncovered,
+        "reason": s.reason,
+    }
+
+
+def allocation_dict(a: pb.LossAllocation) -> dict[str, Any]:
+    """A loss allocation as the clearing journal records it."""
+    return {
+        "defaulter": a.defaulter,
+        "clearing_currency": a.clearing_currency,
+        "lots": [
+            {
+                "lot_id": r.lot_id,
+                "currency": r.currency,
+                "amount": r.amount,
+                "implied_bid": r.implied_bid,
+                "result": r.result,
+                "fx_rate": r.fx_rate,
+                "clearing_result": r.clearing_result,
+            }
+            for r in a.lots
+        ],
+        "net_result": a.net_result,
+        "loss": a.loss,
+        "surplus": a.surplus,
+        "uncovered": a.uncovered,
+        "config": {
+            "ccp_tranche": a.config.ccp_tranche,
+            "assessment_multiple": a.config.assessment_multiple,
+        },
+        "steps": [
+            {
+                "layer": name_of(pb.WaterfallLayer, st.layer, "WATERFALL_LAYER_"),
+                "member": st.member_id,
+                "tier": name_of(pb.LossTier, st.tier, "LOSS_TIER_") if st.tier else None,
+                "available": st.available,
+                "used": st.used,
+            }
+            for st in a.steps
+        ],
+        "members": [
+            {
+                "member": m.member_id,
+                "tier": name_of(pb.LossTier, m.tier, "LOSS_TIER_") if m.tier else None,
+                "grades": list(m.grades),
+                "default_fund_before": m.default_fund_before,
+                "default_fund_used": m.default_fund_used,
+                "collateral_used": m.collateral_used,
+                "assessment": m.assessment,
+                "surplus_received": m.surplus_received,
+                "total": m.total,
+            }
+            for m in a.members
+        ],
+        "instructions": [instruction_dict(i) for i in a.instructions],
     }
 
 
@@ -285,10 +354,12 @@ async def result_dict(
     run: pb.MarginRun,
     defaults: list[pb.MemberDefault],
     auction_ids: list[str],
+    allocated: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The whole outcome in the offline runner's shape, read back from the server."""
     lots = await ops.lots()
     results = [await ops.result(a) for a in auction_ids]
+    allocations = [allocation_dict(await ops.loss_allocation(d)) for d in allocated]
     return {
         "house": house,
         "valuation_date": run.valuation_date,
@@ -312,6 +383,7 @@ async def result_dict(
         "settlements": [_settlement_dict(lot) for lot in lots if lot.HasField("settlement")],
         "instructions": [instruction_dict(i) for i in await ops.instructions()],
         "ledger": ledger_dict(await ops.ledger()),
+        "allocations": allocations,
     }
 
 
@@ -319,7 +391,7 @@ async def load_state(ops: ClearingClient, scenario: Scenario) -> pb.LoadClearing
     """Load a scenario's members, collateral and positions into the server's clearing house."""
     return await ops.load(
         [
-            member_to_proto(m.member, m.role.value, m.mandatory, m.collateral)
+            member_to_proto(m.member, m.role.value, m.mandatory, m.collateral, m.default_fund)
             for m in scenario.members
         ],
         [
@@ -356,7 +428,11 @@ async def run_default_online(
     window's length is sent after the windows were closed (so it is refused as late).
     """
     try:
-        market = market_to_proto(scenario.market)
+        market: AnyMarket = (
+            markets_to_proto(scenario.markets)
+            if scenario.markets is not None
+            else market_to_proto(scenario.market or {})
+        )
     except MarketFormatError as exc:
         raise ScenarioError(exc.field, exc.message) from None
     tls: dict[str, Any] = {"root_certificates": root_certificates}
@@ -378,7 +454,7 @@ async def run_default_online(
 
 async def _play(
     scenario: Scenario,
-    market: ppb.MarketDefinition,
+    market: AnyMarket,
     ops: ClearingClient,
     member: Callable[[str, str], MemberClient],
     pace: Pace | None,
@@ -390,10 +466,7 @@ async def _play(
                 "spread and current_fixing are not part of the booked terms the server prices",
             )
     t = scenario
-    await _step(
-        "members/positions",
-        lambda: load_state(ops, t),
-    )
+    await _step("members/positions", lambda: load_state(ops, t))
     scenarios = [scenario_to_proto(s) for s in t.margin_scenarios or []]
     margin = await _step("margin", lambda: ops.run_margin(MARGIN_RUN, market, scenarios))
     run = margin.run
@@ -401,53 +474,150 @@ async def _play(
     short = [r.member_id for r in run.rows if r.shortfall not in ("0.00", "")]
     defaulters, notes = t.defaulters(short)
     defaults: list[pb.MemberDefault] = []
-    for name in defaulters:
-        reason = (t.default_reason or "") if t.default_basis == "operator" else ""
+
+    async def declare(where: str, name: str, reason: str) -> None:
         declared = await _step(
-            "default",
-            lambda name=name, reason=reason: ops.declare_default(  # type: ignore[misc]
-                name, reason=reason, market=market
-            ),
+            where, lambda: ops.declare_default(name, reason=reason, market=market)
         )
         defaults.append(declared.member_default)
 
-    lot_ids: list[str] = []
-    for d in defaults:
-        if not d.positions:
-            notes.append(f"{d.member_id} holds no position: nothing to convert")
-            continue
-        converted = await _step(
-            "conversion",
-            lambda d=d: ops.convert(  # type: ignore[misc]
-                d.member_id,
+    async def convert(
+        where: str,
+        name: str,
+        position_ids: Sequence[str] = (),
+        group_by: str | None = None,
+        max_lot_dv01: str | None = None,
+    ) -> None:
+        limit = max_lot_dv01 if max_lot_dv01 is not None else t.max_lot_dv01
+        await _step(
+            where,
+            lambda: ops.convert(
+                name,
                 market,
                 rcv_convention=t.rcv_convention,
                 standard_tenors=[str(x) for x in t.standard_tenors or []],
-                group_by=t.group_by,
+                group_by="position" if limit else (group_by or t.group_by),
                 hedge=t.hedge,
+                position_ids=position_ids,
+                max_lot_dv01=limit or "",
+                settled_flows=t.settled_flows,
             ),
         )
-        lot_ids += [lot.terms.lot_id for lot in converted.lots]
 
-    for b in t.bids:
-        lot = b.lot if b.lot is not None else (lot_ids[0] if len(lot_ids) == 1 else None)
-        if lot is None:
-            raise ScenarioError(t.where_bid(b.index), "name the lot (there are several)")
-        if lot not in lot_ids:
-            raise ScenarioError(t.where_bid(b.index), f"no lot {lot!r}")
-    for lot_id in lot_ids:
-        await _step(
-            f"auction of {lot_id}",
-            lambda lot_id=lot_id: ops.create_auction(  # type: ignore[misc]
-                lot_id,
-                auction_id=lot_id,
-                reserve=t.reserve,
-                reserve_bp=t.reserve_bp,
-                grading_threshold=t.grading_threshold,
-                window_seconds=t.window_seconds,
-            ),
-        )
-        await _step(f"opening {lot_id}", lambda lot_id=lot_id: ops.open_window(lot_id))  # type: ignore[misc]
+    for name in defaulters:
+        reason = (t.default_reason or "") if t.default_basis == "operator" else ""
+        await declare("default", name, reason)
+    for declared in list(defaults):
+        if not declared.positions:
+            notes.append(f"{declared.member_id} holds no position: nothing to convert")
+            continue
+        await convert("conversion", declared.member_id)
+
+    auction_ids: list[str] = []
+    windows = 0
+    for action in t.actions:
+        if action.do == "window":
+            auction_ids += await _window(t, action, windows, ops, member, pace, notes)
+            windows += 1
+        elif action.do == "withdraw":
+            await _step(
+                action.where,
+                lambda action=action: ops.withdraw_lot(  # type: ignore[misc]
+                    str(action.data["lot"]), str(action.data["reason"])
+                ),
+            )
+        elif action.do == "admit":
+            d = action.data
+            spec = member_to_proto(
+                str(d["id"]),
+                str(d["role"]),
+                bool(d.get("mandatory", False)),
+                str(d.get("collateral", "0")),
+                str(d.get("default_fund", "0")),
+            )
+            await _step(
+                action.where,
+                lambda spec=spec: ops.load([spec], [], house_id=t.house),  # type: ignore[misc]
+            )
+        elif action.do == "default":
+            name = str(action.data["member"])
+            await declare(action.where, name, str(action.data["reason"]))
+            if name not in defaulters:
+                defaulters.append(name)
+        elif action.do == "convert":
+            d = action.data
+            await convert(
+                action.where,
+                str(d["member"]),
+                [str(x) for x in d.get("positions", [])],
+                d.get("group_by"),
+                None if d.get("max_lot_dv01") is None else str(d["max_lot_dv01"]),
+            )
+    allocated: list[str] = []
+    w = t.waterfall or {}
+    for name in defaulters:
+        try:
+            await ops.allocate_losses(
+                name,
+                ccp_tranche=w.get("ccp_tranche", ""),
+                assessment_multiple=w.get("assessment_multiple", ""),
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() is not grpc.StatusCode.FAILED_PRECONDITION:
+                raise ScenarioError("waterfall", f"{exc.code().name}: {exc.details()}") from None
+            notes.append(f"losses of {name} not allocated: {exc.details()}")
+            continue
+        allocated.append(name)
+    result = await result_dict(
+        ops, house=t.house, run=run, defaults=defaults, auction_ids=auction_ids, allocated=allocated
+    )
+    return result, notes
+
+
+async def _window(
+    t: Scenario,
+    action: Action,
+    k: int,
+    ops: ClearingClient,
+    member: Callable[[str, str], MemberClient],
+    pace: Pace | None,
+    notes: list[str],
+) -> list[str]:
+    """One bid window over some lots: create, open, bid, close, award or cancel, settle."""
+    if action.lots is not None:
+        lots = list(action.lots)
+    else:
+        lots = [
+            lot.terms.lot_id for lot in await ops.lots() if lot.status == pb.LOT_STATUS_CONVERTED
+        ]
+    if not lots:
+        notes.append("no lot left to auction")
+        return []
+    for b in action.bids:
+        target = b.lot if b.lot is not None else (lots[0] if len(lots) == 1 else None)
+        where = t.where_bid(b.index, action)
+        if target is None:
+            raise ScenarioError(where, "name the lot (there are several)")
+        if target not in lots:
+            raise ScenarioError(where, f"no lot {target!r} in this window")
+    first = window_opens("2000-01-01", 0, t.window_seconds)
+    base = int((window_opens("2000-01-01", k, t.window_seconds) - first).total_seconds())
+    if pace is not None:
+        await pace(base)
+    created = await _step(
+        action.where if action.index >= 0 else f"auction of {lots[0]}",
+        lambda: ops.create_auction(
+            "",
+            lot_ids=lots,
+            reserve=t.reserve,
+            reserve_bp=t.reserve_bp,
+            grading_threshold=t.grading_threshold,
+            window_seconds=t.window_seconds,
+        ),
+    )
+    ids = {a.lot_id: a.auction_id for a in created.auctions}
+    for lot_id in lots:
+        await _step(f"opening {lot_id}", lambda lot_id=lot_id: ops.open_window(ids[lot_id]))  # type: ignore[misc]
 
     closed = False
 
@@ -457,40 +627,63 @@ async def _play(
             return
         closed = True
         if pace is not None:
-            await pace(t.window_seconds)
-        for lot_id in lot_ids:
-            await _close(ops, lot_id)
+            await pace(base + t.window_seconds)
+        for lot_id in lots:
+            await _close(ops, ids[lot_id])
 
-    for b in t.bids:
+    for b in action.bids:
         offset = b.index + 1 if b.at is None else b.at
         if pace is not None:
-            await pace(offset)
+            await pace(base + offset)
         elif offset >= t.window_seconds:
             await close_all()
-        where = t.where_bid(b.index)
+        where = t.where_bid(b.index, action)
         client = member(b.member, where)
-        lot_id = b.lot if b.lot is not None else lot_ids[0]
+        auction_id = ids[b.lot if b.lot is not None else lots[0]]
         if b.withdraw:
             await _step(
                 where,
-                lambda client=client, lot_id=lot_id, b=b: client.withdraw_bid(  # type: ignore[misc]
-                    lot_id, b.client_order_id
+                lambda client=client, auction_id=auction_id, b=b: client.withdraw_bid(  # type: ignore[misc]
+                    auction_id, b.client_order_id
                 ),
             )
         else:
             await _step(
                 where,
-                lambda client=client, lot_id=lot_id, b=b: client.submit_bid(  # type: ignore[misc]
-                    lot_id, b.client_order_id, b.amount or ""
+                lambda client=client, auction_id=auction_id, b=b: client.submit_bid(  # type: ignore[misc]
+                    auction_id, b.client_order_id, b.amount or ""
                 ),
             )
     await close_all()
-    for lot_id in lot_ids:
-        await _step(f"award of {lot_id}", lambda lot_id=lot_id: ops.award(lot_id))  # type: ignore[misc]
-    for lot_id in lot_ids:
-        await _step(f"settlement of {lot_id}", lambda lot_id=lot_id: ops.settle(lot_id))  # type: ignore[misc]
-    result = await result_dict(ops, house=t.house, run=run, defaults=defaults, auction_ids=lot_ids)
-    return result, notes
+    cancel = action.data.get("cancel", {})
+    assign = action.data.get("assign", {})
+    placed: list[str] = []
+    for lot_id in lots:
+        aid = ids[lot_id]
+        if lot_id in cancel:
+            await _step(
+                f"{action.where}.cancel.{lot_id}",
+                lambda aid=aid, lot_id=lot_id: ops.cancel(aid, str(cancel[lot_id])),  # type: ignore[misc]
+            )
+            continue
+        awarded = await _step(f"award of {lot_id}", lambda aid=aid: ops.award(aid))  # type: ignore[misc]
+        if awarded.result.phase == pb.DEFAULT_AUCTION_PHASE_FAILED:
+            if lot_id not in assign:
+                notes.append(f"auction {aid} failed: no valid bid and nobody to assign")
+                continue
+            choice = assign[lot_id]
+            if not isinstance(choice, dict) or set(choice) != {"member", "reason"}:
+                raise ScenarioError(f"{action.where}.assign.{lot_id}", "give member and reason")
+            await _step(
+                f"{action.where}.assign.{lot_id}",
+                lambda aid=aid, choice=choice: ops.assign(  # type: ignore[misc]
+                    aid, str(choice["member"]), str(choice["reason"])
+                ),
+            )
+        placed.append(aid)
+    for aid in placed:
+        await _step(f"settlement of {aid}", lambda aid=aid: ops.settle(aid))  # type: ignore[misc]
+    return [ids[lot_id] for lot_id in lots]
 
 
 async def _close(ops: ClearingClient, lot_id: str) -> None:

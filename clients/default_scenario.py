@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,11 @@ TOP_FIELDS = {
     "conversion",
     "auction",
     "bids",
+    "markets",
+    "waterfall",
+    "process",
 }
-MEMBER_FIELDS = {"id", "role", "mandatory", "collateral"}
+MEMBER_FIELDS = {"id", "role", "mandatory", "collateral", "default_fund"}
 POSITION_FIELDS = {
     "id",
     "member",
@@ -48,14 +52,39 @@ POSITION_FIELDS = {
     "current_fixing",
 }
 DEFAULT_FIELDS = {"basis", "member", "reason"}
-CONVERSION_FIELDS = {"rcv_convention", "standard_tenors", "group_by", "hedge"}
+CONVERSION_FIELDS = {
+    "rcv_convention",
+    "standard_tenors",
+    "group_by",
+    "hedge",
+    "settled_flows",
+    "max_lot_dv01",
+}
+WATERFALL_FIELDS = {"ccp_tranche", "assessment_multiple"}
+#: The actions of a ``process`` list and their fields (``do`` names the action).
+ACTIONS: dict[str, tuple[set[str], set[str]]] = {
+    "admit": (MEMBER_FIELDS | {"do"}, {"do", "id", "role"}),
+    "default": ({"do", "member", "reason"}, {"do", "member", "reason"}),
+    "convert": ({"do", "member", "positions", "group_by", "max_lot_dv01"}, {"do", "member"}),
+    "window": ({"do", "lots", "bids", "cancel", "assign"}, {"do", "lots"}),
+    "withdraw": ({"do", "lot", "reason"}, {"do", "lot", "reason"}),
+}
 AUCTION_FIELDS = {"reserve", "reserve_bp", "grading_threshold", "seed", "window_seconds"}
 BID_FIELDS = {"lot", "member", "amount", "withdraw", "at", "id"}
-GROUPINGS = ("position", "currency_index")
+GROUPINGS = ("position", "currency_index", "dv01")
 
 
 #: The id of the one margin run a scenario makes.
 MARGIN_RUN = "margin-1"
+
+
+def window_opens(valuation_day: str, k: int, window_seconds: int) -> datetime:
+    """When a scenario's ``k``-th bid window (from 0) opens on its synthetic clock: 10:00
+    UTC on the valuation date, then an hour after each window's close. The offline runner
+    opens its windows then, and the online runner paces a test server's clock to the same
+    instants, so bid times agree."""
+    base = datetime.combine(date.fromisoformat(valuation_day), time(10), tzinfo=UTC)
+    return base + timedelta(seconds=k * (window_seconds + 3600))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +96,7 @@ class MemberEntry:
     role: Role
     mandatory: bool
     collateral: str
+    default_fund: str = "0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +124,27 @@ class BidEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Action:
+    """One step of a ``process`` list (``lots`` None: every lot still to place)."""
+
+    index: int
+    do: str
+    data: dict[str, Any]
+    lots: tuple[str, ...] | None = None
+    bids: tuple[BidEntry, ...] = ()
+
+    @property
+    def where(self) -> str:
+        """How the action is named in messages: ``process[2] (window)``."""
+        return "bids" if self.index < 0 else f"process[{self.index}] ({self.do})"
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """A parsed default scenario."""
 
     house: str
-    market: dict[str, Any]
+    market: dict[str, Any] | None
     members: tuple[MemberEntry, ...]
     positions: tuple[PositionEntry, ...]
     margin_scenarios: list[Any] | None
@@ -115,6 +161,19 @@ class Scenario:
     seed: int
     window_seconds: int
     bids: tuple[BidEntry, ...]
+    markets: dict[str, Any] | None = None
+    settled_flows: str = ""
+    max_lot_dv01: str | None = None
+    waterfall: dict[str, str] | None = None
+    process: tuple[Action, ...] = ()
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        """What happens after the automatic conversion: ``process``, or one window over
+        every lot with the top-level ``bids``."""
+        if self.process:
+            return self.process
+        return (Action(index=-1, do="window", data={}, lots=None, bids=self.bids),)
 
     def defaulters(self, short: Sequence[str]) -> tuple[list[str], list[str]]:
         """Who is declared in default given the margin run's short members, and notes.
@@ -136,9 +195,12 @@ class Scenario:
         ]
         return chosen, notes
 
-    def where_bid(self, index: int) -> str:
-        """How a bid entry is named in messages: ``bids[3] (Barclays)``."""
-        return f"bids[{index}] ({self.bids[index].member})"
+    def where_bid(self, index: int, action: Action | None = None) -> str:
+        """How a bid entry is named in messages: ``bids[3] (Barclays)``, or
+        ``process[1] (window).bids[0] (Bank-A)`` for a bid of a process window."""
+        if action is None or action.index < 0:
+            return f"bids[{index}] ({self.bids[index].member})"
+        return f"{action.where}.bids[{index}] ({action.bids[index].member})"
 
 
 def load_default_scenario(path: Path) -> Scenario:
@@ -149,10 +211,15 @@ def load_default_scenario(path: Path) -> Scenario:
 def parse_default_scenario(text: str, *, source: str = "scenario") -> Scenario:
     """Parse scenario JSON; every refusal names the entry and the rule it breaks."""
     doc = decode_json(text, source)
-    top = json_object(doc, source, TOP_FIELDS, {"market", "members", "positions", "default"})
-    market = top["market"]
-    if not isinstance(market, dict):
+    top = json_object(doc, source, TOP_FIELDS, {"members", "positions", "default"})
+    market = top.get("market")
+    markets = top.get("markets")
+    if (market is None) == (markets is None):
+        raise ScenarioError("market", "give market (one currency and index) or markets")
+    if market is not None and not isinstance(market, dict):
         raise ScenarioError("market", "must be a JSON object (the pricing request format)")
+    if markets is not None:
+        markets = _markets(markets)
     members = tuple(_member(i, e) for i, e in enumerate(_list(top, "members")))
     positions = tuple(_position(i, e) for i, e in enumerate(_list(top, "positions")))
     if not positions:
@@ -182,6 +249,13 @@ def parse_default_scenario(text: str, *, source: str = "scenario") -> Scenario:
     if "reserve" in auction and "reserve_bp" in auction:
         raise ScenarioError("auction", "give reserve or reserve_bp, not both")
     bids = tuple(_bid(i, e) for i, e in enumerate(_list(top, "bids", required=False)))
+    process = tuple(_action(i, e) for i, e in enumerate(_list(top, "process", required=False)))
+    if process and bids:
+        raise ScenarioError("bids", "with a process, bids go into its windows")
+    waterfall = json_object(top.get("waterfall", {}), "waterfall", WATERFALL_FIELDS, set())
+    max_dv01 = _opt_number(conversion, "max_lot_dv01", "conversion")
+    if (group_by == "dv01") != (max_dv01 is not None):
+        raise ScenarioError("conversion", "group_by dv01 goes with max_lot_dv01")
     return Scenario(
         house=_opt_str(top, "house", "scenario") or "closeout-ccp",
         market=market,
@@ -201,7 +275,69 @@ def parse_default_scenario(text: str, *, source: str = "scenario") -> Scenario:
         seed=_int(auction, "seed", "auction", 0, minimum=0),
         window_seconds=_int(auction, "window_seconds", "auction", 3600, minimum=1),
         bids=bids,
+        markets=markets,
+        settled_flows=_opt_str(conversion, "settled_flows", "conversion") or "",
+        max_lot_dv01=max_dv01,
+        waterfall={k: str(v) for k, v in waterfall.items()} or None,
+        process=process,
     )
+
+
+def _markets(raw: Any) -> dict[str, Any]:
+    obj = json_object(raw, "markets", {"clearing_currency", "markets", "fx_rates"}, {"markets"})
+    entries = obj["markets"]
+    if not isinstance(entries, list) or not entries:
+        raise ScenarioError("markets.markets", "must list at least one market")
+    out = []
+    for i, e in enumerate(entries):
+        where = f"markets.markets[{i}]"
+        m = json_object(e, where, {"currency", "index", "market"}, {"currency", "index", "market"})
+        if not isinstance(m["market"], dict):
+            raise ScenarioError(f"{where}.market", "must be a JSON object")
+        out.append(
+            {
+                "currency": _str(m, "currency", where),
+                "index": _str(m, "index", where),
+                "market": m["market"],
+            }
+        )
+    fx = []
+    for i, e in enumerate(_list(obj, "fx_rates", required=False)):
+        where = f"markets.fx_rates[{i}]"
+        r = json_object(e, where, {"currency", "rate"}, {"currency", "rate"})
+        fx.append({"currency": _str(r, "currency", where), "rate": _number(r, "rate", where)})
+    return {
+        "clearing_currency": _opt_str(obj, "clearing_currency", "markets") or "USD",
+        "markets": out,
+        "fx_rates": fx,
+    }
+
+
+def _action(i: int, raw: Any) -> Action:
+    kind = raw.get("do") if isinstance(raw, dict) else None
+    where = f"process[{i}]" + (f" ({kind})" if isinstance(kind, str) else "")
+    if kind not in ACTIONS:
+        raise ScenarioError(f"{where}.do", f"must be one of {', '.join(ACTIONS)}")
+    allowed, required = ACTIONS[kind]
+    obj = json_object(raw, where, allowed, required)
+    lots: tuple[str, ...] | None = None
+    bids: tuple[BidEntry, ...] = ()
+    if kind == "window":
+        names = obj["lots"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not names:
+            raise ScenarioError(f"{where}.lots", "must list the lots of the window")
+        lots = tuple(names)
+        bids = tuple(_bid(j, e) for j, e in enumerate(_list(obj, "bids", required=False)))
+        for name in ("cancel", "assign"):
+            json_object(obj.get(name, {}), f"{where}.{name}", set(lots), set())
+    if kind == "admit":
+        _member(i, {k: v for k, v in obj.items() if k != "do"})
+    if kind == "convert" and "positions" in obj:
+        ids = obj["positions"]
+        if not isinstance(ids, list) or not all(isinstance(n, str) for n in ids):
+            raise ScenarioError(f"{where}.positions", "must list position ids")
+    data = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in obj.items()}
+    return Action(index=i, do=kind, data=data, lots=lots, bids=bids)
 
 
 def _member(i: int, raw: Any) -> MemberEntry:
@@ -217,6 +353,7 @@ def _member(i: int, raw: Any) -> MemberEntry:
         role,
         _bool(obj, "mandatory", where, False),
         _opt_number(obj, "collateral", where) or "0",
+        _opt_number(obj, "default_fund", where) or "0",
     )
 
 

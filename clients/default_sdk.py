@@ -38,6 +38,7 @@ __all__ = [
     "MemberClient",
     "cleared_swap",
     "market_to_proto",
+    "markets_to_proto",
     "member_to_proto",
     "name_of",
     "scenario_to_proto",
@@ -186,6 +187,38 @@ def market_to_proto(raw: Mapping[str, Any]) -> ppb.MarketDefinition:
     return msg
 
 
+def markets_to_proto(raw: Mapping[str, Any]) -> pb.MarketSet:
+    """Several markets ``{clearing_currency, markets: [{currency, index, market}],
+    fx_rates: [{currency, rate}]}`` as a ``MarketSet``."""
+    _check_keys(raw, {"clearing_currency", "markets", "fx_rates"}, "markets")
+    msg = pb.MarketSet(clearing_currency=_text(raw.get("clearing_currency")))
+    for i, m in enumerate(raw.get("markets") or []):
+        _check_keys(m, {"currency", "index", "market"}, f"markets.markets[{i}]")
+        msg.markets.append(
+            pb.IndexMarket(
+                currency=_text(m.get("currency")),
+                index=_text(m.get("index")),
+                market=market_to_proto(m.get("market") or {}),
+            )
+        )
+    for i, r in enumerate(raw.get("fx_rates") or []):
+        _check_keys(r, {"currency", "rate"}, f"markets.fx_rates[{i}]")
+        msg.fx_rates.append(pb.FxRate(currency=_text(r.get("currency")), rate=_text(r.get("rate"))))
+    return msg
+
+
+#: A request's market: one ``MarketDefinition`` (one currency and index) or a ``MarketSet``.
+AnyMarket = ppb.MarketDefinition | pb.MarketSet
+
+
+def _market_fields(market: AnyMarket | None) -> dict[str, Any]:
+    if market is None:
+        return {}
+    if isinstance(market, pb.MarketSet):
+        return {"markets": market}
+    return {"market": market}
+
+
 def scenario_to_proto(raw: Mapping[str, Any]) -> ppb.CurveScenario:
     """A margin scenario ``{name, short_bp, long_bp, short_years, long_years}``."""
     return ppb.CurveScenario(
@@ -251,40 +284,55 @@ class ClearingClient(Session):
     async def run_margin(
         self,
         run_id: str,
-        market: ppb.MarketDefinition,
+        market: AnyMarket,
         scenarios: Sequence[ppb.CurveScenario] = (),
     ) -> pb.RunMarginResponse:
         """Price the performance bond of every member and record the run."""
-        request = pb.RunMarginRequest(run_id=run_id, market=market, scenarios=scenarios)
+        request = pb.RunMarginRequest(run_id=run_id, scenarios=scenarios, **_market_fields(market))
         response: pb.RunMarginResponse = await self._call(self.stub.RunMargin, request)
         return response
 
     async def declare_default(
-        self, member_id: str, *, reason: str = "", market: ppb.MarketDefinition | None = None
+        self, member_id: str, *, reason: str = "", market: AnyMarket | None = None
     ) -> pb.DeclareDefaultResponse:
         """Declare a member in default (on its shortfall, or with ``reason``)."""
-        request = pb.DeclareDefaultRequest(member_id=member_id, reason=reason, market=market)
+        request = pb.DeclareDefaultRequest(
+            member_id=member_id, reason=reason, **_market_fields(market)
+        )
         response: pb.DeclareDefaultResponse = await self._call(self.stub.DeclareDefault, request)
         return response
 
     async def convert(
         self,
         member_id: str,
-        market: ppb.MarketDefinition,
+        market: AnyMarket,
         *,
         rcv_convention: str = "same_coupon",
         standard_tenors: Sequence[str] = (),
         group_by: str = "position",
         hedge: bool = False,
+        position_ids: Sequence[str] = (),
+        max_lot_dv01: str = "",
+        settled_flows: str = "",
     ) -> pb.ConvertPositionsResponse:
-        """Convert a defaulter's positions into lots (``group_by`` position|currency_index)."""
+        """Convert a defaulter's positions into lots (``group_by`` position|currency_index;
+        ``max_lot_dv01`` splits by DV01; ``position_ids`` builds one lot by hand)."""
         request = pb.ConvertPositionsRequest(
             member_id=member_id,
-            market=market,
             rcv_convention=_RCV[rcv_convention.lower()],
             standard_tenors=standard_tenors,
-            group_by=pb.LotGrouping.Value(f"LOT_GROUPING_{group_by.upper()}"),
+            group_by=pb.LotGrouping.Value(
+                "LOT_GROUPING_UNSPECIFIED"
+                if group_by == "dv01"
+                else f"LOT_GROUPING_{group_by.upper()}"
+            ),
             hedge=hedge,
+            position_ids=position_ids,
+            max_lot_dv01=max_lot_dv01,
+            settled_flows=pb.SettledFlows.Value(
+                f"SETTLED_FLOWS_{(settled_flows or 'unspecified').upper()}"
+            ),
+            **_market_fields(market),
         )
         response: pb.ConvertPositionsResponse = await self._call(
             self.stub.ConvertPositions, request
@@ -307,11 +355,14 @@ class ClearingClient(Session):
         open_at: datetime | None = None,
         close_at: datetime | None = None,
         window_seconds: int = 0,
+        lot_ids: Sequence[str] = (),
     ) -> pb.CreateDefaultAuctionResponse:
-        """Create the auction of a lot."""
+        """Create the auction of a lot (``lot_id``), or of several in one window (``lot_ids``,
+        with ``lot_id`` empty)."""
         request = pb.CreateDefaultAuctionRequest(
             auction_id=auction_id,
             lot_id=lot_id,
+            lot_ids=lot_ids,
             reserve=reserve or "",
             reserve_bp=reserve_bp or "",
             grading_threshold=grading_threshold,
@@ -325,6 +376,50 @@ class ClearingClient(Session):
             self.stub.CreateDefaultAuction, request
         )
         return response
+
+    async def margin_run(self, run_id: str = "") -> pb.MarginRun:
+        """A recorded margin run (the latest when ``run_id`` is empty)."""
+        response: pb.GetMarginRunResponse = await self._call(
+            self.stub.GetMarginRun, pb.GetMarginRunRequest(run_id=run_id)
+        )
+        return response.run
+
+    async def withdraw_lot(self, lot_id: str, reason: str) -> pb.WithdrawLotResponse:
+        """Withdraw a lot in no live auction."""
+        response: pb.WithdrawLotResponse = await self._call(
+            self.stub.WithdrawLot, pb.WithdrawLotRequest(lot_id=lot_id, reason=reason)
+        )
+        return response
+
+    async def assign(self, auction_id: str, member_id: str, reason: str) -> pb.AssignLotResponse:
+        """An operator's assignment of a closed or failed auction's lot at b*."""
+        response: pb.AssignLotResponse = await self._call(
+            self.stub.AssignLot,
+            pb.AssignLotRequest(auction_id=auction_id, member_id=member_id, reason=reason),
+        )
+        return response
+
+    async def allocate_losses(
+        self, defaulter: str, *, ccp_tranche: str = "", assessment_multiple: str = ""
+    ) -> pb.AllocateLossesResponse:
+        """Net the default over its lots and run the loss waterfall."""
+        response: pb.AllocateLossesResponse = await self._call(
+            self.stub.AllocateLosses,
+            pb.AllocateLossesRequest(
+                defaulter=defaulter,
+                config=pb.WaterfallConfig(
+                    ccp_tranche=ccp_tranche, assessment_multiple=assessment_multiple
+                ),
+            ),
+        )
+        return response
+
+    async def loss_allocation(self, defaulter: str) -> pb.LossAllocation:
+        """A recorded loss allocation."""
+        response: pb.GetLossAllocationResponse = await self._call(
+            self.stub.GetLossAllocation, pb.GetLossAllocationRequest(defaulter=defaulter)
+        )
+        return response.allocation
 
     async def open_window(self, auction_id: str) -> pb.OpenBidWindowResponse:
         """Open the bid window."""
@@ -397,6 +492,13 @@ class ClearingClient(Session):
             self.stub.GetGrades, pb.GetGradesRequest(auction_id=auction_id)
         )
         return list(response.grades)
+
+    async def overview(self) -> pb.GetDefaultOverviewResponse:
+        """Latest margin run, defaults, and every auction with who bids (never the amount)."""
+        response: pb.GetDefaultOverviewResponse = await self._call(
+            self.stub.GetDefaultOverview, pb.GetDefaultOverviewRequest()
+        )
+        return response
 
     async def watch(
         self, auction_id: str, after_sequence: int = 0
@@ -471,9 +573,13 @@ class MemberClient(Session):
 
 
 def member_to_proto(
-    member_id: str, role: str, mandatory: bool, collateral: str
+    member_id: str, role: str, mandatory: bool, collateral: str, default_fund: str = ""
 ) -> pb.ClearingMember:
     """A member to load (``role`` CLEARING_MEMBER or MARKET_MAKER)."""
     return pb.ClearingMember(
-        member_id=member_id, role=_ROLES[role.upper()], mandatory=mandatory, collateral=collateral
+        member_id=member_id,
+        role=_ROLES[role.upper()],
+        mandatory=mandatory,
+        collateral=collateral,
+        default_fund=default_fund if default_fund not in ("0", "") else "",
     )

@@ -15,6 +15,12 @@ validate what they receive (``ConvertedPosition.from_dict``, ``SwapTerms.from_di
 Refusals are ``PricingInputError`` naming the field relative to the caller's input; the
 caller adds its prefix and maps it to its own error type.
 
+Several currencies and indices: :class:`PricedMarkets` holds one market per (currency,
+index) and FX rates into the clearing currency; each position is priced off its own market
+(a position whose market is missing is refused, naming both), and margin is added up in the
+clearing currency (each market's requirement rounded to cents in its currency, converted at
+the FX rate and rounded half-even to cents; no offset between currencies).
+
 This module must never import ``matching``, ``server`` or ``clients``, never decide a
 clearing or auction rule (the engines do), and never do I/O or read a clock.
 """
@@ -28,7 +34,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from pricing.conventions import SwapConvention, Tenor
-from pricing.conversion import DEFAULT_STANDARD_TENORS, RcvConvention, convert
+from pricing.conversion import DEFAULT_STANDARD_TENORS, RcvConvention, SettledFlows, convert
 from pricing.dates import from_ordinal
 from pricing.errors import PricingInputError
 from pricing.inputs import book_of, parse_market_input, scenario_of
@@ -169,6 +175,7 @@ def converted_positions(
     positions: Sequence[Booked],
     rcv: RcvConvention,
     tenors: Sequence[Tenor],
+    settled_flows: SettledFlows = SettledFlows.EXCLUDE_SETTLED,
 ) -> list[dict[str, Any]]:
     """Each position (``book``'s swap ``k`` is ``positions[k]``) converted to its standard
     swap with RCV, b*, DV01 and hedge, in ``ConvertedPosition.to_dict`` form.
@@ -177,7 +184,7 @@ def converted_positions(
     spot and matures at the standard tenor. The hedge notional is rounded half-even to whole
     currency units; its side is PAYER where the residual DV01 is not negative.
     """
-    conv = convert(book, BumpedMarkets.of(pm.market), rcv, tenors)
+    conv = convert(book, BumpedMarkets.of(pm.market), rcv, tenors, settled_flows=settled_flows)
     d, s = conv.defaulted, conv.standard
     out = []
     for k, p in enumerate(positions):
@@ -252,3 +259,208 @@ def reserve_at_bp(
         raise PricingInputError(field, "must be a non-negative decimal number")
     cut = (bp * abs(dv01_cents)).to_integral_value(ROUND_HALF_EVEN)
     return implied_bid_cents - int(cut)
+
+
+# -- several currencies and indices ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PricedMarkets:
+    """One built market per (currency, index) and FX rates into the clearing currency."""
+
+    clearing_currency: str
+    markets: Mapping[tuple[str, str], PricedMarket]
+    fx: Mapping[str, Decimal]
+
+    @property
+    def valuation_day(self) -> str:
+        """The valuation date every market shares."""
+        return next(iter(self.markets.values())).valuation_day
+
+    @property
+    def curve_id(self) -> str:
+        """The curve ids of every market, ``CCY/INDEX=<id>`` joined by ``;`` (one market:
+        its own curve id)."""
+        if len(self.markets) == 1:
+            return next(iter(self.markets.values())).curve_id
+        return ";".join(f"{c}/{i}={pm.curve_id}" for (c, i), pm in sorted(self.markets.items()))
+
+    def market_for(self, currency: str, index: str, field: str) -> PricedMarket:
+        """The market of (currency, index); PricingInputError naming ``field`` otherwise."""
+        pm = self.markets.get((currency, index))
+        if pm is None:
+            known = ", ".join(f"{c}/{i}" for c, i in sorted(self.markets)) or "none"
+            raise PricingInputError(
+                field, f"no market for {currency}/{index} (markets given: {known})"
+            )
+        return pm
+
+    def fx_rate(self, currency: str, field: str) -> Decimal:
+        """Units of the clearing currency per unit of ``currency``."""
+        if currency == self.clearing_currency:
+            return Decimal(1)
+        rate = self.fx.get(currency)
+        if rate is None:
+            raise PricingInputError(
+                field, f"no FX rate from {currency} into {self.clearing_currency}"
+            )
+        return rate
+
+
+def priced_markets(raw: Mapping[str, Any]) -> PricedMarkets:
+    """``{"clearing_currency", "markets": [{"currency", "index", "market"}], "fx_rates":
+    [{"currency", "rate"}]}``: every market built once; one valuation date for all."""
+    if not isinstance(raw, Mapping):
+        raise PricingInputError("markets", "must be an object")
+    clearing = str(raw.get("clearing_currency") or "USD")
+    entries = raw.get("markets") or []
+    if not isinstance(entries, Sequence) or not entries:
+        raise PricingInputError("markets.markets", "give at least one market")
+    markets: dict[tuple[str, str], PricedMarket] = {}
+    for i, entry in enumerate(entries):
+        where = f"markets.markets[{i}]"
+        if not isinstance(entry, Mapping):
+            raise PricingInputError(where, "must be an object")
+        currency, index = str(entry.get("currency") or ""), str(entry.get("index") or "")
+        if not currency or not index:
+            raise PricingInputError(where, "needs a currency and an index")
+        if (currency, index) in markets:
+            raise PricingInputError(where, f"a second market for {currency}/{index}")
+        try:
+            markets[(currency, index)] = priced_market(entry.get("market"))
+        except PricingInputError as exc:
+            raise PricingInputError(f"{where}.market.{exc.field}", exc.message) from None
+    days = {pm.valuation_day for pm in markets.values()}
+    if len(days) > 1:
+        raise PricingInputError("markets.markets", f"one valuation date for all: {sorted(days)}")
+    fx: dict[str, Decimal] = {}
+    for i, row in enumerate(raw.get("fx_rates") or []):
+        where = f"markets.fx_rates[{i}]"
+        if not isinstance(row, Mapping) or not row.get("currency"):
+            raise PricingInputError(where, "needs a currency and a rate")
+        rate = parse_number(str(row.get("rate")), f"{where}.rate")  # strict, exact, bounded
+        if rate <= 0:
+            raise PricingInputError(f"{where}.rate", "must be a positive decimal number")
+        currency = str(row["currency"])
+        if currency == clearing and rate != 1:
+            raise PricingInputError(f"{where}.rate", f"{clearing} is the clearing currency: 1")
+        fx[currency] = rate
+    return PricedMarkets(clearing, markets, fx)
+
+
+def markets_of(
+    market: Mapping[str, Any] | None,
+    markets: Mapping[str, Any] | None,
+    kinds: Sequence[tuple[str, str]],
+) -> PricedMarkets:
+    """The markets of a request: ``markets`` (several), or one ``market`` serving the single
+    (currency, index) of the positions concerned (``kinds``); refused when they span several."""
+    if markets is not None:
+        if market is not None:
+            raise PricingInputError("markets", "give market or markets, not both")
+        return priced_markets(markets)
+    if market is None:
+        raise PricingInputError("markets", "required (or market, for one currency and index)")
+    try:
+        pm = priced_market(dict(market))
+    except PricingInputError as exc:
+        raise PricingInputError(f"market.{exc.field}", exc.message) from None
+    distinct = sorted(set(kinds))
+    if len(distinct) > 1:
+        names = ", ".join(f"{c}/{i}" for c, i in distinct)
+        raise PricingInputError(
+            "markets", f"the positions span {names}: give one market per currency and index"
+        )
+    currency, index = distinct[0] if distinct else ("USD", "USD-LIBOR-3M")
+    return one_market(pm, currency, index)
+
+
+def one_market(pm: PricedMarket, currency: str, index: str) -> PricedMarkets:
+    """A single market serving (currency, index), in that currency (the legacy request)."""
+    return PricedMarkets(currency, {(currency, index): pm}, {})
+
+
+def to_clearing(pmx: PricedMarkets, amount: str, currency: str, field: str) -> Decimal:
+    """A money amount in ``currency`` converted to the clearing currency, half-even cents."""
+    rate = pmx.fx_rate(currency, field)
+    return (Decimal(amount) * rate).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+
+
+def grouped(
+    pmx: PricedMarkets, swaps: Sequence[Mapping[str, Any]], markets: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[int]]:
+    """Indices of ``swaps`` by their (currency, index), each checked to have a market.
+
+    ``swaps[k]`` (pricing request format, with an ``id``) is in ``markets[k]``.
+    """
+    out: dict[tuple[str, str], list[int]] = {}
+    for k, key in enumerate(markets):
+        pmx.market_for(key[0], key[1], f"positions[{swaps[k].get('id', k)}]")
+        out.setdefault(key, []).append(k)
+    return out
+
+
+def margin_requirements_multi(
+    pmx: PricedMarkets,
+    swaps: Sequence[Mapping[str, Any]],
+    markets: Sequence[tuple[str, str]],
+    members: Sequence[str],
+    collateral: Mapping[str, float],
+    scenarios: Sequence[Scenario],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Requirement (clearing currency) and worst scenario per member over every market."""
+    total: dict[str, Decimal] = {m: Decimal(0) for m in collateral}
+    worst: dict[str, tuple[Decimal, str]] = {m: (Decimal(0), "") for m in collateral}
+    for (currency, index), ks in grouped(pmx, swaps, markets).items():
+        pm = pmx.markets[(currency, index)]
+        book = swap_book(pm, [swaps[k] for k in ks])
+        req, scen = margin_requirements(
+            pm, book, [members[k] for k in ks], {m: 0.0 for m in collateral}, scenarios
+        )
+        for m, amount in req.items():
+            converted = to_clearing(pmx, amount, currency, f"margin of {m}")
+            total[m] += converted
+            if converted > worst[m][0]:
+                name = scen[m] if len(pmx.markets) == 1 else f"{currency}/{index}: {scen[m]}"
+                worst[m] = (converted, name)
+    return {m: f"{v:.2f}" for m, v in total.items()}, {m: w[1] for m, w in worst.items()}
+
+
+def position_npvs_multi(
+    pmx: PricedMarkets,
+    swaps: Sequence[Mapping[str, Any]],
+    markets: Sequence[tuple[str, str]],
+) -> list[str]:
+    """NPV to the holder of each swap, in its own currency, off its own market."""
+    out = [""] * len(swaps)
+    for key, ks in grouped(pmx, swaps, markets).items():
+        pm = pmx.markets[key]
+        npvs = position_npvs(pm, swap_book(pm, [swaps[k] for k in ks]))
+        for k, v in zip(ks, npvs, strict=True):
+            out[k] = v
+    return out
+
+
+def converted_positions_multi(
+    pmx: PricedMarkets,
+    positions: Sequence[Booked],
+    rcv: RcvConvention,
+    tenors: Sequence[Tenor],
+    settled_flows: SettledFlows = SettledFlows.EXCLUDE_SETTLED,
+) -> list[dict[str, Any]]:
+    """Each position converted off its own market (aligned with ``positions``)."""
+    swaps = [swap_of(p.position_id, p.terms) for p in positions]
+    markets = [(str(p.terms["currency"]), str(p.terms["index"])) for p in positions]
+    out: list[dict[str, Any]] = [{} for _ in positions]
+    for key, ks in grouped(pmx, swaps, markets).items():
+        pm = pmx.markets[key]
+        book = swap_book(pm, [swaps[k] for k in ks])
+        rows = converted_positions(pm, book, [positions[k] for k in ks], rcv, tenors, settled_flows)
+        for k, row in zip(ks, rows, strict=True):
+            out[k] = row
+    return out
+
+
+def settled_flows(text: str, field: str = "settled_flows") -> SettledFlows:
+    """A settled-flows convention by name; empty is ``exclude_settled``."""
+    return SettledFlows.parse(text, field)

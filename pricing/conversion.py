@@ -9,6 +9,13 @@ starting at spot, same side, notional and conventions. The Recovery Conversion V
 * ``AT_MARKET``: the standard is struck at its par rate, so RCV is the defaulted NPV;
 * ``ZERO_CASH``: the standard's coupon moves to K* = S_std - (S_d - K) A_d / A_std and RCV = 0.
 
+The converted position is what moves on the **settlement (transfer) date**, the spot date of
+the valuation. Which flows of the defaulted swap it holds is a named convention
+(:class:`SettledFlows`): by default (``EXCLUDE_SETTLED``, the spec) every flow paying on or
+before the settlement date is left out (it is the defaulter's, settled before the transfer),
+so a seasoned swap converts exactly like the spot-starting swap with its remaining flows;
+``INCLUDE_SETTLED`` keeps every flow paying after the valuation date (plain NPV).
+
 The implied bid is b* = -RCV. The CCP's residual risk is the standard minus the defaulted
 position (the forward-starting piece, for aligned schedules); its DV01 and the notional of an
 at-market forward swap (defaulted maturity to standard maturity) that neutralises it are
@@ -52,6 +59,23 @@ class RcvConvention(enum.Enum):
                 return member
         known = ", ".join(m.value for m in cls)
         raise PricingInputError(field, f"unknown RCV convention {text!r} ({known})")
+
+
+class SettledFlows(enum.Enum):
+    """Which flows of a defaulted swap the converted position holds."""
+
+    EXCLUDE_SETTLED = "exclude_settled"
+    INCLUDE_SETTLED = "include_settled"
+
+    @classmethod
+    def parse(cls, text: str, field: str = "settled_flows") -> SettledFlows:
+        """Parse a convention name (empty: ``exclude_settled``)."""
+        key = (text or cls.EXCLUDE_SETTLED.value).strip().lower().replace("-", "_")
+        for member in cls:
+            if member.value == key:
+                return member
+        known = ", ".join(m.value for m in cls)
+        raise PricingInputError(field, f"unknown settled-flows convention {text!r} ({known})")
 
 
 @dataclass(frozen=True)
@@ -101,8 +125,12 @@ def convert(
     convention: RcvConvention = RcvConvention.SAME_COUPON,
     tenors: Sequence[Tenor] = DEFAULT_STANDARD_TENORS,
     risk: bool = True,
+    settled_flows: SettledFlows = SettledFlows.EXCLUDE_SETTLED,
 ) -> Conversion:
     """Standard swap, RCV, implied bid and residual hedge for every defaulted position.
+
+    ``settled_flows`` says whether the defaulted swap's flows paying on or before the
+    settlement date (spot) are part of the converted position (see the module docstring).
 
     With ``risk=False`` only values are computed (one curve build, no bumps): DV01s,
     residual DV01 and hedge come back as NaN.
@@ -111,7 +139,8 @@ def convert(
     valuation = markets.base.valuation
     chosen, std_maturity = standard_tenors(book, valuation, tenors)
     spot = book.convention.spot(valuation)
-    defaulted = _values(book, markets, risk)
+    cutoff = spot if settled_flows is SettledFlows.EXCLUDE_SETTLED else None
+    defaulted = _values(book, markets, risk, cutoff)
     std_book = book.replace(
         start=np.full(len(book), spot, dtype=np.int64),
         maturity=std_maturity,
@@ -149,11 +178,13 @@ def convert(
     )
 
 
-def _values(book: SwapBook, markets: BumpedMarkets, risk: bool) -> SwapRisk:
+def _values(
+    book: SwapBook, markets: BumpedMarkets, risk: bool, cutoff: int | None = None
+) -> SwapRisk:
     if risk:
-        return analyse(book, markets)
+        return analyse(book, markets, cutoff=cutoff)
     curves = markets.base.build()
-    v = price(book, markets.base.valuation, curves.discount, curves.projection)
+    v = price(book, markets.base.valuation, curves.discount, curves.projection, cutoff=cutoff)
     return SwapRisk(v.npv, v.par_rate, v.svf, v.pv01, np.full(len(book), np.nan))
 
 

@@ -43,16 +43,20 @@ class BumpedMarkets:
 
 
 def analyse(
-    book: SwapBook, markets: Market | BumpedMarkets, book_layout: Layout | None = None
+    book: SwapBook,
+    markets: Market | BumpedMarkets,
+    book_layout: Layout | None = None,
+    cutoff: int | None = None,
 ) -> SwapRisk:
-    """NPV, par rate, SVF, PV01 and DV01 of every swap of ``book``."""
+    """NPV, par rate, SVF, PV01 and DV01 of every swap of ``book`` (flows paying on or
+    before ``cutoff`` excluded, see ``pricing.swaps.price``)."""
     m = markets if isinstance(markets, BumpedMarkets) else BumpedMarkets.of(markets)
     lay = book_layout if book_layout is not None else layout(book)
     val = m.base.valuation
     base_curves, up_curves, down_curves = m.base.build(), m.up.build(), m.down.build()
-    base = price(book, val, base_curves.discount, base_curves.projection, lay)
-    up = price(book, val, up_curves.discount, up_curves.projection, lay)
-    down = price(book, val, down_curves.discount, down_curves.projection, lay)
+    base = price(book, val, base_curves.discount, base_curves.projection, lay, cutoff)
+    up = price(book, val, up_curves.discount, up_curves.projection, lay, cutoff)
+    down = price(book, val, down_curves.discount, down_curves.projection, lay, cutoff)
     return SwapRisk(
         npv=base.npv,
         par_rate=base.par_rate,

@@ -6,7 +6,10 @@ distinct schedules, each schedule's unit values (annuity, forecast floating PV p
 notional, the parts that depend on a stored fixing) are summed with ``np.bincount``, and
 every swap's NPV, par rate, SVF and PV01 follow by array arithmetic. No Python loop runs per
 swap or per cash flow. A cash flow paying on or before the valuation date is excluded, and
-values are discounted to the valuation date (QuantLib's defaults).
+values are discounted to the valuation date (QuantLib's defaults). ``price`` can exclude
+more: every flow paying on or before a later ``cutoff`` day (a converted position leaves
+out the flows paying on or before its settlement date, see ``pricing.conversion``); a stored
+fixing of a period excluded that way goes with it.
 
 Sign convention: ``side`` is +1 for a payer (pays fixed, receives floating), -1 for a
 receiver; NPV is to the holder. This module must never build curves.
@@ -181,6 +184,7 @@ class _Units:
     past_c: FloatArray
     today_tau_df: FloatArray
     today_forecast: FloatArray
+    cut_past: FloatArray
 
 
 def _sum_by(owner: IntArray, weights: FloatArray, n: int) -> FloatArray:
@@ -198,9 +202,15 @@ def _split2(values: FloatArray, legs: Legs, floating: bool = False) -> tuple[Flo
 
 
 def _units(
-    legs: Legs, valuation: int, discount: Curve, projection: Curve, forecast_all: bool
+    legs: Legs,
+    valuation: int,
+    discount: Curve,
+    projection: Curve,
+    forecast_all: bool,
+    cutoff: int | None = None,
 ) -> _Units:
     n = legs.n
+    cut = valuation if cutoff is None else max(cutoff, valuation)
     # One curve evaluation per curve (two when dual): fewer calls, same arithmetic.
     if discount is projection:
         df_fx, dfp, df_ps, df_pe = _split(
@@ -214,11 +224,13 @@ def _units(
         df_ps, df_pe = _split2(
             projection.df(np.concatenate([legs.fl_proj_start, legs.fl_proj_end])), legs, True
         )
-    fx_alive = legs.fx_pay > valuation
+    fx_alive = legs.fx_pay > cut
     fx_pv = np.where(fx_alive, legs.fx_tau * df_fx, 0.0)
     annuity = _sum_by(legs.fx_owner, fx_pv, n)
     owner = legs.fl_owner
-    alive = legs.fl_pay > valuation
+    alive = legs.fl_pay > cut
+    # Periods paying after today but on or before the cutoff: excluded with their fixing.
+    cut_off = (legs.fl_pay > valuation) & ~alive
     tau_df = np.where(alive, legs.fl_tau * dfp, 0.0)
     growth = df_ps / df_pe
     zeros = np.zeros(n)
@@ -230,6 +242,7 @@ def _units(
         past_a, past_c = zeros, zeros
         # At most one or two periods per swap have fixed: sum over those few only.
         p_idx, t_idx = np.flatnonzero(past), np.flatnonzero(today)
+        c_idx = np.flatnonzero(cut_off & (legs.fl_fixing < valuation))
         past_b = _sum_by(owner[p_idx], tau_df[p_idx], n)
         today_tau_df = _sum_by(owner[t_idx], tau_df[t_idx], n)
         today_fc = _sum_by(owner[t_idx], fwd[t_idx] * tau_df[t_idx], n)
@@ -239,6 +252,7 @@ def _units(
         # Seasoned overnight period: realised growth (1 + fixing * a) times the projected
         # growth from today to the period end, paid at the period's payment date.
         p_idx = np.flatnonzero(past)
+        c_idx = np.flatnonzero(cut_off & (legs.fl_start < valuation))
         p_start, p_end = legs.fl_start[p_idx], legs.fl_end[p_idx]
         a = legs.float_day_count.fraction(p_start, np.full_like(p_start, valuation))
         rest = projection.df(np.full_like(p_end, valuation)) / projection.df(p_end)
@@ -256,6 +270,7 @@ def _units(
         past_c=past_c,
         today_tau_df=today_tau_df,
         today_forecast=today_fc,
+        cut_past=_sum_by(owner[c_idx], np.ones(len(c_idx)), n),
     )
 
 
@@ -263,9 +278,12 @@ def float_leg_unit_pv(
     book: SwapBook, units: _Units, which: IntArray, forecast_all: bool = False
 ) -> FloatArray:
     """Floating-leg PV per unit notional of each swap, stored fixings included."""
-    fix = book.fixing
-    has_fix = np.isfinite(fix)
     past_count = units.past_count[which]
+    # A stored fixing belongs to the period that fixed before today; when that period was
+    # cut off (it pays on or before the cutoff), the fixing is not today's: drop it.
+    dropped = (past_count == 0) & (units.cut_past[which] > 0)
+    fix = np.where(dropped, np.nan, book.fixing)
+    has_fix = np.isfinite(fix)
     if not forecast_all:
         missing = np.flatnonzero((past_count > 0) & ~has_fix)
         if missing.size:
@@ -300,15 +318,18 @@ def price(
     discount: Curve,
     projection: Curve | None = None,
     book_layout: Layout | None = None,
+    cutoff: int | None = None,
 ) -> SwapValues:
     """NPV, par rate, SVF and PV01 of every swap in ``book``.
 
     ``projection`` defaults to ``discount`` (single curve). Pass a precomputed
     ``book_layout`` to price the same book under many curves without rebuilding schedules.
+    ``cutoff`` (a day number, default the valuation day) excludes every flow paying on or
+    before it; values are still discounted to the valuation day.
     """
     lay = book_layout if book_layout is not None else layout(book)
     parts = [
-        _units(legs, valuation, discount, projection or discount, forecast_all=False)
+        _units(legs, valuation, discount, projection or discount, False, cutoff)
         for legs in lay.chunks
     ]
     units = (

@@ -3,7 +3,10 @@
 Servicers either ``raise`` a :class:`matching.errors.DomainError` (the catch-all interceptor
 turns it into a status through :func:`abort`) or call ``await abort(context, err)`` directly.
 Field violations travel as a ``google.rpc.BadRequest`` detail in a ``google.rpc.Status``
-(grpcio-status), which clients read with ``clients.errors.field_violations``.
+(grpcio-status), which clients read with ``clients.errors.field_violations``; every domain
+error also carries a ``google.rpc.ErrorInfo`` (domain ``closeout.v1``, a machine-readable
+reason such as ``INVALID_INPUT`` or ``INVALID_TRANSITION`` and, for field violations, the
+fields) so a program can branch without parsing messages.
 
 This module must never decide whether something is an error (the engines do), and never put
 anything but the domain error's own message and violations on the wire.
@@ -24,7 +27,10 @@ from grpc_status import rpc_status
 
 from matching.errors import DomainError, ErrorCode
 
-__all__ = ["STATUS_FOR", "abort", "abort_with", "rich_status"]
+__all__ = ["ERROR_DOMAIN", "STATUS_FOR", "abort", "abort_with", "reason_of", "rich_status"]
+
+#: ``google.rpc.ErrorInfo.domain`` of every refusal.
+ERROR_DOMAIN = "closeout.v1"
 
 #: THE table. Every ErrorCode has exactly one status; a test checks that none is missing.
 STATUS_FOR: MappingProxyType[ErrorCode, grpc.StatusCode] = MappingProxyType(
@@ -37,6 +43,12 @@ STATUS_FOR: MappingProxyType[ErrorCode, grpc.StatusCode] = MappingProxyType(
         ErrorCode.RESOURCE_EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
     }
 )
+
+
+def reason_of(err: DomainError) -> str:
+    """The ErrorInfo reason of ``err``: its class name in UPPER_SNAKE_CASE (``NOT_FOUND``)."""
+    name = type(err).__name__
+    return "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(name)).upper()
 
 
 def rich_status(err: DomainError) -> grpc.Status:
@@ -56,6 +68,12 @@ def rich_status(err: DomainError) -> grpc.Status:
             )
         )
         status.details.append(detail)
+    info = any_pb2.Any()
+    metadata = {"fields": ",".join(v.field for v in err.violations)} if err.violations else {}
+    info.Pack(
+        error_details_pb2.ErrorInfo(reason=reason_of(err), domain=ERROR_DOMAIN, metadata=metadata)
+    )
+    status.details.append(info)
     result: grpc.Status = rpc_status.to_status(status)
     return result
 

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
 __all__ = [
     "GENESIS_HASH",
     "Anchor",
@@ -194,6 +192,8 @@ def parse_location(value: str | Path) -> str | Path:
     if isinstance(value, Path):
         return value
     if is_postgres(value):
+        from psycopg.conninfo import conninfo_to_dict  # only PostgreSQL journals need psycopg
+
         try:
             conninfo_to_dict(value)
         except Exception as exc:
@@ -214,6 +214,8 @@ def describe_location(location: str | Path) -> str:
     """``location`` as it may be logged: a path, or a PostgreSQL URL without its password."""
     if not is_postgres(location):
         return str(location)
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
     params = conninfo_to_dict(str(location))
     if "password" in params:
         params["password"] = "***"

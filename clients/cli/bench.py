@@ -51,11 +51,20 @@ def ingest(
             help="Another venv's python (e.g. with grpcio 1.85.1): compare the empty baseline.",
         ),
     ] = None,
+    journal: Annotated[
+        str | None,
+        typer.Option(
+            "--journal",
+            help="Also run with the server's journal here (a postgresql:// URL; an EMPTY"
+            " database or schema: it is replayed at start) and report its ratios beside"
+            " SQLite's.",
+        ),
+    ] = None,
 ) -> None:
     """Unary and streamed limit-order ingestion vs an empty gRPC handler, same client."""
     from dataclasses import replace
 
-    from bench.ingest import IngestConfig, markdown, run_ingest
+    from bench.ingest import IngestConfig, compare_journals, markdown, run_ingest
     from bench.report import write_report
 
     cfg = IngestConfig.quick() if quick else IngestConfig()
@@ -69,6 +78,17 @@ def ingest(
         compare_python=compare_grpc,
         log=lambda m: None if as_json else _err.print(m, highlight=False),
     )
+    if journal is not None:
+        if target is not None:
+            _err.print("--journal starts its own server: it cannot be used with --target")
+            raise typer.Exit(2)
+        other = run_ingest(
+            cfg,
+            show_progress=not as_json and _err.is_terminal,
+            journal=journal,
+            log=lambda m: None if as_json else _err.print(m, highlight=False),
+        )
+        data = compare_journals(data, other)
     text = markdown(data)
     path = write_report("ingest", data, text, out)
     _emit(data, text, path, as_json)

@@ -1,4 +1,5 @@
-"""``closeout default load | margin | declare | convert | open | close | award | settle | ...``:
+"""``closeout default load | margin | declare | convert | open | close | award | settle |
+assign | withdraw-lot | losses | report | ...``:
 run a clearing-house default by hand on a live server, and bid in it as a member.
 
 The operator's commands follow the process in order (each is one RPC of ClearingService and
@@ -9,7 +10,8 @@ result, or the refusal with its status and field violations (exit 1).
 
 Files: ``load`` reads the ``house``, ``members`` and ``positions`` of a scenario file
 (``examples/default/``); ``--market`` reads a market in the pricing request format, or the
-``market`` (and margin scenarios) of a scenario file. Presentation only: no rule lives here.
+``market`` or ``markets`` (several currencies and indices, FX) and margin scenarios of a
+scenario file. Presentation only: no rule lives here.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ from clients.default_online import (
 from clients.default_render import instructions_csv, ledger_table, money
 from clients.default_scenario import Scenario, parse_default_scenario
 from clients.default_sdk import (
+    AnyMarket,
     ClearingClient,
     MarketFormatError,
     MemberClient,
     market_to_proto,
+    markets_to_proto,
     name_of,
     scenario_to_proto,
 )
@@ -82,15 +86,18 @@ def _json(path: Path) -> Any:
         raise _fail(str(path), f"cannot read JSON: {exc}") from None
 
 
-def _market(path: Path) -> tuple[ppb.MarketDefinition, list[ppb.CurveScenario]]:
-    """The market (and any margin scenarios) of a market or scenario file."""
+def _market(path: Path) -> tuple[AnyMarket, list[ppb.CurveScenario]]:
+    """The market or markets (and any margin scenarios) of a market or scenario file."""
     doc = _json(path)
     if not isinstance(doc, dict):
         raise _fail(str(path), "expected a JSON object")
-    raw = doc.get("market", doc)
-    scenarios = (doc.get("margin") or {}).get("scenarios") or [] if "market" in doc else []
-    market_raw = {k: v for k, v in raw.items() if k != "swaps"}
+    in_scenario = "market" in doc or "markets" in doc
+    scenarios = (doc.get("margin") or {}).get("scenarios") or [] if in_scenario else []
     try:
+        if "markets" in doc:
+            return markets_to_proto(doc["markets"]), [scenario_to_proto(s) for s in scenarios]
+        raw = doc.get("market", doc)
+        market_raw = {k: v for k, v in raw.items() if k != "swaps"}
         return market_to_proto(market_raw), [scenario_to_proto(s) for s in scenarios]
     except MarketFormatError as exc:
         raise _fail(exc.field, exc.message) from None
@@ -102,6 +109,7 @@ def _clearing_state(path: Path) -> Scenario:
     if not isinstance(doc, dict):
         raise _fail(str(path), "expected a JSON object")
     keep = {k: doc[k] for k in ("house", "members", "positions") if k in doc}
+    keep.pop("markets", None)
     minimal = {**keep, "market": {}, "default": {"basis": "shortfall"}}
     try:
         return parse_default_scenario(json.dumps(minimal, default=str), source=str(path))
@@ -279,6 +287,16 @@ def convert(
         str, typer.Option("--group-by", help="position or currency_index.")
     ] = "position",
     hedge: Annotated[bool, typer.Option("--hedge", help="Book the neutralising hedge.")] = False,
+    positions: Annotated[
+        str, typer.Option("--positions", help="A lot by hand: these position ids, comma-separated.")
+    ] = "",
+    max_lot_dv01: Annotated[
+        str, typer.Option("--max-lot-dv01", help="Split lots so their |DV01| stays under this.")
+    ] = "",
+    settled_flows: Annotated[
+        str,
+        typer.Option("--settled-flows", help="exclude_settled (default) or include_settled."),
+    ] = "",
     target: Target = "127.0.0.1:50051",
     token: Token = None,
     tls_ca: TlsCa = None,
@@ -289,6 +307,8 @@ def convert(
         raise _fail("--rcv", "must be same_coupon, at_market or zero_cash")
     if group_by.lower() not in ("position", "currency_index"):
         raise _fail("--group-by", "must be position or currency_index")
+    if settled_flows.lower() not in ("", "exclude_settled", "include_settled"):
+        raise _fail("--settled-flows", "must be exclude_settled or include_settled")
 
     async def call() -> pb.ConvertPositionsResponse:
         async with _ops(target, token, tls_ca) as ops:
@@ -299,6 +319,9 @@ def convert(
                 standard_tenors=[t.strip() for t in tenors.split(",") if t.strip()],
                 group_by=group_by,
                 hedge=hedge,
+                position_ids=[p.strip() for p in positions.split(",") if p.strip()],
+                max_lot_dv01=max_lot_dv01,
+                settled_flows=settled_flows.lower(),
             )
 
     response = call_server(call)
@@ -555,6 +578,193 @@ def grades(
     )
 
 
+def margin_run(
+    run_id: Annotated[str, typer.Option("--run-id", help="Default: the latest run.")] = "",
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """A recorded margin run (operator, observer)."""
+
+    async def call() -> pb.MarginRun:
+        async with _ops(target, token, tls_ca) as ops:
+            return await ops.margin_run(run_id)
+
+    run = call_server(call)
+    out.print(
+        _table(
+            f"Margin run {run.run_id} ({run.valuation_date}, curve {run.curve_id})",
+            ["member", "requirement", "collateral", "shortfall", "worst scenario"],
+            [
+                [
+                    r.member_id,
+                    money(r.requirement),
+                    money(r.collateral),
+                    money(r.shortfall),
+                    r.worst_scenario,
+                ]
+                for r in run.rows
+            ],
+        )
+    )
+
+
+def withdraw_lot(
+    lot_id: Annotated[str, typer.Argument(help="The lot (in no live auction).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")],
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """Withdraw a lot: its positions can go into new lots (operator)."""
+
+    async def call() -> pb.WithdrawLotResponse:
+        async with _ops(target, token, tls_ca) as ops:
+            return await ops.withdraw_lot(lot_id, reason)
+
+    response = call_server(call)
+    print_ack(response.ack, f"lot {lot_id} withdrawn")
+
+
+def assign(
+    auction_id: AuctionId,
+    member: Annotated[str, typer.Option("--member", help="Who takes the lot at b*.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")],
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """An operator's assignment of a closed or failed auction's lot at b* (operator)."""
+
+    async def call() -> pb.AssignLotResponse:
+        async with _ops(target, token, tls_ca) as ops:
+            return await ops.assign(auction_id, member, reason)
+
+    response = call_server(call)
+    _show_result(auction_dict(response.result))
+    print_ack(response.ack, f"auction {auction_id} assigned to {member}")
+
+
+def _show_allocation(a: pb.LossAllocation, csv_out: Path | None) -> None:
+    ccy = a.clearing_currency
+    out.print(
+        f"Default of {a.defaulter}: net result {money(a.net_result)} {ccy}, loss "
+        f"{money(a.loss)}, surplus to the estate {money(a.surplus)}, uncovered "
+        f"{money(a.uncovered)}",
+        highlight=False,
+    )
+    out.print(
+        _table(
+            "Lots netted",
+            ["lot", "ccy", "paid", "b*", "result", "fx", f"result {ccy}"],
+            [
+                [
+                    r.lot_id,
+                    r.currency,
+                    money(r.amount),
+                    money(r.implied_bid),
+                    money(r.result),
+                    r.fx_rate,
+                    money(r.clearing_result),
+                ]
+                for r in a.lots
+            ],
+        )
+    )
+    out.print(
+        _table(
+            "Waterfall",
+            ["layer", "member", "tier", "available", "used"],
+            [
+                [
+                    name_of(pb.WaterfallLayer, s.layer, "WATERFALL_LAYER_"),
+                    s.member_id,
+                    name_of(pb.LossTier, s.tier, "LOSS_TIER_") if s.tier else "",
+                    money(s.available),
+                    money(s.used),
+                ]
+                for s in a.steps
+            ],
+        )
+    )
+    out.print(
+        _table(
+            "Per member",
+            [
+                "member",
+                "tier",
+                "grades",
+                "fund before",
+                "fund used",
+                "margin used",
+                "assessment",
+                "surplus",
+                "total",
+            ],
+            [
+                [
+                    m.member_id,
+                    name_of(pb.LossTier, m.tier, "LOSS_TIER_") if m.tier else "",
+                    ", ".join(m.grades),
+                    money(m.default_fund_before),
+                    money(m.default_fund_used),
+                    money(m.collateral_used),
+                    money(m.assessment),
+                    money(m.surplus_received),
+                    money(m.total),
+                ]
+                for m in a.members
+            ],
+        )
+    )
+    rows = [instruction_dict(i) for i in a.instructions]
+    if csv_out is not None:
+        csv_out.write_text(instructions_csv({"instructions": rows}), encoding="utf-8")
+    _print_instructions(rows)
+
+
+def losses(
+    defaulter: Annotated[str, typer.Argument(help="The defaulter.")],
+    ccp_tranche: Annotated[
+        str, typer.Option("--ccp-tranche", help="The clearing house's own tranche.")
+    ] = "",
+    assessment_multiple: Annotated[
+        str, typer.Option("--assessment-multiple", help="Assessment cap, x contribution.")
+    ] = "",
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Instructions as CSV.")] = None,
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """Net the default over its lots and run the loss waterfall (operator)."""
+
+    async def call() -> pb.AllocateLossesResponse:
+        async with _ops(target, token, tls_ca) as ops:
+            return await ops.allocate_losses(
+                defaulter, ccp_tranche=ccp_tranche, assessment_multiple=assessment_multiple
+            )
+
+    response = call_server(call)
+    _show_allocation(response.allocation, csv_out)
+    print_ack(response.ack, f"losses of {defaulter} allocated")
+
+
+def report(
+    defaulter: Annotated[str, typer.Argument(help="The defaulter.")],
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Instructions as CSV.")] = None,
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """A recorded loss allocation: per-member report and instructions (operator, observer)."""
+
+    async def call() -> pb.LossAllocation:
+        async with _ops(target, token, tls_ca) as ops:
+            return await ops.loss_allocation(defaulter)
+
+    _show_allocation(call_server(call), csv_out)
+
+
 # -- member commands ------------------------------------------------------------------------
 
 
@@ -724,6 +934,11 @@ def register(app: typer.Typer) -> None:
         ("ledger", ledger),
         ("instructions", instructions),
         ("grades", grades),
+        ("margin-run", margin_run),
+        ("withdraw-lot", withdraw_lot),
+        ("assign", assign),
+        ("losses", losses),
+        ("report", report),
         ("invitations", invitations),
         ("lot", lot),
         ("bid", bid),

@@ -136,6 +136,10 @@ class _DefaultAuctionPhaseEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_D
     """The clearing house settled the award."""
     DEFAULT_AUCTION_PHASE_CANCELLED: _DefaultAuctionPhase.ValueType  # 7
     """Cancelled by an operator before the award."""
+    DEFAULT_AUCTION_PHASE_FAILED: _DefaultAuctionPhase.ValueType  # 8
+    """No valid bid and nobody to assign the lot to: the lot can be auctioned again or
+    assigned by an operator.
+    """
 
 class DefaultAuctionPhase(_DefaultAuctionPhase, metaclass=_DefaultAuctionPhaseEnumTypeWrapper):
     """Where a default auction is in its life."""
@@ -156,6 +160,10 @@ DEFAULT_AUCTION_PHASE_SETTLED: DefaultAuctionPhase.ValueType  # 6
 """The clearing house settled the award."""
 DEFAULT_AUCTION_PHASE_CANCELLED: DefaultAuctionPhase.ValueType  # 7
 """Cancelled by an operator before the award."""
+DEFAULT_AUCTION_PHASE_FAILED: DefaultAuctionPhase.ValueType  # 8
+"""No valid bid and nobody to assign the lot to: the lot can be auctioned again or
+assigned by an operator.
+"""
 Global___DefaultAuctionPhase: _TypeAlias = DefaultAuctionPhase  # noqa: Y015
 
 class _AwardMethod:
@@ -169,7 +177,12 @@ class _AwardMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AwardMeth
     AWARD_METHOD_AWARD: _AwardMethod.ValueType  # 1
     """Awarded to the best valid bid, at that bid."""
     AWARD_METHOD_ASSIGNMENT: _AwardMethod.ValueType  # 2
-    """Assigned at b* to a market maker drawn with the recorded seed."""
+    """Assigned at b* to a member drawn with the recorded seed: among the market makers, or,
+    with none, among the available counterparties (eligible members holding similar
+    opposite positions).
+    """
+    AWARD_METHOD_OPERATOR_ASSIGNMENT: _AwardMethod.ValueType  # 3
+    """Assigned at b* by an operator, with a recorded reason."""
 
 class AwardMethod(_AwardMethod, metaclass=_AwardMethodEnumTypeWrapper):
     """How a lot was placed."""
@@ -179,7 +192,12 @@ AWARD_METHOD_UNSPECIFIED: AwardMethod.ValueType  # 0
 AWARD_METHOD_AWARD: AwardMethod.ValueType  # 1
 """Awarded to the best valid bid, at that bid."""
 AWARD_METHOD_ASSIGNMENT: AwardMethod.ValueType  # 2
-"""Assigned at b* to a market maker drawn with the recorded seed."""
+"""Assigned at b* to a member drawn with the recorded seed: among the market makers, or,
+with none, among the available counterparties (eligible members holding similar
+opposite positions).
+"""
+AWARD_METHOD_OPERATOR_ASSIGNMENT: AwardMethod.ValueType  # 3
+"""Assigned at b* by an operator, with a recorded reason."""
 Global___AwardMethod: _TypeAlias = AwardMethod  # noqa: Y015
 
 class _TieBreak:
@@ -256,6 +274,10 @@ class _InstructionKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Instr
     """Out of the defaulter's collateral into the clearing house's cash."""
     INSTRUCTION_KIND_POSITION: _InstructionKind.ValueType  # 3
     """A position from one account to another."""
+    INSTRUCTION_KIND_DEFAULT_FUND: _InstructionKind.ValueType  # 4
+    """Out of a member's default-fund contribution into the clearing house's cash."""
+    INSTRUCTION_KIND_ASSESSMENT: _InstructionKind.ValueType  # 5
+    """A member's assessment (cash beyond its contribution, capped) to the clearing house."""
 
 class InstructionKind(_InstructionKind, metaclass=_InstructionKindEnumTypeWrapper):
     """What a settlement instruction moves."""
@@ -268,7 +290,145 @@ INSTRUCTION_KIND_COLLATERAL: InstructionKind.ValueType  # 2
 """Out of the defaulter's collateral into the clearing house's cash."""
 INSTRUCTION_KIND_POSITION: InstructionKind.ValueType  # 3
 """A position from one account to another."""
+INSTRUCTION_KIND_DEFAULT_FUND: InstructionKind.ValueType  # 4
+"""Out of a member's default-fund contribution into the clearing house's cash."""
+INSTRUCTION_KIND_ASSESSMENT: InstructionKind.ValueType  # 5
+"""A member's assessment (cash beyond its contribution, capped) to the clearing house."""
 Global___InstructionKind: _TypeAlias = InstructionKind  # noqa: Y015
+
+class _LotStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LotStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LotStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LOT_STATUS_UNSPECIFIED: _LotStatus.ValueType  # 0
+    """Not set."""
+    LOT_STATUS_CONVERTED: _LotStatus.ValueType  # 1
+    """Converted, in no live auction (a failed or cancelled auction leaves it here)."""
+    LOT_STATUS_IN_AUCTION: _LotStatus.ValueType  # 2
+    """In a live auction (created, open, closed, awarded or assigned)."""
+    LOT_STATUS_SETTLED: _LotStatus.ValueType  # 3
+    """Settled: positions and cash moved."""
+    LOT_STATUS_WITHDRAWN: _LotStatus.ValueType  # 4
+    """Withdrawn by an operator: its positions are free for new lots."""
+
+class LotStatus(_LotStatus, metaclass=_LotStatusEnumTypeWrapper):
+    """Where a lot is in its life."""
+
+LOT_STATUS_UNSPECIFIED: LotStatus.ValueType  # 0
+"""Not set."""
+LOT_STATUS_CONVERTED: LotStatus.ValueType  # 1
+"""Converted, in no live auction (a failed or cancelled auction leaves it here)."""
+LOT_STATUS_IN_AUCTION: LotStatus.ValueType  # 2
+"""In a live auction (created, open, closed, awarded or assigned)."""
+LOT_STATUS_SETTLED: LotStatus.ValueType  # 3
+"""Settled: positions and cash moved."""
+LOT_STATUS_WITHDRAWN: LotStatus.ValueType  # 4
+"""Withdrawn by an operator: its positions are free for new lots."""
+Global___LotStatus: _TypeAlias = LotStatus  # noqa: Y015
+
+class _SettledFlows:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SettledFlowsEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SettledFlows.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SETTLED_FLOWS_UNSPECIFIED: _SettledFlows.ValueType  # 0
+    """Not set: EXCLUDE_SETTLED."""
+    SETTLED_FLOWS_EXCLUDE_SETTLED: _SettledFlows.ValueType  # 1
+    """Flows paying on or before the settlement (transfer) date are the defaulter's, settled
+    before the transfer: left out of the converted position (the spec's rule).
+    """
+    SETTLED_FLOWS_INCLUDE_SETTLED: _SettledFlows.ValueType  # 2
+    """Every flow paying after the valuation date is kept (plain NPV)."""
+
+class SettledFlows(_SettledFlows, metaclass=_SettledFlowsEnumTypeWrapper):
+    """Which flows of a defaulted swap the converted position holds."""
+
+SETTLED_FLOWS_UNSPECIFIED: SettledFlows.ValueType  # 0
+"""Not set: EXCLUDE_SETTLED."""
+SETTLED_FLOWS_EXCLUDE_SETTLED: SettledFlows.ValueType  # 1
+"""Flows paying on or before the settlement (transfer) date are the defaulter's, settled
+before the transfer: left out of the converted position (the spec's rule).
+"""
+SETTLED_FLOWS_INCLUDE_SETTLED: SettledFlows.ValueType  # 2
+"""Every flow paying after the valuation date is kept (plain NPV)."""
+Global___SettledFlows: _TypeAlias = SettledFlows  # noqa: Y015
+
+class _WaterfallLayer:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WaterfallLayerEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WaterfallLayer.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WATERFALL_LAYER_UNSPECIFIED: _WaterfallLayer.ValueType  # 0
+    """Not set."""
+    WATERFALL_LAYER_DEFAULTER_MARGIN: _WaterfallLayer.ValueType  # 1
+    """The defaulter's margin (collateral)."""
+    WATERFALL_LAYER_DEFAULTER_DEFAULT_FUND: _WaterfallLayer.ValueType  # 2
+    """The defaulter's default-fund contribution."""
+    WATERFALL_LAYER_CCP_TRANCHE: _WaterfallLayer.ValueType  # 3
+    """The clearing house's own tranche ("skin in the game")."""
+    WATERFALL_LAYER_SURVIVOR_DEFAULT_FUND: _WaterfallLayer.ValueType  # 4
+    """Surviving members' contributions, juniorised by auction grade."""
+    WATERFALL_LAYER_ASSESSMENT: _WaterfallLayer.ValueType  # 5
+    """Surviving members' assessments, capped."""
+    WATERFALL_LAYER_UNCOVERED: _WaterfallLayer.ValueType  # 6
+    """What no layer covered."""
+    WATERFALL_LAYER_SURPLUS_TO_ESTATE: _WaterfallLayer.ValueType  # 7
+    """A surplus paid back to the defaulter's estate."""
+
+class WaterfallLayer(_WaterfallLayer, metaclass=_WaterfallLayerEnumTypeWrapper):
+    """A layer of the loss waterfall, in the order it is used."""
+
+WATERFALL_LAYER_UNSPECIFIED: WaterfallLayer.ValueType  # 0
+"""Not set."""
+WATERFALL_LAYER_DEFAULTER_MARGIN: WaterfallLayer.ValueType  # 1
+"""The defaulter's margin (collateral)."""
+WATERFALL_LAYER_DEFAULTER_DEFAULT_FUND: WaterfallLayer.ValueType  # 2
+"""The defaulter's default-fund contribution."""
+WATERFALL_LAYER_CCP_TRANCHE: WaterfallLayer.ValueType  # 3
+"""The clearing house's own tranche ("skin in the game")."""
+WATERFALL_LAYER_SURVIVOR_DEFAULT_FUND: WaterfallLayer.ValueType  # 4
+"""Surviving members' contributions, juniorised by auction grade."""
+WATERFALL_LAYER_ASSESSMENT: WaterfallLayer.ValueType  # 5
+"""Surviving members' assessments, capped."""
+WATERFALL_LAYER_UNCOVERED: WaterfallLayer.ValueType  # 6
+"""What no layer covered."""
+WATERFALL_LAYER_SURPLUS_TO_ESTATE: WaterfallLayer.ValueType  # 7
+"""A surplus paid back to the defaulter's estate."""
+Global___WaterfallLayer: _TypeAlias = WaterfallLayer  # noqa: Y015
+
+class _LossTier:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LossTierEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LossTier.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LOSS_TIER_UNSPECIFIED: _LossTier.ValueType  # 0
+    """Not set."""
+    LOSS_TIER_NO_BID: _LossTier.ValueType  # 1
+    """Did not bid in an auction it was obliged to bid in."""
+    LOSS_TIER_SHORT: _LossTier.ValueType  # 2
+    """Bid more than the grading threshold short of the reference."""
+    LOSS_TIER_SENIOR: _LossTier.ValueType  # 3
+    """Competitive, a winner, or not obliged to bid."""
+
+class LossTier(_LossTier, metaclass=_LossTierEnumTypeWrapper):
+    """A surviving member's tier for loss allocation, from its worst grade over the default's
+    auctions (juniorisation): NO_BID is used first, then SHORT, then SENIOR.
+    """
+
+LOSS_TIER_UNSPECIFIED: LossTier.ValueType  # 0
+"""Not set."""
+LOSS_TIER_NO_BID: LossTier.ValueType  # 1
+"""Did not bid in an auction it was obliged to bid in."""
+LOSS_TIER_SHORT: LossTier.ValueType  # 2
+"""Bid more than the grading threshold short of the reference."""
+LOSS_TIER_SENIOR: LossTier.ValueType  # 3
+"""Competitive, a winner, or not obliged to bid."""
+Global___LossTier: _TypeAlias = LossTier  # noqa: Y015
 
 class _AccountStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -297,6 +457,101 @@ ACCOUNT_STATUS_DEFAULTED: AccountStatus.ValueType  # 2
 ACCOUNT_STATUS_CCP: AccountStatus.ValueType  # 3
 """The clearing house's own account ("CCP")."""
 Global___AccountStatus: _TypeAlias = AccountStatus  # noqa: Y015
+
+@_typing.final
+class IndexMarket(_message.Message):
+    """The market of one currency and index: its curves and fixings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    INDEX_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    currency: _builtins.str
+    """ISO 4217 currency ("EUR")."""
+    index: _builtins.str
+    """Floating index label ("EUR-EURIBOR-6M"): positions of this currency and index are
+    priced off this market.
+    """
+    @_builtins.property
+    def market(self) -> _pricing_pb2.MarketDefinition:
+        """Valuation date, conventions and curves, as PricingService takes them."""
+
+    def __init__(
+        self,
+        *,
+        currency: _builtins.str = ...,
+        index: _builtins.str = ...,
+        market: _pricing_pb2.MarketDefinition | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["market", b"market"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "index", b"index", "market", b"market"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IndexMarket: _TypeAlias = IndexMarket  # noqa: Y015
+
+@_typing.final
+class FxRate(_message.Message):
+    """An FX rate into the clearing currency."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    RATE_FIELD_NUMBER: _builtins.int
+    currency: _builtins.str
+    """The currency converted ("EUR")."""
+    rate: _builtins.str
+    """Units of the clearing currency per unit of `currency`, a positive decimal ("1.0850")."""
+    def __init__(
+        self,
+        *,
+        currency: _builtins.str = ...,
+        rate: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "rate", b"rate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FxRate: _TypeAlias = FxRate  # noqa: Y015
+
+@_typing.final
+class MarketSet(_message.Message):
+    """Every market a default needs: one per currency and index, FX into the clearing currency.
+    A position whose currency and index has no market is refused, naming the position and
+    the market it needs; a currency without an FX rate likewise.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLEARING_CURRENCY_FIELD_NUMBER: _builtins.int
+    MARKETS_FIELD_NUMBER: _builtins.int
+    FX_RATES_FIELD_NUMBER: _builtins.int
+    clearing_currency: _builtins.str
+    """The currency margin and losses are added up in (default "USD")."""
+    @_builtins.property
+    def markets(self) -> _containers.RepeatedCompositeFieldContainer[Global___IndexMarket]: ...
+    @_builtins.property
+    def fx_rates(self) -> _containers.RepeatedCompositeFieldContainer[Global___FxRate]:
+        """Rates for every currency other than the clearing currency (which is 1)."""
+
+    def __init__(
+        self,
+        *,
+        clearing_currency: _builtins.str = ...,
+        markets: _abc.Iterable[Global___IndexMarket] | None = ...,
+        fx_rates: _abc.Iterable[Global___FxRate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clearing_currency", b"clearing_currency", "fx_rates", b"fx_rates", "markets", b"markets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarketSet: _TypeAlias = MarketSet  # noqa: Y015
 
 @_typing.final
 class ClearedSwap(_message.Message):
@@ -354,6 +609,7 @@ class ClearingMember(_message.Message):
     ROLE_FIELD_NUMBER: _builtins.int
     MANDATORY_FIELD_NUMBER: _builtins.int
     COLLATERAL_FIELD_NUMBER: _builtins.int
+    DEFAULT_FUND_FIELD_NUMBER: _builtins.int
     member_id: _builtins.str
     """Member id; must equal the participant id its token authenticates as ("CCP" is reserved)."""
     role: Global___MemberRole.ValueType
@@ -362,6 +618,8 @@ class ClearingMember(_message.Message):
     """Must bid when invited (market makers always must)."""
     collateral: _builtins.str
     """Performance bond collateral held, decimal string (cents at most)."""
+    default_fund: _builtins.str
+    """Default-fund contribution, decimal string in the clearing currency (empty: 0)."""
     def __init__(
         self,
         *,
@@ -369,10 +627,11 @@ class ClearingMember(_message.Message):
         role: Global___MemberRole.ValueType = ...,
         mandatory: _builtins.bool = ...,
         collateral: _builtins.str = ...,
+        default_fund: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["collateral", b"collateral", "mandatory", b"mandatory", "member_id", b"member_id", "role", b"role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collateral", b"collateral", "default_fund", b"default_fund", "mandatory", b"mandatory", "member_id", b"member_id", "role", b"role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -489,6 +748,7 @@ class RunMarginRequest(_message.Message):
     RUN_ID_FIELD_NUMBER: _builtins.int
     MARKET_FIELD_NUMBER: _builtins.int
     SCENARIOS_FIELD_NUMBER: _builtins.int
+    MARKETS_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     """Run id, unique at the clearing house."""
     @_builtins.property
@@ -499,16 +759,24 @@ class RunMarginRequest(_message.Message):
     def scenarios(self) -> _containers.RepeatedCompositeFieldContainer[_pricing_pb2.CurveScenario]:
         """Curve scenarios; empty: the pricing library's defaults."""
 
+    @_builtins.property
+    def markets(self) -> Global___MarketSet:
+        """One market per currency and index, and FX rates (instead of `market`). With `market`
+        alone, it is the market of every position concerned, which must then share one
+        currency and index.
+        """
+
     def __init__(
         self,
         *,
         run_id: _builtins.str = ...,
         market: _pricing_pb2.MarketDefinition | None = ...,
         scenarios: _abc.Iterable[_pricing_pb2.CurveScenario] | None = ...,
+        markets: Global___MarketSet | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["market", b"market"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["market", b"market", "markets", b"markets"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["market", b"market", "run_id", b"run_id", "scenarios", b"scenarios"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["market", b"market", "markets", b"markets", "run_id", b"run_id", "scenarios", b"scenarios"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -627,6 +895,7 @@ class DeclareDefaultRequest(_message.Message):
     MEMBER_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     MARKET_FIELD_NUMBER: _builtins.int
+    MARKETS_FIELD_NUMBER: _builtins.int
     member_id: _builtins.str
     """The member."""
     reason: _builtins.str
@@ -635,16 +904,24 @@ class DeclareDefaultRequest(_message.Message):
     def market(self) -> _pricing_pb2.MarketDefinition:
         """When set, the member's open positions are priced in it and listed with their NPVs."""
 
+    @_builtins.property
+    def markets(self) -> Global___MarketSet:
+        """One market per currency and index, and FX rates (instead of `market`). With `market`
+        alone, it is the market of every position concerned, which must then share one
+        currency and index.
+        """
+
     def __init__(
         self,
         *,
         member_id: _builtins.str = ...,
         reason: _builtins.str = ...,
         market: _pricing_pb2.MarketDefinition | None = ...,
+        markets: Global___MarketSet | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["market", b"market"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["market", b"market", "markets", b"markets"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["market", b"market", "member_id", b"member_id", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["market", b"market", "markets", b"markets", "member_id", b"member_id", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -768,6 +1045,10 @@ class ConvertPositionsRequest(_message.Message):
     STANDARD_TENORS_FIELD_NUMBER: _builtins.int
     GROUP_BY_FIELD_NUMBER: _builtins.int
     HEDGE_FIELD_NUMBER: _builtins.int
+    MARKETS_FIELD_NUMBER: _builtins.int
+    POSITION_IDS_FIELD_NUMBER: _builtins.int
+    MAX_LOT_DV01_FIELD_NUMBER: _builtins.int
+    SETTLED_FLOWS_FIELD_NUMBER: _builtins.int
     member_id: _builtins.str
     """The defaulter."""
     rcv_convention: _pricing_pb2.RcvConvention.ValueType
@@ -776,6 +1057,14 @@ class ConvertPositionsRequest(_message.Message):
     """One lot per position, or per currency and index."""
     hedge: _builtins.bool
     """Also book the clearing house's neutralising hedge of each lot."""
+    max_lot_dv01: _builtins.str
+    """Split: lots of one currency and index whose summed |DV01| of the standard swaps stays
+    at or under this amount (decimal string); a position above it gets a lot of its own.
+    """
+    settled_flows: Global___SettledFlows.ValueType
+    """Which flows the converted position holds; unset: flows paying on or before the
+    settlement date are excluded.
+    """
     @_builtins.property
     def market(self) -> _pricing_pb2.MarketDefinition:
         """The market the positions and their standard swaps are priced in."""
@@ -783,6 +1072,19 @@ class ConvertPositionsRequest(_message.Message):
     @_builtins.property
     def standard_tenors(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Standard tenors to convert to ("10Y"); empty: the pricing library's list."""
+
+    @_builtins.property
+    def markets(self) -> Global___MarketSet:
+        """One market per currency and index, and FX rates (instead of `market`). With `market`
+        alone, it is the market of every position concerned, which must then share one
+        currency and index.
+        """
+
+    @_builtins.property
+    def position_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """A lot built by hand: exactly these positions of the defaulter, in one lot (one
+        currency and index). Empty: every defaulted position not yet in a live lot.
+        """
 
     def __init__(
         self,
@@ -793,10 +1095,14 @@ class ConvertPositionsRequest(_message.Message):
         standard_tenors: _abc.Iterable[_builtins.str] | None = ...,
         group_by: Global___LotGrouping.ValueType = ...,
         hedge: _builtins.bool = ...,
+        markets: Global___MarketSet | None = ...,
+        position_ids: _abc.Iterable[_builtins.str] | None = ...,
+        max_lot_dv01: _builtins.str = ...,
+        settled_flows: Global___SettledFlows.ValueType = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["market", b"market"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["market", b"market", "markets", b"markets"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["group_by", b"group_by", "hedge", b"hedge", "market", b"market", "member_id", b"member_id", "rcv_convention", b"rcv_convention", "standard_tenors", b"standard_tenors"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["group_by", b"group_by", "hedge", b"hedge", "market", b"market", "markets", b"markets", "max_lot_dv01", b"max_lot_dv01", "member_id", b"member_id", "position_ids", b"position_ids", "rcv_convention", b"rcv_convention", "settled_flows", b"settled_flows", "standard_tenors", b"standard_tenors"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -901,6 +1207,9 @@ class LotTerms(_message.Message):
     RCV_FIELD_NUMBER: _builtins.int
     IMPLIED_BID_FIELD_NUMBER: _builtins.int
     DV01_FIELD_NUMBER: _builtins.int
+    SETTLED_FLOWS_FIELD_NUMBER: _builtins.int
+    FX_RATE_FIELD_NUMBER: _builtins.int
+    CLEARING_CURRENCY_FIELD_NUMBER: _builtins.int
     lot_id: _builtins.str
     """Lot id ("<defaulter>-<n>")."""
     defaulter: _builtins.str
@@ -921,6 +1230,12 @@ class LotTerms(_message.Message):
     """The lot's b* = -RCV."""
     dv01: _builtins.str
     """DV01 of the standard swaps (signed sum)."""
+    settled_flows: _builtins.str
+    """Which flows the converted positions hold (exclude_settled or include_settled)."""
+    fx_rate: _builtins.str
+    """Units of the clearing currency per unit of the lot's currency, at conversion."""
+    clearing_currency: _builtins.str
+    """The clearing currency the lot's result is allocated in."""
     @_builtins.property
     def positions(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConvertedPosition]:
         """The converted positions, all or none."""
@@ -939,10 +1254,13 @@ class LotTerms(_message.Message):
         rcv: _builtins.str = ...,
         implied_bid: _builtins.str = ...,
         dv01: _builtins.str = ...,
+        settled_flows: _builtins.str = ...,
+        fx_rate: _builtins.str = ...,
+        clearing_currency: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "curve_id", b"curve_id", "defaulter", b"defaulter", "dv01", b"dv01", "implied_bid", b"implied_bid", "index", b"index", "lot_id", b"lot_id", "positions", b"positions", "rcv", b"rcv", "rcv_convention", b"rcv_convention", "valuation_time", b"valuation_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clearing_currency", b"clearing_currency", "currency", b"currency", "curve_id", b"curve_id", "defaulter", b"defaulter", "dv01", b"dv01", "fx_rate", b"fx_rate", "implied_bid", b"implied_bid", "index", b"index", "lot_id", b"lot_id", "positions", b"positions", "rcv", b"rcv", "rcv_convention", b"rcv_convention", "settled_flows", b"settled_flows", "valuation_time", b"valuation_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -962,6 +1280,7 @@ class LotSettlement(_message.Message):
     SHORTFALL_FIELD_NUMBER: _builtins.int
     COLLATERAL_CHARGE_FIELD_NUMBER: _builtins.int
     UNCOVERED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     auction_id: _builtins.str
     """Auction that placed it."""
     method: Global___AwardMethod.ValueType
@@ -973,11 +1292,15 @@ class LotSettlement(_message.Message):
     implied_bid: _builtins.str
     """b*."""
     shortfall: _builtins.str
-    """b* - amount (negative: a surplus the clearing house keeps)."""
+    """b* - amount (negative: a surplus). Not charged lot by lot: the default's result is
+    netted over all its lots and allocated by AllocateLosses.
+    """
     collateral_charge: _builtins.str
-    """Charged to the defaulter's collateral."""
+    """Always "0.00" (kept for compatibility): see AllocateLosses."""
     uncovered: _builtins.str
-    """Left for the clearing house's default resources."""
+    """Always "0.00" (kept for compatibility): see AllocateLosses."""
+    reason: _builtins.str
+    """An operator's assignment: the recorded reason."""
     def __init__(
         self,
         *,
@@ -989,10 +1312,11 @@ class LotSettlement(_message.Message):
         shortfall: _builtins.str = ...,
         collateral_charge: _builtins.str = ...,
         uncovered: _builtins.str = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "auction_id", b"auction_id", "collateral_charge", b"collateral_charge", "implied_bid", b"implied_bid", "member_id", b"member_id", "method", b"method", "shortfall", b"shortfall", "uncovered", b"uncovered"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "auction_id", b"auction_id", "collateral_charge", b"collateral_charge", "implied_bid", b"implied_bid", "member_id", b"member_id", "method", b"method", "reason", b"reason", "shortfall", b"shortfall", "uncovered", b"uncovered"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1010,8 +1334,15 @@ class Lot(_message.Message):
     MANDATORY_FIELD_NUMBER: _builtins.int
     HEDGED_FIELD_NUMBER: _builtins.int
     SETTLEMENT_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    WITHDRAW_REASON_FIELD_NUMBER: _builtins.int
+    AUCTION_IDS_FIELD_NUMBER: _builtins.int
     hedged: _builtins.bool
     """Whether the neutralising hedge was booked."""
+    status: Global___LotStatus.ValueType
+    """Where the lot is in its life."""
+    withdraw_reason: _builtins.str
+    """Why it was withdrawn."""
     @_builtins.property
     def terms(self) -> Global___LotTerms:
         """Terms and values."""
@@ -1032,6 +1363,10 @@ class Lot(_message.Message):
     def settlement(self) -> Global___LotSettlement:
         """Its settlement, once settled."""
 
+    @_builtins.property
+    def auction_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Its auctions, oldest first (a failed or cancelled one can be followed by another)."""
+
     def __init__(
         self,
         *,
@@ -1041,10 +1376,13 @@ class Lot(_message.Message):
         mandatory: _abc.Iterable[_builtins.str] | None = ...,
         hedged: _builtins.bool = ...,
         settlement: Global___LotSettlement | None = ...,
+        status: Global___LotStatus.ValueType = ...,
+        withdraw_reason: _builtins.str = ...,
+        auction_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["settlement", b"settlement", "terms", b"terms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["eligible", b"eligible", "hedged", b"hedged", "mandatory", b"mandatory", "market_makers", b"market_makers", "settlement", b"settlement", "terms", b"terms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_ids", b"auction_ids", "eligible", b"eligible", "hedged", b"hedged", "mandatory", b"mandatory", "market_makers", b"market_makers", "settlement", b"settlement", "status", b"status", "terms", b"terms", "withdraw_reason", b"withdraw_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1189,8 +1527,9 @@ class CreateDefaultAuctionRequest(_message.Message):
     OPEN_AT_FIELD_NUMBER: _builtins.int
     CLOSE_AT_FIELD_NUMBER: _builtins.int
     WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
+    LOT_IDS_FIELD_NUMBER: _builtins.int
     auction_id: _builtins.str
-    """Auction id; empty: the lot id."""
+    """Auction id; empty: the lot id for a lot's first auction, "<lot id>.<n>" for its n-th."""
     lot_id: _builtins.str
     """The lot."""
     reserve: _builtins.str
@@ -1209,6 +1548,13 @@ class CreateDefaultAuctionRequest(_message.Message):
     def close_at(self) -> _timestamp_pb2.Timestamp:
         """When it closes; exclusive with window_seconds."""
 
+    @_builtins.property
+    def lot_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Several lots in one window: one auction per lot (id "<auction_id>.<lot id>", or, when
+        auction_id is empty, the lot id for a lot's first auction and "<lot id>.<n>" for its
+        n-th), all-or-none each, same parameters and schedule. Exclusive with lot_id.
+        """
+
     def __init__(
         self,
         *,
@@ -1220,10 +1566,11 @@ class CreateDefaultAuctionRequest(_message.Message):
         open_at: _timestamp_pb2.Timestamp | None = ...,
         close_at: _timestamp_pb2.Timestamp | None = ...,
         window_seconds: _builtins.int = ...,
+        lot_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["close_at", b"close_at", "open_at", b"open_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_id", b"auction_id", "close_at", b"close_at", "grading_threshold", b"grading_threshold", "lot_id", b"lot_id", "open_at", b"open_at", "reserve", b"reserve", "reserve_bp", b"reserve_bp", "window_seconds", b"window_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_id", b"auction_id", "close_at", b"close_at", "grading_threshold", b"grading_threshold", "lot_id", b"lot_id", "lot_ids", b"lot_ids", "open_at", b"open_at", "reserve", b"reserve", "reserve_bp", b"reserve_bp", "window_seconds", b"window_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1237,23 +1584,29 @@ class CreateDefaultAuctionResponse(_message.Message):
 
     ACK_FIELD_NUMBER: _builtins.int
     AUCTION_FIELD_NUMBER: _builtins.int
+    AUCTIONS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def ack(self) -> _common_pb2.Ack:
         """Acknowledgement."""
 
     @_builtins.property
     def auction(self) -> Global___DefaultAuction:
-        """The auction."""
+        """The auction (the first one with lot_ids)."""
+
+    @_builtins.property
+    def auctions(self) -> _containers.RepeatedCompositeFieldContainer[Global___DefaultAuction]:
+        """Every auction created, in lot order."""
 
     def __init__(
         self,
         *,
         ack: _common_pb2.Ack | None = ...,
         auction: Global___DefaultAuction | None = ...,
+        auctions: _abc.Iterable[Global___DefaultAuction] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "auction", b"auction"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "auction", b"auction"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "auction", b"auction", "auctions", b"auctions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1529,6 +1882,8 @@ class Award(_message.Message):
     TIED_FIELD_NUMBER: _builtins.int
     POOL_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
+    POOL_KIND_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     method: Global___AwardMethod.ValueType
     """Award or assignment."""
     member_id: _builtins.str
@@ -1541,6 +1896,10 @@ class Award(_message.Message):
     """How a tie was broken."""
     seed: _builtins.int
     """The seed the server drew (secrets.randbits(64)) and journaled."""
+    pool_kind: _builtins.str
+    """The pool an assignment drew from: "market_makers" or "available_counterparties"."""
+    reason: _builtins.str
+    """An operator's assignment: its reason."""
     @_builtins.property
     def tied(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Every member at the best amount when there was a tie."""
@@ -1560,10 +1919,12 @@ class Award(_message.Message):
         tied: _abc.Iterable[_builtins.str] | None = ...,
         pool: _abc.Iterable[_builtins.str] | None = ...,
         seed: _builtins.int = ...,
+        pool_kind: _builtins.str = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "member_id", b"member_id", "method", b"method", "pool", b"pool", "seed", b"seed", "shortfall_vs_implied", b"shortfall_vs_implied", "tie_break", b"tie_break", "tied", b"tied"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "member_id", b"member_id", "method", b"method", "pool", b"pool", "pool_kind", b"pool_kind", "reason", b"reason", "seed", b"seed", "shortfall_vs_implied", b"shortfall_vs_implied", "tie_break", b"tie_break", "tied", b"tied"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1635,6 +1996,7 @@ class DefaultAuctionResult(_message.Message):
     GRADES_FIELD_NUMBER: _builtins.int
     SETTLEMENT_ID_FIELD_NUMBER: _builtins.int
     CANCEL_REASON_FIELD_NUMBER: _builtins.int
+    EXCLUDED_FIELD_NUMBER: _builtins.int
     auction_id: _builtins.str
     """Auction id."""
     lot_id: _builtins.str
@@ -1683,6 +2045,10 @@ class DefaultAuctionResult(_message.Message):
     def grades(self) -> _containers.RepeatedCompositeFieldContainer[Global___GradeRow]:
         """Grades, once awarded."""
 
+    @_builtins.property
+    def excluded(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Invited members in default by the award: their bids did not count."""
+
     def __init__(
         self,
         *,
@@ -1704,10 +2070,11 @@ class DefaultAuctionResult(_message.Message):
         grades: _abc.Iterable[Global___GradeRow] | None = ...,
         settlement_id: _builtins.str = ...,
         cancel_reason: _builtins.str = ...,
+        excluded: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["award", b"award"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_id", b"auction_id", "award", b"award", "bids", b"bids", "bids_sealed", b"bids_sealed", "cancel_reason", b"cancel_reason", "currency", b"currency", "defaulter", b"defaulter", "eligible", b"eligible", "grades", b"grades", "grading_threshold", b"grading_threshold", "implied_bid", b"implied_bid", "lot_id", b"lot_id", "mandatory", b"mandatory", "market_makers", b"market_makers", "phase", b"phase", "rcv", b"rcv", "reserve", b"reserve", "settlement_id", b"settlement_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_id", b"auction_id", "award", b"award", "bids", b"bids", "bids_sealed", b"bids_sealed", "cancel_reason", b"cancel_reason", "currency", b"currency", "defaulter", b"defaulter", "eligible", b"eligible", "excluded", b"excluded", "grades", b"grades", "grading_threshold", b"grading_threshold", "implied_bid", b"implied_bid", "lot_id", b"lot_id", "mandatory", b"mandatory", "market_makers", b"market_makers", "phase", b"phase", "rcv", b"rcv", "reserve", b"reserve", "settlement_id", b"settlement_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1982,6 +2349,7 @@ class LedgerAccount(_message.Message):
     CASH_FIELD_NUMBER: _builtins.int
     COLLATERAL_FIELD_NUMBER: _builtins.int
     POSITIONS_FIELD_NUMBER: _builtins.int
+    DEFAULT_FUND_FIELD_NUMBER: _builtins.int
     account: _builtins.str
     """Member id, or "CCP"."""
     status: Global___AccountStatus.ValueType
@@ -1990,6 +2358,8 @@ class LedgerAccount(_message.Message):
     """Cash balance from settlements."""
     collateral: _builtins.str
     """Collateral left; empty for the clearing house."""
+    default_fund: _builtins.str
+    """Default-fund contribution left; empty for the clearing house."""
     @_builtins.property
     def positions(self) -> _containers.RepeatedCompositeFieldContainer[Global___LedgerPosition]:
         """Open positions."""
@@ -2002,10 +2372,11 @@ class LedgerAccount(_message.Message):
         cash: _builtins.str = ...,
         collateral: _builtins.str = ...,
         positions: _abc.Iterable[Global___LedgerPosition] | None = ...,
+        default_fund: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "cash", b"cash", "collateral", b"collateral", "positions", b"positions", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "cash", b"cash", "collateral", b"collateral", "default_fund", b"default_fund", "positions", b"positions", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2546,3 +2917,601 @@ class WatchLotResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchLotResponse: _TypeAlias = WatchLotResponse  # noqa: Y015
+
+@_typing.final
+class GetMarginRunRequest(_message.Message):
+    """Which recorded margin run."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    """Run id; empty: the latest."""
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMarginRunRequest: _TypeAlias = GetMarginRunRequest  # noqa: Y015
+
+@_typing.final
+class GetMarginRunResponse(_message.Message):
+    """A recorded margin run."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def run(self) -> Global___MarginRun:
+        """The run."""
+
+    def __init__(
+        self,
+        *,
+        run: Global___MarginRun | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMarginRunResponse: _TypeAlias = GetMarginRunResponse  # noqa: Y015
+
+@_typing.final
+class WithdrawLotRequest(_message.Message):
+    """Withdraw a lot."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    lot_id: _builtins.str
+    """The lot: converted, in no live auction, not settled."""
+    reason: _builtins.str
+    """Why (required)."""
+    def __init__(
+        self,
+        *,
+        lot_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lot_id", b"lot_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WithdrawLotRequest: _TypeAlias = WithdrawLotRequest  # noqa: Y015
+
+@_typing.final
+class WithdrawLotResponse(_message.Message):
+    """Withdrawn (durable)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACK_FIELD_NUMBER: _builtins.int
+    LOT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ack(self) -> _common_pb2.Ack:
+        """Acknowledgement."""
+
+    @_builtins.property
+    def lot(self) -> Global___Lot:
+        """The lot, WITHDRAWN."""
+
+    def __init__(
+        self,
+        *,
+        ack: _common_pb2.Ack | None = ...,
+        lot: Global___Lot | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "lot", b"lot"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "lot", b"lot"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WithdrawLotResponse: _TypeAlias = WithdrawLotResponse  # noqa: Y015
+
+@_typing.final
+class AssignLotRequest(_message.Message):
+    """An operator's assignment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUCTION_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    auction_id: _builtins.str
+    """A CLOSED or FAILED auction."""
+    member_id: _builtins.str
+    """Who takes the lot at b*: a member invited to the auction, not in default."""
+    reason: _builtins.str
+    """Why (required, recorded)."""
+    def __init__(
+        self,
+        *,
+        auction_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_id", b"auction_id", "member_id", b"member_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignLotRequest: _TypeAlias = AssignLotRequest  # noqa: Y015
+
+@_typing.final
+class AssignLotResponse(_message.Message):
+    """Assigned (durable); settle it with SettleLot."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACK_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ack(self) -> _common_pb2.Ack:
+        """Acknowledgement."""
+
+    @_builtins.property
+    def result(self) -> Global___DefaultAuctionResult:
+        """The auction's publication with the assignment."""
+
+    def __init__(
+        self,
+        *,
+        ack: _common_pb2.Ack | None = ...,
+        result: Global___DefaultAuctionResult | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignLotResponse: _TypeAlias = AssignLotResponse  # noqa: Y015
+
+@_typing.final
+class WaterfallConfig(_message.Message):
+    """The tranches of the loss waterfall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CCP_TRANCHE_FIELD_NUMBER: _builtins.int
+    ASSESSMENT_MULTIPLE_FIELD_NUMBER: _builtins.int
+    ccp_tranche: _builtins.str
+    """The clearing house's own tranche, used after the defaulter's resources (empty: 0)."""
+    assessment_multiple: _builtins.str
+    """Each survivor's assessment is capped at this multiple of its default-fund contribution
+    (decimal, empty: 1).
+    """
+    def __init__(
+        self,
+        *,
+        ccp_tranche: _builtins.str = ...,
+        assessment_multiple: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessment_multiple", b"assessment_multiple", "ccp_tranche", b"ccp_tranche"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WaterfallConfig: _TypeAlias = WaterfallConfig  # noqa: Y015
+
+@_typing.final
+class AllocateLossesRequest(_message.Message):
+    """Allocate the losses of one default."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEFAULTER_FIELD_NUMBER: _builtins.int
+    CONFIG_FIELD_NUMBER: _builtins.int
+    defaulter: _builtins.str
+    """The defaulter: every position it defaulted with must be in a settled lot."""
+    @_builtins.property
+    def config(self) -> Global___WaterfallConfig:
+        """Tranches; unset: no clearing-house tranche, assessments capped at 1x contribution."""
+
+    def __init__(
+        self,
+        *,
+        defaulter: _builtins.str = ...,
+        config: Global___WaterfallConfig | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "defaulter", b"defaulter"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AllocateLossesRequest: _TypeAlias = AllocateLossesRequest  # noqa: Y015
+
+@_typing.final
+class AllocateLossesResponse(_message.Message):
+    """Recorded (durable)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACK_FIELD_NUMBER: _builtins.int
+    ALLOCATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ack(self) -> _common_pb2.Ack:
+        """Acknowledgement."""
+
+    @_builtins.property
+    def allocation(self) -> Global___LossAllocation:
+        """The allocation."""
+
+    def __init__(
+        self,
+        *,
+        ack: _common_pb2.Ack | None = ...,
+        allocation: Global___LossAllocation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "allocation", b"allocation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "allocation", b"allocation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AllocateLossesResponse: _TypeAlias = AllocateLossesResponse  # noqa: Y015
+
+@_typing.final
+class GetLossAllocationRequest(_message.Message):
+    """Read a recorded allocation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEFAULTER_FIELD_NUMBER: _builtins.int
+    defaulter: _builtins.str
+    """The defaulter."""
+    def __init__(
+        self,
+        *,
+        defaulter: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["defaulter", b"defaulter"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLossAllocationRequest: _TypeAlias = GetLossAllocationRequest  # noqa: Y015
+
+@_typing.final
+class GetLossAllocationResponse(_message.Message):
+    """A recorded allocation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALLOCATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def allocation(self) -> Global___LossAllocation:
+        """The allocation."""
+
+    def __init__(
+        self,
+        *,
+        allocation: Global___LossAllocation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["allocation", b"allocation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocation", b"allocation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLossAllocationResponse: _TypeAlias = GetLossAllocationResponse  # noqa: Y015
+
+@_typing.final
+class LotResult(_message.Message):
+    """One settled lot's result, in its currency and in the clearing currency."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOT_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    IMPLIED_BID_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    FX_RATE_FIELD_NUMBER: _builtins.int
+    CLEARING_RESULT_FIELD_NUMBER: _builtins.int
+    lot_id: _builtins.str
+    """The lot."""
+    currency: _builtins.str
+    """Its currency."""
+    amount: _builtins.str
+    """What the taker paid (negative: was paid)."""
+    implied_bid: _builtins.str
+    """b*."""
+    result: _builtins.str
+    """amount - b* in the lot's currency (negative: a loss)."""
+    fx_rate: _builtins.str
+    """FX rate to the clearing currency recorded at conversion."""
+    clearing_result: _builtins.str
+    """The result in the clearing currency (rounded half-even to cents)."""
+    def __init__(
+        self,
+        *,
+        lot_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        amount: _builtins.str = ...,
+        implied_bid: _builtins.str = ...,
+        result: _builtins.str = ...,
+        fx_rate: _builtins.str = ...,
+        clearing_result: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "clearing_result", b"clearing_result", "currency", b"currency", "fx_rate", b"fx_rate", "implied_bid", b"implied_bid", "lot_id", b"lot_id", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LotResult: _TypeAlias = LotResult  # noqa: Y015
+
+@_typing.final
+class WaterfallStep(_message.Message):
+    """One use of one layer of the waterfall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAYER_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
+    AVAILABLE_FIELD_NUMBER: _builtins.int
+    USED_FIELD_NUMBER: _builtins.int
+    layer: Global___WaterfallLayer.ValueType
+    """The layer."""
+    member_id: _builtins.str
+    """Whose resource (the defaulter, a survivor, "CCP"); empty for UNCOVERED."""
+    tier: Global___LossTier.ValueType
+    """The survivor's tier (SURVIVOR_DEFAULT_FUND and ASSESSMENT)."""
+    available: _builtins.str
+    """What the layer held for this member before the allocation."""
+    used: _builtins.str
+    """What was used."""
+    def __init__(
+        self,
+        *,
+        layer: Global___WaterfallLayer.ValueType = ...,
+        member_id: _builtins.str = ...,
+        tier: Global___LossTier.ValueType = ...,
+        available: _builtins.str = ...,
+        used: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "layer", b"layer", "member_id", b"member_id", "tier", b"tier", "used", b"used"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WaterfallStep: _TypeAlias = WaterfallStep  # noqa: Y015
+
+@_typing.final
+class MemberLossReport(_message.Message):
+    """What the default means for one member."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
+    GRADES_FIELD_NUMBER: _builtins.int
+    DEFAULT_FUND_BEFORE_FIELD_NUMBER: _builtins.int
+    DEFAULT_FUND_USED_FIELD_NUMBER: _builtins.int
+    COLLATERAL_USED_FIELD_NUMBER: _builtins.int
+    ASSESSMENT_FIELD_NUMBER: _builtins.int
+    SURPLUS_RECEIVED_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    member_id: _builtins.str
+    """The member."""
+    tier: Global___LossTier.ValueType
+    """Its tier (survivors), from its worst grade over the default's auctions."""
+    default_fund_before: _builtins.str
+    """Default-fund contribution before and what the allocation used."""
+    default_fund_used: _builtins.str
+    collateral_used: _builtins.str
+    """Collateral used (the defaulter only)."""
+    assessment: _builtins.str
+    """Assessment charged."""
+    surplus_received: _builtins.str
+    """Paid back to it (the defaulter's estate, from a surplus)."""
+    total: _builtins.str
+    """Everything it bears in this allocation (used + assessment - received)."""
+    @_builtins.property
+    def grades(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Its grades, one per auction it was graded in, as "<auction>:<grade>"."""
+
+    def __init__(
+        self,
+        *,
+        member_id: _builtins.str = ...,
+        tier: Global___LossTier.ValueType = ...,
+        grades: _abc.Iterable[_builtins.str] | None = ...,
+        default_fund_before: _builtins.str = ...,
+        default_fund_used: _builtins.str = ...,
+        collateral_used: _builtins.str = ...,
+        assessment: _builtins.str = ...,
+        surplus_received: _builtins.str = ...,
+        total: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessment", b"assessment", "collateral_used", b"collateral_used", "default_fund_before", b"default_fund_before", "default_fund_used", b"default_fund_used", "grades", b"grades", "member_id", b"member_id", "surplus_received", b"surplus_received", "tier", b"tier", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MemberLossReport: _TypeAlias = MemberLossReport  # noqa: Y015
+
+@_typing.final
+class LossAllocation(_message.Message):
+    """The loss allocation of one default, in the clearing currency."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEFAULTER_FIELD_NUMBER: _builtins.int
+    CLEARING_CURRENCY_FIELD_NUMBER: _builtins.int
+    LOTS_FIELD_NUMBER: _builtins.int
+    NET_RESULT_FIELD_NUMBER: _builtins.int
+    LOSS_FIELD_NUMBER: _builtins.int
+    SURPLUS_FIELD_NUMBER: _builtins.int
+    UNCOVERED_FIELD_NUMBER: _builtins.int
+    CONFIG_FIELD_NUMBER: _builtins.int
+    STEPS_FIELD_NUMBER: _builtins.int
+    MEMBERS_FIELD_NUMBER: _builtins.int
+    INSTRUCTIONS_FIELD_NUMBER: _builtins.int
+    ALLOCATED_AT_FIELD_NUMBER: _builtins.int
+    defaulter: _builtins.str
+    """The defaulter."""
+    clearing_currency: _builtins.str
+    """Currency of every amount below except LotResult's own."""
+    net_result: _builtins.str
+    """Sum of the lots' clearing results (negative: a loss)."""
+    loss: _builtins.str
+    """The loss to allocate (0 with a surplus)."""
+    surplus: _builtins.str
+    """The surplus paid back to the defaulter's estate (0 with a loss)."""
+    uncovered: _builtins.str
+    """What no layer covered (after capped assessments)."""
+    @_builtins.property
+    def lots(self) -> _containers.RepeatedCompositeFieldContainer[Global___LotResult]:
+        """The lots netted."""
+
+    @_builtins.property
+    def config(self) -> Global___WaterfallConfig:
+        """The tranches used."""
+
+    @_builtins.property
+    def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___WaterfallStep]:
+        """Every layer used, in order."""
+
+    @_builtins.property
+    def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___MemberLossReport]:
+        """One report per member (the defaulter first, then survivors by id)."""
+
+    @_builtins.property
+    def instructions(self) -> _containers.RepeatedCompositeFieldContainer[Global___SettlementInstruction]:
+        """The instructions that carry it out."""
+
+    @_builtins.property
+    def allocated_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was recorded."""
+
+    def __init__(
+        self,
+        *,
+        defaulter: _builtins.str = ...,
+        clearing_currency: _builtins.str = ...,
+        lots: _abc.Iterable[Global___LotResult] | None = ...,
+        net_result: _builtins.str = ...,
+        loss: _builtins.str = ...,
+        surplus: _builtins.str = ...,
+        uncovered: _builtins.str = ...,
+        config: Global___WaterfallConfig | None = ...,
+        steps: _abc.Iterable[Global___WaterfallStep] | None = ...,
+        members: _abc.Iterable[Global___MemberLossReport] | None = ...,
+        instructions: _abc.Iterable[Global___SettlementInstruction] | None = ...,
+        allocated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["allocated_at", b"allocated_at", "config", b"config"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocated_at", b"allocated_at", "clearing_currency", b"clearing_currency", "config", b"config", "defaulter", b"defaulter", "instructions", b"instructions", "loss", b"loss", "lots", b"lots", "members", b"members", "net_result", b"net_result", "steps", b"steps", "surplus", b"surplus", "uncovered", b"uncovered"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LossAllocation: _TypeAlias = LossAllocation  # noqa: Y015
+
+@_typing.final
+class GetDefaultOverviewRequest(_message.Message):
+    """Empty on purpose: the whole clearing house."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDefaultOverviewRequest: _TypeAlias = GetDefaultOverviewRequest  # noqa: Y015
+
+@_typing.final
+class DefaultAuctionStatus(_message.Message):
+    """A default auction and who bids in it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUCTION_FIELD_NUMBER: _builtins.int
+    BIDDERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def auction(self) -> Global___DefaultAuction:
+        """The auction's public facts."""
+
+    @_builtins.property
+    def bidders(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Members holding a live bid, by id (never the amount)."""
+
+    def __init__(
+        self,
+        *,
+        auction: Global___DefaultAuction | None = ...,
+        bidders: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["auction", b"auction"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction", b"auction", "bidders", b"bidders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DefaultAuctionStatus: _TypeAlias = DefaultAuctionStatus  # noqa: Y015
+
+@_typing.final
+class GetDefaultOverviewResponse(_message.Message):
+    """The default process at a glance."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSE_ID_FIELD_NUMBER: _builtins.int
+    LATEST_MARGIN_RUN_FIELD_NUMBER: _builtins.int
+    DEFAULTS_FIELD_NUMBER: _builtins.int
+    AUCTIONS_FIELD_NUMBER: _builtins.int
+    house_id: _builtins.str
+    """The clearing house; empty before the first load."""
+    @_builtins.property
+    def latest_margin_run(self) -> Global___MarginRun:
+        """The latest margin run; unset before the first."""
+
+    @_builtins.property
+    def defaults(self) -> _containers.RepeatedCompositeFieldContainer[Global___MemberDefault]:
+        """Members in default, in declaration order."""
+
+    @_builtins.property
+    def auctions(self) -> _containers.RepeatedCompositeFieldContainer[Global___DefaultAuctionStatus]:
+        """Every auction, in creation order."""
+
+    def __init__(
+        self,
+        *,
+        house_id: _builtins.str = ...,
+        latest_margin_run: Global___MarginRun | None = ...,
+        defaults: _abc.Iterable[Global___MemberDefault] | None = ...,
+        auctions: _abc.Iterable[Global___DefaultAuctionStatus] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["latest_margin_run", b"latest_margin_run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auctions", b"auctions", "defaults", b"defaults", "house_id", b"house_id", "latest_margin_run", b"latest_margin_run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDefaultOverviewResponse: _TypeAlias = GetDefaultOverviewResponse  # noqa: Y015

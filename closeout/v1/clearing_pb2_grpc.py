@@ -115,6 +115,36 @@ class ClearingServiceStub(object):
                 request_serializer=closeout_dot_v1_dot_clearing__pb2.GetGradesRequest.SerializeToString,
                 response_deserializer=closeout_dot_v1_dot_clearing__pb2.GetGradesResponse.FromString,
                 _registered_method=True)
+        self.GetMarginRun = channel.unary_unary(
+                '/closeout.v1.ClearingService/GetMarginRun',
+                request_serializer=closeout_dot_v1_dot_clearing__pb2.GetMarginRunRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_clearing__pb2.GetMarginRunResponse.FromString,
+                _registered_method=True)
+        self.WithdrawLot = channel.unary_unary(
+                '/closeout.v1.ClearingService/WithdrawLot',
+                request_serializer=closeout_dot_v1_dot_clearing__pb2.WithdrawLotRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_clearing__pb2.WithdrawLotResponse.FromString,
+                _registered_method=True)
+        self.AssignLot = channel.unary_unary(
+                '/closeout.v1.ClearingService/AssignLot',
+                request_serializer=closeout_dot_v1_dot_clearing__pb2.AssignLotRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_clearing__pb2.AssignLotResponse.FromString,
+                _registered_method=True)
+        self.AllocateLosses = channel.unary_unary(
+                '/closeout.v1.ClearingService/AllocateLosses',
+                request_serializer=closeout_dot_v1_dot_clearing__pb2.AllocateLossesRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_clearing__pb2.AllocateLossesResponse.FromString,
+                _registered_method=True)
+        self.GetLossAllocation = channel.unary_unary(
+                '/closeout.v1.ClearingService/GetLossAllocation',
+                request_serializer=closeout_dot_v1_dot_clearing__pb2.GetLossAllocationRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_clearing__pb2.GetLossAllocationResponse.FromString,
+                _registered_method=True)
+        self.GetDefaultOverview = channel.unary_unary(
+                '/closeout.v1.ClearingService/GetDefaultOverview',
+                request_serializer=closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewResponse.FromString,
+                _registered_method=True)
 
 
 class ClearingServiceServicer(object):
@@ -234,6 +264,53 @@ class ClearingServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMarginRun(self, request, context):
+        """A recorded margin run (the latest when no run id is given).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawLot(self, request, context):
+        """Withdraws a lot that is in no live auction: its positions can go into new lots.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignLot(self, request, context):
+        """An operator's assignment of a closed or failed auction's lot to a member at b*, with
+        a recorded reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AllocateLosses(self, request, context):
+        """Nets the default's result over all its settled lots and runs the loss waterfall:
+        defaulter's margin, its default-fund contribution, the clearing house's tranche,
+        survivors' contributions juniorised by auction grade, capped assessments; a surplus goes
+        back to the defaulter's estate. Recorded once per default, with instructions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLossAllocation(self, request, context):
+        """A recorded loss allocation: the waterfall, a report per member, the instructions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDefaultOverview(self, request, context):
+        """The state of the default process for a console: the latest margin run, every member
+        in default, and every auction with who holds a live bid (never the amount).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClearingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -316,6 +393,36 @@ def add_ClearingServiceServicer_to_server(servicer, server):
                     servicer.GetGrades,
                     request_deserializer=closeout_dot_v1_dot_clearing__pb2.GetGradesRequest.FromString,
                     response_serializer=closeout_dot_v1_dot_clearing__pb2.GetGradesResponse.SerializeToString,
+            ),
+            'GetMarginRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMarginRun,
+                    request_deserializer=closeout_dot_v1_dot_clearing__pb2.GetMarginRunRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_clearing__pb2.GetMarginRunResponse.SerializeToString,
+            ),
+            'WithdrawLot': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawLot,
+                    request_deserializer=closeout_dot_v1_dot_clearing__pb2.WithdrawLotRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_clearing__pb2.WithdrawLotResponse.SerializeToString,
+            ),
+            'AssignLot': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignLot,
+                    request_deserializer=closeout_dot_v1_dot_clearing__pb2.AssignLotRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_clearing__pb2.AssignLotResponse.SerializeToString,
+            ),
+            'AllocateLosses': grpc.unary_unary_rpc_method_handler(
+                    servicer.AllocateLosses,
+                    request_deserializer=closeout_dot_v1_dot_clearing__pb2.AllocateLossesRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_clearing__pb2.AllocateLossesResponse.SerializeToString,
+            ),
+            'GetLossAllocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLossAllocation,
+                    request_deserializer=closeout_dot_v1_dot_clearing__pb2.GetLossAllocationRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_clearing__pb2.GetLossAllocationResponse.SerializeToString,
+            ),
+            'GetDefaultOverview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDefaultOverview,
+                    request_deserializer=closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -751,6 +858,168 @@ class ClearingService(object):
             '/closeout.v1.ClearingService/GetGrades',
             closeout_dot_v1_dot_clearing__pb2.GetGradesRequest.SerializeToString,
             closeout_dot_v1_dot_clearing__pb2.GetGradesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMarginRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/closeout.v1.ClearingService/GetMarginRun',
+            closeout_dot_v1_dot_clearing__pb2.GetMarginRunRequest.SerializeToString,
+            closeout_dot_v1_dot_clearing__pb2.GetMarginRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawLot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/closeout.v1.ClearingService/WithdrawLot',
+            closeout_dot_v1_dot_clearing__pb2.WithdrawLotRequest.SerializeToString,
+            closeout_dot_v1_dot_clearing__pb2.WithdrawLotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignLot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/closeout.v1.ClearingService/AssignLot',
+            closeout_dot_v1_dot_clearing__pb2.AssignLotRequest.SerializeToString,
+            closeout_dot_v1_dot_clearing__pb2.AssignLotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AllocateLosses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/closeout.v1.ClearingService/AllocateLosses',
+            closeout_dot_v1_dot_clearing__pb2.AllocateLossesRequest.SerializeToString,
+            closeout_dot_v1_dot_clearing__pb2.AllocateLossesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLossAllocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/closeout.v1.ClearingService/GetLossAllocation',
+            closeout_dot_v1_dot_clearing__pb2.GetLossAllocationRequest.SerializeToString,
+            closeout_dot_v1_dot_clearing__pb2.GetLossAllocationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDefaultOverview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/closeout.v1.ClearingService/GetDefaultOverview',
+            closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewRequest.SerializeToString,
+            closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewResponse.FromString,
             options,
             channel_credentials,
             insecure,

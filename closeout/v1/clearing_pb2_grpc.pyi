@@ -87,6 +87,26 @@ class ClearingServiceStub:
     """Settlement instructions made so far (of every lot, or of one)."""
     GetGrades: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.GetGradesRequest, _clearing_pb2.GetGradesResponse]
     """Mandatory bidders' grades for loss allocation (of every awarded auction, or of one)."""
+    GetMarginRun: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.GetMarginRunRequest, _clearing_pb2.GetMarginRunResponse]
+    """A recorded margin run (the latest when no run id is given)."""
+    WithdrawLot: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.WithdrawLotRequest, _clearing_pb2.WithdrawLotResponse]
+    """Withdraws a lot that is in no live auction: its positions can go into new lots."""
+    AssignLot: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.AssignLotRequest, _clearing_pb2.AssignLotResponse]
+    """An operator's assignment of a closed or failed auction's lot to a member at b*, with
+    a recorded reason.
+    """
+    AllocateLosses: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.AllocateLossesRequest, _clearing_pb2.AllocateLossesResponse]
+    """Nets the default's result over all its settled lots and runs the loss waterfall:
+    defaulter's margin, its default-fund contribution, the clearing house's tranche,
+    survivors' contributions juniorised by auction grade, capped assessments; a surplus goes
+    back to the defaulter's estate. Recorded once per default, with instructions.
+    """
+    GetLossAllocation: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.GetLossAllocationRequest, _clearing_pb2.GetLossAllocationResponse]
+    """A recorded loss allocation: the waterfall, a report per member, the instructions."""
+    GetDefaultOverview: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.GetDefaultOverviewRequest, _clearing_pb2.GetDefaultOverviewResponse]
+    """The state of the default process for a console: the latest margin run, every member
+    in default, and every auction with who holds a live bid (never the amount).
+    """
 
 @_typing.type_check_only
 class ClearingServiceAsyncStub(ClearingServiceStub):
@@ -127,6 +147,26 @@ class ClearingServiceAsyncStub(ClearingServiceStub):
     """Settlement instructions made so far (of every lot, or of one)."""
     GetGrades: _aio.UnaryUnaryMultiCallable[_clearing_pb2.GetGradesRequest, _clearing_pb2.GetGradesResponse]  # type: ignore[assignment]
     """Mandatory bidders' grades for loss allocation (of every awarded auction, or of one)."""
+    GetMarginRun: _aio.UnaryUnaryMultiCallable[_clearing_pb2.GetMarginRunRequest, _clearing_pb2.GetMarginRunResponse]  # type: ignore[assignment]
+    """A recorded margin run (the latest when no run id is given)."""
+    WithdrawLot: _aio.UnaryUnaryMultiCallable[_clearing_pb2.WithdrawLotRequest, _clearing_pb2.WithdrawLotResponse]  # type: ignore[assignment]
+    """Withdraws a lot that is in no live auction: its positions can go into new lots."""
+    AssignLot: _aio.UnaryUnaryMultiCallable[_clearing_pb2.AssignLotRequest, _clearing_pb2.AssignLotResponse]  # type: ignore[assignment]
+    """An operator's assignment of a closed or failed auction's lot to a member at b*, with
+    a recorded reason.
+    """
+    AllocateLosses: _aio.UnaryUnaryMultiCallable[_clearing_pb2.AllocateLossesRequest, _clearing_pb2.AllocateLossesResponse]  # type: ignore[assignment]
+    """Nets the default's result over all its settled lots and runs the loss waterfall:
+    defaulter's margin, its default-fund contribution, the clearing house's tranche,
+    survivors' contributions juniorised by auction grade, capped assessments; a surplus goes
+    back to the defaulter's estate. Recorded once per default, with instructions.
+    """
+    GetLossAllocation: _aio.UnaryUnaryMultiCallable[_clearing_pb2.GetLossAllocationRequest, _clearing_pb2.GetLossAllocationResponse]  # type: ignore[assignment]
+    """A recorded loss allocation: the waterfall, a report per member, the instructions."""
+    GetDefaultOverview: _aio.UnaryUnaryMultiCallable[_clearing_pb2.GetDefaultOverviewRequest, _clearing_pb2.GetDefaultOverviewResponse]  # type: ignore[assignment]
+    """The state of the default process for a console: the latest margin run, every member
+    in default, and every auction with who holds a live bid (never the amount).
+    """
 
 class ClearingServiceServicer(metaclass=_abc_1.ABCMeta):
     """The clearing house's operator: state, margin, default, conversion, auctions, settlement."""
@@ -260,6 +300,62 @@ class ClearingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_clearing_pb2.GetGradesResponse, _abc.Awaitable[_clearing_pb2.GetGradesResponse]]:
         """Mandatory bidders' grades for loss allocation (of every awarded auction, or of one)."""
+
+    @_abc_1.abstractmethod
+    def GetMarginRun(
+        self,
+        request: _clearing_pb2.GetMarginRunRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_clearing_pb2.GetMarginRunResponse, _abc.Awaitable[_clearing_pb2.GetMarginRunResponse]]:
+        """A recorded margin run (the latest when no run id is given)."""
+
+    @_abc_1.abstractmethod
+    def WithdrawLot(
+        self,
+        request: _clearing_pb2.WithdrawLotRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_clearing_pb2.WithdrawLotResponse, _abc.Awaitable[_clearing_pb2.WithdrawLotResponse]]:
+        """Withdraws a lot that is in no live auction: its positions can go into new lots."""
+
+    @_abc_1.abstractmethod
+    def AssignLot(
+        self,
+        request: _clearing_pb2.AssignLotRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_clearing_pb2.AssignLotResponse, _abc.Awaitable[_clearing_pb2.AssignLotResponse]]:
+        """An operator's assignment of a closed or failed auction's lot to a member at b*, with
+        a recorded reason.
+        """
+
+    @_abc_1.abstractmethod
+    def AllocateLosses(
+        self,
+        request: _clearing_pb2.AllocateLossesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_clearing_pb2.AllocateLossesResponse, _abc.Awaitable[_clearing_pb2.AllocateLossesResponse]]:
+        """Nets the default's result over all its settled lots and runs the loss waterfall:
+        defaulter's margin, its default-fund contribution, the clearing house's tranche,
+        survivors' contributions juniorised by auction grade, capped assessments; a surplus goes
+        back to the defaulter's estate. Recorded once per default, with instructions.
+        """
+
+    @_abc_1.abstractmethod
+    def GetLossAllocation(
+        self,
+        request: _clearing_pb2.GetLossAllocationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_clearing_pb2.GetLossAllocationResponse, _abc.Awaitable[_clearing_pb2.GetLossAllocationResponse]]:
+        """A recorded loss allocation: the waterfall, a report per member, the instructions."""
+
+    @_abc_1.abstractmethod
+    def GetDefaultOverview(
+        self,
+        request: _clearing_pb2.GetDefaultOverviewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_clearing_pb2.GetDefaultOverviewResponse, _abc.Awaitable[_clearing_pb2.GetDefaultOverviewResponse]]:
+        """The state of the default process for a console: the latest margin run, every member
+        in default, and every auction with who holds a live bid (never the amount).
+        """
 
 def add_ClearingServiceServicer_to_server(servicer: ClearingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

@@ -87,6 +87,7 @@ class MarginRunRecorded(Event):
     valuation_date: str
     curve_id: str
     rows: list[dict[str, str]]
+    worst: dict[str, str] | None = None
 
 
 @_register
@@ -145,3 +146,40 @@ class LotSettled(Event):
     collateral_charge: str
     uncovered: str
     instructions: list[dict[str, Any]]
+    reason: str = ""
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DefaultFundSet(Event):
+    """A member's default-fund contribution is now ``amount`` (clearing currency)."""
+
+    type: ClassVar[str] = "DefaultFundSet"
+    by: str
+    member: str
+    amount: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LotWithdrawn(Event):
+    """An operator withdrew a lot that was in no live auction; its positions are free."""
+
+    type: ClassVar[str] = "LotWithdrawn"
+    by: str
+    lot_id: str
+    reason: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LossesAllocated(Event):
+    """A default's result netted over its lots and allocated through the waterfall
+    (recomputed from the state, the grades and the config, and checked, on replay)."""
+
+    type: ClassVar[str] = "LossesAllocated"
+    by: str
+    defaulter: str
+    config: dict[str, str]
+    grades: dict[str, list[str]]
+    allocation: dict[str, Any]

@@ -8,13 +8,14 @@ For a lot of a defaulter D awarded (or assigned) to member W at amount b (cents)
   leg, so after settlement the CCP holds defaulted minus standard: the residual (forward
   piece) that the neutralising hedge offsets;
 * **cash b** moves from W to the CCP (b < 0: from the CCP to W);
-* the **shortfall** against the model, b* - b, is charged to D's collateral first; what the
-  collateral cannot cover is ``uncovered`` (the CCP's default resources bear it). A negative
-  shortfall is a surplus the CCP keeps; it is never paid to the defaulter.
+* the **shortfall** against the model, b* - b, is recorded, not charged: the default's
+  result is netted over all its lots and allocated once, by the loss waterfall
+  (:mod:`matching.process.waterfall`), so a surplus on one lot offsets a shortfall on another.
+  ``collateral_charge`` and ``uncovered`` are always 0 (kept for the journal and wire shape).
 
-Every move is a settlement instruction between two accounts, so cash and collateral are
-conserved (their sum over all accounts does not change) and so is every instrument's
-notional. No I/O, no state: the clearing house applies the plan.
+Every move is a settlement instruction between two accounts, so cash is conserved (its sum
+over all accounts does not change) and so is every instrument's notional. No I/O, no state:
+the clearing house applies the plan.
 """
 
 from __future__ import annotations
@@ -72,11 +73,9 @@ class SettlementPlan:
     new_positions: tuple[Position, ...]
 
 
-def plan_settlement(
-    lot: Lot, *, member: str, amount: int, defaulter_collateral: int, method: str
-) -> SettlementPlan:
+def plan_settlement(lot: Lot, *, member: str, amount: int, method: str) -> SettlementPlan:
     """The moves that settle ``lot`` with ``member`` paying ``amount`` cents (``method``
-    AWARD or ASSIGNMENT); ``defaulter_collateral`` is what D has left, in cents."""
+    AWARD, ASSIGNMENT or OPERATOR_ASSIGNMENT)."""
     lot_id, d, ccy = lot.lot_id, lot.defaulter, lot.currency
     out: list[Instruction] = []
     closed: list[str] = []
@@ -94,7 +93,7 @@ def plan_settlement(
         add("POSITION", d, CCP, None, p.position_id, f"defaulted position taken over as {taken}")
         std: SwapTerms = p.standard
         won = f"{lot_id}/{p.position_id}/{member}"
-        new.append(Position(won, member, std, f"{method.lower()} of {lot_id}"))
+        new.append(Position(won, member, std, f"{method.lower().replace('_', ' ')} of {lot_id}"))
         new.append(Position(f"{lot_id}/{p.position_id}/{CCP}", CCP, std.flipped(), f"facing {won}"))
         add(
             "POSITION",
@@ -106,21 +105,32 @@ def plan_settlement(
             f"{std.fixed_rate}, {std.start} to {std.maturity}",
         )
     if amount > 0:
-        add("CASH", member, CCP, amount, None, f"{method.lower()} price paid for {lot_id}")
+        add(
+            "CASH",
+            member,
+            CCP,
+            amount,
+            None,
+            f"{method.lower().replace('_', ' ')} price paid for {lot_id}",
+        )
     elif amount < 0:
-        add("CASH", CCP, member, -amount, None, f"{method.lower()} price paid for {lot_id}")
+        add(
+            "CASH",
+            CCP,
+            member,
+            -amount,
+            None,
+            f"{method.lower().replace('_', ' ')} price paid for {lot_id}",
+        )
     shortfall = lot.implied_bid - amount
-    charge = min(max(shortfall, 0), max(defaulter_collateral, 0))
-    if charge:
-        add("COLLATERAL", d, CCP, charge, None, f"shortfall b* - b of {lot_id} charged to {d}")
     return SettlementPlan(
         lot_id=lot_id,
         member=member,
         amount=amount,
         implied_bid=lot.implied_bid,
         shortfall=shortfall,
-        collateral_charge=charge,
-        uncovered=max(shortfall, 0) - charge,
+        collateral_charge=0,
+        uncovered=0,
         instructions=tuple(out),
         closed_positions=tuple(closed),
         new_positions=tuple(new),

@@ -30,6 +30,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypeAlias
 
 from matching.clearing import events as ev
@@ -52,8 +53,12 @@ from matching.errors import AlreadyExists, InvalidInput, InvalidTransition, NotF
 from matching.eventsourcing import Ack, EventSourced, check_id, iso
 from matching.eventsourcing import Decision as _Decision
 from matching.money import DecimalLike
+from matching.process.waterfall import Layer, Survivor, WaterfallConfig, allocate, tier_of
 
-METHODS = ("AWARD", "ASSIGNMENT")
+METHODS = ("AWARD", "ASSIGNMENT", "OPERATOR_ASSIGNMENT")
+#: Lot statuses the clearing house knows itself (IN_AUCTION is the process layer's, from the
+#: auctions: see ``matching.process.steps.lot_status``).
+CONVERTED, SETTLED, WITHDRAWN = "CONVERTED", "SETTLED", "WITHDRAWN"
 
 #: What a clearing command returns.
 Decision: TypeAlias = _Decision[ev.Event]
@@ -67,6 +72,7 @@ class MemberSpec:
     role: Role | str
     mandatory: bool
     collateral: DecimalLike = 0
+    default_fund: DecimalLike = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,15 @@ class LotRecord:
     settlement: SettlementPlan | None = None
     auction_id: str | None = None
     method: str | None = None
+    reason: str = ""
+    withdrawn: str | None = None
+
+    @property
+    def status(self) -> str:
+        """CONVERTED, SETTLED or WITHDRAWN (whether it is in a live auction is not known here)."""
+        if self.settlement is not None:
+            return SETTLED
+        return WITHDRAWN if self.withdrawn is not None else CONVERTED
 
 
 class ClearingHouse(EventSourced[ev.Event]):
@@ -128,9 +143,12 @@ class ClearingHouse(EventSourced[ev.Event]):
         self.created_at = created.at
         self.members: dict[str, Member] = {}
         self.collateral: dict[str, int] = {}
+        self.default_fund: dict[str, int] = {}
+        self.allocations: dict[str, ev.LossesAllocated] = {}
         self.cash: dict[str, int] = {CCP: 0}
         self.positions: dict[str, Position] = {}
         self.margin_runs: dict[str, tuple[MarginRow, ...]] = {}
+        self.margin_meta: dict[str, ev.MarginRunRecorded] = {}
         self.latest_run: str | None = None
         self.defaults: dict[str, DefaultRecord] = {}
         self.lots: dict[str, LotRecord] = {}
@@ -227,6 +245,7 @@ class ClearingHouse(EventSourced[ev.Event]):
                     else ("DEFAULTED" if self.is_defaulted(a) else "ACTIVE"),
                     "cash": cents_text(self.cash.get(a, 0)),
                     "collateral": None if a == CCP else cents_text(self.collateral.get(a, 0)),
+                    "default_fund": None if a == CCP else cents_text(self.default_fund.get(a, 0)),
                     "positions": [p.to_dict() for p in self.open_positions(a)],
                 }
                 for a in accounts
@@ -242,6 +261,8 @@ class ClearingHouse(EventSourced[ev.Event]):
             "last_seq": self.last_seq,
             "members": {m: v.to_dict() for m, v in sorted(self.members.items())},
             "collateral": dict(sorted(self.collateral.items())),
+            "default_fund": dict(sorted(self.default_fund.items())),
+            "allocations": {k: v.to_dict() for k, v in sorted(self.allocations.items())},
             "cash": dict(sorted(self.cash.items())),
             "positions": [p.to_dict() for p in self.positions.values()],
             "margin_runs": {
@@ -257,6 +278,8 @@ class ClearingHouse(EventSourced[ev.Event]):
                     "auction_id": v.auction_id,
                     "method": v.method,
                     "settled": v.settlement is not None,
+                    "reason": v.reason,
+                    "withdrawn": v.withdrawn,
                 }
                 for k, v in sorted(self.lots.items())
             },
@@ -293,6 +316,20 @@ class ClearingHouse(EventSourced[ev.Event]):
             raise InvalidInput("collateral", "must not be negative")
         return self._decide(
             ev.CollateralSet(**self._head(now), by=by, member=member, amount=cents_text(cents))
+        )
+
+    def set_default_fund(
+        self, *, member: str, amount: DecimalLike, by: str, now: datetime
+    ) -> Decision:
+        """Set a member's default-fund contribution (clearing currency, cents at most)."""
+        self.member(member)
+        cents = to_cents(amount, "default_fund")
+        if cents < 0:
+            raise InvalidInput("default_fund", "must not be negative")
+        if self.allocations:
+            raise InvalidTransition("losses have been allocated: contributions are final")
+        return self._decide(
+            ev.DefaultFundSet(**self._head(now), by=by, member=member, amount=cents_text(cents))
         )
 
     def book_position(
@@ -354,6 +391,13 @@ class ClearingHouse(EventSourced[ev.Event]):
                     member=m.member, amount=m.collateral, by=by, now=now
                 ),
             )
+            if m.default_fund not in (0, "", "0", None):
+                run(
+                    f"members[{i}]",
+                    lambda m=m: scratch.set_default_fund(  # type: ignore[misc]
+                        member=m.member, amount=m.default_fund, by=by, now=now
+                    ),
+                )
         for i, (pid, owner, terms) in enumerate(positions):
             run(
                 f"positions[{i}]",
@@ -375,8 +419,10 @@ class ClearingHouse(EventSourced[ev.Event]):
         curve_id: str,
         by: str,
         now: datetime,
+        worst: Mapping[str, str] | None = None,
     ) -> Decision:
         """Record each active member's requirement (cents); members not named require 0.
+        ``worst`` names the scenario that set each member's requirement (for the record).
 
         The requirements come from the pricing library's performance bond; the shortfall
         against the member's collateral is computed here and recorded.
@@ -407,6 +453,7 @@ class ClearingHouse(EventSourced[ev.Event]):
                 valuation_date=valuation_date,
                 curve_id=curve_id,
                 rows=[r.to_dict() for r in self._margin_rows(required)],
+                worst=None if worst is None else {str(k): str(v) for k, v in worst.items()},
             )
         )
 
@@ -482,12 +529,19 @@ class ClearingHouse(EventSourced[ev.Event]):
         by: str,
         now: datetime,
         rcv_convention: str = "same_coupon",
+        settled_flows: str = "exclude_settled",
+        fx_rate: DecimalLike = "1",
+        clearing_currency: str = "",
     ) -> Decision:
         """Register a lot of ``member``'s defaulted positions, priced outside (``conversions``).
 
-        Each position must be the defaulter's, open and in no other lot, and the defaulted
-        terms priced must be the booked terms. The invitation is computed here.
+        Each position must be the defaulter's, open and in no other lot (a withdrawn lot's
+        positions are free again), and the defaulted terms priced must be the booked terms.
+        The invitation at conversion is computed here (the auction's is recomputed when its
+        window opens). ``fx_rate`` converts the lot's currency into ``clearing_currency``.
         """
+        if member in self.allocations:
+            raise InvalidTransition(f"the losses of {member}'s default are already allocated")
         check_id(lot_id, "lot_id")
         if lot_id in self.lots:
             raise AlreadyExists(f"lot {lot_id!r} already exists")
@@ -511,6 +565,9 @@ class ClearingHouse(EventSourced[ev.Event]):
             curve_id=curve_id,
             valuation_time=valuation_time,
             rcv_convention=rcv_convention,
+            settled_flows=settled_flows,
+            fx_rate=fx_rate,
+            clearing_currency=clearing_currency,
         )
         invitation = self._invitation(lot)
         return self._decide(
@@ -559,29 +616,97 @@ class ClearingHouse(EventSourced[ev.Event]):
         auction_id: str,
         by: str,
         now: datetime,
+        reason: str = "",
     ) -> Decision:
-        """Settle a lot awarded (``AWARD``) or assigned (``ASSIGNMENT``) to ``member``.
+        """Settle a lot awarded (``AWARD``) or assigned (``ASSIGNMENT``, or
+        ``OPERATOR_ASSIGNMENT`` with a ``reason``) to ``member``.
 
-        ``member`` must be invited (an assignee a market maker) and not in default; an
-        assignment is at b* exactly.
+        Who may take the lot is the auction's business (invited when its window opened);
+        here ``member`` must be a member, not the defaulter and not in default now; an
+        assignment is at b* exactly. A withdrawn lot cannot be settled.
         """
         record = self.lot(lot_id)
         if record.settlement is not None:
             raise AlreadyExists(f"lot {lot_id} is already settled")
+        if record.withdrawn is not None:
+            raise InvalidTransition(f"lot {lot_id} was withdrawn")
         if method not in METHODS:
-            raise InvalidInput("method", "must be AWARD or ASSIGNMENT")
+            raise InvalidInput("method", f"must be {', '.join(METHODS)}")
         check_id(auction_id, "auction_id")
-        pool = record.invitation.market_makers if method == "ASSIGNMENT" else None
-        if member not in (pool or record.invitation.eligible) or self.is_defaulted(member):
-            raise InvalidInput("member", f"{member!r} cannot take lot {lot_id} by {method}")
+        self.member(member)
+        if self.is_defaulted(member):
+            raise InvalidTransition(f"{member} is in default: it cannot take lot {lot_id}")
+        if method == "OPERATOR_ASSIGNMENT" and not reason.strip():
+            raise InvalidInput("reason", "an operator's assignment needs a reason")
         cents = to_cents(amount, "amount")
-        if method == "ASSIGNMENT" and cents != record.lot.implied_bid:
+        if method != "AWARD" and cents != record.lot.implied_bid:
             raise InvalidInput("amount", "an assignment is at the implied bid b*")
         plan = self._plan(record.lot, member, cents, method)
         taken = sorted(p.position_id for p in plan.new_positions if p.position_id in self.positions)
         if taken:
             raise AlreadyExists(f"position id {taken[0]!r} is already booked")
-        return self._decide(self._settled_event(plan, auction_id, method, by, now))
+        return self._decide(self._settled_event(plan, auction_id, method, by, now, reason))
+
+    def withdraw_lot(self, *, lot_id: str, reason: str, by: str, now: datetime) -> Decision:
+        """Withdraw a converted lot (the caller checked it is in no live auction)."""
+        record = self.lot(lot_id)
+        if record.settlement is not None:
+            raise InvalidTransition(f"lot {lot_id} is settled: it cannot be withdrawn")
+        if record.withdrawn is not None:
+            raise AlreadyExists(f"lot {lot_id} is already withdrawn")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInput("reason", "a withdrawal needs a reason")
+        return self._decide(ev.LotWithdrawn(**self._head(now), by=by, lot_id=lot_id, reason=reason))
+
+    def invitation(self, lot_id: str) -> Invitation:
+        """Who would be invited to ``lot_id`` now (members in default since are out, market
+        makers admitted since are in): what a window opening records."""
+        return self._invitation(self.lot(lot_id).lot)
+
+    def allocate_losses(
+        self,
+        *,
+        defaulter: str,
+        grades: Mapping[str, Sequence[str]],
+        config: WaterfallConfig,
+        by: str,
+        now: datetime,
+    ) -> Decision:
+        """Net the default's result over its settled lots and run the loss waterfall.
+
+        Every position ``defaulter`` defaulted with must be in a settled lot. ``grades``
+        maps members to their grades over the default's auctions (``"<auction>:<grade>"``),
+        collected by the process layer; they set the survivors' tiers.
+        """
+        record = self.defaults.get(defaulter)
+        if record is None:
+            self.member(defaulter)
+            raise InvalidTransition(f"{defaulter} is not in default")
+        if defaulter in self.allocations:
+            raise AlreadyExists(f"the losses of {defaulter}'s default are already allocated")
+        for pid, _ in record.positions:
+            lot_id = self._in_lot.get(pid)
+            if lot_id is None:
+                raise InvalidTransition(
+                    f"position {pid} of {defaulter} is in no lot: convert and auction it first"
+                )
+            if self.lots[lot_id].settlement is None:
+                raise InvalidTransition(f"lot {lot_id} is not settled yet")
+        clean = {}
+        for member, rows in sorted(grades.items()):
+            self.member(member)
+            clean[member] = [str(r) for r in rows]
+        allocation = self._allocation(defaulter, clean, config)
+        return self._decide(
+            ev.LossesAllocated(
+                **self._head(now),
+                by=by,
+                defaulter=defaulter,
+                config=config.to_dict(),
+                grades=clean,
+                allocation=allocation,
+            )
+        )
 
     # -- applying events --------------------------------------------------------------------
 
@@ -593,6 +718,29 @@ class ClearingHouse(EventSourced[ev.Event]):
     def _on_CollateralSet(self, e: ev.CollateralSet) -> None:  # noqa: N802
         self.collateral[e.member] = to_cents(e.amount, "amount")
 
+    def _on_DefaultFundSet(self, e: ev.DefaultFundSet) -> None:  # noqa: N802
+        self.default_fund[e.member] = to_cents(e.amount, "amount")
+
+    def _on_LotWithdrawn(self, e: ev.LotWithdrawn) -> None:  # noqa: N802
+        record = self.lots[e.lot_id]
+        self.lots[e.lot_id] = dataclasses.replace(record, withdrawn=e.reason)
+        for p in record.lot.positions:
+            if self._in_lot.get(p.position_id) == e.lot_id:
+                del self._in_lot[p.position_id]
+
+    def _on_LossesAllocated(self, e: ev.LossesAllocated) -> None:  # noqa: N802
+        config = WaterfallConfig.from_dict(e.config)
+        expected = self._allocation(e.defaulter, e.grades, config)
+        if expected != e.allocation:
+            raise ReplayMismatch(f"the loss allocation of {e.defaulter} recomputes differently")
+        for row in e.allocation["instructions"]:
+            self._move(Instruction(**{**row, "amount": to_cents(row["amount"], "amount")}))
+        self.instructions.extend(
+            Instruction(**{**row, "amount": to_cents(row["amount"], "amount")})
+            for row in e.allocation["instructions"]
+        )
+        self.allocations[e.defaulter] = e
+
     def _on_PositionBooked(self, e: ev.PositionBooked) -> None:  # noqa: N802
         terms = SwapTerms.from_dict(dict(e.terms))
         self.positions[e.position_id] = Position(e.position_id, e.member, terms, "cleared")
@@ -603,6 +751,7 @@ class ClearingHouse(EventSourced[ev.Event]):
         if [r.to_dict() for r in rows] != e.rows:
             raise ReplayMismatch(f"margin run {e.run_id} recomputes differently")
         self.margin_runs[e.run_id] = rows
+        self.margin_meta[e.run_id] = e
         self.latest_run = e.run_id
 
     def _on_MemberDefaulted(self, e: ev.MemberDefaulted) -> None:  # noqa: N802
@@ -641,7 +790,7 @@ class ClearingHouse(EventSourced[ev.Event]):
     def _on_LotSettled(self, e: ev.LotSettled) -> None:  # noqa: N802
         record = self.lots[e.lot_id]
         plan = self._plan(record.lot, e.member, to_cents(e.amount, "amount"), e.method)
-        expected = self._settled_event(plan, e.auction_id, e.method, e.by, None)
+        expected = self._settled_event(plan, e.auction_id, e.method, e.by, None, e.reason)
         if dataclasses.replace(expected, seq=e.seq, at=e.at) != e:
             raise ReplayMismatch(f"the settlement of {e.lot_id} recomputes differently")
         for pid in plan.closed_positions:
@@ -651,17 +800,10 @@ class ClearingHouse(EventSourced[ev.Event]):
         for p in plan.new_positions:
             self.positions[p.position_id] = p
         for i in plan.instructions:
-            if i.amount is None:
-                continue
-            if i.kind == "CASH":
-                self.cash[i.from_account] -= i.amount
-                self.cash[i.to_account] += i.amount
-            else:  # COLLATERAL: out of the defaulter's collateral into the CCP's cash
-                self.collateral[i.from_account] -= i.amount
-                self.cash[i.to_account] += i.amount
+            self._move(i)
         self.instructions.extend(plan.instructions)
         self.lots[e.lot_id] = dataclasses.replace(
-            record, settlement=plan, auction_id=e.auction_id, method=e.method
+            record, settlement=plan, auction_id=e.auction_id, method=e.method, reason=e.reason
         )
 
     # -- internals --------------------------------------------------------------------------
@@ -683,16 +825,145 @@ class ClearingHouse(EventSourced[ev.Event]):
         )
 
     def _plan(self, lot: Lot, member: str, amount: int, method: str) -> SettlementPlan:
-        return plan_settlement(
-            lot,
-            member=member,
-            amount=amount,
-            defaulter_collateral=self.collateral.get(lot.defaulter, 0),
-            method=method,
+        return plan_settlement(lot, member=member, amount=amount, method=method)
+
+    def _move(self, i: Instruction) -> None:
+        """Apply one instruction's cash, collateral or default-fund move."""
+        if i.amount is None:
+            return
+        if i.kind == "COLLATERAL":
+            self.collateral[i.from_account] -= i.amount
+        elif i.kind == "DEFAULT_FUND":
+            self.default_fund[i.from_account] -= i.amount
+        else:  # CASH, ASSESSMENT: cash between accounts
+            self.cash[i.from_account] -= i.amount
+        self.cash[i.to_account] += i.amount
+
+    def _allocation(
+        self, defaulter: str, grades: Mapping[str, Sequence[str]], config: WaterfallConfig
+    ) -> dict[str, Any]:
+        """The netting and waterfall of ``defaulter``'s default, in journal form."""
+        settled = [r for r in self.lots.values() if r.lot.defaulter == defaulter and r.settlement]
+        clearing = {r.lot.clearing_currency for r in settled} or {""}
+        if len(clearing) > 1:
+            raise InvalidInput("lots", f"lots of {defaulter} in several clearing currencies")
+        lots = []
+        net = 0
+        for r in settled:
+            assert r.settlement is not None
+            result = r.settlement.amount - r.settlement.implied_bid
+            in_clearing = int(
+                (Decimal(result) * Decimal(r.lot.fx_rate)).to_integral_value(ROUND_HALF_EVEN)
+            )
+            net += in_clearing
+            lots.append(
+                {
+                    "lot_id": r.lot.lot_id,
+                    "currency": r.lot.currency,
+                    "amount": cents_text(r.settlement.amount),
+                    "implied_bid": cents_text(r.settlement.implied_bid),
+                    "result": cents_text(result),
+                    "fx_rate": r.lot.fx_rate,
+                    "clearing_result": cents_text(in_clearing),
+                }
+            )
+        survivors = [
+            Survivor(
+                m, self.default_fund.get(m, 0), tier_of(g.split(":")[-1] for g in grades.get(m, ()))
+            )
+            for m in sorted(self.members)
+            if not self.is_defaulted(m)
+        ]
+        fall = allocate(
+            net_result=net,
+            defaulter=defaulter,
+            defaulter_margin=self.collateral.get(defaulter, 0),
+            defaulter_fund=self.default_fund.get(defaulter, 0),
+            survivors=survivors,
+            config=config,
+            ccp=CCP,
         )
+        currency = clearing.pop()
+        out: list[Instruction] = []
+
+        def add(kind: str, src: str, dst: str, amount: int, text: str) -> None:
+            if amount:
+                out.append(
+                    Instruction(
+                        f"{defaulter}/losses/{len(out) + 1}",
+                        f"{defaulter}/losses",
+                        kind,
+                        src,
+                        dst,
+                        currency,
+                        amount,
+                        None,
+                        text,
+                    )
+                )
+
+        kinds = {
+            Layer.DEFAULTER_MARGIN: ("COLLATERAL", "defaulter's margin"),
+            Layer.DEFAULTER_DEFAULT_FUND: ("DEFAULT_FUND", "defaulter's default-fund contribution"),
+            Layer.SURVIVOR_DEFAULT_FUND: ("DEFAULT_FUND", "default-fund contribution"),
+            Layer.ASSESSMENT: ("ASSESSMENT", "assessment"),
+        }
+        for step in fall.steps:
+            if step.layer in kinds:
+                kind, text = kinds[step.layer]
+                add(kind, step.member, CCP, step.used, f"{text} for the default of {defaulter}")
+            elif step.layer is Layer.SURPLUS_TO_ESTATE:
+                add(
+                    "CASH",
+                    CCP,
+                    defaulter,
+                    step.used,
+                    f"surplus of {defaulter}'s default to its estate",
+                )
+        members = []
+        for m in [defaulter] + [s.member for s in survivors]:
+            fund_used = fall.used_by(Layer.DEFAULTER_DEFAULT_FUND, m) + fall.used_by(
+                Layer.SURVIVOR_DEFAULT_FUND, m
+            )
+            collateral_used = fall.used_by(Layer.DEFAULTER_MARGIN, m)
+            assessment = fall.used_by(Layer.ASSESSMENT, m)
+            received = fall.used_by(Layer.SURPLUS_TO_ESTATE, m)
+            tier = next((s.tier.value for s in survivors if s.member == m), None)
+            members.append(
+                {
+                    "member": m,
+                    "tier": tier,
+                    "grades": list(grades.get(m, ())),
+                    "default_fund_before": cents_text(self.default_fund.get(m, 0)),
+                    "default_fund_used": cents_text(fund_used),
+                    "collateral_used": cents_text(collateral_used),
+                    "assessment": cents_text(assessment),
+                    "surplus_received": cents_text(received),
+                    "total": cents_text(fund_used + collateral_used + assessment - received),
+                }
+            )
+        return {
+            "defaulter": defaulter,
+            "clearing_currency": currency,
+            "lots": lots,
+            "net_result": cents_text(fall.net_result),
+            "loss": cents_text(fall.loss),
+            "surplus": cents_text(fall.surplus),
+            "uncovered": cents_text(fall.uncovered),
+            "config": config.to_dict(),
+            "steps": [s.to_dict() for s in fall.steps],
+            "members": members,
+            "instructions": [i.to_dict() for i in out],
+        }
 
     def _settled_event(
-        self, plan: SettlementPlan, auction_id: str, method: str, by: str, now: datetime | None
+        self,
+        plan: SettlementPlan,
+        auction_id: str,
+        method: str,
+        by: str,
+        now: datetime | None,
+        reason: str = "",
     ) -> ev.LotSettled:
         head = (
             self._head(now)
@@ -716,6 +987,7 @@ class ClearingHouse(EventSourced[ev.Event]):
             collateral_charge=cents_text(plan.collateral_charge),
             uncovered=cents_text(plan.uncovered),
             instructions=[i.to_dict() for i in plan.instructions],
+            reason=reason,
         )
 
 

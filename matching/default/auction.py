@@ -6,8 +6,10 @@ anything**; ``apply`` is the only mutation; ``DefaultAuction.from_events`` repla
 into identical state (``snapshot()`` compares), recomputing the award from the recorded
 seed and checking it against what the journal says.
 
-Rules (``shared/spec/default-conversion.md``): only the eligible members named at creation
-may bid (others: NotPermitted = PERMISSION_DENIED); one live all-or-none bid per member,
+Rules: who may bid is decided when the window opens (``open`` records the invitation the
+clearing state computes then: members in default by then are out, market makers admitted
+since are in; the one given at creation is what is shown before); only those members may
+bid (others: NotPermitted = PERMISSION_DENIED); one live all-or-none bid per member,
 kept in a :class:`~matching.book.SealedBook` keyed by member (ticks = cents, size 1), which
 a new bid replaces and a withdrawal removes until the close; a bid stamped at or after the
 scheduled close is refused even before the close command runs; nobody reads another
@@ -28,7 +30,7 @@ from typing import Any, TypeAlias
 
 from matching.book import BookOrder, SealedBook
 from matching.default import events as ev
-from matching.default.award import Outcome, SealedBid, decide
+from matching.default.award import GradeRow, Outcome, SealedBid, TieBreak, decide, grade
 from matching.default.cash import cents_text, to_cents
 from matching.default.lot import Lot
 from matching.default.phases import TERMINAL, Phase, check_transition
@@ -139,6 +141,7 @@ class DefaultAuction(EventSourced[ev.Event]):
         self.book = SealedBook()
         self.outcome: Outcome | None = None
         self.seed: int | None = None
+        self.excluded: tuple[str, ...] = ()
         self.settlement_id: str | None = None
         self.cancel_reason: str | None = None
         self.disclosures: list[ev.BidsDisclosed] = []
@@ -162,24 +165,12 @@ class DefaultAuction(EventSourced[ev.Event]):
     ) -> Decision:
         """Validate a new auction of ``lot``; the one AuctionCreated event starts its history.
 
-        ``eligible`` are the members invited (computed by the clearing state); the
-        ``market_makers`` among them form the assignment pool and ``mandatory`` ones are
-        graded. At least one market maker is needed so that the lot can always be placed.
+        ``eligible`` are the members invited as of now (computed by the clearing state; the
+        window's opening records them again); the ``market_makers`` among them form the
+        assignment pool and ``mandatory`` ones are graded.
         """
         check_id(auction_id, "auction_id")
-        invited = sorted({check_id(m, f"eligible[{i}]") for i, m in enumerate(eligible)})
-        makers = sorted(set(market_makers))
-        obliged = sorted(set(mandatory))
-        if not invited:
-            raise InvalidInput("eligible", "must name at least one member")
-        if lot.defaulter in invited:
-            raise InvalidInput("eligible", f"the defaulter {lot.defaulter} cannot bid")
-        if not makers:
-            raise InvalidInput("market_makers", "at least one market maker is needed")
-        for name, group in (("market_makers", makers), ("mandatory", obliged)):
-            outside = sorted(set(group) - set(invited))
-            if outside:
-                raise InvalidInput(name, f"{', '.join(outside)} not among the eligible members")
+        invited, makers, obliged = _check_invitation(lot, eligible, market_makers, mandatory)
         created = ev.AuctionCreated(
             auction_id=auction_id,
             seq=1,
@@ -259,6 +250,10 @@ class DefaultAuction(EventSourced[ev.Event]):
                 out["amount"] = cents_text(self.outcome.amount)
         return out
 
+    def bidders(self) -> list[str]:
+        """Who holds a live bid, by id, never the amount: open at any phase."""
+        return sorted(order.owner for order in self.book.orders())
+
     def bids(self, *, disclosed: bool = False) -> list[BidView]:
         """Every live bid, best first: only once the window has closed.
 
@@ -303,39 +298,66 @@ class DefaultAuction(EventSourced[ev.Event]):
             "grades": [],
             "settlement_id": self.settlement_id,
             "cancel_reason": self.cancel_reason,
+            "excluded": [],
         }
         if self.outcome is not None:
             o = self.outcome
-            out["award"] = {
-                "method": "ASSIGNMENT" if o.assigned else "AWARD",
-                "member": o.member,
-                "amount": cents_text(o.amount),
-                "shortfall_vs_implied": cents_text(self.lot.implied_bid - o.amount),
-                "tie_break": o.tie_break.value,
-                "tied": list(o.tied),
-                "pool": list(o.pool),
-                "seed": self.seed,
-            }
+            if not o.failed:
+                out["award"] = {
+                    "method": o.method,
+                    "member": o.member,
+                    "amount": cents_text(o.amount),
+                    "shortfall_vs_implied": cents_text(self.lot.implied_bid - o.amount),
+                    "tie_break": o.tie_break.value,
+                    "tied": list(o.tied),
+                    "pool": list(o.pool),
+                    "seed": self.seed,
+                    "pool_kind": o.pool_kind,
+                    "reason": o.reason,
+                }
             out["grades"] = [g.to_dict() for g in o.grades]
+            out["excluded"] = list(self.excluded)
         return out
 
     # -- commands: operator ---------------------------------------------------------------
 
-    def open(self, *, by: str, now: datetime) -> Decision:
-        """Open the sealed-bid window."""
+    def open(
+        self,
+        *,
+        by: str,
+        now: datetime,
+        eligible: Iterable[str] | None = None,
+        market_makers: Iterable[str] = (),
+        mandatory: Iterable[str] = (),
+    ) -> Decision:
+        """Open the sealed-bid window, recording who is invited now (``eligible`` None keeps
+        the invitation given at creation)."""
         check_transition(self.phase, Phase.OPEN)
-        return self._decide(ev.WindowOpened(**self._head(now), by=by))
+        if eligible is None:
+            return self._decide(ev.WindowOpened(**self._head(now), by=by))
+        invited, makers, obliged = _check_invitation(self.lot, eligible, market_makers, mandatory)
+        return self._decide(
+            ev.WindowOpened(
+                **self._head(now),
+                by=by,
+                eligible=invited,
+                market_makers=makers,
+                mandatory=obliged,
+            )
+        )
 
     def close(self, *, by: str, now: datetime) -> Decision:
         """Close the window: bids are frozen and become readable."""
         check_transition(self.phase, Phase.CLOSED)
         return self._decide(ev.WindowClosed(**self._head(now), by=by))
 
-    def award(self, *, by: str, now: datetime, seed: int) -> Decision:
+    def award(self, *, by: str, now: datetime, seed: int, excluded: Iterable[str] = ()) -> Decision:
         """Award the lot (or assign it at b* when no bid is valid), recording ``seed``.
 
         The server draws ``seed`` (``secrets.randbits(64)``) and passes it; the seeded
         generator is used only for a tie of equal amount and time, or for the assignment.
+        ``excluded`` are invited members in default by now: their bids do not count and
+        they are not drawn. With no valid bid and nobody to draw, the auction FAILS.
         """
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
             raise InvalidInput("seed", "must be an integer from 0 to 2**64 - 1")
@@ -343,8 +365,31 @@ class DefaultAuction(EventSourced[ev.Event]):
             raise InvalidTransition(
                 f"the auction is {self.phase.value}; awards are made once the window closed"
             )
-        outcome = self._decide_outcome(seed)
-        return self._decide(self._award_event(outcome, by=by, now=now, seed=seed))
+        out = sorted(set(excluded) & self.eligible)
+        outcome = self._decide_outcome(seed, out)
+        return self._decide(self._award_event(outcome, by=by, now=now, seed=seed, excluded=out))
+
+    def assign(self, *, by: str, now: datetime, member: str, reason: str) -> Decision:
+        """An operator's assignment of a CLOSED or FAILED auction's lot to ``member`` at b*,
+        with a recorded ``reason`` (the caller checks ``member`` is not in default)."""
+        if self.phase not in (Phase.CLOSED, Phase.FAILED):
+            raise InvalidTransition(
+                f"the auction is {self.phase.value}; an operator assigns a closed or failed one"
+            )
+        check_id(member, "member")
+        if member == self.lot.defaulter:
+            raise InvalidInput("member", f"{member} is the defaulter")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInput("reason", "an operator's assignment needs a reason")
+        return self._decide(
+            ev.LotAssignedByOperator(
+                **self._head(now),
+                by=by,
+                assignee=member,
+                amount=cents_text(self.lot.implied_bid),
+                reason=reason,
+            )
+        )
 
     def settle(self, *, by: str, now: datetime, settlement_id: str) -> Decision:
         """Record that the clearing house settled the award under ``settlement_id``."""
@@ -411,6 +456,10 @@ class DefaultAuction(EventSourced[ev.Event]):
 
     def _on_WindowOpened(self, e: ev.WindowOpened) -> None:  # noqa: N802
         self._move(Phase.OPEN, e.at)
+        if e.eligible is not None:
+            self.eligible = frozenset(e.eligible)
+            self.market_makers = frozenset(e.market_makers or ())
+            self.mandatory = frozenset(e.mandatory or ())
 
     def _on_BidSubmitted(self, e: ev.BidSubmitted) -> None:  # noqa: N802
         cents = to_cents(e.amount, "amount")
@@ -433,16 +482,36 @@ class DefaultAuction(EventSourced[ev.Event]):
     def _on_LotAssigned(self, e: ev.LotAssigned) -> None:  # noqa: N802
         self._on_outcome(e, Phase.ASSIGNED)
 
-    def _on_outcome(self, e: ev.LotAwarded | ev.LotAssigned, phase: Phase) -> None:
-        outcome = self._decide_outcome(e.seed)
+    def _on_AuctionFailed(self, e: ev.AuctionFailed) -> None:  # noqa: N802
+        self._on_outcome(e, Phase.FAILED)
+
+    def _on_LotAssignedByOperator(self, e: ev.LotAssignedByOperator) -> None:  # noqa: N802
+        self._move(Phase.ASSIGNED, e.at)
+        previous = self.outcome
+        self.outcome = Outcome(
+            member=e.assignee,
+            amount=to_cents(e.amount, "amount"),
+            assigned=True,
+            tie_break=TieBreak.NONE,
+            tied=(),
+            pool=(),
+            grades=previous.grades if previous is not None else self._grades_now(),
+            reason=e.reason,
+        )
+
+    def _on_outcome(
+        self, e: ev.LotAwarded | ev.LotAssigned | ev.AuctionFailed, phase: Phase
+    ) -> None:
+        outcome = self._decide_outcome(e.seed, e.excluded)
         expected = self._award_event(
-            outcome, by=e.by, now=datetime.fromisoformat(e.at), seed=e.seed
+            outcome, by=e.by, now=datetime.fromisoformat(e.at), seed=e.seed, excluded=e.excluded
         )
         if dataclasses.replace(expected, at=e.at) != e:
             raise ReplayMismatch(f"the award of {self.auction_id} recomputes differently")
         self._move(phase, e.at)
         self.outcome = outcome
         self.seed = e.seed
+        self.excluded = tuple(e.excluded)
 
     def _on_AuctionSettled(self, e: ev.AuctionSettled) -> None:  # noqa: N802
         self._move(Phase.SETTLED, e.at)
@@ -485,7 +554,7 @@ class DefaultAuction(EventSourced[ev.Event]):
             out.append(SealedBid(order.owner, order.ticks, datetime.fromisoformat(at), order.seq))
         return sorted(out, key=lambda b: b.seq)
 
-    def _decide_outcome(self, seed: int) -> Outcome:
+    def _decide_outcome(self, seed: int, excluded: Iterable[str] = ()) -> Outcome:
         return decide(
             self._sealed_bids(),
             implied_bid=self.lot.implied_bid,
@@ -494,13 +563,33 @@ class DefaultAuction(EventSourced[ev.Event]):
             mandatory=self.mandatory,
             threshold=self.params.grading_threshold,
             seed=seed,
+            counterparties=self.eligible - self.market_makers,
+            excluded=excluded,
+        )
+
+    def _grades_now(self) -> tuple[GradeRow, ...]:
+        return grade(
+            self._sealed_bids(),
+            self.mandatory,
+            winner=None,
+            reference=self.lot.implied_bid,
+            threshold=self.params.grading_threshold,
         )
 
     def _award_event(
-        self, outcome: Outcome, *, by: str, now: datetime, seed: int
-    ) -> ev.LotAwarded | ev.LotAssigned:
+        self,
+        outcome: Outcome,
+        *,
+        by: str,
+        now: datetime,
+        seed: int,
+        excluded: Iterable[str] = (),
+    ) -> ev.LotAwarded | ev.LotAssigned | ev.AuctionFailed:
         head = self._head(now)
         grades = [g.to_dict() for g in outcome.grades]
+        out = list(excluded)
+        if outcome.failed:
+            return ev.AuctionFailed(**head, by=by, seed=seed, excluded=out, grades=grades)
         if outcome.assigned:
             return ev.LotAssigned(
                 **head,
@@ -510,6 +599,8 @@ class DefaultAuction(EventSourced[ev.Event]):
                 amount=cents_text(outcome.amount),
                 pool=list(outcome.pool),
                 grades=grades,
+                excluded=out,
+                pool_kind=outcome.pool_kind,
             )
         return ev.LotAwarded(
             **head,
@@ -520,6 +611,7 @@ class DefaultAuction(EventSourced[ev.Event]):
             tie_break=outcome.tie_break.value,
             tied=list(outcome.tied),
             grades=grades,
+            excluded=out,
         )
 
     def snapshot(self) -> dict[str, Any]:
@@ -537,3 +629,19 @@ class DefaultAuction(EventSourced[ev.Event]):
             "disclosures": [d.to_dict() for d in self.disclosures],
             "phase_times": dict(self.phase_times),
         }
+
+
+def _check_invitation(
+    lot: Lot, eligible: Iterable[str], market_makers: Iterable[str], mandatory: Iterable[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """Sorted invited members, market makers and mandatory bidders, checked for consistency."""
+    invited = sorted({check_id(m, f"eligible[{i}]") for i, m in enumerate(eligible)})
+    makers = sorted(set(market_makers))
+    obliged = sorted(set(mandatory))
+    if lot.defaulter in invited:
+        raise InvalidInput("eligible", f"the defaulter {lot.defaulter} cannot bid")
+    for name, group in (("market_makers", makers), ("mandatory", obliged)):
+        outside = sorted(set(group) - set(invited))
+        if outside:
+            raise InvalidInput(name, f"{', '.join(outside)} not among the eligible members")
+    return invited, makers, obliged

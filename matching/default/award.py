@@ -4,8 +4,13 @@
   wins and pays its own bid. Equal amounts go to the bid stamped earlier (``at``, the
   server's clock when the bid was accepted; a replacement is a new bid); bids equal in
   amount *and* time are drawn with ``random.Random(seed)`` over their sorted member ids.
-* **Assignment**: with no valid bid, one market maker of the pool is drawn with the same
-  seeded generator and takes the lot at b*.
+* **Assignment**: with no valid bid, one member is drawn with the same seeded generator and
+  takes the lot at b*: from the market makers; with none, from the **available
+  counterparties** (the invited members holding similar opposite positions, the patent's
+  fallback). With nobody to draw from the auction **fails** (the lot can be auctioned again
+  or assigned by an operator).
+* **Excluded** members (in default by the award) neither win nor are drawn; their bids
+  are ignored and they are not graded.
 * **Grading** of every mandatory member against the reference price (the winning bid, or
   b* when the lot was assigned): NO_BID without a live bid at the close; WINNER; SHORT when
   more than ``threshold`` cents below the reference; COMPETITIVE otherwise.
@@ -81,6 +86,18 @@ class Outcome:
     tied: tuple[str, ...]
     pool: tuple[str, ...]
     grades: tuple[GradeRow, ...]
+    pool_kind: str = ""
+    failed: bool = False
+    reason: str = ""
+
+    @property
+    def method(self) -> str:
+        """AWARD, ASSIGNMENT, OPERATOR_ASSIGNMENT or FAILED."""
+        if self.failed:
+            return "FAILED"
+        if self.reason:
+            return "OPERATOR_ASSIGNMENT"
+        return "ASSIGNMENT" if self.assigned else "AWARD"
 
 
 def draw(seed: int, candidates: Iterable[str]) -> str:
@@ -100,10 +117,20 @@ def decide(
     mandatory: Iterable[str],
     threshold: int,
     seed: int,
+    counterparties: Iterable[str] = (),
+    excluded: Iterable[str] = (),
 ) -> Outcome:
-    """Award the lot to the best valid bid, or assign it among ``market_makers`` at b*."""
+    """Award the lot to the best valid bid, or assign it at b* among ``market_makers`` (or,
+    with none, ``counterparties``); with nobody to assign to, a failed outcome."""
+    out = set(excluded)
+    bids = [b for b in bids if b.member not in out]
+    mandatory = [m for m in mandatory if m not in out]
     valid = [b for b in bids if reserve is None or b.amount >= reserve]
-    pool = tuple(sorted(set(market_makers)))
+    pool = tuple(sorted(set(market_makers) - out))
+    pool_kind = "market_makers"
+    if not pool:
+        pool = tuple(sorted(set(counterparties) - out))
+        pool_kind = "available_counterparties"
     if valid:
         best = max(b.amount for b in valid)
         top = [b for b in valid if b.amount == best]
@@ -126,7 +153,16 @@ def decide(
             grades=grade(bids, mandatory, winner=winner, reference=best, threshold=threshold),
         )
     if not pool:
-        raise ValueError("no valid bid and no market maker to assign the lot to")
+        return Outcome(
+            member="",
+            amount=implied_bid,
+            assigned=False,
+            tie_break=TieBreak.NONE,
+            tied=(),
+            pool=(),
+            grades=grade(bids, mandatory, winner=None, reference=implied_bid, threshold=threshold),
+            failed=True,
+        )
     assignee = draw(seed, pool)
     return Outcome(
         member=assignee,
@@ -136,6 +172,7 @@ def decide(
         tied=(),
         pool=pool,
         grades=grade(bids, mandatory, winner=None, reference=implied_bid, threshold=threshold),
+        pool_kind=pool_kind,
     )
 
 

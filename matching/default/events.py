@@ -9,6 +9,7 @@ the same draw. ``to_dict``/``event_from_dict`` (``matching.eventsourcing``) are 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -54,6 +55,10 @@ class WindowOpened(Event):
 
     type: ClassVar[str] = "DefaultWindowOpened"
     by: str
+    # The invitation decided when the window opened (None in journals from before it was).
+    eligible: list[str] | None = None
+    market_makers: list[str] | None = None
+    mandatory: list[str] | None = None
 
 
 @_register
@@ -99,6 +104,7 @@ class LotAwarded(Event):
     tie_break: str
     tied: list[str]
     grades: list[dict[str, Any]]
+    excluded: list[str] = dataclasses.field(default_factory=list)
 
 
 @_register
@@ -113,6 +119,8 @@ class LotAssigned(Event):
     amount: str
     pool: list[str]
     grades: list[dict[str, Any]]
+    excluded: list[str] = dataclasses.field(default_factory=list)
+    pool_kind: str = "market_makers"
 
 
 @_register
@@ -142,4 +150,28 @@ class BidsDisclosed(Event):
 
     type: ClassVar[str] = "DefaultBidsDisclosed"
     by: str
+    reason: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuctionFailed(Event):
+    """No valid bid and nobody to draw from (recomputed and checked on replay)."""
+
+    type: ClassVar[str] = "DefaultAuctionFailed"
+    by: str
+    seed: int
+    excluded: list[str]
+    grades: list[dict[str, Any]]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LotAssignedByOperator(Event):
+    """An operator assigned the closed or failed auction's lot to ``assignee`` at b*."""
+
+    type: ClassVar[str] = "DefaultLotAssignedByOperator"
+    by: str
+    assignee: str
+    amount: str
     reason: str

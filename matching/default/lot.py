@@ -19,7 +19,7 @@ from typing import Any
 from matching.clearing.model import Side, SwapTerms, check_code, check_rate, parse_enum
 from matching.default.cash import cents_text, to_cents
 from matching.errors import InvalidInput
-from matching.money import DecimalLike, parse_amount
+from matching.money import DecimalLike, format_decimal, parse_amount, parse_decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +140,9 @@ class Lot:
     curve_id: str
     valuation_time: str
     rcv_convention: str
+    settled_flows: str = "exclude_settled"
+    fx_rate: str = "1"
+    clearing_currency: str = ""
 
     @classmethod
     def build(
@@ -151,8 +154,12 @@ class Lot:
         curve_id: str,
         valuation_time: str,
         rcv_convention: str = "same_coupon",
+        settled_flows: str = "exclude_settled",
+        fx_rate: DecimalLike = "1",
+        clearing_currency: str = "",
     ) -> Lot:
-        """Validate a lot: at least one position, one currency and index, distinct ids."""
+        """Validate a lot: at least one position, one currency and index, distinct ids, a
+        positive FX rate into the clearing currency (empty clearing currency: the lot's)."""
         if not positions:
             raise InvalidInput("positions", "a lot needs at least one converted position")
         markets = {p.defaulted.market for p in positions}
@@ -169,6 +176,14 @@ class Lot:
             raise InvalidInput("valuation_time", "must be an ISO-8601 date or time") from None
         del stamp  # parsed only to check it
         currency, index = markets.pop()
+        rate = parse_decimal(fx_rate, "fx_rate")
+        if not rate > 0:
+            raise InvalidInput("fx_rate", "must be a positive decimal number")
+        clearing = check_code(clearing_currency or currency, "clearing_currency")
+        if clearing == currency and rate != 1:
+            raise InvalidInput(
+                "fx_rate", f"must be 1: the lot is in the clearing currency {clearing}"
+            )
         return cls(
             lot_id=lot_id,
             defaulter=defaulter,
@@ -178,6 +193,9 @@ class Lot:
             curve_id=curve_id,
             valuation_time=valuation_time,
             rcv_convention=check_code(rcv_convention, "rcv_convention"),
+            settled_flows=check_code(settled_flows, "settled_flows"),
+            fx_rate=format_decimal(rate),
+            clearing_currency=clearing,
         )
 
     @property
@@ -206,6 +224,9 @@ class Lot:
             "curve_id": self.curve_id,
             "valuation_time": self.valuation_time,
             "rcv_convention": self.rcv_convention,
+            "settled_flows": self.settled_flows,
+            "fx_rate": self.fx_rate,
+            "clearing_currency": self.clearing_currency,
             "rcv": cents_text(self.rcv),
             "implied_bid": cents_text(self.implied_bid),
             "dv01": cents_text(self.dv01),
@@ -224,4 +245,7 @@ class Lot:
             curve_id=data["curve_id"],
             valuation_time=data["valuation_time"],
             rcv_convention=data["rcv_convention"],
+            settled_flows=data.get("settled_flows", "exclude_settled"),
+            fx_rate=data.get("fx_rate", "1"),
+            clearing_currency=data.get("clearing_currency", ""),
         )

@@ -3,7 +3,10 @@
 ::
 
     CREATED -> OPEN -> CLOSED -> AWARDED  -> SETTLED   (a valid bid won)
-                              -> ASSIGNED -> SETTLED   (no valid bid: random market maker at b*)
+                              -> ASSIGNED -> SETTLED   (no valid bid: drawn at b*, or an
+                                                        operator's assignment with a reason)
+                              -> FAILED -> ASSIGNED    (nobody to draw from: an operator may
+                                                        still assign; or a new auction)
     CREATED, OPEN, CLOSED -> CANCELLED
 
 Anything not in :data:`TRANSITIONS` raises :class:`~matching.errors.InvalidTransition`.
@@ -26,12 +29,14 @@ class Phase(enum.Enum):
     ASSIGNED = "ASSIGNED"
     SETTLED = "SETTLED"
     CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
 
 
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.CREATED: frozenset({Phase.OPEN, Phase.CANCELLED}),
     Phase.OPEN: frozenset({Phase.CLOSED, Phase.CANCELLED}),
-    Phase.CLOSED: frozenset({Phase.AWARDED, Phase.ASSIGNED, Phase.CANCELLED}),
+    Phase.CLOSED: frozenset({Phase.AWARDED, Phase.ASSIGNED, Phase.FAILED, Phase.CANCELLED}),
+    Phase.FAILED: frozenset({Phase.ASSIGNED}),
     Phase.AWARDED: frozenset({Phase.SETTLED}),
     Phase.ASSIGNED: frozenset({Phase.SETTLED}),
     Phase.SETTLED: frozenset(),
@@ -39,6 +44,8 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
 }
 
 TERMINAL = frozenset(p for p, nxt in TRANSITIONS.items() if not nxt)
+#: Phases in which the auction no longer holds its lot: the lot may go into a new auction.
+RELEASED = frozenset({Phase.CANCELLED, Phase.FAILED})
 
 
 def check_transition(current: Phase, target: Phase) -> None:

@@ -3,9 +3,10 @@
 Each RPC: check the role, convert the request, price what needs pricing
 (:mod:`server.default.valuation`, through the registry), make the engine calls through the
 registry (which journals before it returns), convert back. Commands need the operator role;
-the read RPCs (lots, results, ledger, instructions, grades) are open to observers too, since
-none of them holds a sealed bid. Domain errors propagate to the guard interceptor, which
-maps them to status codes through the one table.
+the read RPCs (lots, results, ledger, instructions, grades, overview) are open to observers
+too, since none of them holds a sealed bid (the overview names bidders, never amounts).
+Domain errors propagate to the guard interceptor, which maps them to status codes through the
+one table.
 
 This module must never decide a clearing or auction rule, never return a sealed bid without
 the recorded disclosure, and never acknowledge before the registry says it is durable.
@@ -13,11 +14,14 @@ the recorded disclosure, and never acknowledge before the registry says it is du
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from closeout.v1 import clearing_pb2 as pb
 from closeout.v1 import clearing_pb2_grpc
-from matching.errors import InvalidInput
+from matching.errors import InvalidInput, NotFound
+from matching.process import steps
+from matching.process.waterfall import WaterfallConfig
 from server.auth import require_role
 from server.config import Role
 from server.default import valuation, wire
@@ -61,32 +65,49 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
             positions_booked=len(positions),
         )
 
+    def _markets(self, request: Any) -> Callable[[Sequence[Any]], valuation.PricedMarkets]:
+        """The request's ``market``/``markets``, built for the positions concerned."""
+        market = wire.market_in(request.market) if request.HasField("market") else None
+        markets = wire.markets_in(request.markets) if request.HasField("markets") else None
+        return lambda positions: valuation.markets_for(market, markets, positions)
+
     async def RunMargin(  # noqa: N802
         self, request: pb.RunMarginRequest, context: Any
     ) -> pb.RunMarginResponse:
         operator = _operator()
-        if not request.HasField("market"):
-            raise InvalidInput("market", "required")
-        market = valuation.priced_market(wire.market_in(request.market))
+        if not request.HasField("market") and not request.HasField("markets"):
+            raise InvalidInput("markets", "required (or market, for one currency and index)")
         scenarios = valuation.margin_scenarios(wire.scenarios_in(request.scenarios))
         run = await self._registry.run_margin(
-            run_id=request.run_id, market=market, scenarios=scenarios, by=operator
+            run_id=request.run_id, markets=self._markets(request), scenarios=scenarios, by=operator
         )
-        rows = self._registry.house.margin_run(run.run_id)
-        return pb.RunMarginResponse(
-            ack=wire.ack_out(run.ack),
-            run=wire.margin_out(run.run_id, rows, market.valuation_day, market.curve_id, run.worst),
-        )
+        return pb.RunMarginResponse(ack=wire.ack_out(run.ack), run=self._run_out(run.run_id))
+
+    def _run_out(self, run_id: str) -> pb.MarginRun:
+        house = self._registry.house
+        rows = house.margin_run(run_id)
+        meta = house.margin_meta[run_id]
+        return wire.margin_out(run_id, rows, meta.valuation_date, meta.curve_id, meta.worst or {})
+
+    async def GetMarginRun(  # noqa: N802
+        self, request: pb.GetMarginRunRequest, context: Any
+    ) -> pb.GetMarginRunResponse:
+        require_role(*READ_ROLES)
+        house = self._registry.house
+        run_id = request.run_id or house.latest_run
+        if run_id is None:
+            raise NotFound("no margin run has been recorded")
+        return pb.GetMarginRunResponse(run=self._run_out(run_id))
 
     async def DeclareDefault(  # noqa: N802
         self, request: pb.DeclareDefaultRequest, context: Any
     ) -> pb.DeclareDefaultResponse:
         operator = _operator()
-        market = None
-        if request.HasField("market"):
-            market = valuation.priced_market(wire.market_in(request.market))
+        priced = None
+        if request.HasField("market") or request.HasField("markets"):
+            priced = self._markets(request)
         ack = await self._registry.declare_default(
-            member=request.member_id, reason=request.reason or None, market=market, by=operator
+            member=request.member_id, reason=request.reason or None, markets=priced, by=operator
         )
         record = self._registry.house.defaults[request.member_id]
         return pb.DeclareDefaultResponse(
@@ -97,27 +118,31 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         self, request: pb.ConvertPositionsRequest, context: Any
     ) -> pb.ConvertPositionsResponse:
         operator = _operator()
-        if not request.HasField("market"):
-            raise InvalidInput("market", "required")
-        if request.group_by not in (
-            pb.LOT_GROUPING_UNSPECIFIED,
-            pb.LOT_GROUPING_POSITION,
-            pb.LOT_GROUPING_CURRENCY_INDEX,
-        ):
-            raise InvalidInput("group_by", "unknown value")
-        market = valuation.priced_market(wire.market_in(request.market))
+        if not request.HasField("market") and not request.HasField("markets"):
+            raise InvalidInput("markets", "required (or market, for one currency and index)")
         ack, lot_ids = await self._registry.convert(
             member=request.member_id,
-            market=market,
+            markets=self._markets(request),
             rcv_convention=wire.rcv_in(request.rcv_convention),
             standard_tenors=list(request.standard_tenors),
-            by_market=request.group_by == pb.LOT_GROUPING_CURRENCY_INDEX,
+            grouping=wire.grouping_in(request.group_by, request.max_lot_dv01),
+            position_ids=list(request.position_ids),
+            max_lot_dv01=request.max_lot_dv01,
+            settled_flows=wire.settled_flows_in(request.settled_flows),
             hedge=request.hedge,
             by=operator,
         )
-        house = self._registry.house
         return pb.ConvertPositionsResponse(
-            ack=wire.ack_out(ack), lots=[wire.lot_out(house.lot(i)) for i in lot_ids]
+            ack=wire.ack_out(ack), lots=[self._lot_out(i) for i in lot_ids]
+        )
+
+    def _lot_out(self, lot_id: str) -> pb.Lot:
+        house = self._registry.house
+        auctions = self._registry.auctions()
+        return wire.lot_out(
+            house.lot(lot_id),
+            steps.lot_status(house, auctions, lot_id),
+            [a.auction_id for a in steps.auctions_of(auctions, lot_id)],
         )
 
     async def ListLots(  # noqa: N802
@@ -126,9 +151,43 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         require_role(*READ_ROLES)
         if not self._registry.has_house():
             return pb.ListLotsResponse()
-        return pb.ListLotsResponse(
-            lots=[wire.lot_out(r) for r in self._registry.house.lots.values()]
+        return pb.ListLotsResponse(lots=[self._lot_out(i) for i in self._registry.house.lots])
+
+    async def WithdrawLot(  # noqa: N802
+        self, request: pb.WithdrawLotRequest, context: Any
+    ) -> pb.WithdrawLotResponse:
+        operator = _operator()
+        ack = await self._registry.withdraw_lot(
+            lot_id=request.lot_id, reason=request.reason, by=operator
         )
+        return pb.WithdrawLotResponse(ack=wire.ack_out(ack), lot=self._lot_out(request.lot_id))
+
+    async def AllocateLosses(  # noqa: N802
+        self, request: pb.AllocateLossesRequest, context: Any
+    ) -> pb.AllocateLossesResponse:
+        operator = _operator()
+        config = WaterfallConfig.build(
+            ccp_tranche=request.config.ccp_tranche or "0",
+            assessment_multiple=request.config.assessment_multiple or "1",
+        )
+        ack = await self._registry.allocate_losses(
+            defaulter=request.defaulter, config=config, by=operator
+        )
+        event = self._registry.house.allocations[request.defaulter]
+        return pb.AllocateLossesResponse(
+            ack=wire.ack_out(ack), allocation=wire.allocation_out(event)
+        )
+
+    async def GetLossAllocation(  # noqa: N802
+        self, request: pb.GetLossAllocationRequest, context: Any
+    ) -> pb.GetLossAllocationResponse:
+        require_role(*READ_ROLES)
+        house = self._registry.house
+        event = house.allocations.get(request.defaulter)
+        if event is None:
+            house.member(request.defaulter)
+            raise NotFound(f"no loss allocation for {request.defaulter!r}")
+        return pb.GetLossAllocationResponse(allocation=wire.allocation_out(event))
 
     # -- auctions ------------------------------------------------------------------------
 
@@ -136,7 +195,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         self, request: pb.CreateDefaultAuctionRequest, context: Any
     ) -> pb.CreateDefaultAuctionResponse:
         operator = _operator()
-        auction, ack = await self._registry.create_auction(
+        created, ack = await self._registry.create_auction(
             auction_id=request.auction_id,
             lot_id=request.lot_id,
             reserve=request.reserve or None,
@@ -146,18 +205,19 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
             close_at=timestamp_in(request, "close_at"),
             window_seconds=request.window_seconds,
             by=operator,
+            lot_ids=list(request.lot_ids),
         )
         return pb.CreateDefaultAuctionResponse(
-            ack=wire.ack_out(ack), auction=wire.auction_out(auction)
+            ack=wire.ack_out(ack),
+            auction=wire.auction_out(created[0]),
+            auctions=[wire.auction_out(a) for a in created],
         )
 
     async def OpenBidWindow(  # noqa: N802
         self, request: pb.OpenBidWindowRequest, context: Any
     ) -> pb.OpenBidWindowResponse:
         operator = _operator()
-        decision = await self._registry.execute(
-            request.auction_id, lambda a: a.open(by=operator, now=self._now())
-        )
+        decision = await self._registry.open_window(request.auction_id, by=operator)
         auction = self._registry.auction(request.auction_id)
         return pb.OpenBidWindowResponse(
             ack=wire.ack_out(decision.ack), auction=wire.auction_out(auction)
@@ -212,6 +272,18 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
             ack=wire.ack_out(decision.ack), result=wire.result_out(auction.result())
         )
 
+    async def AssignLot(  # noqa: N802
+        self, request: pb.AssignLotRequest, context: Any
+    ) -> pb.AssignLotResponse:
+        operator = _operator()
+        decision = await self._registry.assign(
+            request.auction_id, member=request.member_id, reason=request.reason, by=operator
+        )
+        auction = self._registry.auction(request.auction_id)
+        return pb.AssignLotResponse(
+            ack=wire.ack_out(decision.ack), result=wire.result_out(auction.result())
+        )
+
     async def SettleLot(  # noqa: N802
         self, request: pb.SettleLotRequest, context: Any
     ) -> pb.SettleLotResponse:
@@ -221,7 +293,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         house = self._registry.house
         return pb.SettleLotResponse(
             ack=wire.ack_out(decision.ack),
-            settlement=wire.lot_out(house.lot(lot_id)).settlement,
+            settlement=self._lot_out(lot_id).settlement,
             instructions=[wire.instruction_out(i) for i in house.settlement_instructions(lot_id)],
         )
 
@@ -245,7 +317,8 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
     ) -> pb.GetSettlementInstructionsResponse:
         require_role(*READ_ROLES)
         house = self._registry.house
-        if request.lot_id:
+        # a lot's instructions, or a loss allocation's ("<defaulter>/losses")
+        if request.lot_id and request.lot_id not in {f"{d}/losses" for d in house.allocations}:
             house.lot(request.lot_id)
         return pb.GetSettlementInstructionsResponse(
             instructions=[
@@ -266,6 +339,28 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         return pb.GetGradesResponse(
             grades=[g for a in auctions for g in wire.grade_rows(a.result())]
         )
+
+    async def GetDefaultOverview(  # noqa: N802
+        self, request: pb.GetDefaultOverviewRequest, context: Any
+    ) -> pb.GetDefaultOverviewResponse:
+        require_role(*READ_ROLES)
+        out = pb.GetDefaultOverviewResponse(
+            auctions=[
+                pb.DefaultAuctionStatus(auction=wire.auction_out(a), bidders=a.bidders())
+                for a in self._registry.auctions()
+            ]
+        )
+        if not self._registry.has_house():
+            return out
+        house = self._registry.house
+        out.house_id = house.house_id
+        if house.latest_run is not None:
+            # The valuation date and curve id are not kept with the run: left empty.
+            out.latest_margin_run.CopyFrom(
+                wire.margin_out(house.latest_run, house.margin_run(house.latest_run), "", "", {})
+            )
+        out.defaults.extend(wire.default_out(r) for r in house.defaults.values())
+        return out
 
 
 def add(server: Any, registry: DefaultRegistry, runtime: Runtime) -> str:

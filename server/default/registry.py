@@ -12,30 +12,31 @@ The registry also keeps each auction's history for ``WatchLot`` (resumable by se
 wakes watchers when events become durable, runs the window scheduler that opens and closes
 bid windows on the server's clock, and draws the award seed (``secrets.randbits(64)``), which
 the engine journals. Pricing is done by :mod:`server.default.valuation` before the engine is
-asked.
+asked; every process rule (which positions a margin run counts, lots and their numbering,
+invitation at the window's opening, exclusions at the award, award -> settlement,
+withdrawal, re-auction, loss allocation) is a call into :mod:`matching.process.steps`, the
+same functions the offline runner calls.
 
-No clearing or auction rule lives here (what is allowed, and what it means, is the engines'),
-and it must never acknowledge a command before the commit holding its events is durable.
+No clearing or auction rule lives here (what is allowed, and what it means, is the engines'
+and the process layer's), and it must never acknowledge a command before the commit holding
+its events is durable.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from matching.clearing import events as cev
-from matching.clearing.eligibility import group_positions
-from matching.clearing.model import CCP, PositionStatus, SwapTerms
+from matching.clearing.model import SwapTerms
 from matching.clearing.state import ClearingHouse, MemberSpec
 from matching.default import events as aev
 from matching.default.auction import AuctionParams, DefaultAuction, Schedule
-from matching.default.cash import cents_text
-from matching.default.phases import Phase
+from matching.default.cash import to_cents
 from matching.errors import (
     AlreadyExists,
     InvalidInput,
@@ -43,8 +44,11 @@ from matching.errors import (
     NotFound,
 )
 from matching.eventsourcing import Ack, Decision, Event
+from matching.process import steps
+from matching.process.waterfall import WaterfallConfig
 from server.default import valuation
 from server.durability import Durability
+from server.events_log import log_durable
 from server.journal import Journal, Record
 from server.scheduler import WindowScheduler
 
@@ -105,7 +109,7 @@ class DefaultRegistry:
         self._durability = durability or Durability()
         self._house: _Stream[ClearingHouse, cev.Event] | None = None
         self._auctions: dict[str, _Stream[DefaultAuction, aev.Event]] = {}
-        self._scheduler = WindowScheduler("default", now, self.auctions, self.execute)
+        self._scheduler = WindowScheduler("default", now, self.auctions, self._scheduled)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -131,6 +135,11 @@ class DefaultRegistry:
     def durable_seq(self, auction_id: str) -> int:
         """The auction's last durable event sequence number."""
         return self._entry(auction_id).durable_seq
+
+    def auction_rows(self) -> Iterator[tuple[str, str, str, int | None]]:
+        """(kind, auction id, phase, live bids) per default auction, for metrics scrapes."""
+        for auction_id, entry in list(self._auctions.items()):
+            yield "default", auction_id, entry.engine.phase.value, len(entry.engine.bidders())
 
     def durable_history(self, auction_id: str, after: int) -> list[aev.Event]:
         """An auction's durable events with ``seq > after``."""
@@ -178,42 +187,48 @@ class DefaultRegistry:
         self,
         *,
         run_id: str,
-        market: valuation.PricedMarket,
+        markets: Callable[[Sequence[Any]], valuation.PricedMarkets],
         scenarios: Sequence[Any],
         by: str,
     ) -> MarginResult:
-        """Price every active member's requirement and record the run."""
+        """Price every active member's requirement and record the run.
+
+        ``markets`` builds the request's markets for the positions concerned.
+        """
         house = self.house
-        active = [
-            p
-            for p in house.open_positions()
-            if p.account != CCP and not p.external and not house.is_defaulted(p.account)
-        ]
-        collateral = {
-            m: house.collateral.get(m, 0) for m in house.members if not house.is_defaulted(m)
-        }
-        requirements, worst = valuation.margin_requirements(market, active, collateral, scenarios)
+        active = steps.margin_positions(house)
+        pmx = markets(active)
+        requirements, worst = valuation.margin_requirements(
+            pmx, active, steps.margin_collateral(house), scenarios
+        )
         decision = await self._clearing(
             lambda h: h.record_margin_run(
                 run_id=run_id,
                 requirements=requirements,
-                valuation_date=market.valuation_day,
-                curve_id=market.curve_id,
+                valuation_date=pmx.valuation_day,
+                curve_id=pmx.curve_id,
                 by=by,
                 now=self._now(),
+                worst=worst,
             )
         )
         return MarginResult(run_id, decision.ack, worst)
 
     async def declare_default(
-        self, *, member: str, reason: str | None, market: valuation.PricedMarket | None, by: str
+        self,
+        *,
+        member: str,
+        reason: str | None,
+        markets: Callable[[Sequence[Any]], valuation.PricedMarkets] | None,
+        by: str,
     ) -> Ack | None:
-        """Declare a member in default; with a market its positions are listed with NPVs."""
+        """Declare a member in default; with markets its positions are listed with NPVs."""
         house = self.house
         house.member(member)
         values = None
-        if market is not None:
-            values = valuation.position_npvs(market, house.open_positions(member))
+        if markets is not None:
+            held = house.open_positions(member)
+            values = valuation.position_npvs(markets(held), held)
         decision = await self._clearing(
             lambda h: h.declare_default(
                 member=member, by=by, now=self._now(), reason=reason, values=values
@@ -225,65 +240,69 @@ class DefaultRegistry:
         self,
         *,
         member: str,
-        market: valuation.PricedMarket,
+        markets: Callable[[Sequence[Any]], valuation.PricedMarkets],
         rcv_convention: str,
         standard_tenors: Sequence[str],
-        by_market: bool,
+        grouping: str,
+        position_ids: Sequence[str],
+        max_lot_dv01: str,
+        settled_flows: str,
         hedge: bool,
         by: str,
     ) -> tuple[Ack | None, list[str]]:
-        """Convert the defaulter's positions not yet in a lot into lots ``<member>-<n>``.
-
-        All or nothing: every lot (and hedge) is decided on a scratch copy first.
-        """
+        """Convert the defaulter's positions into lots (``matching.process.steps``), all or
+        nothing."""
         house = self.house
-        if not house.is_defaulted(member):
-            house.member(member)
-            raise InvalidTransition(f"{member} is not in default")
-        in_lots = {p.position_id for rec in house.lots.values() for p in rec.lot.positions}
-        held = [
-            pos
-            for pos, _ in house.defaulted_positions(member)
-            if pos.position_id not in in_lots and pos.status is PositionStatus.OPEN
-        ]
-        if not held:
-            raise InvalidTransition(f"{member} has no defaulted position left to convert")
-        converted = valuation.conversions(market, held, rcv_convention, standard_tenors)
-        rcv = valuation.rcv_name(rcv_convention)
-        first = 1 + sum(1 for rec in house.lots.values() if rec.lot.defaulter == member)
-        now = self._now()
-        scratch = copy.deepcopy(house)
-        events: list[cev.Event] = []
-        lot_ids: list[str] = []
+        held = steps.positions_to_convert(house, member, position_ids)
+        pmx = markets(held)
+        converted = valuation.conversions(pmx, held, rcv_convention, standard_tenors, settled_flows)
+        limit = to_cents(max_lot_dv01, "max_lot_dv01") if max_lot_dv01 else None
+        groups = steps.group_into_lots(
+            held,
+            grouping=grouping,
+            dv01={pid: c.standard_dv01 for pid, c in converted.items()},
+            max_dv01=limit,
+            by_hand=bool(position_ids),
+        )
+        decision, lot_ids = steps.convert(
+            house,
+            member=member,
+            conversions=converted,
+            groups=groups,
+            pricing=lambda market: valuation.lot_pricing(pmx, market),
+            valuation_time=pmx.valuation_day,
+            rcv_convention=valuation.rcv_name(rcv_convention),
+            settled_flows=valuation.settled_flows_name(settled_flows),
+            hedges=valuation.hedges(pmx, converted) if hedge else None,
+            by=by,
+            now=self._now(),
+        )
+        assert self._house is not None
+        house.apply_all(decision.events)
+        await self._commit(self._house, decision.events)
+        return decision.ack, lot_ids
 
-        def step(decision: Decision[cev.Event]) -> None:
-            scratch.apply_all(decision.events)
-            events.extend(decision.events)
-
-        for n, ids in enumerate(group_positions(held, by_market=by_market)):
-            lot_id = f"{member}-{first + n}"
-            step(
-                scratch.convert(
-                    lot_id=lot_id,
-                    member=member,
-                    conversions=[converted[i] for i in ids],
-                    curve_id=market.curve_id,
-                    valuation_time=market.valuation_day,
-                    rcv_convention=rcv,
-                    by=by,
-                    now=now,
+    async def withdraw_lot(self, *, lot_id: str, reason: str, by: str) -> Ack | None:
+        """Withdraw a lot in no live auction."""
+        return (
+            await self._clearing(
+                lambda h: steps.withdraw_lot(
+                    h, self.auctions(), lot_id=lot_id, reason=reason, by=by, now=self._now()
                 )
             )
-            lot_ids.append(lot_id)
-            if hedge:
-                swaps = valuation.hedges(market, scratch.lot(lot_id).lot)
-                if swaps:
-                    step(scratch.book_hedge(lot_id=lot_id, hedges=swaps, by=by, now=now))
-        assert self._house is not None
-        house.apply_all(events)
-        await self._commit(self._house, tuple(events))
-        last = events[-1]
-        return Ack(last.seq, last.at, ""), lot_ids
+        ).ack
+
+    async def allocate_losses(
+        self, *, defaulter: str, config: WaterfallConfig, by: str
+    ) -> Ack | None:
+        """Net the default over its lots and run the loss waterfall."""
+        return (
+            await self._clearing(
+                lambda h: steps.allocate_losses(
+                    h, self.auctions(), defaulter=defaulter, config=config, by=by, now=self._now()
+                )
+            )
+        ).ack
 
     # -- auction commands ----------------------------------------------------------------
 
@@ -299,21 +318,15 @@ class DefaultRegistry:
         close_at: datetime | None,
         window_seconds: int,
         by: str,
-    ) -> tuple[DefaultAuction, Ack | None]:
-        """Create the auction of a converted lot (one live auction per lot)."""
-        record = self.house.lot(lot_id)
-        auction_id = auction_id or lot_id
-        if auction_id in self._auctions:
-            raise AlreadyExists(f"an auction {auction_id!r} already exists")
-        if record.settlement is not None:
-            raise InvalidTransition(f"lot {lot_id} is already settled")
-        live = [
-            a.auction_id
-            for a in self.auctions()
-            if a.lot.lot_id == lot_id and a.phase is not Phase.CANCELLED
-        ]
-        if live:
-            raise AlreadyExists(f"lot {lot_id} is already in auction {live[0]}")
+        lot_ids: Sequence[str] = (),
+    ) -> tuple[list[DefaultAuction], Ack | None]:
+        """Create the auction of a converted lot, or one auction per lot of ``lot_ids`` in
+        one window (all decided before any is recorded)."""
+        if lot_ids and lot_id:
+            raise InvalidInput("lot_ids", "give lot_id or lot_ids, not both")
+        wanted = list(lot_ids) or [lot_id]
+        if len(set(wanted)) != len(wanted):
+            raise InvalidInput("lot_ids", "a lot can be named only once")
         if reserve and reserve_bp:
             raise InvalidInput("reserve_bp", "give reserve or reserve_bp, not both")
         if close_at is not None and window_seconds:
@@ -324,30 +337,61 @@ class DefaultRegistry:
                 close_at = (open_at or now) + timedelta(seconds=window_seconds)
             except OverflowError:
                 raise InvalidInput("window_seconds", "the window would end after 9999") from None
-        if reserve_bp:
-            reserve = valuation.reserve_at_bp(record.lot, reserve_bp)
-        params = AuctionParams.build(
-            reserve=reserve or None, grading_threshold=grading_threshold or "0"
-        )
-        decision = DefaultAuction.create(
-            auction_id=auction_id,
-            lot=record.lot,
-            eligible=record.invitation.eligible,
-            market_makers=record.invitation.market_makers,
-            mandatory=record.invitation.mandatory,
-            params=params,
-            schedule=Schedule(open_at=open_at, close_at=close_at),
-            by=by,
-            now=now,
-        )
-        entry: _Stream[DefaultAuction, aev.Event] = _Stream(
-            DefaultAuction.from_events(decision.events), AUCTION_PREFIX + auction_id
-        )
-        self._auctions[auction_id] = entry
-        durable = self._commit(entry, decision.events)
+        schedule = Schedule(open_at=open_at, close_at=close_at)
+        house = self.house
+        decisions: list[Decision[aev.Event]] = []
+        known = self.auctions()
+        for n, lid in enumerate(wanted):
+            where = f"lot_ids[{n}]" if lot_ids else "lot_id"
+            if not lid:
+                raise InvalidInput(where, "required")
+            record = house.lot(lid)
+            steps.check_new_auction(house, known, lid)
+            if lot_ids:
+                aid = f"{auction_id}.{lid}" if auction_id else steps.next_auction_id(known, lid)
+            else:
+                aid = auction_id or steps.next_auction_id(known, lid)
+            if aid in self._auctions or any(d.events[0].auction_id == aid for d in decisions):
+                raise AlreadyExists(f"an auction {aid!r} already exists")
+            lot_reserve = reserve
+            if reserve_bp:
+                lot_reserve = valuation.reserve_at_bp(record.lot, reserve_bp)
+            params = AuctionParams.build(
+                reserve=lot_reserve or None, grading_threshold=grading_threshold or "0"
+            )
+            invitation = house.invitation(lid)
+            decisions.append(
+                DefaultAuction.create(
+                    auction_id=aid,
+                    lot=record.lot,
+                    eligible=invitation.eligible,
+                    market_makers=invitation.market_makers,
+                    mandatory=invitation.mandatory,
+                    params=params,
+                    schedule=schedule,
+                    by=by,
+                    now=now,
+                )
+            )
+        durable: list[Awaitable[object]] = []
+        created: list[DefaultAuction] = []
+        for decision in decisions:
+            entry: _Stream[DefaultAuction, aev.Event] = _Stream(
+                DefaultAuction.from_events(decision.events),
+                AUCTION_PREFIX + decision.events[0].auction_id,
+            )
+            self._auctions[entry.engine.auction_id] = entry
+            durable.append(self._commit(entry, decision.events))
+            created.append(entry.engine)
         self._scheduler.poke()
-        await durable
-        return entry.engine, decision.ack
+        await asyncio.gather(*durable)
+        return created, decisions[0].ack
+
+    async def open_window(self, auction_id: str, *, by: str) -> Decision[aev.Event]:
+        """Open the window, deciding who is invited now."""
+        return await self.execute(
+            auction_id, lambda a: steps.open_window(self.house, a, by=by, now=self._now())
+        )
 
     async def execute(
         self, auction_id: str, command: Callable[[DefaultAuction], Decision[aev.Event]]
@@ -368,9 +412,23 @@ class DefaultRegistry:
         return decision
 
     async def award(self, auction_id: str, *, by: str) -> Decision[aev.Event]:
-        """Award or assign the lot with a freshly drawn seed (the engine journals it)."""
+        """Award, assign or fail with a freshly drawn seed (the engine journals it)."""
         seed = secrets.randbits(64)
-        return await self.execute(auction_id, lambda a: a.award(by=by, now=self._now(), seed=seed))
+        return await self.execute(
+            auction_id,
+            lambda a: steps.award(self.house, a, seed=seed, by=by, now=self._now()),
+        )
+
+    async def assign(
+        self, auction_id: str, *, member: str, reason: str, by: str
+    ) -> Decision[aev.Event]:
+        """An operator's assignment of a closed or failed auction's lot, with a reason."""
+        return await self.execute(
+            auction_id,
+            lambda a: steps.assign(
+                self.house, a, member=member, reason=reason, by=by, now=self._now()
+            ),
+        )
 
     async def settle(self, auction_id: str, *, by: str) -> Decision[aev.Event]:
         """Settle the award in the clearing house and record it on the auction.
@@ -380,32 +438,14 @@ class DefaultRegistry:
         auction's settlement only.
         """
         entry = self._entry(auction_id)
-        auction = entry.engine
         house = self.house
-        now = self._now()
-        lot_id = auction.lot.lot_id
-        record = house.lot(lot_id)
-        closing = auction.settle(by=by, now=now, settlement_id=lot_id)
-        clearing: Decision[cev.Event] | None = None
-        if record.settlement is None or record.auction_id != auction_id:
-            outcome = auction.outcome
-            if outcome is None:  # pragma: no cover - settle() above refuses this
-                raise InvalidTransition(f"{auction_id} has no award to settle")
-            clearing = house.settle(
-                lot_id=lot_id,
-                member=outcome.member,
-                amount=cents_text(outcome.amount),
-                method="ASSIGNMENT" if outcome.assigned else "AWARD",
-                auction_id=auction_id,
-                by=by,
-                now=now,
-            )
+        clearing, closing = steps.settle(house, entry.engine, by=by, now=self._now())
         durable: list[Awaitable[object]] = []
         if clearing is not None:
             assert self._house is not None
             house.apply_all(clearing.events)
             durable.append(self._commit(self._house, clearing.events))
-        auction.apply_all(closing.events)
+        entry.engine.apply_all(closing.events)
         durable.append(self._commit(entry, closing.events))
         await asyncio.gather(*durable)
         return closing
@@ -465,6 +505,13 @@ class DefaultRegistry:
             await self._commit(stream, decision.events)
         return decision
 
+    async def _scheduled(
+        self, auction_id: str, command: Callable[[Any], Decision[aev.Event]]
+    ) -> Decision[aev.Event]:
+        """The scheduler's execute: a scheduled opening decides the invitation like an
+        operator's (``steps.open_window``)."""
+        return await self.execute(auction_id, lambda a: command(_Scheduled(a, self.house)))
+
     def _entry(self, auction_id: str) -> _Stream[DefaultAuction, aev.Event]:
         try:
             return self._auctions[auction_id]
@@ -493,6 +540,25 @@ class DefaultRegistry:
                 return
             entry.mark_durable(last)
             durability.durable(ticket)
+            kind, _, stream_id = entry.stream.partition("/")
+            log_durable(
+                stream_id, events, "house_id" if kind + "/" == CLEARING_PREFIX else "auction_id"
+            )
 
         written.add_done_callback(durable)
         return asyncio.shield(written)
+
+
+class _Scheduled:
+    """What the window scheduler drives: ``open`` and ``close`` of one auction, the opening
+    through the process layer."""
+
+    def __init__(self, auction: DefaultAuction, house: ClearingHouse) -> None:
+        self._auction = auction
+        self._house = house
+
+    def open(self, *, by: str, now: datetime) -> Decision[aev.Event]:
+        return steps.open_window(self._house, self._auction, by=by, now=now)
+
+    def close(self, *, by: str, now: datetime) -> Decision[aev.Event]:
+        return self._auction.close(by=by, now=now)

@@ -4,7 +4,9 @@ The values themselves come from :mod:`pricing.clearing`, the same module the off
 (``clients/default_replay.py``) calls, so online and offline record the same values. This
 adapter hands it booked positions and lots in plain form, turns its plain results into the
 engines' value types, and turns a ``PricingInputError`` into ``InvalidInput`` naming the
-request field (``market.curve.quotes[3]``).
+request field (``market.curve.quotes[3]``). Every position is priced off the market of its
+own currency and index (:class:`pricing.clearing.PricedMarkets`); one ``market`` alone is
+the market of the positions concerned, which must then share one currency and index.
 
 Pure and synchronous (pricing is fast for these sizes). It must never decide a clearing or
 auction rule (the engines do), never compute a price itself, never journal and never read
@@ -21,22 +23,24 @@ from matching.clearing.model import Position, SwapTerms
 from matching.default.cash import cents_text
 from matching.default.lot import ConvertedPosition, Lot
 from matching.errors import InvalidInput
+from matching.process.steps import LotPricing
 from pricing import clearing
-from pricing.clearing import PricedMarket
+from pricing.clearing import PricedMarkets
 from pricing.errors import PricingInputError
 from pricing.margin import Scenario as MarginScenario
-from pricing.swaps import SwapBook
 
 __all__ = [
-    "PricedMarket",
+    "PricedMarkets",
     "conversions",
     "hedges",
+    "lot_pricing",
     "margin_requirements",
     "margin_scenarios",
+    "markets_for",
     "position_npvs",
-    "priced_market",
     "rcv_name",
     "reserve_at_bp",
+    "settled_flows_name",
 ]
 
 _T = TypeVar("_T")
@@ -50,15 +54,22 @@ def _guard(prefix: str, fn: Callable[[], _T]) -> _T:
         raise InvalidInput(field, exc.message) from None
 
 
-def priced_market(raw: Mapping[str, Any]) -> PricedMarket:
-    """Parse and build the market (errors name ``market.<field>``)."""
-    data = dict(raw)
-    return _guard("market", lambda: clearing.priced_market(data))
+def markets_for(
+    market: Mapping[str, Any] | None,
+    markets: Mapping[str, Any] | None,
+    positions: Sequence[Position],
+) -> PricedMarkets:
+    """The markets of a request: ``markets`` (a MarketSet), or one ``market`` serving the
+    (single) currency and index of ``positions``."""
+    kinds = [p.terms.market for p in positions]
+    return _guard("", lambda: clearing.markets_of(market, markets, kinds))
 
 
-def _book(pm: PricedMarket, positions: Sequence[Position]) -> SwapBook:
-    swaps = [clearing.swap_of(p.position_id, p.terms.to_dict()) for p in positions]
-    return _guard("", lambda: clearing.swap_book(pm, swaps))
+def _swaps(positions: Sequence[Position]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    return (
+        [clearing.swap_of(p.position_id, p.terms.to_dict()) for p in positions],
+        [p.terms.market for p in positions],
+    )
 
 
 def margin_scenarios(raw: Sequence[Mapping[str, str]]) -> tuple[MarginScenario, ...]:
@@ -68,45 +79,49 @@ def margin_scenarios(raw: Sequence[Mapping[str, str]]) -> tuple[MarginScenario, 
 
 
 def margin_requirements(
-    pm: PricedMarket,
+    pmx: PricedMarkets,
     positions: Sequence[Position],
     collateral: Mapping[str, int],
     scenarios: Sequence[MarginScenario],
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """Each member's requirement (decimal string) and worst scenario name.
+    """Each member's requirement in the clearing currency and its worst scenario.
 
     ``positions`` are the open cleared positions in booking order; ``collateral`` (cents)
     names the members. Members without positions require 0.
     """
     if not positions:
         return {m: "0.00" for m in collateral}, {m: "" for m in collateral}
-    book = _book(pm, positions)
+    swaps, markets = _swaps(positions)
     held = {m: float(Decimal(cents) / 100) for m, cents in collateral.items()}
     members = [p.account for p in positions]
-    return _guard("", lambda: clearing.margin_requirements(pm, book, members, held, scenarios))
+    return _guard(
+        "",
+        lambda: clearing.margin_requirements_multi(pmx, swaps, markets, members, held, scenarios),
+    )
 
 
-def position_npvs(pm: PricedMarket, positions: Sequence[Position]) -> dict[str, str]:
-    """NPV to the holder of each position (as the conversion prices the defaulted swaps)."""
+def position_npvs(pmx: PricedMarkets, positions: Sequence[Position]) -> dict[str, str]:
+    """NPV to the holder of each position, in its currency, off its own market."""
     if not positions:
         return {}
-    book = _book(pm, positions)
-    npvs = _guard("", lambda: clearing.position_npvs(pm, book))
+    swaps, markets = _swaps(positions)
+    npvs = _guard("", lambda: clearing.position_npvs_multi(pmx, swaps, markets))
     return {p.position_id: npv for p, npv in zip(positions, npvs, strict=True)}
 
 
 def conversions(
-    pm: PricedMarket,
+    pmx: PricedMarkets,
     positions: Sequence[Position],
     rcv_convention: str,
     standard_tenors: Sequence[str],
+    settled_flows: str = "",
 ) -> dict[str, ConvertedPosition]:
     """Convert each position to its standard swap plus RCV, keyed by position id."""
     rcv = _guard("", lambda: clearing.rcv_convention(rcv_convention))
     tenors = _guard("", lambda: clearing.standard_tenors(standard_tenors or None))
-    book = _book(pm, positions)
+    flows = _guard("", lambda: clearing.settled_flows(settled_flows))
     booked = [clearing.Booked(p.position_id, p.terms.to_dict()) for p in positions]
-    rows = _guard("", lambda: clearing.converted_positions(pm, book, booked, rcv, tenors))
+    rows = _guard("", lambda: clearing.converted_positions_multi(pmx, booked, rcv, tenors, flows))
     return {
         row["position_id"]: ConvertedPosition.from_dict(row, f"conversion of {row['position_id']}")
         for row in rows
@@ -118,12 +133,29 @@ def rcv_name(rcv_convention: str) -> str:
     return _guard("", lambda: clearing.rcv_convention(rcv_convention)).value
 
 
-def hedges(pm: PricedMarket, lot: Lot) -> list[SwapTerms]:
-    """At-market forward swaps from each defaulted maturity to its standard maturity."""
-    return [
-        SwapTerms.from_dict(terms, f"hedge of {pid}")
-        for pid, terms in clearing.forward_hedges(pm, lot.to_dict())
-    ]
+def settled_flows_name(settled_flows: str) -> str:
+    """The canonical settled-flows convention name (``exclude_settled`` when empty)."""
+    return _guard("", lambda: clearing.settled_flows(settled_flows)).value
+
+
+def lot_pricing(pmx: PricedMarkets, market: tuple[str, str]) -> LotPricing:
+    """A market's curve id and FX rate into the clearing currency, for its lots."""
+    currency, index = market
+    pm = _guard("", lambda: pmx.market_for(currency, index, "lots"))
+    rate = _guard("", lambda: pmx.fx_rate(currency, "fx_rates"))
+    return LotPricing(pm.curve_id, format(rate.normalize(), "f"), pmx.clearing_currency)
+
+
+def hedges(pmx: PricedMarkets, converted: Mapping[str, ConvertedPosition]) -> dict[str, SwapTerms]:
+    """At-market forward swaps from each defaulted maturity to its standard maturity, off
+    each position's own market (positions that need none are left out)."""
+    out: dict[str, SwapTerms] = {}
+    for c in converted.values():
+        pm = pmx.markets[c.defaulted.market]
+        one = {"currency": c.defaulted.currency, "index": c.defaulted.index}
+        for hid, terms in clearing.forward_hedges(pm, {**one, "positions": [c.to_dict()]}):
+            out[hid] = SwapTerms.from_dict(terms, f"hedge of {hid}")
+    return out
 
 
 def reserve_at_bp(lot: Lot, reserve_bp: str, field: str = "reserve_bp") -> str:

@@ -52,6 +52,18 @@ _PHASE_AFTER = {
     aev.LotAssigned: Phase.ASSIGNED,
     aev.AuctionSettled: Phase.SETTLED,
     aev.AuctionCancelled: Phase.CANCELLED,
+    aev.AuctionFailed: Phase.FAILED,
+    aev.LotAssignedByOperator: Phase.ASSIGNED,
+}
+_GROUPING_IN = {
+    pb.LOT_GROUPING_UNSPECIFIED: "position",
+    pb.LOT_GROUPING_POSITION: "position",
+    pb.LOT_GROUPING_CURRENCY_INDEX: "currency_index",
+}
+_FLOWS_IN = {
+    pb.SETTLED_FLOWS_UNSPECIFIED: "",
+    pb.SETTLED_FLOWS_EXCLUDE_SETTLED: "exclude_settled",
+    pb.SETTLED_FLOWS_INCLUDE_SETTLED: "include_settled",
 }
 
 
@@ -73,6 +85,36 @@ def scenarios_in(msgs: Sequence[pricing_pb2.CurveScenario]) -> list[dict[str, st
     return [pricing_scenario(m) for m in msgs]
 
 
+def markets_in(msg: pb.MarketSet) -> dict[str, Any]:
+    """A MarketSet as plain data (``pricing.clearing.priced_markets``' format)."""
+    return {
+        "clearing_currency": msg.clearing_currency,
+        "markets": [
+            {"currency": m.currency, "index": m.index, "market": pricing_market(m.market)}
+            for m in msg.markets
+        ],
+        "fx_rates": [{"currency": r.currency, "rate": r.rate} for r in msg.fx_rates],
+    }
+
+
+def grouping_in(value: int, max_lot_dv01: str) -> str:
+    """position, currency_index, or dv01 (a split limit given)."""
+    if max_lot_dv01:
+        return "dv01"
+    try:
+        return _GROUPING_IN[value]  # type: ignore[index]
+    except KeyError:
+        raise InvalidInput("group_by", "unknown value") from None
+
+
+def settled_flows_in(value: int) -> str:
+    """A settled-flows convention name; unset is the default."""
+    try:
+        return _FLOWS_IN[value]  # type: ignore[index]
+    except KeyError:
+        raise InvalidInput("settled_flows", "unknown value") from None
+
+
 def rcv_in(value: int) -> str:
     """An RCV convention name; unset is same coupon."""
     try:
@@ -89,7 +131,9 @@ def member_in(msg: pb.ClearingMember, field: str) -> MemberSpec:
         raise InvalidInput(
             f"{field}.role", "must be MEMBER_ROLE_CLEARING_MEMBER or MEMBER_ROLE_MARKET_MAKER"
         ) from None
-    return MemberSpec(msg.member_id, role, msg.mandatory, msg.collateral or "0")
+    return MemberSpec(
+        msg.member_id, role, msg.mandatory, msg.collateral or "0", msg.default_fund or "0"
+    )
 
 
 def swap_in(msg: pb.ClearedSwap, field: str) -> SwapTerms:
@@ -221,17 +265,25 @@ def lot_terms_out(lot: Lot) -> pb.LotTerms:
         rcv=cents_text(lot.rcv),
         implied_bid=cents_text(lot.implied_bid),
         dv01=cents_text(lot.dv01),
+        settled_flows=lot.settled_flows,
+        fx_rate=lot.fx_rate,
+        clearing_currency=lot.clearing_currency,
     )
 
 
-def lot_out(record: LotRecord) -> pb.Lot:
-    """A lot with its invitation and settlement, for operators."""
+def lot_out(
+    record: LotRecord, status: str = "CONVERTED", auction_ids: Sequence[str] = ()
+) -> pb.Lot:
+    """A lot with its invitation (at conversion), status and settlement, for operators."""
     msg = pb.Lot(
         terms=lot_terms_out(record.lot),
         eligible=record.invitation.eligible,
         market_makers=record.invitation.market_makers,
         mandatory=record.invitation.mandatory,
         hedged=record.hedged,
+        status=_enum(pb.LotStatus, "LOT_STATUS_", status),
+        withdraw_reason=record.withdrawn or "",
+        auction_ids=list(auction_ids),
     )
     plan = record.settlement
     if plan is not None:
@@ -245,6 +297,7 @@ def lot_out(record: LotRecord) -> pb.Lot:
                 shortfall=cents_text(plan.shortfall),
                 collateral_charge=cents_text(plan.collateral_charge),
                 uncovered=cents_text(plan.uncovered),
+                reason=record.reason,
             )
         )
     return msg
@@ -295,6 +348,7 @@ def ledger_out(ledger: Mapping[str, Any]) -> pb.GetLedgerResponse:
                 cash=a["cash"],
                 collateral=a["collateral"] or "",
                 positions=[_ledger_position(p) for p in a["positions"]],
+                default_fund=a.get("default_fund") or "",
             )
             for a in ledger["accounts"]
         ],
@@ -368,6 +422,7 @@ def result_out(result: Mapping[str, Any]) -> pb.DefaultAuctionResult:
         grades=grade_rows(result),
         settlement_id=result["settlement_id"] or "",
         cancel_reason=result["cancel_reason"] or "",
+        excluded=result.get("excluded", []),
     )
     award = result["award"]
     if award is not None:
@@ -380,7 +435,9 @@ def result_out(result: Mapping[str, Any]) -> pb.DefaultAuctionResult:
                 tie_break=_enum(pb.TieBreak, "TIE_BREAK_", award["tie_break"]),
                 tied=award["tied"],
                 pool=award["pool"],
-                seed=award["seed"],
+                seed=award["seed"] or 0,
+                pool_kind=award.get("pool_kind", ""),
+                reason=award.get("reason", ""),
             )
         )
     return msg
@@ -422,6 +479,11 @@ def watch_out(event: aev.Event, phase: Phase, viewer: str | None) -> pb.WatchLot
             msg.amount = event.amount
     elif isinstance(event, aev.AuctionCancelled | aev.BidsDisclosed):
         msg.reason = event.reason
+    elif isinstance(event, aev.LotAssignedByOperator) and viewer is not None:
+        msg.reason = event.reason
+        msg.took_lot = event.assignee == viewer
+        if event.assignee == viewer:
+            msg.award_amount = event.amount
     elif isinstance(event, aev.LotAwarded | aev.LotAssigned) and viewer is not None:
         taker = event.winner if isinstance(event, aev.LotAwarded) else event.assignee
         grade = next((g["grade"] for g in event.grades if g["member"] == viewer), None)
@@ -429,4 +491,59 @@ def watch_out(event: aev.Event, phase: Phase, viewer: str | None) -> pb.WatchLot
         msg.took_lot = taker == viewer
         if taker == viewer:
             msg.award_amount = event.amount
+    return msg
+
+
+def allocation_out(event: Any) -> pb.LossAllocation:
+    """A recorded loss allocation (``LossesAllocated``) on the wire."""
+    a = event.allocation
+    msg = pb.LossAllocation(
+        defaulter=a["defaulter"],
+        clearing_currency=a["clearing_currency"],
+        lots=[pb.LotResult(**row) for row in a["lots"]],
+        net_result=a["net_result"],
+        loss=a["loss"],
+        surplus=a["surplus"],
+        uncovered=a["uncovered"],
+        config=pb.WaterfallConfig(**a["config"]),
+        steps=[
+            pb.WaterfallStep(
+                layer=_enum(pb.WaterfallLayer, "WATERFALL_LAYER_", s["layer"]),
+                member_id=s["member"],
+                tier=_enum(pb.LossTier, "LOSS_TIER_", s["tier"]),
+                available=s["available"],
+                used=s["used"],
+            )
+            for s in a["steps"]
+        ],
+        members=[
+            pb.MemberLossReport(
+                member_id=m["member"],
+                tier=_enum(pb.LossTier, "LOSS_TIER_", m["tier"]),
+                grades=m["grades"],
+                default_fund_before=m["default_fund_before"],
+                default_fund_used=m["default_fund_used"],
+                collateral_used=m["collateral_used"],
+                assessment=m["assessment"],
+                surplus_received=m["surplus_received"],
+                total=m["total"],
+            )
+            for m in a["members"]
+        ],
+        instructions=[
+            pb.SettlementInstruction(
+                instruction_id=i["instruction_id"],
+                lot_id=i["lot_id"],
+                kind=_enum(pb.InstructionKind, "INSTRUCTION_KIND_", i["kind"]),
+                from_account=i["from_account"],
+                to_account=i["to_account"],
+                currency=i["currency"],
+                amount=i["amount"] or "",
+                position_id=i["position_id"] or "",
+                description=i["description"],
+            )
+            for i in a["instructions"]
+        ],
+    )
+    msg.allocated_at.CopyFrom(timestamp(event.at))
     return msg

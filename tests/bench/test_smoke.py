@@ -8,8 +8,11 @@ from __future__ import annotations
 import pytest
 
 from bench.auction import AuctionConfig, fit_exponent, run_auction
-from bench.ingest import IngestConfig, run_ingest
+from bench.ingest import IngestConfig, compare_journals, markdown, run_ingest
 from bench.load import order_fields
+from tests.server.backends import postgres_location
+
+__all__ = ["postgres_location"]  # fixture used here
 
 
 def test_order_fields_are_on_the_grid() -> None:
@@ -31,6 +34,18 @@ def test_ingest_tiny_loses_nothing() -> None:
     assert data["unary"]["orders"] == IngestConfig.tiny().unary_orders
     assert data["stream"]["orders"] == IngestConfig.tiny().stream_orders
     assert data["baseline_per_s"] > 0 and data["per_s"] > 0
+
+
+def test_ingest_tiny_on_a_postgresql_journal_loses_nothing(postgres_location: str) -> None:
+    sqlite = run_ingest(IngestConfig.tiny())
+    data = compare_journals(sqlite, run_ingest(IngestConfig.tiny(), journal=postgres_location))
+    assert (data["journal"], data["sqlite"]["lost"]) == ("postgresql", 0)
+    assert data["errors"] == 0
+    assert data["lost"] == 0
+    assert data["acknowledged"] == sqlite["acknowledged"] > 0
+    report = markdown(data)
+    assert "| postgresql |" in report and "| sqlite |" in report
+    assert "password" not in report and "@" not in report
 
 
 def test_auction_tiny_reaches_a_final_price() -> None:

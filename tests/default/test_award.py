@@ -75,9 +75,55 @@ def test_no_valid_bid_assigns_a_market_maker_at_b_star() -> None:
     assert {run([], seed=s).member for s in range(40)} == {"MM1", "MM2"}
 
 
-def test_no_valid_bid_and_no_market_maker_is_an_error() -> None:
-    with pytest.raises(ValueError, match="no market maker"):
-        decide([], implied_bid=1, reserve=None, market_makers=[], mandatory=[], threshold=0, seed=1)
+def test_no_valid_bid_and_nobody_to_draw_fails() -> None:
+    outcome = decide(
+        [], implied_bid=1, reserve=None, market_makers=[], mandatory=["A"], threshold=0, seed=1
+    )
+    assert outcome.failed and outcome.method == "FAILED" and outcome.member == ""
+    assert [(g.member, g.grade) for g in outcome.grades] == [("A", Grade.NO_BID)]
+
+
+def test_no_market_maker_draws_among_the_available_counterparties() -> None:
+    outcome = decide(
+        [],
+        implied_bid=5,
+        reserve=None,
+        market_makers=[],
+        mandatory=[],
+        threshold=0,
+        seed=7,
+        counterparties=["B", "A", "C"],
+    )
+    assert outcome.method == "ASSIGNMENT" and outcome.pool_kind == "available_counterparties"
+    assert outcome.pool == ("A", "B", "C") and outcome.member in outcome.pool
+    assert outcome.amount == 5
+    # Market makers come first when there are any.
+    first = decide(
+        [], implied_bid=5, reserve=None, market_makers=["MM"], mandatory=[], threshold=0,
+        seed=7, counterparties=["A"],
+    )  # fmt: skip
+    assert (first.member, first.pool_kind) == ("MM", "market_makers")
+
+
+def test_excluded_members_neither_win_nor_are_drawn_nor_graded() -> None:
+    bids = [bid("X", 2_000_000, 1), bid("MM1", 1_000_000, 2)]
+    outcome = decide(
+        bids,
+        implied_bid=1_000_000,
+        reserve=None,
+        market_makers=["MM1", "X"],
+        mandatory=["MM1", "X"],
+        threshold=0,
+        seed=3,
+        excluded=["X"],
+    )
+    assert (outcome.member, outcome.amount) == ("MM1", 1_000_000)
+    assert [g.member for g in outcome.grades] == ["MM1"]
+    alone = decide(
+        [bid("X", 2_000_000, 1)], implied_bid=9, reserve=None, market_makers=["X"],
+        mandatory=[], threshold=0, seed=3, excluded=["X"], counterparties=["Y"],
+    )  # fmt: skip
+    assert (alone.member, alone.pool_kind, alone.amount) == ("Y", "available_counterparties", 9)
 
 
 @pytest.mark.parametrize(

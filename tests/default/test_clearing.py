@@ -12,6 +12,7 @@ from matching.clearing.model import CCP, PositionStatus, Role
 from matching.clearing.state import ClearingHouse, MemberSpec
 from matching.default.auction import ReplayMismatch
 from matching.errors import AlreadyExists, InvalidInput, InvalidTransition, NotFound
+from matching.process.waterfall import WaterfallConfig
 from tests.default.builders import (
     House,
     defaulted_house,
@@ -27,6 +28,18 @@ def json_roundtrip(events: list[cev.Event]) -> list[cev.Event]:
 
 def account(h: House, name: str) -> dict[str, object]:
     return next(a for a in h.state.ledger()["accounts"] if a["account"] == name)
+
+
+def allocate(h: House, **config: str) -> None:
+    h.do(
+        h.state.allocate_losses(
+            defaulter="D",
+            grades={},
+            config=WaterfallConfig.build(**config),
+            by="ops",
+            now=h.now(),
+        )
+    )
 
 
 def settle(h: House, member: str, amount: str, method: str = "AWARD") -> None:
@@ -182,9 +195,9 @@ def test_settlement_ledger_to_the_cent() -> None:
     h = defaulted_house()
     settle(h, "MM1", "12200.00")
     st = h.state
-    # cash: MM1 pays 12,200.00; the 137.67 shortfall comes out of D's collateral
+    # cash: MM1 pays 12,200.00; the 137.67 shortfall is recorded, not charged lot by lot
     assert st.cash == {
-        "CCP": 1_233_767,
+        "CCP": 1_220_000,
         "A": 0,
         "B": 0,
         "C": 0,
@@ -193,10 +206,10 @@ def test_settlement_ledger_to_the_cent() -> None:
         "MM1": -1_220_000,
         "MM2": 0,
     }
-    assert st.collateral["D"] == 50_000_000 - 13_767
+    assert st.collateral["D"] == 50_000_000
     plan = st.lot("L1").settlement
     assert plan is not None
-    assert (plan.shortfall, plan.collateral_charge, plan.uncovered) == (13_767, 13_767, 0)
+    assert (plan.shortfall, plan.collateral_charge, plan.uncovered) == (13_767, 0, 0)
     # positions: D's swap is closed and taken over by the CCP; MM1 holds the standard payer
     assert st.positions["p-D"].status is PositionStatus.CLOSED
     assert st.positions["p-D"].closed_by == "L1"
@@ -220,7 +233,13 @@ def test_settlement_ledger_to_the_cent() -> None:
         ("POSITION", "D", "CCP", None),
         ("POSITION", "CCP", "MM1", None),
         ("CASH", "MM1", "CCP", 1_220_000),
-        ("COLLATERAL", "D", "CCP", 13_767),
+    ]
+    # the netted loss of the default is taken from D's margin by the waterfall
+    allocate(h)
+    assert st.collateral["D"] == 50_000_000 - 13_767
+    assert st.cash[CCP] == 1_233_767
+    assert [(i.kind, i.from_account, i.amount) for i in st.settlement_instructions("D/losses")] == [
+        ("COLLATERAL", "D", 13_767)
     ]
 
 
@@ -233,14 +252,15 @@ def test_a_negative_bid_means_the_ccp_pays_and_a_big_shortfall_exhausts_the_coll
     settle(h, "A", "-12400.00")
     plan = h.state.lot("L1").settlement
     assert plan is not None
-    assert (plan.shortfall, plan.collateral_charge, plan.uncovered) == (6_233, 6_233, 0)
+    assert plan.shortfall == 6_233
+    allocate(h)
     assert h.state.cash["A"] == 1_240_000 and h.state.cash[CCP] == -1_240_000 + 6_233
     assert h.state.collateral["D"] == 10_000 - 6_233
     h2 = defaulted_house(defaulter_side="RECEIVER", defaulter_collateral="10")
     settle(h2, "B", "-13000")
-    plan2 = h2.state.lot("L1").settlement
-    assert plan2 is not None
-    assert (plan2.shortfall, plan2.collateral_charge, plan2.uncovered) == (66_233, 1_000, 65_233)
+    allocate(h2)
+    allocation = h2.state.allocations["D"].allocation
+    assert (allocation["loss"], allocation["uncovered"]) == ("662.33", "652.33")
     assert h2.state.collateral["D"] == 0
 
 
@@ -250,15 +270,20 @@ def test_a_bid_above_b_star_is_a_surplus_the_ccp_keeps() -> None:
     plan = h.state.lot("L1").settlement
     assert plan is not None
     assert (plan.shortfall, plan.collateral_charge, plan.uncovered) == (-66_233, 0, 0)
+    allocate(h)
+    # netted over the default's lots, a surplus goes back to the defaulter's estate
     assert h.state.collateral["D"] == 50_000_000
+    assert h.state.cash["D"] == 66_233 and h.state.cash[CCP] == 1_300_000 - 66_233
 
 
 def test_settlement_refusals() -> None:
     h = defaulted_house()
-    with pytest.raises(InvalidInput, match="member"):
-        settle(h, "C", "12000")  # not invited
-    with pytest.raises(InvalidInput, match="member"):
-        settle(h, "A", "12337.67", "ASSIGNMENT")  # not a market maker
+    with pytest.raises(NotFound):
+        settle(h, "Z", "12000")  # not a member
+    with pytest.raises(InvalidTransition, match="in default"):
+        settle(h, "D", "12000")  # the defaulter
+    with pytest.raises(InvalidInput, match="reason"):
+        settle(h, "A", "12337.67", "OPERATOR_ASSIGNMENT")  # an operator's needs a reason
     with pytest.raises(InvalidInput, match="b\\*"):
         settle(h, "MM1", "12000", "ASSIGNMENT")
     with pytest.raises(InvalidInput, match="method"):
@@ -309,7 +334,7 @@ def test_tampered_derived_facts_are_caught_on_replay() -> None:
     assert isinstance(settled, cev.LotSettled)
     with pytest.raises(ReplayMismatch):
         ClearingHouse.from_events(
-            [*events[:-1], dataclasses.replace(settled, collateral_charge="0.00")]
+            [*events[:-1], dataclasses.replace(settled, collateral_charge="1.00")]
         )
     converted_at = next(i for i, e in enumerate(events) if isinstance(e, cev.LotConverted))
     conv = events[converted_at]

@@ -52,7 +52,7 @@ def test_conversion_values_equal_the_pricing_librarys() -> None:
     [lot] = replay.result["lots"]
     [conv] = lot["positions"]
     request = {
-        **scenario.market,
+        **(scenario.market or {}),
         "swaps": [{k: v for k, v in scenario.positions[0].swap.items()}],
     }
     [ref] = convert_request(parse_request(request, convert=True))["swaps"]
@@ -87,7 +87,17 @@ def test_award_and_settlement_ledger_to_the_cent(basic: DefaultReplay) -> None:
         "MM-2": "SHORT",
     }
     [settlement] = basic.result["settlements"]
-    assert settlement["shortfall"] == settlement["collateral_charge"] == "137.67"
+    assert settlement["shortfall"] == "137.67" and settlement["collateral_charge"] == "0.00"
+    # the default's netted loss (one lot) is taken from Dealer-D's margin by the waterfall
+    [allocation] = basic.result["allocations"]
+    assert (allocation["net_result"], allocation["loss"]) == ("-137.67", "137.67")
+    assert allocation["steps"][0] == {
+        "layer": "DEFAULTER_MARGIN",
+        "member": "Dealer-D",
+        "tier": None,
+        "available": "500000.00",
+        "used": "137.67",
+    }
     result = basic.result
     assert account(result, "MM-1")["cash"] == "-12200.00"
     assert account(result, "CCP")["cash"] == "12337.67"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pricing.conventions import Tenor
-from pricing.conversion import RcvConvention, convert, standard_tenors
+from pricing.conversion import RcvConvention, SettledFlows, convert, standard_tenors
 from pricing.errors import PricingInputError
 from pricing.risk import BumpedMarkets, analyse
 from pricing.swaps import SwapBook
@@ -101,3 +101,41 @@ def test_hedge_neutralises_the_ccp_residual(convention: RcvConvention) -> None:
     hedge_dv01 = analyse(hedge.replace(fixed_rate=par), MARKETS).dv01
     residual = result.defaulted.dv01 - result.standard.dv01 + hedge_dv01
     np.testing.assert_allclose(residual, 0.0, atol=1e-6)
+
+
+def _seasoned(fixing: float = float("nan")) -> SwapBook:
+    """The spec's seasoned swap: payer 5.15% on 10m, 2007-06-14 to 2017-06-14."""
+    conv = patent.table_book().convention
+    return SwapBook.of(
+        conv,
+        [dt.date(2007, 6, 14).toordinal()],
+        [dt.date(2017, 6, 14).toordinal()],
+        [1e7],
+        [0.0515],
+        [1.0],
+        fixing=[fixing],
+    )
+
+
+@pytest.mark.parametrize("fixing", [float("nan"), 0.0525])
+def test_seasoned_swap_converts_without_the_flows_paying_on_the_settlement_date(
+    fixing: float,
+) -> None:
+    # Priced 2007-12-12, spot (transfer) 2007-12-14: the coupons paying on 2007-12-14 are
+    # the defaulter's; the converted position is the spot-starting 9.5y swap (spec: -12,337.67).
+    # A stored fixing of the period paying on the settlement date goes with that period.
+    result = convert(_seasoned(fixing), MARKETS)
+    assert round(float(result.rcv[0]), 2) == -12337.67
+    spot_start = convert(_book([dt.date(2017, 6, 14)]), MARKETS)
+    assert result.defaulted.npv[0] == pytest.approx(spot_start.defaulted.npv[0], abs=1e-6)
+    assert round(float(result.defaulted.npv[0]), 2) == -130298.79
+
+
+def test_including_the_settled_flows_is_a_named_convention_and_not_the_default() -> None:
+    kept = convert(_seasoned(0.0525), MARKETS, settled_flows=SettledFlows.INCLUDE_SETTLED)
+    # The two coupons paying on 2007-12-14 stay in: fixed 257,500 out, floating in.
+    assert abs(float(kept.rcv[0]) + 12337.67) > 100_000
+    assert SettledFlows.parse("") is SettledFlows.EXCLUDE_SETTLED
+    assert SettledFlows.parse("include-settled") is SettledFlows.INCLUDE_SETTLED
+    with pytest.raises(PricingInputError):
+        SettledFlows.parse("sometimes")

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-import psycopg
 import pytest
 
 POSTGRES_URL = os.environ.get("CLOSEOUT_TEST_POSTGRES_URL", "")
@@ -45,6 +44,8 @@ def with_schema(url: str, schema: str) -> str:
 @pytest.fixture
 def postgres_location() -> Iterator[str]:
     """A URL whose journal lives in a schema of its own (dropped after the test)."""
+    import psycopg
+
     url = require_postgres()
     schema = f"t{os.getpid()}_{next(_schemas)}"
     with psycopg.connect(url, autocommit=True) as conn:
@@ -75,6 +76,8 @@ def run_sql(location: str | Path, sql: str, *params: object) -> list[tuple[objec
         finally:
             conn.close()
         return rows
+    import psycopg
+
     with psycopg.connect(location, autocommit=True) as pg:
         cur = pg.execute(sql.replace("?", "%s"), params)
         return cur.fetchall() if cur.description else []

@@ -111,7 +111,7 @@ async def code_of(awaitable: object) -> grpc.StatusCode:
 def seeds_of(result: dict[str, object]) -> dict[str, int]:
     auctions = result["auctions"]
     assert isinstance(auctions, list)
-    return {a["auction_id"]: a["award"]["seed"] for a in auctions}
+    return {a["auction_id"]: a["award"]["seed"] for a in auctions if a["award"]}
 
 
 # -- whole scenarios ------------------------------------------------------------------------
@@ -166,7 +166,7 @@ async def test_refused_examples_fail_naming_the_same_entry(tmp_path: Path, path:
 
 
 BASIC = load_default_scenario(ROOT / "examples" / "default" / "basic.json")
-MARKET = market_to_proto(BASIC.market)
+MARKET = market_to_proto(BASIC.market or {})
 
 
 async def open_lot(server: CloseoutServer, *, window_seconds: int = 0) -> None:
@@ -187,7 +187,8 @@ async def test_margin_default_conversion_award_settlement_to_the_cent(
     async with ClearingClient(target(server), OPS) as ops:
         await open_lot(server)
         # The conversion is the pricing library's, to the cent (the spec's reference swap).
-        request = parse_request({**BASIC.market, "swaps": [BASIC.positions[0].swap]}, convert=True)
+        market = BASIC.market or {}
+        request = parse_request({**market, "swaps": [BASIC.positions[0].swap]}, convert=True)
         reference = convert(request.book, request.market)
         lot = (await ops.lots())[0]
         position = lot.terms.positions[0]
@@ -209,7 +210,18 @@ async def test_margin_default_conversion_award_settlement_to_the_cent(
         assert (awarded.result.award.member_id, awarded.result.award.amount) == ("MM-1", "12200.00")
         settled = await ops.settle(LOT)
         assert settled.settlement.shortfall == "137.67"
-        assert settled.settlement.collateral_charge == "137.67"
+        assert settled.settlement.collateral_charge == "0.00"
+        # the default's result, netted over its lots, goes through the loss waterfall
+        allocated = await ops.allocate_losses("Dealer-D", ccp_tranche="1000")
+        assert (allocated.allocation.net_result, allocated.allocation.loss) == ("-137.67", "137.67")
+        first = allocated.allocation.steps[0]
+        assert (first.layer, first.member_id, first.used) == (
+            pb.WATERFALL_LAYER_DEFAULTER_MARGIN,
+            "Dealer-D",
+            "137.67",
+        )
+        assert await ops.loss_allocation("Dealer-D") == allocated.allocation
+        assert await code_of(ops.allocate_losses("Dealer-D")) is grpc.StatusCode.ALREADY_EXISTS
         ledger = {a.account: a for a in (await ops.ledger()).accounts}
         assert ledger["MM-1"].cash == "-12200.00"
         assert ledger["CCP"].cash == "12337.67"
@@ -232,7 +244,9 @@ async def test_margin_default_conversion_award_settlement_to_the_cent(
         }
         kinds = [i.kind for i in await ops.instructions(LOT)]
         assert kinds.count(pb.INSTRUCTION_KIND_CASH) == 1
-        assert kinds.count(pb.INSTRUCTION_KIND_COLLATERAL) == 1
+        assert kinds.count(pb.INSTRUCTION_KIND_COLLATERAL) == 0
+        losses = [i.kind for i in await ops.instructions("Dealer-D/losses")]
+        assert losses == [pb.INSTRUCTION_KIND_COLLATERAL]
 
 
 async def test_ineligible_members_and_wrong_roles_are_refused(server: CloseoutServer) -> None:
@@ -450,7 +464,7 @@ async def test_readme_commands_run_a_default_by_hand(
         ledger = {a.account: a for a in (await ops.ledger()).accounts}
     assert (ledger["MM-1"].cash, ledger["Dealer-D"].collateral) == ("-12200.00", "499862.33")
     assert (
-        "Dealer-D-1/4,Dealer-D-1,COLLATERAL,Dealer-D,CCP,USD,137.67"
+        "Dealer-D/losses/1,Dealer-D/losses,COLLATERAL,Dealer-D,CCP,USD,137.67"
         in (tmp_path / "i.csv").read_text()
     )
 
@@ -531,3 +545,31 @@ async def test_bad_input_names_the_field_and_changes_nothing(server: CloseoutSer
         assert await code_of(ops.create_auction(LOT)) is grpc.StatusCode.ALREADY_EXISTS
         assert await code_of(ops.award(LOT)) is grpc.StatusCode.FAILED_PRECONDITION
         assert len(await ops.lots()) == 1
+
+
+async def test_a_position_without_its_market_is_refused_over_the_api(
+    server: CloseoutServer,
+) -> None:
+    from clients.default_sdk import markets_to_proto
+    from clients.errors import field_violations
+
+    two = load_default_scenario(ROOT / "examples" / "default" / "two_currencies.json")
+    assert two.markets is not None
+    async with ClearingClient(target(server), OPS) as ops:
+        await load_state(ops, two)
+        only_usd = markets_to_proto({**two.markets, "markets": two.markets["markets"][:1]})
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await ops.run_margin(MARGIN_RUN, only_usd)
+        assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        [violation] = field_violations(info.value)
+        assert violation.field == "positions[D-EUR-6.5y]"
+        assert "no market for EUR/EUR-EURIBOR-6M" in violation.description
+        # one market for positions in two currencies is refused, not priced off one curve
+        usd_only = market_to_proto(two.markets["markets"][0]["market"])
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await ops.run_margin(MARGIN_RUN, usd_only)
+        [violation] = field_violations(info.value)
+        assert violation.field == "markets" and "EUR/EUR-EURIBOR-6M" in violation.description
+        run = await ops.run_margin(MARGIN_RUN, markets_to_proto(two.markets))
+        assert run.run.run_id == MARGIN_RUN
+        assert (await ops.margin_run()).rows == run.run.rows

@@ -53,7 +53,7 @@ def bid(member: str, i: int) -> tuple[str, str]:
 
 async def open_window(target: str) -> None:
     """basic.json's members and positions, margin run, default, conversion, open window."""
-    market = market_to_proto(SCENARIO.market)
+    market = market_to_proto(SCENARIO.market or {})
     async with ClearingClient(target, TOKENS.operator_token) as ops:
         await load_state(ops, SCENARIO)
         await ops.run_margin(MARGIN_RUN, market)

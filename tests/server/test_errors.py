@@ -53,11 +53,17 @@ def test_violations_travel_as_bad_request_detail() -> None:
         ("markets[0].bid", "negative"),
         ("size", "zero"),
     ]
+    info = error_details_pb2.ErrorInfo()
+    assert decoded.details[1].Unpack(info)
+    assert (info.reason, dict(info.metadata)) == ("DOMAIN_ERROR", {"fields": "markets[0].bid,size"})
 
 
-def test_no_detail_without_violations() -> None:
+def test_no_bad_request_without_violations_and_always_an_error_info() -> None:
     status = rich_status(NotFound("no such auction"))
     decoded = status_pb2.Status.FromString(
         dict(status.trailing_metadata)["grpc-status-details-bin"]
     )
-    assert list(decoded.details) == []
+    assert [d.type_url.rsplit("/", 1)[-1] for d in decoded.details] == ["google.rpc.ErrorInfo"]
+    info = error_details_pb2.ErrorInfo()
+    assert decoded.details[0].Unpack(info)
+    assert (info.reason, info.domain) == ("NOT_FOUND", "closeout.v1")
