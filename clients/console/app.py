@@ -450,10 +450,17 @@ def build_app(config: ConsoleConfig) -> Starlette:
         overview = await session.clearing.overview()
         lots: list[cpb.Lot] = []
         ledger = None
+        allocations: list[cpb.LossAllocation] = []
         if overview.house_id:
             lots = await session.clearing.lots()
             ledger = await session.clearing.ledger()
-        return views.default_overview(overview, lots, ledger)
+            for record in overview.defaults:
+                try:
+                    allocations.append(await session.clearing.loss_allocation(record.member_id))
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() is not grpc.StatusCode.NOT_FOUND:  # not allocated yet
+                        raise
+        return views.default_overview(overview, lots, ledger, allocations)
 
     async def default_page(request: Request, session: ConsoleSession) -> Response:
         return console.page(request, "default.html", session, d=await _overview(session))

@@ -338,10 +338,59 @@ def loss_waterfall(lots: Iterable[cpb.Lot]) -> list[dict[str, Any]]:
     ]
 
 
+def allocation(a: cpb.LossAllocation) -> dict[str, Any]:
+    """A recorded loss allocation (the server's waterfall): layers used and member reports."""
+    return {
+        "defaulter": a.defaulter,
+        "currency": a.clearing_currency,
+        "net_result": a.net_result,
+        "loss": a.loss,
+        "surplus": a.surplus,
+        "uncovered": a.uncovered,
+        "lots": [
+            {
+                "lot_id": r.lot_id,
+                "currency": r.currency,
+                "amount": r.amount,
+                "implied_bid": r.implied_bid,
+                "result": r.result,
+                "clearing_result": r.clearing_result,
+            }
+            for r in a.lots
+        ],
+        "steps": [
+            {
+                "layer": name_of(cpb.WaterfallLayer, s.layer, "WATERFALL_LAYER_")
+                .replace("_", " ")
+                .lower(),
+                "member": s.member_id,
+                "tier": "" if not s.tier else name_of(cpb.LossTier, s.tier, "LOSS_TIER_"),
+                "available": s.available,
+                "used": s.used,
+            }
+            for s in a.steps
+        ],
+        "members": [
+            {
+                "member": m.member_id,
+                "tier": "" if not m.tier else name_of(cpb.LossTier, m.tier, "LOSS_TIER_"),
+                "grades": ", ".join(m.grades),
+                "default_fund_used": m.default_fund_used,
+                "collateral_used": m.collateral_used,
+                "assessment": m.assessment,
+                "surplus_received": m.surplus_received,
+                "total": m.total,
+            }
+            for m in a.members
+        ],
+    }
+
+
 def default_overview(
     overview: cpb.GetDefaultOverviewResponse,
     lots: list[cpb.Lot],
     ledger: cpb.GetLedgerResponse | None,
+    allocations: Iterable[cpb.LossAllocation] = (),
 ) -> dict[str, Any]:
     """The default-management page: margin run, defaulters, lots, auctions, waterfall."""
     run = overview.latest_margin_run if overview.HasField("latest_margin_run") else None
@@ -383,6 +432,7 @@ def default_overview(
         "lots": [_lot(lot) for lot in lots],
         "auctions": [_default_auction(a) for a in overview.auctions],
         "waterfall": waterfall,
+        "allocations": [allocation(a) for a in allocations],
         "ledger": []
         if ledger is None
         else [

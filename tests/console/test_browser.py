@@ -31,7 +31,6 @@ from tests.console.conftest import (
     make_browser,
     screenshot,
 )
-from tests.console.conftest import stack as stack  # the module's server and console
 
 TOKENS = load_credentials(ROOT / "examples" / "server" / "scenario-tokens.toml")
 OPS = "demo-operator-token"
