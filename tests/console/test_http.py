@@ -126,19 +126,29 @@ def test_public_json_and_csv_name_dealers_never_customers(stack: Stack) -> None:
             await ops.close_window("pub-1")
 
     run(to_final())
+
+    async def names() -> dict[str, str]:  # participant id -> published dealer name
+        async with OperatorClient(stack.server, OPS) as ops:
+            result = await ops.results("pub-1")
+        return {
+            a: result.market_position_trades[0].dealer,
+            b: next(f.dealer for f in result.limit_order_fills if not f.carried_over),
+        }
+
+    published = run(names())
     anonymous = client(stack)
     data = anonymous.get("/results/pub-1.json").json()
     text = str(data)
     assert "hidden" not in text and "customer" not in text and "order_id" not in text
     assert data["status"] == "FINAL" and data["final_price"]
-    assert {t["dealer"] for t in data["physical_settlement_requests"]} == {a}
-    assert b in {o["dealer"] for o in data["limit_orders"]}
+    assert {t["dealer"] for t in data["physical_settlement_requests"]} == {published[a]}
+    assert published[b] in {o["dealer"] for o in data["limit_orders"]}
     table = anonymous.get("/results/pub-1.csv")
     assert table.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(table.text)))
     assert "hidden" not in table.text
-    assert [r["price"] for r in rows if r["table"] == "final_price"] == [data["final_price"]]
-    assert {r["dealer"] for r in rows if r["table"] == "limit_order"} == {
+    assert [r["price"] for r in rows if r["section"] == "final_price"] == [data["final_price"]]
+    assert {r["dealer"] for r in rows if r["section"] == "limit_order"} == {
         o["dealer"] for o in data["limit_orders"]
     }
 
