@@ -436,9 +436,9 @@ async def test_readme_commands_run_a_cds_auction(tmp_path: Path) -> None:
     assert "final price 40" in outputs[-1]  # the watch stream of dealer A
     claims = readme_cds_claims()
     assert sum(map(len, claims)) >= 3, "the README says what the closes publish"
-    for output, claimed in zip(outputs, claims, strict=True):
+    for printed, claimed in zip(outputs, claims, strict=True):
         for figure in claimed:
-            assert figure in output, f"the README claims {figure!r}; the command printed:\n{output}"
+            assert figure in printed, f"README claims {figure!r}; the command printed:\n{printed}"
 
 
 # -- the Terms over the API: public results, customers, statements, sets, declines ----------
