@@ -568,3 +568,40 @@ async def test_new_parameters_round_trip_over_the_wire(server: CloseoutServer) -
             await ops.create_auction(bad, [PID[A]])
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in field_violations(info.value)] == ["parameters.rounding_amount"]
+
+
+async def closeout_cli(*args: str) -> tuple[int, str, str]:
+    """Run the ``closeout`` command as a process (the server keeps serving meanwhile)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from clients.cli import main; main()",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_cli_public_results_statement_and_decline(server: CloseoutServer) -> None:
+    await finished_with_customer(server)
+    t = ("--target", target(server))
+    code, out, err = await closeout_cli(
+        "results", "t-1", "--public", "--csv", *t, "--token", WATCHER
+    )
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("auction_id,section,dealer")
+    assert "final_price" in out and "LEI-" not in out
+    code, out, err = await closeout_cli(
+        "results", "t-1", "--public", "--json", *t, "--token", WATCHER
+    )
+    assert code == 0, err
+    assert json.loads(out)["final_price"] == "40"
+    code, out, err = await closeout_cli(
+        "cds", "statement", "t-1", "--json", *t, "--token", TOKEN[B]
+    )
+    assert code == 0, err
+    assert json.loads(out)["lines"][0]["cash"] == "1200000"
+    code, out, err = await closeout_cli("results", "t-1", "--csv", *t, "--token", WATCHER)
+    assert code == 2 and "--public" in err
