@@ -80,6 +80,10 @@ class ChannelSettings:
     server_name: str | None = None
     timeout: float | None = DEFAULT_TIMEOUT
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    #: Ping interval and ping deadline; keep the interval at or above the server's minimum
+    #: (20 s, ``server/transport.py``) or the server closes the connection for pinging too often.
+    keepalive_time_ms: int = KEEPALIVE_TIME_MS
+    keepalive_timeout_ms: int = KEEPALIVE_TIMEOUT_MS
 
     def __post_init__(self) -> None:
         if (self.private_key is None) != (self.certificate_chain is None):
@@ -99,10 +103,12 @@ class ChannelSettings:
     def options(self) -> list[tuple[str, Any]]:
         """The gRPC channel arguments: keepalive and message sizes (and the TLS name)."""
         options: list[tuple[str, Any]] = [
-            ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
-            ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+            ("grpc.keepalive_time_ms", self.keepalive_time_ms),
+            ("grpc.keepalive_timeout_ms", self.keepalive_timeout_ms),
             ("grpc.keepalive_permit_without_calls", 0),
             ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.http2.min_time_between_pings_ms", self.keepalive_time_ms),
+            ("grpc.http2.ping_timeout_ms", self.keepalive_timeout_ms),
             ("grpc.max_send_message_length", self.max_message_bytes),
             ("grpc.max_receive_message_length", self.max_message_bytes),
         ]

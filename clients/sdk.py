@@ -31,6 +31,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from clients.channel import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_TIMEOUT,
+    KEEPALIVE_TIME_MS,
+    KEEPALIVE_TIMEOUT_MS,
     ChannelSettings,
     FailoverChannel,
     explain,
@@ -80,6 +82,8 @@ class Session:
         server_name: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        keepalive_time_ms: int = KEEPALIVE_TIME_MS,
+        keepalive_timeout_ms: int = KEEPALIVE_TIMEOUT_MS,
         max_in_flight: int = 64,
     ) -> None:
         self.targets = parse_targets(target)
@@ -90,6 +94,8 @@ class Session:
             server_name=server_name,
             timeout=timeout,
             max_message_bytes=max_message_bytes,
+            keepalive_time_ms=keepalive_time_ms,
+            keepalive_timeout_ms=keepalive_timeout_ms,
         )
         self._failover_channel = FailoverChannel(self.targets, self.settings)
         #: Pass this to stubs: each call goes to the current target.
