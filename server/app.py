@@ -246,6 +246,7 @@ class CloseoutServer:
                 except Exception:
                     self._log.exception("a service's stop hook failed")
         if self.runtime is not None:
+            self.runtime.compute.shutdown()
             await self.runtime.journal.close()
         self._log.info("closeout stopped")
 

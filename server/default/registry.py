@@ -46,6 +46,7 @@ from matching.errors import (
 from matching.eventsourcing import Ack, Decision, Event
 from matching.process import steps
 from matching.process.waterfall import WaterfallConfig
+from server.compute import Compute
 from server.default import valuation
 from server.durability import Durability
 from server.journal import Journal, Record
@@ -102,10 +103,12 @@ class DefaultRegistry:
         journal: Journal,
         now: Callable[[], datetime],
         durability: Durability | None = None,
+        compute: Compute | None = None,
     ) -> None:
         self._journal = journal
         self._now = now
         self._durability = durability or Durability()
+        self._compute = compute or Compute()
         self._house: _Stream[ClearingHouse, cev.Event] | None = None
         self._auctions: dict[str, _Stream[DefaultAuction, aev.Event]] = {}
         self._scheduler = WindowScheduler("default", now, self.auctions, self._scheduled)
@@ -191,10 +194,14 @@ class DefaultRegistry:
         """
         house = self.house
         active = steps.margin_positions(house)
-        pmx = markets(active)
-        requirements, worst = valuation.margin_requirements(
-            pmx, active, steps.margin_collateral(house), scenarios
-        )
+        collateral = steps.margin_collateral(house)
+
+        def price() -> tuple[valuation.PricedMarkets, Any, Any]:
+            pmx = markets(active)
+            return pmx, *valuation.margin_requirements(pmx, active, collateral, scenarios)
+
+        # Curves and scenarios are CPU work: on the compute pool, never on the event loop.
+        pmx, requirements, worst = await self._compute.run(price)
         decision = await self._clearing(
             lambda h: h.record_margin_run(
                 run_id=run_id,
