@@ -23,6 +23,7 @@ start_test_postgres() {
         chown postgres: "$PG_TEST_DIR"
         as_user=(runuser -u postgres --)
     fi
+    pushd / >/dev/null  # the postgres user may not enter the current folder
     local port
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     "${as_user[@]}" "$bindir/initdb" -D "$PG_TEST_DIR/data" -U closeout -A trust \
@@ -35,6 +36,7 @@ start_test_postgres() {
     # shellcheck disable=SC2064
     trap "stop_test_postgres; ${previous}" EXIT
     "${as_user[@]}" "$bindir/createdb" -h 127.0.0.1 -p "$port" -U closeout closeout_test
+    popd >/dev/null
     export CLOSEOUT_TEST_POSTGRES_URL="postgresql://closeout@127.0.0.1:$port/closeout_test"
     export CLOSEOUT_REQUIRE_POSTGRES=1
     echo "test PostgreSQL: $CLOSEOUT_TEST_POSTGRES_URL"
@@ -42,7 +44,7 @@ start_test_postgres() {
 
 stop_test_postgres() {
     if [ -n "${PG_TEST_DIR:-}" ]; then
-        "${PG_TEST_CTL[@]}" stop -m immediate >/dev/null 2>&1 || true
+        (cd / && "${PG_TEST_CTL[@]}" stop -m immediate >/dev/null 2>&1) || true
         rm -rf "$PG_TEST_DIR"
         PG_TEST_DIR=
     fi

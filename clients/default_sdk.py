@@ -493,6 +493,13 @@ class ClearingClient(Session):
         )
         return list(response.grades)
 
+    async def overview(self) -> pb.GetDefaultOverviewResponse:
+        """Latest margin run, defaults, and every auction with who bids (never the amount)."""
+        response: pb.GetDefaultOverviewResponse = await self._call(
+            self.stub.GetDefaultOverview, pb.GetDefaultOverviewRequest()
+        )
+        return response
+
     async def watch(
         self, auction_id: str, after_sequence: int = 0
     ) -> AsyncIterator[pb.WatchLotResponse]:

@@ -28,8 +28,8 @@ import grpc
 import grpc.aio
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from closeout.v1 import admin_pb2, admin_pb2_grpc, auction_pb2_grpc, common_pb2, operator_pb2_grpc
 from closeout.v1 import auction_pb2 as apb
-from closeout.v1 import auction_pb2_grpc, common_pb2, operator_pb2_grpc
 from closeout.v1 import operator_pb2 as opb
 
 __all__ = ["DealerClient", "OperatorClient", "Session"]
@@ -62,6 +62,14 @@ class Session:
             self.channel = grpc.aio.secure_channel(target, creds)
         self.metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),)
         self._slots = asyncio.Semaphore(max_in_flight)
+
+    async def caller(self) -> admin_pb2.GetCallerResponse:
+        """Who the server takes this session's token for (participant id and role)."""
+        stub = admin_pb2_grpc.AdminServiceStub(self.channel)
+        response: admin_pb2.GetCallerResponse = await self._call(
+            stub.GetCaller, admin_pb2.GetCallerRequest()
+        )
+        return response
 
     async def close(self) -> None:
         """Close the channel."""
@@ -287,6 +295,20 @@ class OperatorClient(Session):
             self.stub.GetResults, opb.GetResultsRequest(auction_id=auction_id)
         )
         return response.result
+
+    async def auction(self, auction_id: str) -> apb.Auction:
+        """Public facts of the auction (parameters, panel, schedule, phase)."""
+        response: apb.GetAuctionResponse = await self._call(
+            self.auctions.GetAuction, apb.GetAuctionRequest(auction_id=auction_id)
+        )
+        return response.auction
+
+    async def submitters(self, auction_id: str) -> opb.ListSubmittersResponse:
+        """Who has submitted in the auction, never what (operators and observers)."""
+        response: opb.ListSubmittersResponse = await self._call(
+            self.stub.ListSubmitters, opb.ListSubmittersRequest(auction_id=auction_id)
+        )
+        return response
 
     async def list_auctions(self) -> list[apb.Auction]:
         """Every auction visible to the caller, following pages."""

@@ -74,6 +74,10 @@ class SealedBook:
         """The owner's resting orders in arrival order."""
         return sorted(self._by_owner.get(owner, {}).values(), key=lambda o: o.seq)
 
+    def count_of(self, owner: str) -> int:
+        """How many resting orders the owner has (O(1))."""
+        return len(self._by_owner.get(owner, ()))
+
     def orders(self) -> Iterator[BookOrder]:
         """Every resting order, in no particular order."""
         return iter(self._by_id.values())

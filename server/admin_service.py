@@ -1,5 +1,8 @@
 """``closeout.v1.AdminService``: read-only facts about the server, for operators.
 
+``GetCaller`` is the exception: any authenticated participant learns who the server takes it
+for (its own id and role, nothing else), so a client can decide what to offer a token.
+
 Also the smallest complete example of a service module (see ``server/runtime.py``): a
 servicer built around the :class:`~server.runtime.Runtime`, a role check, and ``register``.
 This module must never change state or reveal anything about auctions.
@@ -18,11 +21,20 @@ from server.runtime import Registration, Runtime
 
 __all__ = ["AdminServicer", "register"]
 
+_ROLES = {
+    Role.OPERATOR: admin_pb2.PARTICIPANT_ROLE_OPERATOR,
+    Role.DEALER: admin_pb2.PARTICIPANT_ROLE_DEALER,
+    Role.MARKET_MAKER: admin_pb2.PARTICIPANT_ROLE_MARKET_MAKER,
+    Role.CLEARING_MEMBER: admin_pb2.PARTICIPANT_ROLE_CLEARING_MEMBER,
+    Role.OBSERVER: admin_pb2.PARTICIPANT_ROLE_OBSERVER,
+}
+
+
 SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    """Answers GetServerInfo from the runtime."""
+    """Answers GetServerInfo from the runtime and GetCaller from the principal."""
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
@@ -40,6 +52,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             journal_head_sequence=head_seq,
             journal_head_hash=head_hash,
             caller_participant_id=current_principal().participant_id,
+        )
+
+    async def GetCaller(  # noqa: N802 -- the RPC's name, fixed by the proto
+        self, request: admin_pb2.GetCallerRequest, context: Any
+    ) -> admin_pb2.GetCallerResponse:
+        principal = current_principal()
+        return admin_pb2.GetCallerResponse(
+            participant_id=principal.participant_id, role=_ROLES[principal.role]
         )
 
 

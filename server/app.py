@@ -38,9 +38,11 @@ from server import admin_service, cds, default, pricing_service
 from server.auth import Authenticator
 from server.clock import Clock, SystemClock
 from server.config import ConfigError, ServerConfig, parse_listen
+from server.events_log import configure_logging
 from server.interceptors import GuardInterceptor
 from server.journal import Journal
 from server.journal_store import describe_location
+from server.metrics import ServerMetrics
 from server.runtime import Registration, Runtime, ServiceModule
 
 __all__ = ["SERVICE_MODULES", "CloseoutServer", "run", "serve"]
@@ -108,6 +110,10 @@ class CloseoutServer:
         self.replayed: int = 0
         #: Set once the port is open and serving (for callers that start it in a task).
         self.serving = asyncio.Event()
+        #: The Prometheus metrics when ``config.metrics`` is set (None: none are kept).
+        self.metrics: ServerMetrics | None = ServerMetrics() if config.metrics else None
+        #: The bound metrics port (the real one when ``metrics`` asked for port 0).
+        self.metrics_port: int = 0
 
     @property
     def journal(self) -> Journal:
@@ -157,6 +163,7 @@ class CloseoutServer:
             interceptor = GuardInterceptor(
                 Authenticator(self.config.participants),
                 logger=logging.getLogger("closeout.rpc"),
+                metrics=self.metrics,
                 durability=self.runtime.durability,
             )
             # Exclusive bind: without this grpc sets SO_REUSEPORT and a second server on the
@@ -165,6 +172,9 @@ class CloseoutServer:
                 interceptors=[interceptor], options=[("grpc.so_reuseport", 0)]
             )
             self._registrations = [s.register(self._server, self.runtime) for s in self._services]
+            if self.metrics is not None:
+                journal.on_commit = self.metrics.journal_commit
+                self.metrics.watch_states(r.state for r in self._registrations)
             self.replayed = self._replay(journal)
             settle_heap()
             for registration in self._registrations:
@@ -179,9 +189,13 @@ class CloseoutServer:
                 [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
             )
             self.port = self._bind(host, port)
+            if self.metrics is not None and self.config.metrics is not None:
+                self.metrics_port = self._serve_metrics(self.metrics, self.config.metrics)
             await self._server.start()
             self.serving.set()
         except BaseException:
+            if self.metrics is not None:
+                self.metrics.close()
             await journal.close()
             raise
         mode = "insecure"
@@ -206,6 +220,15 @@ class CloseoutServer:
                 hook(record)
             count += 1
         return count
+
+    def _serve_metrics(self, metrics: ServerMetrics, listen: str) -> int:
+        host, port = parse_listen(listen, "server.metrics")
+        try:
+            bound = metrics.serve(host, port)
+        except OSError as exc:
+            raise ConfigError(f"server.metrics: cannot listen on {listen}: {exc}") from None
+        self._log.info("metrics on http://%s:%d/metrics", host, bound)
+        return bound
 
     def _bind(self, host: str, port: int) -> int:
         address = f"{host}:{port}"
@@ -248,6 +271,8 @@ class CloseoutServer:
         if self.runtime is not None:
             self.runtime.compute.shutdown()
             await self.runtime.journal.close()
+        if self.metrics is not None:
+            self.metrics.close()
         self._log.info("closeout stopped")
 
 
@@ -327,13 +352,11 @@ async def _serve_until_stopped(
     return status
 
 
-def run(config: ServerConfig) -> int:
-    """Configure logging and run :func:`serve` under uvloop; return the exit status."""
+def run(config: ServerConfig, log_format: str = "auto") -> int:
+    """Configure logging (``auto``: text on a terminal, JSON lines otherwise; ``json``;
+    ``text``) and run :func:`serve` under uvloop; return the exit status."""
     import uvloop
 
-    logging.basicConfig(
-        level=config.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(config.log_level, log_format)
     status: int = uvloop.run(serve(config))
     return status

@@ -11,6 +11,7 @@ Environment variables::
     CLOSEOUT_JOURNAL         journal: a SQLite file path or URL, or a postgresql:// URL
     CLOSEOUT_GRACE_SECONDS   shutdown grace period
     CLOSEOUT_LOG_LEVEL       DEBUG, INFO, WARNING, ERROR
+    CLOSEOUT_METRICS         host:port of the Prometheus /metrics endpoint (off when unset)
     CLOSEOUT_TLS_CERT, CLOSEOUT_TLS_KEY, CLOSEOUT_TLS_CLIENT_CA   PEM file paths
 
 Tokens are stored only as ``sha256:<hex>`` (see :func:`hash_token`; or
@@ -106,6 +107,8 @@ class ServerConfig:
     tls: TlsConfig | None = None
     grace_seconds: float = 5.0
     log_level: str = "INFO"
+    #: host:port of the Prometheus ``/metrics`` endpoint; None: no metrics are kept.
+    metrics: str | None = None
     #: Where this config came from ("built-in demo" or a file path), for the startup log.
     source: str = "built-in demo"
     #: Wait for the journal's writer lock instead of refusing, then take over (hot standby).
@@ -152,7 +155,8 @@ def load_config(
 ) -> ServerConfig:
     """Load the config: ``path`` (else ``$CLOSEOUT_CONFIG``, else the demo), env, overrides.
 
-    ``overrides`` keys: ``listen``, ``journal`` and ``standby`` (None values are ignored).
+    ``overrides`` keys: ``listen``, ``journal``, ``standby`` and ``metrics`` (None values are
+    ignored).
 
     Raises:
         ConfigError: naming the offending key (``participants[2].role: ...``).
@@ -170,6 +174,9 @@ def load_config(
             config = replace(config, journal=_journal(str(value), "--journal", None))
         elif key == "standby":
             config = replace(config, standby=bool(value))
+        elif key == "metrics":
+            parse_listen(str(value), "--metrics")
+            config = replace(config, metrics=str(value))
         else:
             raise ConfigError(f"{key}: not an override the server knows")
     parse_listen(config.listen)
@@ -191,7 +198,7 @@ def _from_file(path: Path) -> ServerConfig:
 def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> ServerConfig:
     _no_unknown(data, {"server", "journal", "tls", "participants"}, "")
     server = _table(data, "server")
-    _no_unknown(server, {"listen", "grace_seconds", "log_level"}, "server.")
+    _no_unknown(server, {"listen", "grace_seconds", "log_level", "metrics"}, "server.")
     journal_path = _journal_setting(data.get("journal"), base)
     defaults = ServerConfig()
     listen = _str(server, "listen", "server.listen", defaults.listen)
@@ -200,6 +207,10 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
     if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
         raise ConfigError(f"server.grace_seconds: expected a number >= 0, got {grace!r}")
     log_level = _log_level(_str(server, "log_level", "server.log_level", defaults.log_level))
+    metrics = server.get("metrics")
+    if metrics is not None:
+        metrics = _str(server, "metrics", "server.metrics", None)
+        parse_listen(metrics, "server.metrics")
     journal_path = journal_path or defaults.journal
     tls = _tls(data, base)
     participants = _participants(data.get("participants"))
@@ -210,6 +221,7 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
         tls=tls,
         grace_seconds=float(grace),
         log_level=log_level,
+        metrics=metrics,
         source=source,
     )
 
@@ -274,6 +286,9 @@ def _apply_env(config: ServerConfig, env: Mapping[str, str]) -> ServerConfig:
         if grace < 0:
             raise ConfigError("CLOSEOUT_GRACE_SECONDS: must be >= 0")
         config = replace(config, grace_seconds=grace)
+    if value := env.get("CLOSEOUT_METRICS"):
+        parse_listen(value, "CLOSEOUT_METRICS")
+        config = replace(config, metrics=value)
     if value := env.get("CLOSEOUT_LOG_LEVEL"):
         config = replace(config, log_level=_log_level(value, "CLOSEOUT_LOG_LEVEL"))
     cert, key, ca = (env.get(f"CLOSEOUT_TLS_{k}") for k in ("CERT", "KEY", "CLIENT_CA"))

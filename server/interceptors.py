@@ -23,16 +23,23 @@ caller of that RPC and nobody else's. In order, the wrapper:
 5. turns any other exception into INTERNAL ``internal error (correlation id <id>)`` and logs
    the traceback under that id.
 
+Every refusal is logged as a structured ``request refused`` line (method, status, caller,
+auction id; never the message), under the call's correlation id (``server.events_log``), the
+same id an INTERNAL error reports. With a :class:`server.metrics.ServerMetrics` it also counts
+each call by method and final status, times it, and counts open streams; without one (the
+default) it does none of that.
+
 This module must never send exception text or a traceback to a client, and never swallow
 cancellation (``asyncio.CancelledError`` is not an ``Exception`` and passes through).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import logging
-import uuid
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -50,7 +57,9 @@ from server.auth import (
 )
 from server.durability import Durability
 from server.errors import abort, abort_with
+from server.events_log import correlation_id, log_refusal, new_call
 from server.journal import JournalFailed
+from server.metrics import ServerMetrics
 
 __all__ = ["UNFENCED", "GuardInterceptor"]
 
@@ -115,9 +124,11 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
         *,
         public_services: frozenset[str] = PUBLIC_SERVICES,
         logger: logging.Logger | None = None,
+        metrics: ServerMetrics | None = None,
         durability: Durability | None = None,
     ) -> None:
         self._authenticator = authenticator
+        self._metrics = metrics
         self._durability = durability or Durability()
         self._public = public_services
         self._log = logger or logging.getLogger("closeout.rpc")
@@ -174,6 +185,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
         kind: str,
     ) -> Callable[..., Any]:
         guard = self
+        metrics = self._metrics
         streamed_requests = kind.startswith("stream_")
         fenced = method not in UNFENCED and not method.startswith(_UNFENCED_SERVICES)
         barrier = self._durability.barrier
@@ -193,13 +205,29 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
 
             async def stream_behaviour(request: Any, context: Any) -> AsyncIterator[Any]:
                 token = _set_principal(principal)
+                new_call()
+                started = 0.0
+                if metrics is not None:
+                    started = time.perf_counter()
+                    metrics.stream_opened(method)
+                code = "OK"
                 try:
                     request = await admit(request, context)
                     async for response in behaviour(request, context):
                         yield response
                 except Exception as exc:
-                    await guard._fail(context, exc, method, principal)
+                    code = "UNKNOWN"
+                    try:
+                        await guard._fail(context, exc, method, principal, request)
+                    finally:
+                        code = _code_name(context)
+                except (asyncio.CancelledError, GeneratorExit):
+                    code = "CANCELLED"
+                    raise
                 finally:
+                    if metrics is not None:
+                        metrics.stream_closed(method)
+                        metrics.rpc_done(method, code, started)
                     with contextlib.suppress(ValueError):  # a generator closed elsewhere
                         _reset_principal(token)
 
@@ -207,6 +235,9 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
 
         async def call_behaviour(request: Any, context: Any) -> Any:
             token = _set_principal(principal)
+            new_call()
+            started = time.perf_counter() if metrics is not None else 0.0
+            code = "OK"
             try:
                 request = await admit(request, context)
                 result = behaviour(request, context)
@@ -216,47 +247,74 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
                     await pending  # the answer may reflect commits still in flight
                 return result
             except Exception as exc:
-                await guard._fail(context, exc, method, principal)
+                code = "UNKNOWN"
+                try:
+                    await guard._fail(context, exc, method, principal, request)
+                finally:
+                    code = _code_name(context)
+            except asyncio.CancelledError:
+                code = "CANCELLED"
+                raise
             finally:
+                if metrics is not None:
+                    metrics.rpc_done(method, code, started)
                 with contextlib.suppress(ValueError):
                     _reset_principal(token)
 
         return call_behaviour
 
     async def _fail(
-        self, context: Any, exc: Exception, method: str, principal: Principal | None
+        self, context: Any, exc: Exception, method: str, principal: Principal | None, request: Any
     ) -> None:
         """Turn ``exc`` into a status; always raises (abort) or re-raises."""
-        if isinstance(exc, grpc.aio.AbortError):
-            raise exc  # the handler (or we) already chose a status
         who = principal.participant_id if principal else "-"
+        if isinstance(exc, grpc.aio.AbortError):
+            # The handler (or we, for credentials or an undecodable request) chose a status.
+            log_refusal(method, _code_name(context), who, _auction_of(request))
+            raise exc
         if isinstance(exc, DomainError):
-            # A refusal reflects state too ("the window is closed"): only once it is durable.
-            pending = self._durability.barrier()
-            if pending is not None:
-                try:
-                    await pending
-                except JournalFailed as failed:
-                    exc = failed
+            try:
+                # A refusal reflects state too ("the window is closed"): only once it is durable.
+                pending = self._durability.barrier()
+                if pending is not None:
+                    try:
+                        await pending
+                    except JournalFailed as failed:
+                        exc = failed
+                    else:
+                        await abort(context, exc)
                 else:
                     await abort(context, exc)
-            else:
-                await abort(context, exc)
+            finally:
+                if not isinstance(exc, JournalFailed):
+                    log_refusal(method, _code_name(context), who, _auction_of(request))
         if isinstance(exc, JournalFailed):
             self._log.error("%s by %s refused: journal failed", method, who)
             await abort_with(
                 context, grpc.StatusCode.UNAVAILABLE, "journal unavailable; the server is stopping"
             )
-        correlation_id = uuid.uuid4().hex
+        cid = correlation_id()
         self._log.error(
             "unexpected exception in %s (participant %s, correlation id %s)",
             method,
             who,
-            correlation_id,
+            cid,
             exc_info=exc,
         )
         await abort_with(
             context,
             grpc.StatusCode.INTERNAL,
-            f"internal error (correlation id {correlation_id})",
+            f"internal error (correlation id {cid})",
         )
+
+
+def _code_name(context: Any) -> str:
+    """The status a call ended with, by name ("NOT_FOUND"); UNKNOWN if none was set."""
+    code = context.code()
+    return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+
+
+def _auction_of(request: Any) -> str:
+    """The auction id of a unary request, if it has one (never any other field)."""
+    value = getattr(request, "auction_id", "")
+    return value if isinstance(value, str) else ""

@@ -51,6 +51,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +165,8 @@ class Journal:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self.stats = JournalStats()
+        #: Called from the writer thread after each commit with (seconds, records); metrics.
+        self.on_commit: Callable[[float, int], None] | None = None
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
 
     # -- queries --------------------------------------------------------------------------
@@ -466,6 +469,7 @@ class Journal:
                         )
                     ]
                 )
+        started = time.perf_counter()
         try:
             self._write(rows)
         except BaseException as exc:  # any failure, even an interrupt, must stop the journal
@@ -475,6 +479,8 @@ class Journal:
         self.stats.commits += 1
         self.stats.records += len(rows)
         self.stats.batch_sizes.append(len(batch))
+        if self.on_commit is not None:
+            self.on_commit(time.perf_counter() - started, len(rows))
         _resolve_all(batch, results)
         return True
 

@@ -124,6 +124,8 @@ class SqliteStore:
             data = self.head_path.read_bytes()
         except FileNotFoundError:
             return None
+        if not data.strip(b"\0"):
+            return None  # created, never written: the crash came before the first anchor
         slots = [_decode_slot(data[i : i + _SLOT]) for i in (0, _SLOT)]
         valid = [s for s in slots if s is not None]
         if not valid:
@@ -163,27 +165,11 @@ class SqliteStore:
                     f" unclean stop; the file alone ends at record {seq} (hash {digest}),"
                     f" the anchor says record {anchor.seq} (hash {anchor.hash}) was committed"
                 )
+        head = self._inspect(anchor)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
-            has_table = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='journal'"
-            ).fetchone()
-            last = None
-            if has_table:
-                last = conn.execute(
-                    "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1"
-                ).fetchone()
-            head = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
-            if anchor is not None and anchor.seq > 0:
-                at = None
-                if has_table:
-                    row = conn.execute(
-                        "SELECT hash FROM journal WHERE seq = ?", (anchor.seq,)
-                    ).fetchone()
-                    at = None if row is None else str(row[0])
-                check_tail(str(self.path), head, anchor, at)
             conn.executescript(_SCHEMA)
             conn.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', ?)",
@@ -194,9 +180,41 @@ class SqliteStore:
             raise
         self._conn = conn
         self._head = head
+        created = not self.head_path.exists()
         self._head_fd = os.open(self.head_path, os.O_RDWR | os.O_CREAT, 0o644)
         self._write_anchor(Anchor(head[0], head[1], clean=False))
+        if created:  # make the new file's name durable too
+            folder = os.open(self.head_path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
         return head
+
+    def _inspect(self, anchor: Anchor | None) -> tuple[int, str]:
+        """The journal's head, checked against ``anchor``, through a read-only connection:
+        a read-write one would checkpoint the WAL into the file when it closes, rewriting
+        the evidence of a refused journal."""
+        if not self.path.exists():
+            return (0, GENESIS_HASH)
+        conn = read_only(self.path)
+        try:
+            has_table = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='journal'"
+            ).fetchone()
+            if not has_table:
+                return (0, GENESIS_HASH)
+            last = conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
+            found = last.fetchone()
+            head = (int(found[0]), str(found[1])) if found else (0, GENESIS_HASH)
+            if anchor is not None and anchor.seq > 0:
+                row = conn.execute(
+                    "SELECT hash FROM journal WHERE seq = ?", (anchor.seq,)
+                ).fetchone()
+                check_tail(str(self.path), head, anchor, None if row is None else str(row[0]))
+            return head
+        finally:
+            conn.close()
 
     def write(self, rows: list[Row]) -> None:
         conn = self._conn

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from clients.cli import bench, cds, ops, price
+from clients.cli import console as console_cli
 from clients.cli import default as default_cli
 from clients.cli import journal as journal_cli
 from clients.cli import serve as serve_cli
@@ -25,6 +26,7 @@ app.add_typer(default_cli.app, name="default")
 app.add_typer(journal_cli.app, name="journal")
 app.add_typer(price.app, name="price")
 app.command(name="serve")(serve_cli.serve)
+app.command(name="console")(console_cli.console)
 app.command(name="auctions")(ops.auctions)
 app.command(name="results")(ops.results)
 app.command(name="watch")(ops.watch)

@@ -9,6 +9,7 @@ This module must never hold server logic; it only turns flags into a config and 
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,14 @@ import typer
 from rich.console import Console
 
 _err = Console(stderr=True)
+
+
+class LogFormat(enum.StrEnum):
+    """How the server writes its log lines."""
+
+    AUTO = "auto"
+    JSON = "json"
+    TEXT = "text"
 
 
 def serve(
@@ -43,20 +52,39 @@ def serve(
             " (hot standby) instead of refusing to start.",
         ),
     ] = False,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            help="host:port to serve Prometheus metrics on (path /metrics); off by default.",
+        ),
+    ] = None,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            help="auto: readable text on a terminal, one JSON object per line otherwise.",
+        ),
+    ] = LogFormat.AUTO,
 ) -> None:
     """Run the auction server until SIGINT/SIGTERM. Without --config: a local demo."""
     from server.app import run
     from server.config import ConfigError, load_config
     from server.journal import JournalCorrupt, JournalLocked, JournalUnavailable, TailLost
 
-    overrides = {"listen": listen, "journal": journal, "standby": standby or None}
+    overrides = {
+        "listen": listen,
+        "journal": journal,
+        "standby": standby or None,
+        "metrics": metrics,
+    }
     try:
         loaded = load_config(config, overrides=overrides)
     except ConfigError as exc:
         _err.print(f"[red]configuration error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(2) from None
     try:
-        status = run(loaded)
+        status = run(loaded, log_format.value)
     except ConfigError as exc:
         _err.print(f"[red]cannot start:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None

@@ -25,17 +25,23 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63loseout/v1/admin.proto\x12\x0b\x63loseout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x16\n\x14GetServerInfoRequest\"\xb2\x01\n\x15GetServerInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12/\n\x0bserver_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15journal_head_sequence\x18\x03 \x01(\x04\x12\x19\n\x11journal_head_hash\x18\x04 \x01(\t\x12\x1d\n\x15\x63\x61ller_participant_id\x18\x05 \x01(\t2f\n\x0c\x41\x64minService\x12V\n\rGetServerInfo\x12!.closeout.v1.GetServerInfoRequest\x1a\".closeout.v1.GetServerInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63loseout/v1/admin.proto\x12\x0b\x63loseout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n\x10GetCallerRequest\"W\n\x11GetCallerResponse\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12*\n\x04role\x18\x02 \x01(\x0e\x32\x1c.closeout.v1.ParticipantRole\"\x16\n\x14GetServerInfoRequest\"\xb2\x01\n\x15GetServerInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12/\n\x0bserver_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15journal_head_sequence\x18\x03 \x01(\x04\x12\x19\n\x11journal_head_hash\x18\x04 \x01(\t\x12\x1d\n\x15\x63\x61ller_participant_id\x18\x05 \x01(\t*\xd7\x01\n\x0fParticipantRole\x12 \n\x1cPARTICIPANT_ROLE_UNSPECIFIED\x10\x00\x12\x1d\n\x19PARTICIPANT_ROLE_OPERATOR\x10\x01\x12\x1b\n\x17PARTICIPANT_ROLE_DEALER\x10\x02\x12!\n\x1dPARTICIPANT_ROLE_MARKET_MAKER\x10\x03\x12$\n PARTICIPANT_ROLE_CLEARING_MEMBER\x10\x04\x12\x1d\n\x19PARTICIPANT_ROLE_OBSERVER\x10\x05\x32\xb2\x01\n\x0c\x41\x64minService\x12V\n\rGetServerInfo\x12!.closeout.v1.GetServerInfoRequest\x1a\".closeout.v1.GetServerInfoResponse\x12J\n\tGetCaller\x12\x1d.closeout.v1.GetCallerRequest\x1a\x1e.closeout.v1.GetCallerResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'closeout.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETSERVERINFOREQUEST']._serialized_start=73
-  _globals['_GETSERVERINFOREQUEST']._serialized_end=95
-  _globals['_GETSERVERINFORESPONSE']._serialized_start=98
-  _globals['_GETSERVERINFORESPONSE']._serialized_end=276
-  _globals['_ADMINSERVICE']._serialized_start=278
-  _globals['_ADMINSERVICE']._serialized_end=380
+  _globals['_PARTICIPANTROLE']._serialized_start=388
+  _globals['_PARTICIPANTROLE']._serialized_end=603
+  _globals['_GETCALLERREQUEST']._serialized_start=73
+  _globals['_GETCALLERREQUEST']._serialized_end=91
+  _globals['_GETCALLERRESPONSE']._serialized_start=93
+  _globals['_GETCALLERRESPONSE']._serialized_end=180
+  _globals['_GETSERVERINFOREQUEST']._serialized_start=182
+  _globals['_GETSERVERINFOREQUEST']._serialized_end=204
+  _globals['_GETSERVERINFORESPONSE']._serialized_start=207
+  _globals['_GETSERVERINFORESPONSE']._serialized_end=385
+  _globals['_ADMINSERVICE']._serialized_start=606
+  _globals['_ADMINSERVICE']._serialized_end=784
 # @@protoc_insertion_point(module_scope)

@@ -40,6 +40,11 @@ class AdminServiceStub(object):
                 request_serializer=closeout_dot_v1_dot_admin__pb2.GetServerInfoRequest.SerializeToString,
                 response_deserializer=closeout_dot_v1_dot_admin__pb2.GetServerInfoResponse.FromString,
                 _registered_method=True)
+        self.GetCaller = channel.unary_unary(
+                '/closeout.v1.AdminService/GetCaller',
+                request_serializer=closeout_dot_v1_dot_admin__pb2.GetCallerRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_admin__pb2.GetCallerResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer(object):
@@ -53,6 +58,14 @@ class AdminServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCaller(self, request, context):
+        """Who the server takes the caller for (participant id and role). Any authenticated caller;
+        a client such as the web console uses it to decide what to offer a token's holder.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +73,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetServerInfo,
                     request_deserializer=closeout_dot_v1_dot_admin__pb2.GetServerInfoRequest.FromString,
                     response_serializer=closeout_dot_v1_dot_admin__pb2.GetServerInfoResponse.SerializeToString,
+            ),
+            'GetCaller': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCaller,
+                    request_deserializer=closeout_dot_v1_dot_admin__pb2.GetCallerRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_admin__pb2.GetCallerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +108,33 @@ class AdminService(object):
             '/closeout.v1.AdminService/GetServerInfo',
             closeout_dot_v1_dot_admin__pb2.GetServerInfoRequest.SerializeToString,
             closeout_dot_v1_dot_admin__pb2.GetServerInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCaller(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/closeout.v1.AdminService/GetCaller',
+            closeout_dot_v1_dot_admin__pb2.GetCallerRequest.SerializeToString,
+            closeout_dot_v1_dot_admin__pb2.GetCallerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3428,3 +3428,90 @@ class LossAllocation(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LossAllocation: _TypeAlias = LossAllocation  # noqa: Y015
+
+@_typing.final
+class GetDefaultOverviewRequest(_message.Message):
+    """Empty on purpose: the whole clearing house."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDefaultOverviewRequest: _TypeAlias = GetDefaultOverviewRequest  # noqa: Y015
+
+@_typing.final
+class DefaultAuctionStatus(_message.Message):
+    """A default auction and who bids in it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUCTION_FIELD_NUMBER: _builtins.int
+    BIDDERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def auction(self) -> Global___DefaultAuction:
+        """The auction's public facts."""
+
+    @_builtins.property
+    def bidders(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Members holding a live bid, by id (never the amount)."""
+
+    def __init__(
+        self,
+        *,
+        auction: Global___DefaultAuction | None = ...,
+        bidders: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["auction", b"auction"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction", b"auction", "bidders", b"bidders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DefaultAuctionStatus: _TypeAlias = DefaultAuctionStatus  # noqa: Y015
+
+@_typing.final
+class GetDefaultOverviewResponse(_message.Message):
+    """The default process at a glance."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSE_ID_FIELD_NUMBER: _builtins.int
+    LATEST_MARGIN_RUN_FIELD_NUMBER: _builtins.int
+    DEFAULTS_FIELD_NUMBER: _builtins.int
+    AUCTIONS_FIELD_NUMBER: _builtins.int
+    house_id: _builtins.str
+    """The clearing house; empty before the first load."""
+    @_builtins.property
+    def latest_margin_run(self) -> Global___MarginRun:
+        """The latest margin run; unset before the first."""
+
+    @_builtins.property
+    def defaults(self) -> _containers.RepeatedCompositeFieldContainer[Global___MemberDefault]:
+        """Members in default, in declaration order."""
+
+    @_builtins.property
+    def auctions(self) -> _containers.RepeatedCompositeFieldContainer[Global___DefaultAuctionStatus]:
+        """Every auction, in creation order."""
+
+    def __init__(
+        self,
+        *,
+        house_id: _builtins.str = ...,
+        latest_margin_run: Global___MarginRun | None = ...,
+        defaults: _abc.Iterable[Global___MemberDefault] | None = ...,
+        auctions: _abc.Iterable[Global___DefaultAuctionStatus] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["latest_margin_run", b"latest_margin_run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auctions", b"auctions", "defaults", b"defaults", "house_id", b"house_id", "latest_margin_run", b"latest_margin_run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDefaultOverviewResponse: _TypeAlias = GetDefaultOverviewResponse  # noqa: Y015

@@ -140,6 +140,11 @@ class ClearingServiceStub(object):
                 request_serializer=closeout_dot_v1_dot_clearing__pb2.GetLossAllocationRequest.SerializeToString,
                 response_deserializer=closeout_dot_v1_dot_clearing__pb2.GetLossAllocationResponse.FromString,
                 _registered_method=True)
+        self.GetDefaultOverview = channel.unary_unary(
+                '/closeout.v1.ClearingService/GetDefaultOverview',
+                request_serializer=closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewResponse.FromString,
+                _registered_method=True)
 
 
 class ClearingServiceServicer(object):
@@ -298,6 +303,14 @@ class ClearingServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDefaultOverview(self, request, context):
+        """The state of the default process for a console: the latest margin run, every member
+        in default, and every auction with who holds a live bid (never the amount).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClearingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -405,6 +418,11 @@ def add_ClearingServiceServicer_to_server(servicer, server):
                     servicer.GetLossAllocation,
                     request_deserializer=closeout_dot_v1_dot_clearing__pb2.GetLossAllocationRequest.FromString,
                     response_serializer=closeout_dot_v1_dot_clearing__pb2.GetLossAllocationResponse.SerializeToString,
+            ),
+            'GetDefaultOverview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDefaultOverview,
+                    request_deserializer=closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -975,6 +993,33 @@ class ClearingService(object):
             '/closeout.v1.ClearingService/GetLossAllocation',
             closeout_dot_v1_dot_clearing__pb2.GetLossAllocationRequest.SerializeToString,
             closeout_dot_v1_dot_clearing__pb2.GetLossAllocationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDefaultOverview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/closeout.v1.ClearingService/GetDefaultOverview',
+            closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewRequest.SerializeToString,
+            closeout_dot_v1_dot_clearing__pb2.GetDefaultOverviewResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -103,6 +103,10 @@ class ClearingServiceStub:
     """
     GetLossAllocation: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.GetLossAllocationRequest, _clearing_pb2.GetLossAllocationResponse]
     """A recorded loss allocation: the waterfall, a report per member, the instructions."""
+    GetDefaultOverview: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.GetDefaultOverviewRequest, _clearing_pb2.GetDefaultOverviewResponse]
+    """The state of the default process for a console: the latest margin run, every member
+    in default, and every auction with who holds a live bid (never the amount).
+    """
 
 @_typing.type_check_only
 class ClearingServiceAsyncStub(ClearingServiceStub):
@@ -159,6 +163,10 @@ class ClearingServiceAsyncStub(ClearingServiceStub):
     """
     GetLossAllocation: _aio.UnaryUnaryMultiCallable[_clearing_pb2.GetLossAllocationRequest, _clearing_pb2.GetLossAllocationResponse]  # type: ignore[assignment]
     """A recorded loss allocation: the waterfall, a report per member, the instructions."""
+    GetDefaultOverview: _aio.UnaryUnaryMultiCallable[_clearing_pb2.GetDefaultOverviewRequest, _clearing_pb2.GetDefaultOverviewResponse]  # type: ignore[assignment]
+    """The state of the default process for a console: the latest margin run, every member
+    in default, and every auction with who holds a live bid (never the amount).
+    """
 
 class ClearingServiceServicer(metaclass=_abc_1.ABCMeta):
     """The clearing house's operator: state, margin, default, conversion, auctions, settlement."""
@@ -338,6 +346,16 @@ class ClearingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_clearing_pb2.GetLossAllocationResponse, _abc.Awaitable[_clearing_pb2.GetLossAllocationResponse]]:
         """A recorded loss allocation: the waterfall, a report per member, the instructions."""
+
+    @_abc_1.abstractmethod
+    def GetDefaultOverview(
+        self,
+        request: _clearing_pb2.GetDefaultOverviewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_clearing_pb2.GetDefaultOverviewResponse, _abc.Awaitable[_clearing_pb2.GetDefaultOverviewResponse]]:
+        """The state of the default process for a console: the latest margin run, every member
+        in default, and every auction with who holds a live bid (never the amount).
+        """
 
 def add_ClearingServiceServicer_to_server(servicer: ClearingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

@@ -685,3 +685,87 @@ class ListAuctionsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListAuctionsResponse: _TypeAlias = ListAuctionsResponse  # noqa: Y015
+
+@_typing.final
+class ListSubmittersRequest(_message.Message):
+    """Which auction."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUCTION_ID_FIELD_NUMBER: _builtins.int
+    auction_id: _builtins.str
+    """Auction."""
+    def __init__(
+        self,
+        *,
+        auction_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_id", b"auction_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSubmittersRequest: _TypeAlias = ListSubmittersRequest  # noqa: Y015
+
+@_typing.final
+class Submitter(_message.Message):
+    """What one dealer has live in an auction, without prices or sizes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEALER_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    SETTLEMENT_REQUESTS_FIELD_NUMBER: _builtins.int
+    LIMIT_ORDERS_FIELD_NUMBER: _builtins.int
+    dealer: _builtins.str
+    """The dealer (every panel member is listed, active or not)."""
+    market: _builtins.bool
+    """It has an initial market."""
+    settlement_requests: _builtins.int
+    """Number of its settlement requests (its own and its customers')."""
+    limit_orders: _builtins.int
+    """Number of its resting limit orders (an initial market carried over counts)."""
+    def __init__(
+        self,
+        *,
+        dealer: _builtins.str = ...,
+        market: _builtins.bool = ...,
+        settlement_requests: _builtins.int = ...,
+        limit_orders: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dealer", b"dealer", "limit_orders", b"limit_orders", "market", b"market", "settlement_requests", b"settlement_requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Submitter: _TypeAlias = Submitter  # noqa: Y015
+
+@_typing.final
+class ListSubmittersResponse(_message.Message):
+    """Every panel dealer, by id."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHASE_FIELD_NUMBER: _builtins.int
+    SUBMITTERS_FIELD_NUMBER: _builtins.int
+    phase: _auction_pb2.Phase.ValueType
+    """Phase of the auction when read."""
+    @_builtins.property
+    def submitters(self) -> _containers.RepeatedCompositeFieldContainer[Global___Submitter]:
+        """Dealers."""
+
+    def __init__(
+        self,
+        *,
+        phase: _auction_pb2.Phase.ValueType = ...,
+        submitters: _abc.Iterable[Global___Submitter] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["phase", b"phase", "submitters", b"submitters"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSubmittersResponse: _TypeAlias = ListSubmittersResponse  # noqa: Y015

@@ -70,6 +70,11 @@ class OperatorServiceStub(object):
                 request_serializer=closeout_dot_v1_dot_operator__pb2.ListAuctionsRequest.SerializeToString,
                 response_deserializer=closeout_dot_v1_dot_operator__pb2.ListAuctionsResponse.FromString,
                 _registered_method=True)
+        self.ListSubmitters = channel.unary_unary(
+                '/closeout.v1.OperatorService/ListSubmitters',
+                request_serializer=closeout_dot_v1_dot_operator__pb2.ListSubmittersRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_operator__pb2.ListSubmittersResponse.FromString,
+                _registered_method=True)
 
 
 class OperatorServiceServicer(object):
@@ -125,6 +130,15 @@ class OperatorServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSubmitters(self, request, context):
+        """Who has submitted in an auction, never what: whether each panel dealer has an initial
+        market and how many settlement requests and limit orders it has. Operators and
+        observers only (a dealer must not learn who else is active in a sealed window).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OperatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +176,11 @@ def add_OperatorServiceServicer_to_server(servicer, server):
                     servicer.ListAuctions,
                     request_deserializer=closeout_dot_v1_dot_operator__pb2.ListAuctionsRequest.FromString,
                     response_serializer=closeout_dot_v1_dot_operator__pb2.ListAuctionsResponse.SerializeToString,
+            ),
+            'ListSubmitters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSubmitters,
+                    request_deserializer=closeout_dot_v1_dot_operator__pb2.ListSubmittersRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_operator__pb2.ListSubmittersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -354,6 +373,33 @@ class OperatorService(object):
             '/closeout.v1.OperatorService/ListAuctions',
             closeout_dot_v1_dot_operator__pb2.ListAuctionsRequest.SerializeToString,
             closeout_dot_v1_dot_operator__pb2.ListAuctionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSubmitters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/closeout.v1.OperatorService/ListSubmitters',
+            closeout_dot_v1_dot_operator__pb2.ListSubmittersRequest.SerializeToString,
+            closeout_dot_v1_dot_operator__pb2.ListSubmittersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,6 +54,11 @@ class OperatorServiceStub:
     """The publication of an auction so far."""
     ListAuctions: _grpc.UnaryUnaryMultiCallable[_operator_pb2.ListAuctionsRequest, _operator_pb2.ListAuctionsResponse]
     """Every auction on the server, oldest first."""
+    ListSubmitters: _grpc.UnaryUnaryMultiCallable[_operator_pb2.ListSubmittersRequest, _operator_pb2.ListSubmittersResponse]
+    """Who has submitted in an auction, never what: whether each panel dealer has an initial
+    market and how many settlement requests and limit orders it has. Operators and
+    observers only (a dealer must not learn who else is active in a sealed window).
+    """
 
 @_typing.type_check_only
 class OperatorServiceAsyncStub(OperatorServiceStub):
@@ -74,6 +79,11 @@ class OperatorServiceAsyncStub(OperatorServiceStub):
     """The publication of an auction so far."""
     ListAuctions: _aio.UnaryUnaryMultiCallable[_operator_pb2.ListAuctionsRequest, _operator_pb2.ListAuctionsResponse]  # type: ignore[assignment]
     """Every auction on the server, oldest first."""
+    ListSubmitters: _aio.UnaryUnaryMultiCallable[_operator_pb2.ListSubmittersRequest, _operator_pb2.ListSubmittersResponse]  # type: ignore[assignment]
+    """Who has submitted in an auction, never what: whether each panel dealer has an initial
+    market and how many settlement requests and limit orders it has. Operators and
+    observers only (a dealer must not learn who else is active in a sealed window).
+    """
 
 class OperatorServiceServicer(metaclass=_abc_1.ABCMeta):
     """Administration of CDS auctions."""
@@ -133,5 +143,16 @@ class OperatorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_operator_pb2.ListAuctionsResponse, _abc.Awaitable[_operator_pb2.ListAuctionsResponse]]:
         """Every auction on the server, oldest first."""
+
+    @_abc_1.abstractmethod
+    def ListSubmitters(
+        self,
+        request: _operator_pb2.ListSubmittersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_operator_pb2.ListSubmittersResponse, _abc.Awaitable[_operator_pb2.ListSubmittersResponse]]:
+        """Who has submitted in an auction, never what: whether each panel dealer has an initial
+        market and how many settlement requests and limit orders it has. Operators and
+        observers only (a dealer must not learn who else is active in a sealed window).
+        """
 
 def add_OperatorServiceServicer_to_server(servicer: OperatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -290,6 +290,20 @@ class CdsAuction(EventSourced[ev.Event]):
         )
         return [self.view_of(d) for d in dealers]
 
+    def activity(self) -> list[tuple[str, bool, int, int]]:
+        """Who has submitted, never what: per panel dealer (by id), whether it has an initial
+        market, and how many settlement requests and resting limit orders it has.
+
+        Open at any phase (no price or size leaves here); the services decide who may ask.
+        """
+        requests: dict[str, int] = {}
+        for dealer, _ in self.requests:
+            requests[dealer] = requests.get(dealer, 0) + 1
+        return [
+            (d, d in self.markets, requests.get(d, 0), self.book.count_of(d))
+            for d in sorted(self.panel)
+        ]
+
     def is_sealed(self) -> bool:
         """True while a submission window is open."""
         return self.phase in (Phase.STAGE1_OPEN, Phase.STAGE2_OPEN)

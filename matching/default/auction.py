@@ -250,6 +250,10 @@ class DefaultAuction(EventSourced[ev.Event]):
                 out["amount"] = cents_text(self.outcome.amount)
         return out
 
+    def bidders(self) -> list[str]:
+        """Who holds a live bid, by id, never the amount: open at any phase."""
+        return sorted(order.owner for order in self.book.orders())
+
     def bids(self, *, disclosed: bool = False) -> list[BidView]:
         """Every live bid, best first: only once the window has closed.
 

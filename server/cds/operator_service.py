@@ -150,6 +150,21 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
             page=common_pb2.PageInfo(next_page_token=nxt),
         )
 
+    async def ListSubmitters(  # noqa: N802
+        self, request: pb.ListSubmittersRequest, context: Any
+    ) -> pb.ListSubmittersResponse:
+        require_role(Role.OPERATOR, Role.OBSERVER)
+        auction = self._registry.get(request.auction_id)
+        return pb.ListSubmittersResponse(
+            phase=wire.auction_out(auction).phase,
+            submitters=[
+                pb.Submitter(
+                    dealer=dealer, market=market, settlement_requests=psrs, limit_orders=orders
+                )
+                for dealer, market, psrs, orders in auction.activity()
+            ],
+        )
+
 
 def add(server: Any, registry: AuctionRegistry, runtime: Runtime) -> str:
     """Add the servicer; returns its full service name."""

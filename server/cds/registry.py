@@ -17,8 +17,9 @@ No auction rule lives here: what is allowed, and what it means, is the engine's.
 from __future__ import annotations
 
 import asyncio
+import functools
 from array import array
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from matching.cds import events as ev
 from matching.cds.auction import CdsAuction, Decision
 from matching.errors import AlreadyExists, NotFound
 from server.durability import Durability
+from server.events_log import log_durable
 from server.journal import Journal, Record
 from server.scheduler import WindowScheduler
 
@@ -98,6 +100,20 @@ class AuctionRegistry:
     def auctions(self) -> list[CdsAuction]:
         """All auctions in creation order."""
         return [e.auction for e in self._auctions.values()]
+
+    def auction_rows(self) -> Iterator[tuple[str, str, str, int | None]]:
+        """(kind, auction id, phase, accepted submissions) per auction, for metrics scrapes.
+
+        Submissions count every accepted market, request and order event (replacements and
+        withdrawals included): the auction's events less its phase changes and publications.
+        """
+        for auction_id, entry in list(self._auctions.items()):
+            yield (
+                "cds",
+                auction_id,
+                entry.auction.phase.value,
+                entry.auction.last_seq - len(entry.public),
+            )
 
     def durable_seq(self, auction_id: str) -> int:
         """The auction's last durable event sequence number."""
@@ -228,7 +244,8 @@ class AuctionRegistry:
         to the journal as one append (queued at the end of the turn, in apply order), with
         one future and one callback for all of them instead of one each.
         """
-        entry.public.extend(e for e in events if getattr(e, "client_order_id", None) is None)
+        public = [e for e in events if getattr(e, "client_order_id", None) is None]
+        entry.public.extend(public)
         self._pending.append(
             (STREAM_PREFIX + entry.auction.auction_id, [e.to_dict() for e in events])
         )
@@ -240,6 +257,10 @@ class AuctionRegistry:
             # One read-barrier ticket for everything applied in this loop turn.
             self._pending_ticket = self._durability.applied()
             loop.call_soon(self._flush)
+        if public:  # phase changes and publications: a handful per auction
+            future.add_done_callback(
+                functools.partial(_log_when_durable, entry.auction.auction_id, public)
+            )
         return _Durable(future)
 
     def _flush(self) -> None:
@@ -283,3 +304,8 @@ class AuctionRegistry:
 
 async def _done() -> None:
     return None
+
+
+def _log_when_durable(auction_id: str, events: list[ev.Event], future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        log_durable(auction_id, events)

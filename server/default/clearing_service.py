@@ -3,9 +3,10 @@
 Each RPC: check the role, convert the request, price what needs pricing
 (:mod:`server.default.valuation`, through the registry), make the engine calls through the
 registry (which journals before it returns), convert back. Commands need the operator role;
-the read RPCs (lots, results, ledger, instructions, grades) are open to observers too, since
-none of them holds a sealed bid. Domain errors propagate to the guard interceptor, which
-maps them to status codes through the one table.
+the read RPCs (lots, results, ledger, instructions, grades, overview) are open to observers
+too, since none of them holds a sealed bid (the overview names bidders, never amounts).
+Domain errors propagate to the guard interceptor, which maps them to status codes through the
+one table.
 
 This module must never decide a clearing or auction rule, never return a sealed bid without
 the recorded disclosure, and never acknowledge before the registry says it is durable.
@@ -338,6 +339,28 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         return pb.GetGradesResponse(
             grades=[g for a in auctions for g in wire.grade_rows(a.result())]
         )
+
+    async def GetDefaultOverview(  # noqa: N802
+        self, request: pb.GetDefaultOverviewRequest, context: Any
+    ) -> pb.GetDefaultOverviewResponse:
+        require_role(*READ_ROLES)
+        out = pb.GetDefaultOverviewResponse(
+            auctions=[
+                pb.DefaultAuctionStatus(auction=wire.auction_out(a), bidders=a.bidders())
+                for a in self._registry.auctions()
+            ]
+        )
+        if not self._registry.has_house():
+            return out
+        house = self._registry.house
+        out.house_id = house.house_id
+        if house.latest_run is not None:
+            # The valuation date and curve id are not kept with the run: left empty.
+            out.latest_margin_run.CopyFrom(
+                wire.margin_out(house.latest_run, house.margin_run(house.latest_run), "", "", {})
+            )
+        out.defaults.extend(wire.default_out(r) for r in house.defaults.values())
+        return out
 
 
 def add(server: Any, registry: DefaultRegistry, runtime: Runtime) -> str:

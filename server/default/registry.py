@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -49,6 +49,7 @@ from matching.process.waterfall import WaterfallConfig
 from server.compute import Compute
 from server.default import valuation
 from server.durability import Durability
+from server.events_log import log_durable
 from server.journal import Journal, Record
 from server.scheduler import WindowScheduler
 
@@ -137,6 +138,11 @@ class DefaultRegistry:
     def durable_seq(self, auction_id: str) -> int:
         """The auction's last durable event sequence number."""
         return self._entry(auction_id).durable_seq
+
+    def auction_rows(self) -> Iterator[tuple[str, str, str, int | None]]:
+        """(kind, auction id, phase, live bids) per default auction, for metrics scrapes."""
+        for auction_id, entry in list(self._auctions.items()):
+            yield "default", auction_id, entry.engine.phase.value, len(entry.engine.bidders())
 
     def durable_history(self, auction_id: str, after: int) -> list[aev.Event]:
         """An auction's durable events with ``seq > after``."""
@@ -541,6 +547,10 @@ class DefaultRegistry:
                 return
             entry.mark_durable(last)
             durability.durable(ticket)
+            kind, _, stream_id = entry.stream.partition("/")
+            log_durable(
+                stream_id, events, "house_id" if kind + "/" == CLEARING_PREFIX else "auction_id"
+            )
 
         written.add_done_callback(durable)
         return asyncio.shield(written)

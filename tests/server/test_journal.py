@@ -331,3 +331,30 @@ async def test_a_waiting_standby_can_be_cancelled(journal: Journal, location: st
     with pytest.raises(asyncio.CancelledError):
         await standby
     assert (await journal.append("s", [_event(1)]))[0].seq == 1
+
+
+async def test_a_leader_that_loses_its_postgresql_session_stops(postgres_location: str) -> None:
+    """The lease is the writer's own session: when PostgreSQL drops it (a network cut, an
+    administrator), the leader notices within its idle check and fails, never writing
+    beside the next leader, which takes over the chain where it ended."""
+    leader = await Journal.open(postgres_location)
+    try:
+        first = await leader.append("s", [_event(1)])
+        (terminated,) = run_sql(
+            postgres_location,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name LIKE ? AND pid <> pg_backend_pid()",
+            "closeout % pid %",
+        )
+        assert terminated == (1,)
+        failure = await asyncio.wait_for(leader.wait_failed(), 30)
+        assert "journal lost" in str(failure)
+        with pytest.raises(JournalFailed):
+            await leader.append("s", [_event(2)])
+    finally:
+        await leader.close()
+    successor = await Journal.open(postgres_location)
+    try:
+        assert successor.head == (1, first[0].hash)
+    finally:
+        await successor.close()

@@ -138,3 +138,26 @@ async def test_the_lock_file_names_the_holder(tmp_path: Path) -> None:
         assert "pid" in (tmp_path / "j.sqlite.lock").read_text()
     finally:
         await journal.close()
+
+
+async def test_an_anchor_with_both_slots_damaged_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = await Journal.open(path)
+    await journal.append("s", [_event(1)])
+    await journal.close()
+    await asyncio.to_thread((tmp_path / "j.sqlite.head").write_bytes, b"\x01" * 320)
+    with pytest.raises(TailLost, match=r"anchor .*j\.sqlite\.head is unreadable"):
+        await Journal.open(path)
+
+
+async def test_an_anchor_file_never_written_counts_as_none(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = await Journal.open(path)
+    await journal.append("s", [_event(1)])
+    await journal.close()
+    await asyncio.to_thread((tmp_path / "j.sqlite.head").write_bytes, b"")
+    reopened = await Journal.open(path)  # a crash between creating the file and writing it
+    try:
+        assert reopened.head[0] == 1
+    finally:
+        await reopened.close()
