@@ -112,15 +112,20 @@ def render_default_result(result: Mapping[str, Any], console: Console) -> None:
             rows,
         )
         table.caption = (
-            f"invited: {', '.join(lot['eligible'])}; market makers: "
-            f"{', '.join(lot['market_makers'])}; hedged: {'yes' if lot['hedged'] else 'no'}"
+            f"{lot['status']}; invited at conversion: {', '.join(lot['eligible'])}; market "
+            f"makers: {', '.join(lot['market_makers'])}; hedged: "
+            f"{'yes' if lot['hedged'] else 'no'}; FX to {lot['clearing_currency']}: "
+            f"{lot['fx_rate']}; auctions: {', '.join(lot['auction_ids']) or 'none'}"
         )
         console.print(table)
     for a in result["auctions"]:
         award = a["award"]
         headline = "no award"
         if award is not None:
-            how = "assigned at b* to" if award["method"] == "ASSIGNMENT" else "awarded to"
+            how = {
+                "ASSIGNMENT": f"assigned at b* (drawn among {award['pool_kind']}) to",
+                "OPERATOR_ASSIGNMENT": f"assigned at b* by the operator ({award['reason']}) to",
+            }.get(award["method"], "awarded to")
             headline = f"{how} {award['member']} at {money(award['amount'])} (seed {award['seed']})"
             if award["tie_break"] != "NONE":
                 headline += f", tie among {', '.join(award['tied'])} broken by {award['tie_break']}"
@@ -168,7 +173,54 @@ def render_default_result(result: Mapping[str, Any], console: Console) -> None:
                 ],
             )
         )
+    for a in result.get("allocations", []):
+        render_allocation(a, console)
     console.print(ledger_table(result["ledger"]))
+
+
+def render_allocation(a: Mapping[str, Any], console: Console) -> None:
+    """A default's netting, waterfall and per-member report (``LossesAllocated`` form)."""
+    ccy = a["clearing_currency"]
+    console.print(
+        _table(
+            f"Losses of {a['defaulter']}: net {money(a['net_result'])} {ccy}, loss "
+            f"{money(a['loss'])}, surplus to the estate {money(a['surplus'])}, uncovered "
+            f"{money(a['uncovered'])}",
+            ["layer", "member", "tier", "available", "used"],
+            [
+                [s["layer"], s["member"], s["tier"] or "", money(s["available"]), money(s["used"])]
+                for s in a["steps"]
+            ],
+        )
+    )
+    console.print(
+        _table(
+            f"Per member ({ccy})",
+            [
+                "member",
+                "tier",
+                "fund before",
+                "fund used",
+                "margin used",
+                "assessment",
+                "surplus",
+                "total",
+            ],
+            [
+                [
+                    m["member"],
+                    m["tier"] or "",
+                    money(m["default_fund_before"]),
+                    money(m["default_fund_used"]),
+                    money(m["collateral_used"]),
+                    money(m["assessment"]),
+                    money(m["surplus_received"]),
+                    money(m["total"]),
+                ]
+                for m in a["members"]
+            ],
+        )
+    )
 
 
 def ledger_table(ledger: Mapping[str, Any]) -> Table:

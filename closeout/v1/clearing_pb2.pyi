@@ -1529,7 +1529,7 @@ class CreateDefaultAuctionRequest(_message.Message):
     WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
     LOT_IDS_FIELD_NUMBER: _builtins.int
     auction_id: _builtins.str
-    """Auction id; empty: the lot id."""
+    """Auction id; empty: the lot id for a lot's first auction, "<lot id>.<n>" for its n-th."""
     lot_id: _builtins.str
     """The lot."""
     reserve: _builtins.str
@@ -1550,9 +1550,9 @@ class CreateDefaultAuctionRequest(_message.Message):
 
     @_builtins.property
     def lot_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Several lots in one window: one auction per lot (id "<auction_id>/<lot id>", or the lot
-        id when auction_id is empty), all-or-none each, same parameters and schedule. Exclusive
-        with lot_id.
+        """Several lots in one window: one auction per lot (id "<auction_id>.<lot id>", or, when
+        auction_id is empty, the lot id for a lot's first auction and "<lot id>.<n>" for its
+        n-th), all-or-none each, same parameters and schedule. Exclusive with lot_id.
         """
 
     def __init__(

@@ -54,16 +54,3 @@ def eligible_bidders(
     return Invitation(
         tuple(sorted(eligible)), tuple(sorted(market_makers)), tuple(sorted(mandatory))
     )
-
-
-def group_positions(positions: Iterable[Position], *, by_market: bool) -> list[tuple[str, ...]]:
-    """Position ids grouped into lots: one per position, or one per (currency, index).
-
-    Groups keep the order the positions are given in; groups are ordered by their first
-    position, so the grouping is deterministic.
-    """
-    groups: dict[object, list[str]] = {}
-    for p in positions:
-        key: object = p.terms.market if by_market else p.position_id
-        groups.setdefault(key, []).append(p.position_id)
-    return [tuple(ids) for ids in groups.values()]

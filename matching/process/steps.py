@@ -14,7 +14,7 @@ engines' decisions (events and acknowledgement) **without changing anything**; t
   hedge, when asked, is booked right after its lot.
 * **Auctions**: a lot has at most one live auction; a lot settled or withdrawn gets none; a
   FAILED or CANCELLED auction releases its lot for a new one (ids ``<lot>``, then
-  ``<lot>/2``, ``<lot>/3``...). Who may bid is decided when the window opens (the clearing
+  ``<lot>.2``, ``<lot>.3``...). Who may bid is decided when the window opens (the clearing
   house's invitation then). At the award, invited members in default by then are excluded.
 * **Settlement**: an award settles at the bid (AWARD), a draw at b* (ASSIGNMENT), an
   operator's assignment at b* with its reason (OPERATOR_ASSIGNMENT).
@@ -245,9 +245,9 @@ def lot_status(house: ClearingHouse, auctions: Iterable[DefaultAuction], lot_id:
 
 
 def next_auction_id(auctions: Iterable[DefaultAuction], lot_id: str) -> str:
-    """``<lot>`` for a lot's first auction, ``<lot>/<n>`` for the n-th."""
+    """``<lot>`` for a lot's first auction, ``<lot>.<n>`` for the n-th."""
     n = len(auctions_of(auctions, lot_id)) + 1
-    return lot_id if n == 1 else f"{lot_id}/{n}"
+    return lot_id if n == 1 else f"{lot_id}.{n}"
 
 
 def check_new_auction(

@@ -355,7 +355,7 @@ class DefaultRegistry:
             record = house.lot(lid)
             steps.check_new_auction(house, known, lid)
             if lot_ids:
-                aid = f"{auction_id}/{lid}" if auction_id else steps.next_auction_id(known, lid)
+                aid = f"{auction_id}.{lid}" if auction_id else steps.next_auction_id(known, lid)
             else:
                 aid = auction_id or steps.next_auction_id(known, lid)
             if aid in self._auctions or any(d.events[0].auction_id == aid for d in decisions):

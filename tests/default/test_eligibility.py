@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from matching.clearing.eligibility import Invitation, eligible_bidders, group_positions
+from matching.clearing.eligibility import Invitation, eligible_bidders
 from matching.clearing.model import Member, Position, PositionStatus, Role, Side
 from tests.default.builders import USD_3M, terms
 
@@ -70,13 +70,3 @@ def test_closed_positions_and_external_hedges_do_not_count() -> None:
     closed = Position("a", "A", terms("RECEIVER"), "cleared", status=PositionStatus.CLOSED)
     hedge = Position("h", "C", terms("RECEIVER"), "hedge", external=True)
     assert invite([closed, hedge], [Side.PAYER]).eligible == ("MM1", "MM2")
-
-
-def test_grouping_by_position_or_by_currency_and_index() -> None:
-    book = [
-        pos("d1", "D", "PAYER"),
-        pos("d2", "D", "RECEIVER", index="USD-SOFR"),
-        pos("d3", "D", "RECEIVER"),
-    ]
-    assert group_positions(book, by_market=False) == [("d1",), ("d2",), ("d3",)]
-    assert group_positions(book, by_market=True) == [("d1", "d3"), ("d2",)]

@@ -111,7 +111,7 @@ async def code_of(awaitable: object) -> grpc.StatusCode:
 def seeds_of(result: dict[str, object]) -> dict[str, int]:
     auctions = result["auctions"]
     assert isinstance(auctions, list)
-    return {a["auction_id"]: a["award"]["seed"] for a in auctions}
+    return {a["auction_id"]: a["award"]["seed"] for a in auctions if a["award"]}
 
 
 # -- whole scenarios ------------------------------------------------------------------------
@@ -545,3 +545,31 @@ async def test_bad_input_names_the_field_and_changes_nothing(server: CloseoutSer
         assert await code_of(ops.create_auction(LOT)) is grpc.StatusCode.ALREADY_EXISTS
         assert await code_of(ops.award(LOT)) is grpc.StatusCode.FAILED_PRECONDITION
         assert len(await ops.lots()) == 1
+
+
+async def test_a_position_without_its_market_is_refused_over_the_api(
+    server: CloseoutServer,
+) -> None:
+    from clients.default_sdk import markets_to_proto
+    from clients.errors import field_violations
+
+    two = load_default_scenario(ROOT / "examples" / "default" / "two_currencies.json")
+    assert two.markets is not None
+    async with ClearingClient(target(server), OPS) as ops:
+        await load_state(ops, two)
+        only_usd = markets_to_proto({**two.markets, "markets": two.markets["markets"][:1]})
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await ops.run_margin(MARGIN_RUN, only_usd)
+        assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        [violation] = field_violations(info.value)
+        assert violation.field == "positions[D-EUR-6.5y]"
+        assert "no market for EUR/EUR-EURIBOR-6M" in violation.description
+        # one market for positions in two currencies is refused, not priced off one curve
+        usd_only = market_to_proto(two.markets["markets"][0]["market"])
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await ops.run_margin(MARGIN_RUN, usd_only)
+        [violation] = field_violations(info.value)
+        assert violation.field == "markets" and "EUR/EUR-EURIBOR-6M" in violation.description
+        run = await ops.run_margin(MARGIN_RUN, markets_to_proto(two.markets))
+        assert run.run.run_id == MARGIN_RUN
+        assert (await ops.margin_run()).rows == run.run.rows
