@@ -2,8 +2,9 @@
 
 The operator creates the auction and opens and closes the windows by hand; each dealer
 submits with its own bearer token, so the server's panel, authentication and idempotency
-rules all apply. The result comes back over the wire and is renamed from participant ids to
-the scenario's dealer names, so it compares field by field with the offline replay.
+rules all apply. The auction is created with the scenario's dealer names as the published
+names of the participants, so the result that comes back over the wire compares field by
+field with the offline replay.
 
 A tokens file maps scenario dealers to participants (participant ids are short codes, while
 scenario dealers are names such as "Goldman Sachs")::
@@ -29,7 +30,7 @@ import grpc.aio
 from clients.errors import field_violations
 from clients.replay import unused_orders_note
 from clients.results import phase_name, result_to_dict
-from clients.scenario import Scenario, ScenarioError
+from clients.scenario import DeclineEntry, Scenario, ScenarioError
 from clients.sdk import DealerClient, OperatorClient
 from closeout.v1 import auction_pb2 as apb
 
@@ -99,6 +100,12 @@ def parameters_of(scenario: Scenario, auction_id: str) -> apb.AuctionParameters:
         min_limit_order_size=int(p["min_limit_order_size"]),
         max_orders_per_dealer=p["max_orders_per_dealer"],
         midpoint_rounding=apb.MidpointRounding.Value(f"MIDPOINT_ROUNDING_{p['midpoint_rounding']}"),
+        rounding_amount=int(p["rounding_amount"]),
+        require_market_position=p["require_market_position"],
+        calendar=p["calendar"],
+        fallback_settlement_method=p["fallback_settlement_method"],
+        max_initial_bidding_periods=p["max_initial_bidding_periods"],
+        auction_date=p["auction_date"] or "",
     )
 
 
@@ -131,36 +138,60 @@ async def run_online(
         await _step(
             "create auction",
             lambda: operator.create_auction(
-                parameters_of(scenario, aid), [pid for pid, _ in panel.values()]
+                parameters_of(scenario, aid),
+                [pid for pid, _ in panel.values()],
+                dealer_names=names,
             ),
         )
-        await _step("open stage 1", lambda: operator.open_window(aid))
-        for m in scenario.markets:
-            await _step(
-                scenario.where("initial_markets", m.index),
-                lambda m=m: dealers[m.dealer].submit_market(  # type: ignore[misc]
-                    aid, f"market-{m.index}", bid=m.bid, offer=m.offer
-                ),
-            )
-        for r in scenario.requests:
-            position = None
-            if r.market_position is not None:
-                where = scenario.where("physical_settlement_requests", r.index)
-                position = (r.market_position_side or r.side, _units(r.market_position, where))
-            await _step(
-                scenario.where("physical_settlement_requests", r.index),
-                lambda r=r, position=position: dealers[r.dealer].submit_settlement_request(  # type: ignore[misc]
-                    aid,
-                    f"request-{r.index}",
-                    side=r.side,
-                    size=_units(r.size, scenario.where("physical_settlement_requests", r.index)),
-                    customer=r.customer,
-                    market_position=position,
-                ),
-            )
-        closed = await _step("close stage 1", lambda: operator.close_window(aid))
-        phase = phase_name(closed.auction.phase)
+        period = 0
+        while True:
+            if period == 0:
+                markets, requests = scenario.markets, scenario.requests
+            elif period <= len(scenario.reruns):
+                rerun = scenario.reruns[period - 1]
+                markets, requests = rerun.markets, rerun.requests
+            else:
+                markets, requests = (), ()
+            label = "" if period == 0 else f" (initial bidding period {period + 1})"
+            await _step(f"open stage 1{label}", lambda: operator.open_window(aid))
+            for m in markets:
+                await _step(
+                    scenario.where("initial_markets", m.index, period),
+                    lambda m=m, period=period: dealers[m.dealer].submit_market(  # type: ignore[misc]
+                        aid, f"market-{period}-{m.index}", bid=m.bid, offer=m.offer
+                    ),
+                )
+            for r in requests:
+                where = scenario.where("physical_settlement_requests", r.index, period)
+                position = None
+                if r.market_position is not None:
+                    position = (r.market_position_side or r.side, _units(r.market_position, where))
+                await _step(
+                    where,
+                    lambda r=r, position=position, period=period, where=where: dealers[  # type: ignore[misc]
+                        r.dealer
+                    ].submit_settlement_request(
+                        aid,
+                        f"request-{period}-{r.index}",
+                        side=r.side,
+                        size=_units(r.size, where),
+                        customer=r.customer,
+                        market_position=position,
+                    ),
+                )
+            closed = await _step(f"close stage 1{label}", lambda: operator.close_window(aid))
+            phase = phase_name(closed.auction.phase)
+            if phase != "SCHEDULED":
+                break
+            period += 1
         notes = [] if phase == "STAGE1_CLOSED" else unused_orders_note(phase, len(scenario.orders))
+        if len(scenario.reruns) > period:
+            notes.insert(
+                0, f"{len(scenario.reruns) - period} rerun(s) in the scenario were not needed"
+            )
+        for d in scenario.declines:
+            if d.kind.upper() == "PSR" or phase != "STAGE1_CLOSED":
+                await _decline(scenario, dealers, aid, d, phase)
         if phase == "STAGE1_CLOSED":
             await _step("open stage 2", lambda: operator.open_window(aid))
             for o in scenario.orders:
@@ -175,16 +206,41 @@ async def run_online(
                         customer=o.customer,
                     ),
                 )
+            for d in scenario.declines:
+                if d.kind.upper() != "PSR":
+                    await _decline(scenario, dealers, aid, d, phase)
             await _step("close stage 2", lambda: operator.close_window(aid))
         result = await _step("get results", lambda: operator.results(aid))
     finally:
         await operator.close()
         for client in dealers.values():
             await client.close()
-    out = result_to_dict(result, lambda pid: names.get(pid, pid))
+    out = result_to_dict(result)  # the server publishes the scenario's dealer names
     if auction_id is not None:
         out["auction_id"] = scenario.params.auction_id
     return out, notes
+
+
+async def _decline(
+    scenario: Scenario, dealers: dict[str, DealerClient], aid: str, d: DeclineEntry, phase: str
+) -> None:
+    """Record one declined customer request (not once the auction is over)."""
+    if phase in ("FINAL", "FAILED", "CANCELLED"):
+        return
+    where = scenario.where("customer_declines", d.index)
+    await _step(
+        where,
+        lambda: dealers[d.dealer].decline_customer_request(
+            aid,
+            f"decline-{d.index}",
+            customer=d.customer,
+            kind=d.kind,
+            side=d.side,
+            size=_units(d.size, where),
+            price=d.price or "",
+            reason=d.reason,
+        ),
+    )
 
 
 def _units(value: str, where: str) -> int:

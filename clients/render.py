@@ -117,3 +117,83 @@ def render_cds_result(result: Mapping[str, Any], console: Console) -> None:
                 ],
             )
         )
+
+
+def render_public_result(result: Mapping[str, Any], console: Console) -> None:
+    """Print public results (creditfixings shape) as a summary and one table per section."""
+    oi = result["open_interest"]
+    console.print(
+        _table(
+            f"Auction {result['auction_id']} ({result['currency']}): public results",
+            ["item", "value"],
+            [
+                [
+                    "status",
+                    result["status"] + (f": {result['reason']}" if result.get("reason") else ""),
+                ],
+                ["initial market midpoint", result["initial_market_midpoint"] or "-"],
+                [
+                    "open interest",
+                    f"{_money(oi['size'])} {oi['side']}" if oi["side"] != "NONE" else "0",
+                ],
+                ["final price", result["final_price"] or "-"],
+                ["final price date", result["final_price_date"] or "-"],
+            ],
+        )
+    )
+    sections: list[tuple[str, list[str], list[list[str]]]] = [
+        (
+            "Initial markets",
+            ["dealer", "bid", "offer"],
+            [[m["dealer"], m["bid"], m["offer"]] for m in result["initial_markets"]],
+        ),
+        (
+            "Adjustment amounts",
+            ["dealer", "amount", "payment date"],
+            [
+                [a["dealer"], _money(a["amount"]), a["payment_date"] or "-"]
+                for a in result["adjustment_amounts"]
+            ],
+        ),
+        (
+            "Physical settlement requests",
+            ["dealer", "side", "size"],
+            [
+                [r["dealer"], r["side"], _money(r["size"])]
+                for r in result["physical_settlement_requests"]
+            ],
+        ),
+        (
+            "Limit orders",
+            ["dealer", "side", "price", "size", "filled", "status"],
+            [
+                [
+                    o["dealer"] + (" (initial market)" if o["from_initial_market"] else ""),
+                    o["side"],
+                    o["price"],
+                    _money(o["size"]),
+                    _money(o["filled"]),
+                    o["status"],
+                ]
+                for o in result["limit_orders"]
+            ],
+        ),
+    ]
+    for title, columns, rows in sections:
+        if rows:
+            console.print(_table(title, columns, rows))
+
+
+def public_csv(results: Sequence[Mapping[str, Any]]) -> str:
+    """Public results as one CSV table (a ``section`` column per kind of row)."""
+    import csv
+    import io
+
+    from matching.cds.publication import CSV_COLUMNS, public_csv_rows
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for result in results:
+        writer.writerows(public_csv_rows(dict(result)))
+    return buffer.getvalue()

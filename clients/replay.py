@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from clients.scenario import Scenario, ScenarioError, describe
+from clients.scenario import DeclineEntry, Scenario, ScenarioError, describe
 from matching.cds.auction import CdsAuction, Decision, Schedule
 from matching.cds.events import Event
 from matching.cds.phases import Phase
@@ -32,17 +32,32 @@ class Replay:
     result: AuctionResult
     events: list[Event]
     notes: list[str] = field(default_factory=list)
+    auction: CdsAuction | None = None
 
 
 def run_offline(scenario: Scenario) -> Replay:
-    """Run the scenario to its end; ScenarioError names the entry the engine refused."""
+    """Run the scenario to its end; ScenarioError names the entry the engine refused.
+
+    Stage 1 runs once per initial bidding period: the scenario's own entries, then each of
+    its ``reruns`` while the engine asks for another period (a period the file does not
+    give has no submissions). Dealers submit under their internal ids; the auction publishes
+    their names. The clock starts on the auction date (if the scenario gives one).
+    """
     tick = iter(range(1, 1 << 62))
+    day = scenario.params.auction_date
+    epoch = REPLAY_EPOCH if day is None else datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
 
     def now() -> datetime:
-        return REPLAY_EPOCH + timedelta(seconds=next(tick))
+        return epoch + timedelta(seconds=next(tick))
 
+    ids = scenario.id_of
     created = CdsAuction.create(
-        params=scenario.params, panel=scenario.panel, schedule=Schedule(), by=OPERATOR, now=now()
+        params=scenario.params,
+        panel=[ids(d) for d in scenario.panel],
+        schedule=Schedule(),
+        by=OPERATOR,
+        now=now(),
+        dealer_names={ids(d): d for d in scenario.panel},
     )
     auction = CdsAuction.from_events(created.events)
     history: list[Event] = list(created.events)
@@ -55,41 +70,61 @@ def run_offline(scenario: Scenario) -> Replay:
         auction.apply_all(decision.events)
         history.extend(decision.events)
 
-    step("open stage 1", lambda: auction.open_stage1(by=OPERATOR, now=now()))
-    for m in scenario.markets:
-        step(
-            scenario.where("initial_markets", m.index),
-            lambda m=m: auction.submit_market(  # type: ignore[misc]
-                dealer=m.dealer,
-                client_order_id=f"market-{m.index}",
-                bid=m.bid,
-                offer=m.offer,
-                now=now(),
-            ),
+    period = 0
+    while True:
+        markets, requests = (
+            (scenario.markets, scenario.requests)
+            if period == 0
+            else (
+                (scenario.reruns[period - 1].markets, scenario.reruns[period - 1].requests)
+                if period <= len(scenario.reruns)
+                else ((), ())
+            )
         )
-    for r in scenario.requests:
-        step(
-            scenario.where("physical_settlement_requests", r.index),
-            lambda r=r: auction.submit_request(  # type: ignore[misc]
-                dealer=r.dealer,
-                client_order_id=f"request-{r.index}",
-                side=r.side,
-                size=r.size,
-                customer=r.customer,
-                market_position=r.market_position,
-                market_position_side=r.market_position_side,
-                now=now(),
-            ),
-        )
-    step("close stage 1", lambda: auction.close_stage1(by=OPERATOR, now=now()))
+        label = "" if period == 0 else f" (initial bidding period {period + 1})"
+        step(f"open stage 1{label}", lambda: auction.open_stage1(by=OPERATOR, now=now()))
+        for m in markets:
+            step(
+                scenario.where("initial_markets", m.index, period),
+                lambda m=m, period=period: auction.submit_market(  # type: ignore[misc]
+                    dealer=ids(m.dealer),
+                    client_order_id=f"market-{period}-{m.index}",
+                    bid=m.bid,
+                    offer=m.offer,
+                    now=now(),
+                ),
+            )
+        for r in requests:
+            step(
+                scenario.where("physical_settlement_requests", r.index, period),
+                lambda r=r, period=period: auction.submit_request(  # type: ignore[misc]
+                    dealer=ids(r.dealer),
+                    client_order_id=f"request-{period}-{r.index}",
+                    side=r.side,
+                    size=r.size,
+                    customer=r.customer,
+                    market_position=r.market_position,
+                    market_position_side=r.market_position_side,
+                    now=now(),
+                ),
+            )
+        step(f"close stage 1{label}", lambda: auction.close_stage1(by=OPERATOR, now=now()))
+        if auction.phase is not Phase.SCHEDULED:
+            break
+        period += 1
     notes: list[str] = []
+    if len(scenario.reruns) > period:
+        notes.append(f"{len(scenario.reruns) - period} rerun(s) in the scenario were not needed")
+    for d in scenario.declines:
+        if d.kind.upper() == "PSR" or auction.phase is not Phase.STAGE1_CLOSED:
+            decline(scenario, auction, d, step, now)
     if auction.phase is Phase.STAGE1_CLOSED:
         step("open stage 2", lambda: auction.open_stage2(by=OPERATOR, now=now()))
         for o in scenario.orders:
             step(
                 scenario.where("limit_orders", o.index),
                 lambda o=o: auction.submit_limit_order(  # type: ignore[misc]
-                    dealer=o.dealer,
+                    dealer=ids(o.dealer),
                     client_order_id=f"order-{o.index}",
                     side=o.side,
                     price=o.price,
@@ -98,10 +133,39 @@ def run_offline(scenario: Scenario) -> Replay:
                     now=now(),
                 ),
             )
+        for d in scenario.declines:
+            if d.kind.upper() != "PSR":
+                decline(scenario, auction, d, step, now)
         step("close stage 2", lambda: auction.close_stage2(by=OPERATOR, now=now()))
     else:
-        notes = unused_orders_note(auction.phase.value, len(scenario.orders))
-    return Replay(auction.result(), history, notes)
+        notes += unused_orders_note(auction.phase.value, len(scenario.orders))
+    return Replay(auction.result(), history, notes, auction)
+
+
+def decline(
+    scenario: Scenario,
+    auction: CdsAuction,
+    d: DeclineEntry,
+    step: Callable[[str, Callable[[], Decision]], None],
+    now: Callable[[], datetime],
+) -> None:
+    """Record one declined customer request."""
+    if auction.terminal:
+        return
+    step(
+        scenario.where("customer_declines", d.index),
+        lambda: auction.decline_customer_request(
+            dealer=scenario.id_of(d.dealer),
+            client_order_id=f"decline-{d.index}",
+            customer=d.customer,
+            kind=d.kind,
+            side=d.side,
+            size=d.size,
+            price=d.price,
+            reason=d.reason,
+            now=now(),
+        ),
+    )
 
 
 def unused_orders_note(phase: str, orders: int) -> list[str]:

@@ -93,4 +93,133 @@ def result_to_dict(
             }
             for f in msg.limit_order_fills
         ],
+        "rounding_amount": str(msg.rounding_amount),
+        "residue": {
+            "limit_orders": str(msg.limit_order_residue),
+            "settlement_requests": str(msg.request_residue),
+        },
+        "invalid_settlement_requests": [
+            {
+                "dealer": rename(r.dealer),
+                "customer": r.customer or None,
+                "side": _SIDE[r.side],
+                "size": str(r.size),
+                "reason": r.reason,
+            }
+            for r in msg.invalid_settlement_requests
+        ],
+        "excluded_limit_orders": [
+            {
+                "dealer": rename(o.dealer),
+                "order_id": order_id(o.order_id),
+                "customer": o.customer or None,
+                "price": o.price,
+                "size": str(o.size),
+                "reason": o.reason,
+            }
+            for o in msg.excluded_limit_orders
+        ],
+        "initial_bidding_periods": [
+            {"attempt": p.attempt, "closed_at": p.closed_at, "failure": p.failure or None}
+            for p in msg.initial_bidding_periods
+        ],
+        "customer_declines": [
+            {
+                "dealer": rename(d.dealer),
+                "customer": d.customer,
+                "kind": d.kind,
+                "side": d.side,
+                "size": str(d.size),
+                "price": d.price or None,
+                "reason": d.reason,
+                "at": d.at,
+            }
+            for d in msg.customer_declines
+        ],
+    }
+
+
+def public_result_to_dict(msg: opb.PublicResult) -> dict[str, Any]:
+    """The public results as JSON (``PublicResult.to_dict`` shape of the engine)."""
+    return {
+        "auction_id": msg.auction_id,
+        "auction_set": msg.auction_set or None,
+        "currency": msg.currency,
+        "status": phase_name(msg.status),
+        "reason": msg.reason or None,
+        "final_price_date": msg.final_price_date or None,
+        "initial_market_midpoint": msg.initial_market_midpoint or None,
+        "open_interest": {
+            "side": _SIDE[msg.open_interest_side],
+            "size": str(msg.open_interest_size),
+        },
+        "final_price": msg.final_price or None,
+        "rounding_amount": str(msg.rounding_amount),
+        "initial_markets": [
+            {"dealer": m.dealer, "bid": m.bid, "offer": m.offer} for m in msg.initial_markets
+        ],
+        "matched_markets": [
+            {
+                "bid_dealer": m.bid_dealer,
+                "bid": m.bid,
+                "offer": m.offer,
+                "offer_dealer": m.offer_dealer,
+                "tradeable": m.tradeable,
+            }
+            for m in msg.matched_markets
+        ],
+        "adjustment_amounts": [
+            {
+                "dealer": a.dealer,
+                "amount": a.amount,
+                "currency": a.currency,
+                "payment_date": a.payment_date or None,
+            }
+            for a in msg.adjustment_amounts
+        ],
+        "physical_settlement_requests": [
+            {"dealer": r.dealer, "side": _SIDE[r.side], "size": str(r.size)}
+            for r in msg.physical_settlement_requests
+        ],
+        "limit_orders": [
+            {
+                "dealer": o.dealer,
+                "side": _ORDER_SIDE[o.side],
+                "price": o.price,
+                "size": str(o.size),
+                "filled": str(o.filled),
+                "status": _STATUS[o.status],
+                "from_initial_market": o.from_initial_market,
+            }
+            for o in msg.limit_orders
+        ],
+    }
+
+
+def statement_to_dict(msg: opb.SettlementStatement) -> dict[str, Any]:
+    """A settlement statement as JSON (``SettlementStatement.to_dict`` shape)."""
+    return {
+        "auction_id": msg.auction_id,
+        "dealer": msg.dealer,
+        "currency": msg.currency,
+        "final_price": msg.final_price,
+        "lines": [
+            {
+                "kind": line.kind,
+                "reference": line.reference,
+                "customer": line.customer or None,
+                "direction": line.direction,
+                "size": str(line.size),
+                "price": line.price,
+                "cash": line.cash,
+            }
+            for line in msg.lines
+        ],
+        "bonds_bought": str(msg.bonds_bought),
+        "bonds_sold": str(msg.bonds_sold),
+        "cash_paid": msg.cash_paid,
+        "cash_received": msg.cash_received,
+        "net_cash": msg.net_cash,
+        "adjustment_amount": msg.adjustment_amount,
+        "adjustment_payment_date": msg.adjustment_payment_date or None,
     }

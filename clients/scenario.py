@@ -12,15 +12,22 @@ A scenario is the whole of one auction as a JSON document (see ``examples/cds/RE
                        "size": "42000000"}]}
 
 Numbers may be decimal strings or JSON numbers; JSON numbers are read as exact decimals,
-never binary floats. Unknown fields are refused. This module reads a file and parses; it
-decides no auction rule (the engine does, and its refusals are reported against the entry).
+never binary floats. Unknown fields are refused. Dealers are written as published ("Bank of
+America / Merrill Lynch", accents, '&', '.'): each gets a safe internal id (:func:`dealer_id`)
+and the auction publishes the name. The order of the entries is their order of receipt.
+``reruns`` hold the submissions of further initial bidding periods (when stage 1 fails for
+too few markets); ``customer_declines`` the customer requests dealers declined. This module
+reads a file and parses; it decides no auction rule (the engine does, and its refusals are
+reported against the entry).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -74,25 +81,68 @@ class OrderEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class DeclineEntry:
+    """A customer request a dealer declined, as written in the scenario."""
+
+    index: int
+    dealer: str
+    customer: str
+    kind: str
+    side: str
+    size: str
+    price: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The submissions of one further initial bidding period (a rerun)."""
+
+    index: int
+    markets: tuple[MarketEntry, ...]
+    requests: tuple[RequestEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
-    """A parsed scenario: validated parameters, the panel, and the entries in file order."""
+    """A parsed scenario: validated parameters, the panel (published names), the entries in
+    file order, and the safe internal id of every dealer name."""
 
     params: AuctionParams
     panel: tuple[str, ...]
     markets: tuple[MarketEntry, ...]
     requests: tuple[RequestEntry, ...]
     orders: tuple[OrderEntry, ...]
+    ids: dict[str, str] = field(default_factory=dict)
+    reruns: tuple[Period, ...] = ()
+    declines: tuple[DeclineEntry, ...] = ()
 
-    def where(self, kind: str, index: int) -> str:
-        """How an entry is named in messages: ``initial_markets[3] (Barclays)``."""
+    def id_of(self, dealer: str) -> str:
+        """The internal id of a dealer name."""
+        return self.ids.get(dealer, dealer)
+
+    def where(self, kind: str, index: int, period: int = 0) -> str:
+        """How an entry is named in messages: ``initial_markets[3] (Barclays)``; entries of
+        a rerun as ``reruns[0].initial_markets[3] (Barclays)``."""
+        markets, requests = self.markets, self.requests
+        prefix = ""
+        if period:
+            rerun = self.reruns[period - 1]
+            markets, requests = rerun.markets, rerun.requests
+            prefix = f"reruns[{rerun.index}]."
         entries: dict[
-            str, tuple[MarketEntry, ...] | tuple[RequestEntry, ...] | tuple[OrderEntry, ...]
+            str,
+            tuple[MarketEntry, ...]
+            | tuple[RequestEntry, ...]
+            | tuple[OrderEntry, ...]
+            | tuple[DeclineEntry, ...],
         ] = {
-            "initial_markets": self.markets,
-            "physical_settlement_requests": self.requests,
+            "initial_markets": markets,
+            "physical_settlement_requests": requests,
             "limit_orders": self.orders,
+            "customer_declines": self.declines,
         }
-        return f"{kind}[{index}] ({entries[kind][index].dealer})"
+        return f"{prefix}{kind}[{index}] ({entries[kind][index].dealer})"
 
 
 _AUCTION_FIELDS = {
@@ -106,6 +156,12 @@ _AUCTION_FIELDS = {
     "min_limit_order_size",
     "max_orders_per_dealer",
     "midpoint_rounding",
+    "rounding_amount",
+    "require_market_position",
+    "calendar",
+    "fallback_settlement_method",
+    "max_initial_bidding_periods",
+    "date",
     "panel",
     "description",
 }
@@ -114,8 +170,38 @@ _TOP_FIELDS = {
     "initial_markets",
     "physical_settlement_requests",
     "limit_orders",
+    "customer_declines",
+    "reruns",
     "description",
 }
+#: Longest dealer name a scenario may use (the engine's limit for published names).
+MAX_DEALER_NAME = 200
+
+
+def dealer_id(name: str) -> str:
+    """A safe internal id for a published dealer name: ASCII letters and digits joined by
+    '-', lower case ("Bank of America / Merrill Lynch" -> "bank-of-america-merrill-lynch",
+    "Société Générale" -> "societe-generale"); "dealer" if nothing is left."""
+    ascii_text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:64].strip("-") or "dealer"
+
+
+def assign_ids(names: list[str]) -> dict[str, str]:
+    """Ids for names, in order, distinct ("-2", "-3" ... on a clash)."""
+    ids: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        if name in ids:
+            continue
+        base = candidate = dealer_id(name)
+        n = 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}-{n}"
+        taken.add(candidate)
+        ids[name] = candidate
+    return ids
 
 
 def read_text(path: Path) -> str:
@@ -174,18 +260,90 @@ def parse_scenario(text: str, *, source: str = "scenario") -> Scenario:
             min_limit_order_size=_number(auction, "min_limit_order_size", "auction", default="0"),
             max_orders_per_dealer=_int(auction, "max_orders_per_dealer", "auction", 0),
             midpoint_rounding=_text(auction, "midpoint_rounding", "auction", default="HALF_UP"),
+            rounding_amount=_number(auction, "rounding_amount", "auction", default=None),
+            require_market_position=_bool(auction, "require_market_position", "auction"),
+            calendar=_text(auction, "calendar", "auction", default=None),
+            fallback_settlement_method=_text(
+                auction, "fallback_settlement_method", "auction", default=None
+            ),
+            max_initial_bidding_periods=_int(auction, "max_initial_bidding_periods", "auction", 3),
+            auction_date=_text(auction, "date", "auction", default=None),
         )
     except InvalidInput as exc:
-        raise ScenarioError(exc.field, exc.description) from None
+        raise ScenarioError(exc.field.replace("auction_date", "date"), exc.description) from None
 
+    markets, requests = _stage1_entries(obj, "")
+    reruns = []
+    raw_reruns = obj.get("reruns", [])
+    if not isinstance(raw_reruns, list):
+        raise ScenarioError("reruns", "must be a list")
+    for k, rerun in enumerate(raw_reruns):
+        where = f"reruns[{k}]"
+        entries = json_object(
+            rerun, where, {"initial_markets", "physical_settlement_requests"}, set()
+        )
+        rerun_markets, rerun_requests = _stage1_entries(entries, f"{where}.")
+        reruns.append(Period(k, rerun_markets, rerun_requests))
+    orders = tuple(
+        OrderEntry(
+            i,
+            _dealer(e, w),
+            _text(e, "side", w),
+            _number(e, "price", w),
+            _number(e, "size", w),
+            _text(e, "customer", w, default=None),
+        )
+        for i, e, w in _entries(
+            obj, "limit_orders", {"dealer", "side", "price", "size", "customer"}
+        )
+    )
+    declines = tuple(
+        DeclineEntry(
+            i,
+            _dealer(e, w),
+            _text(e, "customer", w),
+            _text(e, "kind", w),
+            _text(e, "side", w),
+            _number(e, "size", w),
+            _number(e, "price", w, default=None),
+            _text(e, "reason", w),
+        )
+        for i, e, w in _entries(
+            obj,
+            "customer_declines",
+            {"dealer", "customer", "kind", "side", "size", "price", "reason"},
+        )
+    )
+    named = [m.dealer for m in markets] + [r.dealer for r in requests]
+    for rerun_period in reruns:
+        named += [m.dealer for m in rerun_period.markets]
+        named += [r.dealer for r in rerun_period.requests]
+    named += [o.dealer for o in orders] + [d.dealer for d in declines]
+    panel_raw = auction.get("panel")
+    if panel_raw is None:
+        panel = tuple(sorted(set(named)))
+    else:
+        if not isinstance(panel_raw, list) or not all(isinstance(p, str) for p in panel_raw):
+            raise ScenarioError("auction.panel", "must be a list of dealer names")
+        for i, name in enumerate(panel_raw):
+            _check_name(name, f"auction.panel[{i}]")
+        panel = tuple(panel_raw)
+    ids = assign_ids([*panel, *sorted(set(named) - set(panel))])
+    return Scenario(params, panel, markets, requests, orders, ids, tuple(reruns), declines)
+
+
+def _stage1_entries(
+    obj: Mapping[str, Any], prefix: str
+) -> tuple[tuple[MarketEntry, ...], tuple[RequestEntry, ...]]:
+    """The initial markets and settlement requests of one initial bidding period."""
     markets = tuple(
-        MarketEntry(i, _text(e, "dealer", w), _number(e, "bid", w), _number(e, "offer", w))
-        for i, e, w in _entries(obj, "initial_markets", {"dealer", "bid", "offer"})
+        MarketEntry(i, _dealer(e, w), _number(e, "bid", w), _number(e, "offer", w))
+        for i, e, w in _entries(obj, "initial_markets", {"dealer", "bid", "offer"}, prefix)
     )
     requests = tuple(
         RequestEntry(
             i,
-            _text(e, "dealer", w),
+            _dealer(e, w),
             _text(e, "side", w),
             _number(e, "size", w),
             _text(e, "customer", w, default=None),
@@ -196,30 +354,10 @@ def parse_scenario(text: str, *, source: str = "scenario") -> Scenario:
             obj,
             "physical_settlement_requests",
             {"dealer", "side", "size", "customer", "market_position"},
+            prefix,
         )
     )
-    orders = tuple(
-        OrderEntry(
-            i,
-            _text(e, "dealer", w),
-            _text(e, "side", w),
-            _number(e, "price", w),
-            _number(e, "size", w),
-            _text(e, "customer", w, default=None),
-        )
-        for i, e, w in _entries(
-            obj, "limit_orders", {"dealer", "side", "price", "size", "customer"}
-        )
-    )
-    named = {m.dealer for m in markets} | {r.dealer for r in requests} | {o.dealer for o in orders}
-    panel_raw = auction.get("panel")
-    if panel_raw is None:
-        panel = tuple(sorted(named))
-    else:
-        if not isinstance(panel_raw, list) or not all(isinstance(p, str) for p in panel_raw):
-            raise ScenarioError("auction.panel", "must be a list of dealer names")
-        panel = tuple(panel_raw)
-    return Scenario(params, panel, markets, requests, orders)
+    return markets, requests
 
 
 def describe(exc: DomainError) -> str:
@@ -230,17 +368,27 @@ def describe(exc: DomainError) -> str:
 
 
 def _entries(
-    obj: Mapping[str, Any], kind: str, allowed: set[str]
+    obj: Mapping[str, Any], kind: str, allowed: set[str], prefix: str = ""
 ) -> list[tuple[int, dict[str, Any], str]]:
     raw = obj.get(kind, [])
     if not isinstance(raw, list):
-        raise ScenarioError(kind, "must be a list")
+        raise ScenarioError(f"{prefix}{kind}", "must be a list")
     out = []
     for i, entry in enumerate(raw):
-        where = f"{kind}[{i}]"
+        where = f"{prefix}{kind}[{i}]"
         if isinstance(entry, dict) and isinstance(entry.get("dealer"), str):
             where = f"{where} ({entry['dealer']})"
-        required = allowed & {"dealer", "bid", "offer", "side", "size", "price"}
+        required = allowed & {
+            "dealer",
+            "bid",
+            "offer",
+            "side",
+            "size",
+            "price",
+            "customer" if kind == "customer_declines" else "",
+            "kind",
+            "reason",
+        }
         out.append((i, json_object(entry, where, allowed, required), where))
     return out
 
@@ -263,6 +411,26 @@ def _number(obj: Mapping[str, Any], key: str, where: str, default: Any = ...) ->
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise ScenarioError(where, f'{key} must be a decimal string such as "25.375"')
     return str(value)
+
+
+def _dealer(entry: Mapping[str, Any], where: str) -> str:
+    name: str = _text(entry, "dealer", where)
+    return _check_name(name, where)
+
+
+def _check_name(name: str, where: str) -> str:
+    if not name.strip() or len(name) > MAX_DEALER_NAME or not name.isprintable():
+        raise ScenarioError(
+            where, f"dealer must be a name of 1 to {MAX_DEALER_NAME} printable characters"
+        )
+    return name
+
+
+def _bool(obj: Mapping[str, Any], key: str, where: str) -> bool:
+    value = obj.get(key, False)
+    if not isinstance(value, bool):
+        raise ScenarioError(f"{where}.{key}", "must be true or false")
+    return value
 
 
 def _int(obj: Mapping[str, Any], key: str, where: str, default: int) -> int:

@@ -201,6 +201,34 @@ class DealerClient(Session):
         )
         return response.ack
 
+    async def decline_customer_request(
+        self,
+        auction_id: str,
+        client_order_id: str,
+        *,
+        customer: str,
+        kind: str,
+        side: str,
+        size: int,
+        reason: str,
+        price: str = "",
+    ) -> common_pb2.Ack:
+        """Record that the dealer declined a customer's request (kind PSR or LIMIT_ORDER)."""
+        response: apb.DeclineCustomerRequestResponse = await self._call(
+            self.stub.DeclineCustomerRequest,
+            apb.DeclineCustomerRequestRequest(
+                auction_id=auction_id,
+                client_order_id=client_order_id,
+                customer=customer,
+                kind=kind,
+                side=side,
+                size=size,
+                price=price,
+                reason=reason,
+            ),
+        )
+        return response.ack
+
     async def submit_orders(
         self, orders: Iterable[apb.SubmitOrdersRequest] | AsyncIterable[apb.SubmitOrdersRequest]
     ) -> apb.SubmitOrdersResponse:
@@ -250,16 +278,48 @@ class OperatorClient(Session):
         parameters: apb.AuctionParameters,
         panel: Sequence[str],
         schedule: dict[str, datetime] | None = None,
+        dealer_names: dict[str, str] | None = None,
     ) -> opb.CreateAuctionResponse:
-        """Create an auction; ``schedule`` maps stage1_open ... stage2_close to times."""
-        window = apb.WindowSchedule()
-        for name, when in (schedule or {}).items():
-            stamp = Timestamp()
-            stamp.FromDatetime(when)
-            getattr(window, name).CopyFrom(stamp)
-        request = opb.CreateAuctionRequest(parameters=parameters, panel=panel, schedule=window)
+        """Create an auction; ``schedule`` maps stage1_open ... stage2_close to times,
+        ``dealer_names`` panel ids to their published names."""
+        request = opb.CreateAuctionRequest(
+            parameters=parameters,
+            panel=panel,
+            schedule=_window(schedule),
+            dealer_names=dealer_names or {},
+        )
         response: opb.CreateAuctionResponse = await self._call(self.stub.CreateAuction, request)
         return response
+
+    async def create_auction_set(
+        self, request: opb.CreateAuctionSetRequest
+    ) -> opb.CreateAuctionSetResponse:
+        """Create several auctions under one set of terms."""
+        response: opb.CreateAuctionSetResponse = await self._call(
+            self.stub.CreateAuctionSet, request
+        )
+        return response
+
+    async def public_results(
+        self, auction_id: str = "", auction_set: str = ""
+    ) -> list[opb.PublicResult]:
+        """The public results (creditfixings shape) of an auction, or of every auction of a
+        set; open to every authenticated caller."""
+        response: opb.GetPublicResultsResponse = await self._call(
+            self.stub.GetPublicResults,
+            opb.GetPublicResultsRequest(auction_id=auction_id, auction_set=auction_set),
+        )
+        return list(response.results)
+
+    async def settlement_statement(
+        self, auction_id: str, dealer: str = ""
+    ) -> opb.SettlementStatement:
+        """A dealer's settlement statement (dealers: their own; operators: ``dealer``'s)."""
+        response: opb.GetSettlementStatementResponse = await self._call(
+            self.stub.GetSettlementStatement,
+            opb.GetSettlementStatementRequest(auction_id=auction_id, dealer=dealer),
+        )
+        return response.statement
 
     async def open_window(self, auction_id: str) -> opb.OpenWindowResponse:
         """Open the next window."""
@@ -334,3 +394,13 @@ class OperatorClient(Session):
         )
         async for event in call:
             yield event
+
+
+def _window(schedule: dict[str, datetime] | None) -> apb.WindowSchedule:
+    """A window schedule from stage1_open ... stage2_close times."""
+    window = apb.WindowSchedule()
+    for name, when in (schedule or {}).items():
+        stamp = Timestamp()
+        stamp.FromDatetime(when)
+        getattr(window, name).CopyFrom(stamp)
+    return window

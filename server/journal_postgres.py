@@ -14,6 +14,11 @@ standby may take over; the old writer's next write or heartbeat fails on the dea
 and it stops (fail-stop): it can never write beside the new leader. TCP keepalives on both
 ends bound how long a vanished machine keeps the lease.
 
+Why psycopg's blocking connection and not its asyncio one: the journal core runs one group
+commit writer for both backends on its own thread (``server/journal.py``), so every
+PostgreSQL round trip already happens off the event loop; and the lease must live on the
+writing session itself (above), which that thread owns. The event loop only awaits futures.
+
 This module must never compute hashes, never write a row it was not given, and never write
 without holding the lease.
 """

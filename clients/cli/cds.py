@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,10 @@ from clients.cli.connection import TlsCa, root_certificates
 from clients.online import load_credentials, run_online
 from clients.render import render_cds_result
 from clients.replay import run_offline
-from clients.scenario import ScenarioError, load_scenario
+from clients.scenario import ScenarioError, describe, load_scenario
+from matching.cds.publication import public_result
+from matching.cds.settlement import cash_settlement
+from matching.errors import DomainError
 
 app = typer.Typer(help="CDS credit-event settlement auctions.", no_args_is_help=True)
 
@@ -38,15 +42,29 @@ def run(
         str | None,
         typer.Option("--auction-id", help="With --target: create under this id instead."),
     ] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="Offline: print the public results instead.")
+    ] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="With --public: print CSV.")] = False,
     tls_ca: TlsCa = None,
 ) -> None:
     """Run a whole auction from a scenario file (offline, or through a live server)."""
     out = Console()
     err = Console(stderr=True)
+    if (public or as_csv) and target is not None:
+        err.print("--public and --csv are offline; online: closeout results --public")
+        raise typer.Exit(2)
+    if as_csv and not public:
+        err.print("--csv goes with --public")
+        raise typer.Exit(2)
     try:
         parsed = load_scenario(scenario)
         if target is None:
             replay = run_offline(parsed)
+            if public:
+                assert replay.auction is not None
+                show_public([public_result(replay.auction).to_dict()], as_json, as_csv)
+                return
             result, notes = replay.result.to_dict(), replay.notes
         else:
             if tokens is None:
@@ -71,6 +89,20 @@ def run(
     show(result, notes, as_json, out)
 
 
+def show_public(found: list[dict[str, Any]], as_json: bool, as_csv: bool) -> None:
+    """Print public results as JSON, CSV or tables."""
+    from clients.render import public_csv, render_public_result
+
+    out = Console()
+    if as_csv:
+        sys.stdout.write(public_csv(found))
+    elif as_json:
+        out.print_json(json.dumps(found[0] if len(found) == 1 else found))
+    else:
+        for result in found:
+            render_public_result(result, out)
+
+
 def show(result: dict[str, Any], notes: list[str], as_json: bool, out: Console) -> None:
     """Print a result dict as JSON or as tables."""
     if as_json:
@@ -79,6 +111,36 @@ def show(result: dict[str, Any], notes: list[str], as_json: bool, out: Console) 
     render_cds_result(result, out)
     for note in notes:
         out.print(f"note: {note}", highlight=False)
+
+
+@app.command("cash-settlement")
+def cash_settlement_command(
+    final_price: Annotated[str, typer.Option("--final-price", help="Auction final price.")],
+    notional: Annotated[
+        list[str], typer.Option("--notional", help="Notional of a CDS trade (repeatable).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """What the protection seller pays on each notional: notional x (100 - min(final, 100))%."""
+    err = Console(stderr=True)
+    try:
+        rows = [(n, cash_settlement(n, final_price)) for n in notional]
+    except DomainError as exc:
+        err.print(f"[bold red]refused[/] {describe(exc)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    out = Console()
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "final_price": final_price,
+                    "trades": [{"notional": n, "seller_pays": owed} for n, owed in rows],
+                }
+            )
+        )
+        return
+    for n, owed in rows:
+        out.print(f"notional {n}: protection seller pays {owed}", highlight=False)
 
 
 cds_live.register(app)

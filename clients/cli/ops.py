@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import sys
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,7 +19,8 @@ from clients.cli.connection import (
     require_token,
     root_certificates,
 )
-from clients.results import phase_name, result_to_dict, side_name
+from clients.render import public_csv, render_public_result
+from clients.results import phase_name, public_result_to_dict, result_to_dict, side_name
 from clients.sdk import OperatorClient
 
 
@@ -48,22 +51,56 @@ def auctions(target: Target = "127.0.0.1:50051", token: Token = None, tls_ca: Tl
 
 
 def results(
-    auction_id: Annotated[str, typer.Argument(help="Auction id.")],
+    auction_id: Annotated[str, typer.Argument(help="Auction id (or the set's, with --set).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    public: Annotated[
+        bool,
+        typer.Option("--public", help="The public results (creditfixings shape, no customers)."),
+    ] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="With --public: print CSV.")] = False,
+    auction_set: Annotated[
+        bool, typer.Option("--set", help="With --public: every auction of this auction set.")
+    ] = False,
     target: Target = "127.0.0.1:50051",
     token: Token = None,
     tls_ca: TlsCa = None,
 ) -> None:
-    """Print an auction's publication so far."""
+    """Print an auction's publication so far (``--public``: what is published)."""
+    if (as_csv or auction_set) and not public:
+        Console(stderr=True).print("--csv and --set go with --public")
+        raise typer.Exit(2)
 
     async def go() -> None:
         async with OperatorClient(
             target, require_token(token), root_certificates=root_certificates(tls_ca)
         ) as client:
+            if public:
+                found = await client.public_results(
+                    auction_id="" if auction_set else auction_id,
+                    auction_set=auction_id if auction_set else "",
+                )
+                show_public(
+                    [public_result_to_dict(r) for r in found], as_json, as_csv, many=auction_set
+                )
+                return
             result = await client.results(auction_id)
         show(result_to_dict(result), [], as_json, Console())
 
     call_server(go)
+
+
+def show_public(
+    found: list[dict[str, Any]], as_json: bool, as_csv: bool, *, many: bool = False
+) -> None:
+    """Print public results as JSON (one object, or a list for a set), CSV or tables."""
+    out = Console()
+    if as_csv:
+        sys.stdout.write(public_csv(found))
+    elif as_json:
+        out.print_json(json.dumps(found if many else found[0]))
+    else:
+        for result in found:
+            render_public_result(result, out)
 
 
 def watch(

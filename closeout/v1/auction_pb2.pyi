@@ -167,6 +167,12 @@ class AuctionParameters(_message.Message):
     MIN_LIMIT_ORDER_SIZE_FIELD_NUMBER: _builtins.int
     MAX_ORDERS_PER_DEALER_FIELD_NUMBER: _builtins.int
     MIDPOINT_ROUNDING_FIELD_NUMBER: _builtins.int
+    ROUNDING_AMOUNT_FIELD_NUMBER: _builtins.int
+    REQUIRE_MARKET_POSITION_FIELD_NUMBER: _builtins.int
+    CALENDAR_FIELD_NUMBER: _builtins.int
+    FALLBACK_SETTLEMENT_METHOD_FIELD_NUMBER: _builtins.int
+    MAX_INITIAL_BIDDING_PERIODS_FIELD_NUMBER: _builtins.int
+    AUCTION_DATE_FIELD_NUMBER: _builtins.int
     auction_id: _builtins.str
     """Auction identifier, unique on the server."""
     currency: _builtins.str
@@ -189,6 +195,24 @@ class AuctionParameters(_message.Message):
     """Most limit orders one dealer may have resting; 0 for no limit."""
     midpoint_rounding: Global___MidpointRounding.ValueType
     """Rounding of the midpoint."""
+    rounding_amount: _builtins.int
+    """The Rounding Convention's unit, currency units; 0: the currency's (USD and EUR 1000,
+    JPY 100000; any other currency must state it).
+    """
+    require_market_position: _builtins.bool
+    """Every settlement request of a positive size must carry the attested market position."""
+    calendar: _builtins.str
+    """Business-day calendar for payment dates ("NewYork+London" when empty)."""
+    fallback_settlement_method: _builtins.str
+    """What applies when the auction is cancelled after failed initial bidding periods
+    ("Physical Settlement" when empty).
+    """
+    max_initial_bidding_periods: _builtins.int
+    """Initial bidding periods (the first and its reruns) before cancellation; 0: 3."""
+    auction_date: _builtins.str
+    """Auction date, YYYY-MM-DD (reruns open on it or the next two business days); empty:
+    the day of the first failed period.
+    """
     def __init__(
         self,
         *,
@@ -202,10 +226,16 @@ class AuctionParameters(_message.Message):
         min_limit_order_size: _builtins.int = ...,
         max_orders_per_dealer: _builtins.int = ...,
         midpoint_rounding: Global___MidpointRounding.ValueType = ...,
+        rounding_amount: _builtins.int = ...,
+        require_market_position: _builtins.bool = ...,
+        calendar: _builtins.str = ...,
+        fallback_settlement_method: _builtins.str = ...,
+        max_initial_bidding_periods: _builtins.int = ...,
+        auction_date: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_id", b"auction_id", "cap_amount", b"cap_amount", "currency", b"currency", "max_orders_per_dealer", b"max_orders_per_dealer", "max_spread", b"max_spread", "midpoint_rounding", b"midpoint_rounding", "min_limit_order_size", b"min_limit_order_size", "min_valid_submissions", b"min_valid_submissions", "price_increment", b"price_increment", "quotation_amount", b"quotation_amount"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_date", b"auction_date", "auction_id", b"auction_id", "calendar", b"calendar", "cap_amount", b"cap_amount", "currency", b"currency", "fallback_settlement_method", b"fallback_settlement_method", "max_initial_bidding_periods", b"max_initial_bidding_periods", "max_orders_per_dealer", b"max_orders_per_dealer", "max_spread", b"max_spread", "midpoint_rounding", b"midpoint_rounding", "min_limit_order_size", b"min_limit_order_size", "min_valid_submissions", b"min_valid_submissions", "price_increment", b"price_increment", "quotation_amount", b"quotation_amount", "require_market_position", b"require_market_position", "rounding_amount", b"rounding_amount"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -259,15 +289,39 @@ class Auction(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class DealerNamesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     PARAMETERS_FIELD_NUMBER: _builtins.int
     PANEL_FIELD_NUMBER: _builtins.int
     SCHEDULE_FIELD_NUMBER: _builtins.int
     PHASE_FIELD_NUMBER: _builtins.int
     LAST_SEQUENCE_FIELD_NUMBER: _builtins.int
+    DEALER_NAMES_FIELD_NUMBER: _builtins.int
+    AUCTION_SET_FIELD_NUMBER: _builtins.int
     phase: Global___Phase.ValueType
     """Current phase."""
     last_sequence: _builtins.int
     """Sequence number of the auction's last event."""
+    auction_set: _builtins.str
+    """The auction set (one set of terms) the auction belongs to; empty for a lone auction."""
     @_builtins.property
     def parameters(self) -> Global___AuctionParameters:
         """Parameters."""
@@ -280,6 +334,12 @@ class Auction(_message.Message):
     def schedule(self) -> Global___WindowSchedule:
         """Window schedule."""
 
+    @_builtins.property
+    def dealer_names(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Published names by panel id ("Bank of America / Merrill Lynch"); ids without one are
+        published as the id.
+        """
+
     def __init__(
         self,
         *,
@@ -288,10 +348,12 @@ class Auction(_message.Message):
         schedule: Global___WindowSchedule | None = ...,
         phase: Global___Phase.ValueType = ...,
         last_sequence: _builtins.int = ...,
+        dealer_names: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        auction_set: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["parameters", b"parameters", "schedule", b"schedule"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["last_sequence", b"last_sequence", "panel", b"panel", "parameters", b"parameters", "phase", b"phase", "schedule", b"schedule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_set", b"auction_set", "dealer_names", b"dealer_names", "last_sequence", b"last_sequence", "panel", b"panel", "parameters", b"parameters", "phase", b"phase", "schedule", b"schedule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -738,6 +800,80 @@ class CancelLimitOrderResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CancelLimitOrderResponse: _TypeAlias = CancelLimitOrderResponse  # noqa: Y015
+
+@_typing.final
+class DeclineCustomerRequestRequest(_message.Message):
+    """A customer request the caller declined."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUCTION_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    auction_id: _builtins.str
+    """Auction."""
+    client_order_id: _builtins.str
+    """Idempotency key of this record."""
+    customer: _builtins.str
+    """The customer (an LEI or similar)."""
+    kind: _builtins.str
+    """"PSR" or "LIMIT_ORDER"."""
+    side: _builtins.str
+    """BUY/SELL for a PSR, BID/OFFER for a limit order."""
+    size: _builtins.int
+    """Size asked for, currency units."""
+    price: _builtins.str
+    """Limit price asked for (limit orders); empty otherwise."""
+    reason: _builtins.str
+    """Why it was declined (required)."""
+    def __init__(
+        self,
+        *,
+        auction_id: _builtins.str = ...,
+        client_order_id: _builtins.str = ...,
+        customer: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        side: _builtins.str = ...,
+        size: _builtins.int = ...,
+        price: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_id", b"auction_id", "client_order_id", b"client_order_id", "customer", b"customer", "kind", b"kind", "price", b"price", "reason", b"reason", "side", b"side", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeclineCustomerRequestRequest: _TypeAlias = DeclineCustomerRequestRequest  # noqa: Y015
+
+@_typing.final
+class DeclineCustomerRequestResponse(_message.Message):
+    """Recorded (durable)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ack(self) -> _common_pb2.Ack:
+        """Acknowledgement."""
+
+    def __init__(
+        self,
+        *,
+        ack: _common_pb2.Ack | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeclineCustomerRequestResponse: _TypeAlias = DeclineCustomerRequestResponse  # noqa: Y015
 
 @_typing.final
 class SubmitOrdersRequest(_message.Message):

@@ -70,6 +70,11 @@ class AuctionServiceStub(object):
                 request_serializer=closeout_dot_v1_dot_auction__pb2.CancelLimitOrderRequest.SerializeToString,
                 response_deserializer=closeout_dot_v1_dot_auction__pb2.CancelLimitOrderResponse.FromString,
                 _registered_method=True)
+        self.DeclineCustomerRequest = channel.unary_unary(
+                '/closeout.v1.AuctionService/DeclineCustomerRequest',
+                request_serializer=closeout_dot_v1_dot_auction__pb2.DeclineCustomerRequestRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_auction__pb2.DeclineCustomerRequestResponse.FromString,
+                _registered_method=True)
         self.SubmitOrders = channel.stream_unary(
                 '/closeout.v1.AuctionService/SubmitOrders',
                 request_serializer=closeout_dot_v1_dot_auction__pb2.SubmitOrdersRequest.SerializeToString,
@@ -145,6 +150,14 @@ class AuctionServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeclineCustomerRequest(self, request, context):
+        """Records that the caller declined a customer's request (stage 1 or 2); seen only by the
+        caller and operators.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SubmitOrders(self, request_iterator, context):
         """Bulk limit orders: stream many, get one answer once all accepted ones are durable.
         """
@@ -211,6 +224,11 @@ def add_AuctionServiceServicer_to_server(servicer, server):
                     servicer.CancelLimitOrder,
                     request_deserializer=closeout_dot_v1_dot_auction__pb2.CancelLimitOrderRequest.FromString,
                     response_serializer=closeout_dot_v1_dot_auction__pb2.CancelLimitOrderResponse.SerializeToString,
+            ),
+            'DeclineCustomerRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeclineCustomerRequest,
+                    request_deserializer=closeout_dot_v1_dot_auction__pb2.DeclineCustomerRequestRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_auction__pb2.DeclineCustomerRequestResponse.SerializeToString,
             ),
             'SubmitOrders': grpc.stream_unary_rpc_method_handler(
                     servicer.SubmitOrders,
@@ -423,6 +441,33 @@ class AuctionService(object):
             '/closeout.v1.AuctionService/CancelLimitOrder',
             closeout_dot_v1_dot_auction__pb2.CancelLimitOrderRequest.SerializeToString,
             closeout_dot_v1_dot_auction__pb2.CancelLimitOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeclineCustomerRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/closeout.v1.AuctionService/DeclineCustomerRequest',
+            closeout_dot_v1_dot_auction__pb2.DeclineCustomerRequestRequest.SerializeToString,
+            closeout_dot_v1_dot_auction__pb2.DeclineCustomerRequestResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,6 +57,10 @@ class AuctionServiceStub:
     """Changes price and size of one of the caller's limit orders (stage 2)."""
     CancelLimitOrder: _grpc.UnaryUnaryMultiCallable[_auction_pb2.CancelLimitOrderRequest, _auction_pb2.CancelLimitOrderResponse]
     """Withdraws one of the caller's limit orders (stage 2)."""
+    DeclineCustomerRequest: _grpc.UnaryUnaryMultiCallable[_auction_pb2.DeclineCustomerRequestRequest, _auction_pb2.DeclineCustomerRequestResponse]
+    """Records that the caller declined a customer's request (stage 1 or 2); seen only by the
+    caller and operators.
+    """
     SubmitOrders: _grpc.StreamUnaryMultiCallable[_auction_pb2.SubmitOrdersRequest, _auction_pb2.SubmitOrdersResponse]
     """Bulk limit orders: stream many, get one answer once all accepted ones are durable."""
     ListMySubmissions: _grpc.UnaryUnaryMultiCallable[_auction_pb2.ListMySubmissionsRequest, _auction_pb2.ListMySubmissionsResponse]
@@ -87,6 +91,10 @@ class AuctionServiceAsyncStub(AuctionServiceStub):
     """Changes price and size of one of the caller's limit orders (stage 2)."""
     CancelLimitOrder: _aio.UnaryUnaryMultiCallable[_auction_pb2.CancelLimitOrderRequest, _auction_pb2.CancelLimitOrderResponse]  # type: ignore[assignment]
     """Withdraws one of the caller's limit orders (stage 2)."""
+    DeclineCustomerRequest: _aio.UnaryUnaryMultiCallable[_auction_pb2.DeclineCustomerRequestRequest, _auction_pb2.DeclineCustomerRequestResponse]  # type: ignore[assignment]
+    """Records that the caller declined a customer's request (stage 1 or 2); seen only by the
+    caller and operators.
+    """
     SubmitOrders: _aio.StreamUnaryMultiCallable[_auction_pb2.SubmitOrdersRequest, _auction_pb2.SubmitOrdersResponse]  # type: ignore[assignment]
     """Bulk limit orders: stream many, get one answer once all accepted ones are durable."""
     ListMySubmissions: _aio.UnaryUnaryMultiCallable[_auction_pb2.ListMySubmissionsRequest, _auction_pb2.ListMySubmissionsResponse]  # type: ignore[assignment]
@@ -156,6 +164,16 @@ class AuctionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auction_pb2.CancelLimitOrderResponse, _abc.Awaitable[_auction_pb2.CancelLimitOrderResponse]]:
         """Withdraws one of the caller's limit orders (stage 2)."""
+
+    @_abc_1.abstractmethod
+    def DeclineCustomerRequest(
+        self,
+        request: _auction_pb2.DeclineCustomerRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auction_pb2.DeclineCustomerRequestResponse, _abc.Awaitable[_auction_pb2.DeclineCustomerRequestResponse]]:
+        """Records that the caller declined a customer's request (stage 1 or 2); seen only by the
+        caller and operators.
+        """
 
     @_abc_1.abstractmethod
     def SubmitOrders(

@@ -62,9 +62,30 @@ class CreateAuctionRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class DealerNamesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     PARAMETERS_FIELD_NUMBER: _builtins.int
     PANEL_FIELD_NUMBER: _builtins.int
     SCHEDULE_FIELD_NUMBER: _builtins.int
+    DEALER_NAMES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def parameters(self) -> _auction_pb2.AuctionParameters:
         """Parameters (auction_id included)."""
@@ -77,16 +98,21 @@ class CreateAuctionRequest(_message.Message):
     def schedule(self) -> _auction_pb2.WindowSchedule:
         """Window schedule; unset times are by hand."""
 
+    @_builtins.property
+    def dealer_names(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Published names by panel id ("Bank of America / Merrill Lynch", accents, '&', '.')."""
+
     def __init__(
         self,
         *,
         parameters: _auction_pb2.AuctionParameters | None = ...,
         panel: _abc.Iterable[_builtins.str] | None = ...,
         schedule: _auction_pb2.WindowSchedule | None = ...,
+        dealer_names: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["parameters", b"parameters", "schedule", b"schedule"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["panel", b"panel", "parameters", b"parameters", "schedule", b"schedule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dealer_names", b"dealer_names", "panel", b"panel", "parameters", b"parameters", "schedule", b"schedule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -549,6 +575,13 @@ class AuctionResult(_message.Message):
     SETTLEMENT_PRICE_FIELD_NUMBER: _builtins.int
     MARKET_POSITION_TRADES_FIELD_NUMBER: _builtins.int
     LIMIT_ORDER_FILLS_FIELD_NUMBER: _builtins.int
+    ROUNDING_AMOUNT_FIELD_NUMBER: _builtins.int
+    LIMIT_ORDER_RESIDUE_FIELD_NUMBER: _builtins.int
+    REQUEST_RESIDUE_FIELD_NUMBER: _builtins.int
+    INVALID_SETTLEMENT_REQUESTS_FIELD_NUMBER: _builtins.int
+    EXCLUDED_LIMIT_ORDERS_FIELD_NUMBER: _builtins.int
+    INITIAL_BIDDING_PERIODS_FIELD_NUMBER: _builtins.int
+    CUSTOMER_DECLINES_FIELD_NUMBER: _builtins.int
     auction_id: _builtins.str
     """Auction."""
     currency: _builtins.str
@@ -567,6 +600,12 @@ class AuctionResult(_message.Message):
     """Final price; empty until fixed."""
     settlement_price: _builtins.str
     """The final price capped at 100, for cash settlement."""
+    rounding_amount: _builtins.int
+    """The Rounding Convention's unit."""
+    limit_order_residue: _builtins.int
+    """What the Rounding Convention left unallocated of the open interest (below one unit)."""
+    request_residue: _builtins.int
+    """The same for settlement requests scaled down when the orders ran out."""
     @_builtins.property
     def adjustment_amounts(self) -> _containers.RepeatedCompositeFieldContainer[_auction_pb2.AdjustmentAmount]:
         """Adjustment amounts."""
@@ -582,6 +621,22 @@ class AuctionResult(_message.Message):
     @_builtins.property
     def limit_order_fills(self) -> _containers.RepeatedCompositeFieldContainer[Global___LimitOrderFill]:
         """Every limit order and its fill."""
+
+    @_builtins.property
+    def invalid_settlement_requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___InvalidSettlementRequest]:
+        """Settlement requests that did not count, with the reason."""
+
+    @_builtins.property
+    def excluded_limit_orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExcludedLimitOrder]:
+        """Limit orders that did not count, with the reason."""
+
+    @_builtins.property
+    def initial_bidding_periods(self) -> _containers.RepeatedCompositeFieldContainer[Global___InitialBiddingPeriod]:
+        """Every initial bidding period that closed."""
+
+    @_builtins.property
+    def customer_declines(self) -> _containers.RepeatedCompositeFieldContainer[Global___CustomerDecline]:
+        """Customer requests declined (the caller's own, or all for operators)."""
 
     def __init__(
         self,
@@ -599,14 +654,815 @@ class AuctionResult(_message.Message):
         settlement_price: _builtins.str = ...,
         market_position_trades: _abc.Iterable[Global___MarketPositionTrade] | None = ...,
         limit_order_fills: _abc.Iterable[Global___LimitOrderFill] | None = ...,
+        rounding_amount: _builtins.int = ...,
+        limit_order_residue: _builtins.int = ...,
+        request_residue: _builtins.int = ...,
+        invalid_settlement_requests: _abc.Iterable[Global___InvalidSettlementRequest] | None = ...,
+        excluded_limit_orders: _abc.Iterable[Global___ExcludedLimitOrder] | None = ...,
+        initial_bidding_periods: _abc.Iterable[Global___InitialBiddingPeriod] | None = ...,
+        customer_declines: _abc.Iterable[Global___CustomerDecline] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment_amounts", b"adjustment_amounts", "auction_id", b"auction_id", "currency", b"currency", "final_price", b"final_price", "initial_market_midpoint", b"initial_market_midpoint", "limit_order_fills", b"limit_order_fills", "market_position_trades", b"market_position_trades", "matched_markets", b"matched_markets", "open_interest_side", b"open_interest_side", "open_interest_size", b"open_interest_size", "reason", b"reason", "settlement_price", b"settlement_price", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment_amounts", b"adjustment_amounts", "auction_id", b"auction_id", "currency", b"currency", "customer_declines", b"customer_declines", "excluded_limit_orders", b"excluded_limit_orders", "final_price", b"final_price", "initial_bidding_periods", b"initial_bidding_periods", "initial_market_midpoint", b"initial_market_midpoint", "invalid_settlement_requests", b"invalid_settlement_requests", "limit_order_fills", b"limit_order_fills", "limit_order_residue", b"limit_order_residue", "market_position_trades", b"market_position_trades", "matched_markets", b"matched_markets", "open_interest_side", b"open_interest_side", "open_interest_size", b"open_interest_size", "reason", b"reason", "request_residue", b"request_residue", "rounding_amount", b"rounding_amount", "settlement_price", b"settlement_price", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AuctionResult: _TypeAlias = AuctionResult  # noqa: Y015
+
+@_typing.final
+class InvalidSettlementRequest(_message.Message):
+    """A settlement request that does not count."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEALER_FIELD_NUMBER: _builtins.int
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    dealer: _builtins.str
+    """Dealer."""
+    customer: _builtins.str
+    """Customer (only for its dealer and operators)."""
+    side: _auction_pb2.Side.ValueType
+    """Direction."""
+    size: _builtins.int
+    """Size."""
+    reason: _builtins.str
+    """Why."""
+    def __init__(
+        self,
+        *,
+        dealer: _builtins.str = ...,
+        customer: _builtins.str = ...,
+        side: _auction_pb2.Side.ValueType = ...,
+        size: _builtins.int = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "dealer", b"dealer", "reason", b"reason", "side", b"side", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InvalidSettlementRequest: _TypeAlias = InvalidSettlementRequest  # noqa: Y015
+
+@_typing.final
+class ExcludedLimitOrder(_message.Message):
+    """A limit order that does not count."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEALER_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    dealer: _builtins.str
+    """Dealer."""
+    order_id: _builtins.str
+    """Order id."""
+    customer: _builtins.str
+    """Customer (only for its dealer and operators)."""
+    price: _builtins.str
+    """Limit price."""
+    size: _builtins.int
+    """Size."""
+    reason: _builtins.str
+    """Why."""
+    def __init__(
+        self,
+        *,
+        dealer: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        customer: _builtins.str = ...,
+        price: _builtins.str = ...,
+        size: _builtins.int = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "dealer", b"dealer", "order_id", b"order_id", "price", b"price", "reason", b"reason", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExcludedLimitOrder: _TypeAlias = ExcludedLimitOrder  # noqa: Y015
+
+@_typing.final
+class InitialBiddingPeriod(_message.Message):
+    """One initial bidding period."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    CLOSED_AT_FIELD_NUMBER: _builtins.int
+    FAILURE_FIELD_NUMBER: _builtins.int
+    attempt: _builtins.int
+    """1 for the first, then each rerun."""
+    closed_at: _builtins.str
+    """When it closed (ISO-8601)."""
+    failure: _builtins.str
+    """Why it failed; empty if it did not."""
+    def __init__(
+        self,
+        *,
+        attempt: _builtins.int = ...,
+        closed_at: _builtins.str = ...,
+        failure: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "closed_at", b"closed_at", "failure", b"failure"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InitialBiddingPeriod: _TypeAlias = InitialBiddingPeriod  # noqa: Y015
+
+@_typing.final
+class CustomerDecline(_message.Message):
+    """A customer request a dealer declined."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEALER_FIELD_NUMBER: _builtins.int
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    dealer: _builtins.str
+    """Dealer."""
+    customer: _builtins.str
+    """Customer."""
+    kind: _builtins.str
+    """PSR or LIMIT_ORDER."""
+    side: _builtins.str
+    """Side asked for."""
+    size: _builtins.int
+    """Size asked for."""
+    price: _builtins.str
+    """Price asked for; empty for a PSR."""
+    reason: _builtins.str
+    """Why."""
+    at: _builtins.str
+    """When it was recorded (ISO-8601)."""
+    def __init__(
+        self,
+        *,
+        dealer: _builtins.str = ...,
+        customer: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        side: _builtins.str = ...,
+        size: _builtins.int = ...,
+        price: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        at: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "customer", b"customer", "dealer", b"dealer", "kind", b"kind", "price", b"price", "reason", b"reason", "side", b"side", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustomerDecline: _TypeAlias = CustomerDecline  # noqa: Y015
+
+@_typing.final
+class GetPublicResultsRequest(_message.Message):
+    """Which public results."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUCTION_ID_FIELD_NUMBER: _builtins.int
+    AUCTION_SET_FIELD_NUMBER: _builtins.int
+    auction_id: _builtins.str
+    """One auction; or empty with auction_set."""
+    auction_set: _builtins.str
+    """Every auction of this set, published together."""
+    def __init__(
+        self,
+        *,
+        auction_id: _builtins.str = ...,
+        auction_set: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_id", b"auction_id", "auction_set", b"auction_set"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPublicResultsRequest: _TypeAlias = GetPublicResultsRequest  # noqa: Y015
+
+@_typing.final
+class PublicMarket(_message.Message):
+    """A dealer's initial market."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEALER_FIELD_NUMBER: _builtins.int
+    BID_FIELD_NUMBER: _builtins.int
+    OFFER_FIELD_NUMBER: _builtins.int
+    dealer: _builtins.str
+    """Dealer (published name)."""
+    bid: _builtins.str
+    """Bid."""
+    offer: _builtins.str
+    """Offer."""
+    def __init__(
+        self,
+        *,
+        dealer: _builtins.str = ...,
+        bid: _builtins.str = ...,
+        offer: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bid", b"bid", "dealer", b"dealer", "offer", b"offer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublicMarket: _TypeAlias = PublicMarket  # noqa: Y015
+
+@_typing.final
+class PublicMatchedMarket(_message.Message):
+    """A matched market."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BID_DEALER_FIELD_NUMBER: _builtins.int
+    BID_FIELD_NUMBER: _builtins.int
+    OFFER_FIELD_NUMBER: _builtins.int
+    OFFER_DEALER_FIELD_NUMBER: _builtins.int
+    TRADEABLE_FIELD_NUMBER: _builtins.int
+    bid_dealer: _builtins.str
+    """Bid dealer."""
+    bid: _builtins.str
+    """Bid."""
+    offer: _builtins.str
+    """Offer."""
+    offer_dealer: _builtins.str
+    """Offer dealer."""
+    tradeable: _builtins.bool
+    """Bid >= offer."""
+    def __init__(
+        self,
+        *,
+        bid_dealer: _builtins.str = ...,
+        bid: _builtins.str = ...,
+        offer: _builtins.str = ...,
+        offer_dealer: _builtins.str = ...,
+        tradeable: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bid", b"bid", "bid_dealer", b"bid_dealer", "offer", b"offer", "offer_dealer", b"offer_dealer", "tradeable", b"tradeable"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublicMatchedMarket: _TypeAlias = PublicMatchedMarket  # noqa: Y015
+
+@_typing.final
+class PublicAdjustment(_message.Message):
+    """An adjustment amount and when it is paid."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEALER_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    PAYMENT_DATE_FIELD_NUMBER: _builtins.int
+    dealer: _builtins.str
+    """Dealer."""
+    amount: _builtins.str
+    """Amount (decimal string)."""
+    currency: _builtins.str
+    """Currency."""
+    payment_date: _builtins.str
+    """Payment date (third business day after the final price), YYYY-MM-DD; empty until then."""
+    def __init__(
+        self,
+        *,
+        dealer: _builtins.str = ...,
+        amount: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        payment_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "currency", b"currency", "dealer", b"dealer", "payment_date", b"payment_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublicAdjustment: _TypeAlias = PublicAdjustment  # noqa: Y015
+
+@_typing.final
+class PublicRequest(_message.Message):
+    """A dealer's net physical settlement request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEALER_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    dealer: _builtins.str
+    """Dealer."""
+    side: _auction_pb2.Side.ValueType
+    """Direction."""
+    size: _builtins.int
+    """Size."""
+    def __init__(
+        self,
+        *,
+        dealer: _builtins.str = ...,
+        side: _auction_pb2.Side.ValueType = ...,
+        size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dealer", b"dealer", "side", b"side", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublicRequest: _TypeAlias = PublicRequest  # noqa: Y015
+
+@_typing.final
+class PublicLimitOrder(_message.Message):
+    """A limit order and what filled."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEALER_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    FILLED_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    FROM_INITIAL_MARKET_FIELD_NUMBER: _builtins.int
+    dealer: _builtins.str
+    """Dealer."""
+    side: _auction_pb2.OrderSide.ValueType
+    """BID or OFFER."""
+    price: _builtins.str
+    """Limit price."""
+    size: _builtins.int
+    """Size."""
+    filled: _builtins.int
+    """Filled."""
+    status: Global___FillStatus.ValueType
+    """Outcome."""
+    from_initial_market: _builtins.bool
+    """Carried over from the dealer's initial market."""
+    def __init__(
+        self,
+        *,
+        dealer: _builtins.str = ...,
+        side: _auction_pb2.OrderSide.ValueType = ...,
+        price: _builtins.str = ...,
+        size: _builtins.int = ...,
+        filled: _builtins.int = ...,
+        status: Global___FillStatus.ValueType = ...,
+        from_initial_market: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dealer", b"dealer", "filled", b"filled", "from_initial_market", b"from_initial_market", "price", b"price", "side", b"side", "size", b"size", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublicLimitOrder: _TypeAlias = PublicLimitOrder  # noqa: Y015
+
+@_typing.final
+class PublicResult(_message.Message):
+    """The public results of one auction."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUCTION_ID_FIELD_NUMBER: _builtins.int
+    AUCTION_SET_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    FINAL_PRICE_DATE_FIELD_NUMBER: _builtins.int
+    INITIAL_MARKET_MIDPOINT_FIELD_NUMBER: _builtins.int
+    OPEN_INTEREST_SIDE_FIELD_NUMBER: _builtins.int
+    OPEN_INTEREST_SIZE_FIELD_NUMBER: _builtins.int
+    FINAL_PRICE_FIELD_NUMBER: _builtins.int
+    ROUNDING_AMOUNT_FIELD_NUMBER: _builtins.int
+    INITIAL_MARKETS_FIELD_NUMBER: _builtins.int
+    MATCHED_MARKETS_FIELD_NUMBER: _builtins.int
+    ADJUSTMENT_AMOUNTS_FIELD_NUMBER: _builtins.int
+    PHYSICAL_SETTLEMENT_REQUESTS_FIELD_NUMBER: _builtins.int
+    LIMIT_ORDERS_FIELD_NUMBER: _builtins.int
+    auction_id: _builtins.str
+    """Auction."""
+    auction_set: _builtins.str
+    """Its set, if any."""
+    currency: _builtins.str
+    """Currency."""
+    status: _auction_pb2.Phase.ValueType
+    """Phase."""
+    reason: _builtins.str
+    """Failure or cancellation reason."""
+    final_price_date: _builtins.str
+    """Day the final price was determined, YYYY-MM-DD."""
+    initial_market_midpoint: _builtins.str
+    """Inside market midpoint."""
+    open_interest_side: _auction_pb2.Side.ValueType
+    """Open interest direction."""
+    open_interest_size: _builtins.int
+    """Open interest size."""
+    final_price: _builtins.str
+    """Final price."""
+    rounding_amount: _builtins.int
+    """Rounding amount."""
+    @_builtins.property
+    def initial_markets(self) -> _containers.RepeatedCompositeFieldContainer[Global___PublicMarket]:
+        """Initial markets by dealer."""
+
+    @_builtins.property
+    def matched_markets(self) -> _containers.RepeatedCompositeFieldContainer[Global___PublicMatchedMarket]:
+        """Matched markets."""
+
+    @_builtins.property
+    def adjustment_amounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___PublicAdjustment]:
+        """Adjustment amounts."""
+
+    @_builtins.property
+    def physical_settlement_requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___PublicRequest]:
+        """Net settlement requests by dealer."""
+
+    @_builtins.property
+    def limit_orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___PublicLimitOrder]:
+        """Limit orders with their fills."""
+
+    def __init__(
+        self,
+        *,
+        auction_id: _builtins.str = ...,
+        auction_set: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        status: _auction_pb2.Phase.ValueType = ...,
+        reason: _builtins.str = ...,
+        final_price_date: _builtins.str = ...,
+        initial_market_midpoint: _builtins.str = ...,
+        open_interest_side: _auction_pb2.Side.ValueType = ...,
+        open_interest_size: _builtins.int = ...,
+        final_price: _builtins.str = ...,
+        rounding_amount: _builtins.int = ...,
+        initial_markets: _abc.Iterable[Global___PublicMarket] | None = ...,
+        matched_markets: _abc.Iterable[Global___PublicMatchedMarket] | None = ...,
+        adjustment_amounts: _abc.Iterable[Global___PublicAdjustment] | None = ...,
+        physical_settlement_requests: _abc.Iterable[Global___PublicRequest] | None = ...,
+        limit_orders: _abc.Iterable[Global___PublicLimitOrder] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment_amounts", b"adjustment_amounts", "auction_id", b"auction_id", "auction_set", b"auction_set", "currency", b"currency", "final_price", b"final_price", "final_price_date", b"final_price_date", "initial_market_midpoint", b"initial_market_midpoint", "initial_markets", b"initial_markets", "limit_orders", b"limit_orders", "matched_markets", b"matched_markets", "open_interest_side", b"open_interest_side", "open_interest_size", b"open_interest_size", "physical_settlement_requests", b"physical_settlement_requests", "reason", b"reason", "rounding_amount", b"rounding_amount", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublicResult: _TypeAlias = PublicResult  # noqa: Y015
+
+@_typing.final
+class GetPublicResultsResponse(_message.Message):
+    """The public results."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___PublicResult]:
+        """One per auction (a set's in auction id order)."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___PublicResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPublicResultsResponse: _TypeAlias = GetPublicResultsResponse  # noqa: Y015
+
+@_typing.final
+class GetSettlementStatementRequest(_message.Message):
+    """Whose statement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUCTION_ID_FIELD_NUMBER: _builtins.int
+    DEALER_FIELD_NUMBER: _builtins.int
+    auction_id: _builtins.str
+    """Auction."""
+    dealer: _builtins.str
+    """Dealer (participant id); empty: the calling dealer."""
+    def __init__(
+        self,
+        *,
+        auction_id: _builtins.str = ...,
+        dealer: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_id", b"auction_id", "dealer", b"dealer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSettlementStatementRequest: _TypeAlias = GetSettlementStatementRequest  # noqa: Y015
+
+@_typing.final
+class StatementLine(_message.Message):
+    """One trade at the final price."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    CASH_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """MARKET_POSITION_TRADE or LIMIT_ORDER."""
+    reference: _builtins.str
+    """"psr", "psr/<customer>" or the limit order id."""
+    customer: _builtins.str
+    """Customer, if any."""
+    direction: _builtins.str
+    """BUY (bonds bought, cash paid) or SELL."""
+    size: _builtins.int
+    """Size."""
+    price: _builtins.str
+    """Final price."""
+    cash: _builtins.str
+    """Cash, exact decimal."""
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        reference: _builtins.str = ...,
+        customer: _builtins.str = ...,
+        direction: _builtins.str = ...,
+        size: _builtins.int = ...,
+        price: _builtins.str = ...,
+        cash: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cash", b"cash", "customer", b"customer", "direction", b"direction", "kind", b"kind", "price", b"price", "reference", b"reference", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StatementLine: _TypeAlias = StatementLine  # noqa: Y015
+
+@_typing.final
+class SettlementStatement(_message.Message):
+    """A dealer's settlement statement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUCTION_ID_FIELD_NUMBER: _builtins.int
+    DEALER_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    FINAL_PRICE_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
+    BONDS_BOUGHT_FIELD_NUMBER: _builtins.int
+    BONDS_SOLD_FIELD_NUMBER: _builtins.int
+    CASH_PAID_FIELD_NUMBER: _builtins.int
+    CASH_RECEIVED_FIELD_NUMBER: _builtins.int
+    NET_CASH_FIELD_NUMBER: _builtins.int
+    ADJUSTMENT_AMOUNT_FIELD_NUMBER: _builtins.int
+    ADJUSTMENT_PAYMENT_DATE_FIELD_NUMBER: _builtins.int
+    auction_id: _builtins.str
+    """Auction."""
+    dealer: _builtins.str
+    """Dealer (published name)."""
+    currency: _builtins.str
+    """Currency."""
+    final_price: _builtins.str
+    """Final price."""
+    bonds_bought: _builtins.int
+    """Bonds bought."""
+    bonds_sold: _builtins.int
+    """Bonds sold."""
+    cash_paid: _builtins.str
+    """Cash paid for bonds bought."""
+    cash_received: _builtins.str
+    """Cash received for bonds sold."""
+    net_cash: _builtins.str
+    """Received - paid."""
+    adjustment_amount: _builtins.str
+    """Adjustment amount owed."""
+    adjustment_payment_date: _builtins.str
+    """When it is paid, YYYY-MM-DD."""
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___StatementLine]:
+        """Trades."""
+
+    def __init__(
+        self,
+        *,
+        auction_id: _builtins.str = ...,
+        dealer: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        final_price: _builtins.str = ...,
+        lines: _abc.Iterable[Global___StatementLine] | None = ...,
+        bonds_bought: _builtins.int = ...,
+        bonds_sold: _builtins.int = ...,
+        cash_paid: _builtins.str = ...,
+        cash_received: _builtins.str = ...,
+        net_cash: _builtins.str = ...,
+        adjustment_amount: _builtins.str = ...,
+        adjustment_payment_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment_amount", b"adjustment_amount", "adjustment_payment_date", b"adjustment_payment_date", "auction_id", b"auction_id", "bonds_bought", b"bonds_bought", "bonds_sold", b"bonds_sold", "cash_paid", b"cash_paid", "cash_received", b"cash_received", "currency", b"currency", "dealer", b"dealer", "final_price", b"final_price", "lines", b"lines", "net_cash", b"net_cash"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SettlementStatement: _TypeAlias = SettlementStatement  # noqa: Y015
+
+@_typing.final
+class GetSettlementStatementResponse(_message.Message):
+    """The statement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATEMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def statement(self) -> Global___SettlementStatement:
+        """Statement."""
+
+    def __init__(
+        self,
+        *,
+        statement: Global___SettlementStatement | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["statement", b"statement"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["statement", b"statement"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSettlementStatementResponse: _TypeAlias = GetSettlementStatementResponse  # noqa: Y015
+
+@_typing.final
+class AuctionOfSet(_message.Message):
+    """One auction of a set: its own id, deliverables and parameters beyond the set's."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    description: _builtins.str
+    """What it settles ("Senior", "Subordinated", "2.5-5y bucket")."""
+    @_builtins.property
+    def parameters(self) -> _auction_pb2.AuctionParameters:
+        """Parameters (auction id, quotation amount, spread, cap ...); the currency may differ
+        from the set's when the set has a rate for it.
+        """
+
+    def __init__(
+        self,
+        *,
+        parameters: _auction_pb2.AuctionParameters | None = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["parameters", b"parameters"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "parameters", b"parameters"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuctionOfSet: _TypeAlias = AuctionOfSet  # noqa: Y015
+
+@_typing.final
+class CreateAuctionSetRequest(_message.Message):
+    """Several auctions under one set of terms."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class DealerNamesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class CurrencyRatesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    AUCTION_SET_FIELD_NUMBER: _builtins.int
+    TERMS_FIELD_NUMBER: _builtins.int
+    PANEL_FIELD_NUMBER: _builtins.int
+    DEALER_NAMES_FIELD_NUMBER: _builtins.int
+    CURRENCY_RATES_FIELD_NUMBER: _builtins.int
+    AUCTIONS_FIELD_NUMBER: _builtins.int
+    SCHEDULE_FIELD_NUMBER: _builtins.int
+    auction_set: _builtins.str
+    """Set id (the auctions keep their own ids)."""
+    terms: _builtins.str
+    """The terms' name or reference."""
+    @_builtins.property
+    def panel(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Participating bidders, one list for every auction."""
+
+    @_builtins.property
+    def dealer_names(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Their published names."""
+
+    @_builtins.property
+    def currency_rates(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Currency rates fixed for every auction ("EUR" -> "1.0825" in the set's currency)."""
+
+    @_builtins.property
+    def auctions(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuctionOfSet]:
+        """The auctions."""
+
+    @_builtins.property
+    def schedule(self) -> _auction_pb2.WindowSchedule:
+        """Window schedule shared by every auction (run concurrently)."""
+
+    def __init__(
+        self,
+        *,
+        auction_set: _builtins.str = ...,
+        terms: _builtins.str = ...,
+        panel: _abc.Iterable[_builtins.str] | None = ...,
+        dealer_names: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        currency_rates: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        auctions: _abc.Iterable[Global___AuctionOfSet] | None = ...,
+        schedule: _auction_pb2.WindowSchedule | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["schedule", b"schedule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_set", b"auction_set", "auctions", b"auctions", "currency_rates", b"currency_rates", "dealer_names", b"dealer_names", "panel", b"panel", "schedule", b"schedule", "terms", b"terms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateAuctionSetRequest: _TypeAlias = CreateAuctionSetRequest  # noqa: Y015
+
+@_typing.final
+class CreateAuctionSetResponse(_message.Message):
+    """Created (durable)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUCTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def auctions(self) -> _containers.RepeatedCompositeFieldContainer[_auction_pb2.Auction]:
+        """The auctions as created."""
+
+    def __init__(
+        self,
+        *,
+        auctions: _abc.Iterable[_auction_pb2.Auction] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auctions", b"auctions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateAuctionSetResponse: _TypeAlias = CreateAuctionSetResponse  # noqa: Y015
 
 @_typing.final
 class GetResultsResponse(_message.Message):

@@ -70,6 +70,21 @@ class OperatorServiceStub(object):
                 request_serializer=closeout_dot_v1_dot_operator__pb2.ListAuctionsRequest.SerializeToString,
                 response_deserializer=closeout_dot_v1_dot_operator__pb2.ListAuctionsResponse.FromString,
                 _registered_method=True)
+        self.GetPublicResults = channel.unary_unary(
+                '/closeout.v1.OperatorService/GetPublicResults',
+                request_serializer=closeout_dot_v1_dot_operator__pb2.GetPublicResultsRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_operator__pb2.GetPublicResultsResponse.FromString,
+                _registered_method=True)
+        self.GetSettlementStatement = channel.unary_unary(
+                '/closeout.v1.OperatorService/GetSettlementStatement',
+                request_serializer=closeout_dot_v1_dot_operator__pb2.GetSettlementStatementRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_operator__pb2.GetSettlementStatementResponse.FromString,
+                _registered_method=True)
+        self.CreateAuctionSet = channel.unary_unary(
+                '/closeout.v1.OperatorService/CreateAuctionSet',
+                request_serializer=closeout_dot_v1_dot_operator__pb2.CreateAuctionSetRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_operator__pb2.CreateAuctionSetResponse.FromString,
+                _registered_method=True)
         self.ListSubmitters = channel.unary_unary(
                 '/closeout.v1.OperatorService/ListSubmitters',
                 request_serializer=closeout_dot_v1_dot_operator__pb2.ListSubmittersRequest.SerializeToString,
@@ -130,6 +145,28 @@ class OperatorServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPublicResults(self, request, context):
+        """The public results in the creditfixings shape (dealers by published name, never a
+        customer): open to every authenticated caller. With auction_set, every auction of the set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSettlementStatement(self, request, context):
+        """A dealer's settlement statement at the final price: a dealer its own, operators any.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateAuctionSet(self, request, context):
+        """Creates several auctions under one set of terms: one panel, one set of currency rates.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListSubmitters(self, request, context):
         """Who has submitted in an auction, never what: whether each panel dealer has an initial
         market and how many settlement requests and limit orders it has. Operators and
@@ -176,6 +213,21 @@ def add_OperatorServiceServicer_to_server(servicer, server):
                     servicer.ListAuctions,
                     request_deserializer=closeout_dot_v1_dot_operator__pb2.ListAuctionsRequest.FromString,
                     response_serializer=closeout_dot_v1_dot_operator__pb2.ListAuctionsResponse.SerializeToString,
+            ),
+            'GetPublicResults': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPublicResults,
+                    request_deserializer=closeout_dot_v1_dot_operator__pb2.GetPublicResultsRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_operator__pb2.GetPublicResultsResponse.SerializeToString,
+            ),
+            'GetSettlementStatement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSettlementStatement,
+                    request_deserializer=closeout_dot_v1_dot_operator__pb2.GetSettlementStatementRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_operator__pb2.GetSettlementStatementResponse.SerializeToString,
+            ),
+            'CreateAuctionSet': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAuctionSet,
+                    request_deserializer=closeout_dot_v1_dot_operator__pb2.CreateAuctionSetRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_operator__pb2.CreateAuctionSetResponse.SerializeToString,
             ),
             'ListSubmitters': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSubmitters,
@@ -373,6 +425,87 @@ class OperatorService(object):
             '/closeout.v1.OperatorService/ListAuctions',
             closeout_dot_v1_dot_operator__pb2.ListAuctionsRequest.SerializeToString,
             closeout_dot_v1_dot_operator__pb2.ListAuctionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPublicResults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/closeout.v1.OperatorService/GetPublicResults',
+            closeout_dot_v1_dot_operator__pb2.GetPublicResultsRequest.SerializeToString,
+            closeout_dot_v1_dot_operator__pb2.GetPublicResultsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSettlementStatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/closeout.v1.OperatorService/GetSettlementStatement',
+            closeout_dot_v1_dot_operator__pb2.GetSettlementStatementRequest.SerializeToString,
+            closeout_dot_v1_dot_operator__pb2.GetSettlementStatementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAuctionSet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/closeout.v1.OperatorService/CreateAuctionSet',
+            closeout_dot_v1_dot_operator__pb2.CreateAuctionSetRequest.SerializeToString,
+            closeout_dot_v1_dot_operator__pb2.CreateAuctionSetResponse.FromString,
             options,
             channel_credentials,
             insecure,

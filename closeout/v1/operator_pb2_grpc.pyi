@@ -54,6 +54,14 @@ class OperatorServiceStub:
     """The publication of an auction so far."""
     ListAuctions: _grpc.UnaryUnaryMultiCallable[_operator_pb2.ListAuctionsRequest, _operator_pb2.ListAuctionsResponse]
     """Every auction on the server, oldest first."""
+    GetPublicResults: _grpc.UnaryUnaryMultiCallable[_operator_pb2.GetPublicResultsRequest, _operator_pb2.GetPublicResultsResponse]
+    """The public results in the creditfixings shape (dealers by published name, never a
+    customer): open to every authenticated caller. With auction_set, every auction of the set.
+    """
+    GetSettlementStatement: _grpc.UnaryUnaryMultiCallable[_operator_pb2.GetSettlementStatementRequest, _operator_pb2.GetSettlementStatementResponse]
+    """A dealer's settlement statement at the final price: a dealer its own, operators any."""
+    CreateAuctionSet: _grpc.UnaryUnaryMultiCallable[_operator_pb2.CreateAuctionSetRequest, _operator_pb2.CreateAuctionSetResponse]
+    """Creates several auctions under one set of terms: one panel, one set of currency rates."""
     ListSubmitters: _grpc.UnaryUnaryMultiCallable[_operator_pb2.ListSubmittersRequest, _operator_pb2.ListSubmittersResponse]
     """Who has submitted in an auction, never what: whether each panel dealer has an initial
     market and how many settlement requests and limit orders it has. Operators and
@@ -79,6 +87,14 @@ class OperatorServiceAsyncStub(OperatorServiceStub):
     """The publication of an auction so far."""
     ListAuctions: _aio.UnaryUnaryMultiCallable[_operator_pb2.ListAuctionsRequest, _operator_pb2.ListAuctionsResponse]  # type: ignore[assignment]
     """Every auction on the server, oldest first."""
+    GetPublicResults: _aio.UnaryUnaryMultiCallable[_operator_pb2.GetPublicResultsRequest, _operator_pb2.GetPublicResultsResponse]  # type: ignore[assignment]
+    """The public results in the creditfixings shape (dealers by published name, never a
+    customer): open to every authenticated caller. With auction_set, every auction of the set.
+    """
+    GetSettlementStatement: _aio.UnaryUnaryMultiCallable[_operator_pb2.GetSettlementStatementRequest, _operator_pb2.GetSettlementStatementResponse]  # type: ignore[assignment]
+    """A dealer's settlement statement at the final price: a dealer its own, operators any."""
+    CreateAuctionSet: _aio.UnaryUnaryMultiCallable[_operator_pb2.CreateAuctionSetRequest, _operator_pb2.CreateAuctionSetResponse]  # type: ignore[assignment]
+    """Creates several auctions under one set of terms: one panel, one set of currency rates."""
     ListSubmitters: _aio.UnaryUnaryMultiCallable[_operator_pb2.ListSubmittersRequest, _operator_pb2.ListSubmittersResponse]  # type: ignore[assignment]
     """Who has submitted in an auction, never what: whether each panel dealer has an initial
     market and how many settlement requests and limit orders it has. Operators and
@@ -143,6 +159,32 @@ class OperatorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_operator_pb2.ListAuctionsResponse, _abc.Awaitable[_operator_pb2.ListAuctionsResponse]]:
         """Every auction on the server, oldest first."""
+
+    @_abc_1.abstractmethod
+    def GetPublicResults(
+        self,
+        request: _operator_pb2.GetPublicResultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_operator_pb2.GetPublicResultsResponse, _abc.Awaitable[_operator_pb2.GetPublicResultsResponse]]:
+        """The public results in the creditfixings shape (dealers by published name, never a
+        customer): open to every authenticated caller. With auction_set, every auction of the set.
+        """
+
+    @_abc_1.abstractmethod
+    def GetSettlementStatement(
+        self,
+        request: _operator_pb2.GetSettlementStatementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_operator_pb2.GetSettlementStatementResponse, _abc.Awaitable[_operator_pb2.GetSettlementStatementResponse]]:
+        """A dealer's settlement statement at the final price: a dealer its own, operators any."""
+
+    @_abc_1.abstractmethod
+    def CreateAuctionSet(
+        self,
+        request: _operator_pb2.CreateAuctionSetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_operator_pb2.CreateAuctionSetResponse, _abc.Awaitable[_operator_pb2.CreateAuctionSetResponse]]:
+        """Creates several auctions under one set of terms: one panel, one set of currency rates."""
 
     @_abc_1.abstractmethod
     def ListSubmitters(

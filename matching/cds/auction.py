@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import unicodedata
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeAlias
 
 from matching.book import BookOrder, SealedBook
@@ -34,7 +35,13 @@ from matching.cds.params import AuctionParams, OrderSide, Side
 from matching.cds.phases import TERMINAL, Phase, check_transition
 from matching.cds.result import AuctionResult, build_result
 from matching.cds.stage1 import InitialMarket, SettlementRequest, Stage1Outcome, compute_stage1
-from matching.cds.stage2 import Stage2Outcome, carried_over, clear, eligible_side
+from matching.cds.stage2 import (
+    Stage2Outcome,
+    carried_order_id,
+    carried_over,
+    clear,
+    eligible_side,
+)
 from matching.errors import (
     AlreadyExists,
     InvalidInput,
@@ -47,7 +54,38 @@ from matching.eventsourcing import HEADER_FIELDS, Ack, EventSourced, check_id, i
 from matching.eventsourcing import Decision as _Decision
 from matching.money import DecimalLike, parse_amount
 
-__all__ = ["Ack", "CdsAuction", "Decision", "Schedule", "check_id"]
+__all__ = ["Ack", "CdsAuction", "Decision", "Schedule", "check_dealer_names", "check_id"]
+
+#: Longest published dealer name accepted.
+MAX_NAME_LENGTH = 200
+
+
+def check_dealer_names(names: Mapping[str, str], panel: Iterable[str]) -> dict[str, str]:
+    """Published names by panel id: printable text (spaces, '/', '&', '.', accents are all
+    fine), trimmed, at most 200 characters, for ids on the panel, no two alike."""
+    members = set(panel)
+    out: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for dealer, name in sorted(names.items()):
+        where = f"dealer_names[{dealer}]"
+        if dealer not in members:
+            raise InvalidInput(where, "names a dealer that is not on the panel")
+        if not isinstance(name, str):
+            raise InvalidInput(where, "must be text")
+        text = unicodedata.normalize("NFC", name.strip())
+        if not text or len(text) > MAX_NAME_LENGTH or not text.isprintable():
+            raise InvalidInput(where, f"must be 1 to {MAX_NAME_LENGTH} printable characters")
+        key = text.casefold()
+        if key in seen:
+            raise InvalidInput(where, f"{text!r} is also the name of {seen[key]}")
+        seen[key] = dealer
+        out[dealer] = text
+    for dealer in members - set(out):
+        key = dealer.casefold()
+        if key in seen and seen[key] != dealer:
+            raise InvalidInput(f"dealer_names[{seen[key]}]", f"{dealer!r} is another dealer's id")
+    return out
+
 
 #: What a CDS auction command returns.
 Decision: TypeAlias = _Decision[ev.Event]
@@ -179,6 +217,8 @@ class CdsAuction(EventSourced[ev.Event]):
         self.params = AuctionParams.from_dict(created.params)
         self.auction_id = created.auction_id
         self.panel: frozenset[str] = frozenset(created.panel)
+        self.dealer_names: dict[str, str] = dict(created.dealer_names)
+        self.auction_set: dict[str, Any] | None = created.auction_set
         self.schedule = Schedule.from_dict(created.schedule)
         self.created_at = created.at
         self._init_stream(created.auction_id, created.seq)
@@ -192,6 +232,15 @@ class CdsAuction(EventSourced[ev.Event]):
         self.disclosures: list[ev.BookDisclosed] = []
         self.phase_times: dict[str, str] = {Phase.SCHEDULED.value: created.at}
         self._orders_per_dealer: dict[str, int] = {}
+        # Per dealer, the size of its own resting limit orders (customers' and the carried
+        # quote apart): with the carried quote it may not exceed the open interest.
+        self._own_size: dict[str, int] = {}
+        # Customers' limit orders: order id -> customer (checked over all dealers at close).
+        self._customer_orders: dict[str, str] = {}
+        self.declines: list[ev.CustomerRequestDeclined] = []
+        #: Every initial bidding period that closed: (attempt, closed at, failure or None).
+        self.bidding_periods: list[tuple[int, str, str | None]] = []
+        self.attempt = 1
         # Limit prices seen, as (ticks, canonical string): a book has a few hundred levels.
         self._prices: dict[str, tuple[int, str]] = {}
         # The fingerprint ``_repeat`` made for the event about to be applied.
@@ -226,12 +275,19 @@ class CdsAuction(EventSourced[ev.Event]):
         schedule: Schedule,
         by: str,
         now: datetime,
+        dealer_names: Mapping[str, str] | None = None,
+        auction_set: Mapping[str, Any] | None = None,
     ) -> Decision:
-        """Validate a new auction; the single AuctionCreated event starts its history."""
+        """Validate a new auction; the single AuctionCreated event starts its history.
+
+        ``panel`` holds safe participant ids; ``dealer_names`` the names published for them
+        (any printable text: spaces, '/', '&', '.', accents), each id's own by default.
+        """
         dealers = sorted({check_id(d, f"panel[{i}]") for i, d in enumerate(panel)})
         if not dealers:
             raise InvalidInput("panel", "must name at least one dealer")
         check_id(params.auction_id, "auction.id")
+        names = check_dealer_names(dealer_names or {}, dealers)
         created = ev.AuctionCreated(
             auction_id=params.auction_id,
             seq=1,
@@ -240,6 +296,8 @@ class CdsAuction(EventSourced[ev.Event]):
             panel=dealers,
             schedule=schedule.to_dict(),
             created_by=by,
+            dealer_names=names,
+            auction_set=None if auction_set is None else dict(auction_set),
         )
         return Decision((created,), Ack(1, created.at, params.auction_id))
 
@@ -256,6 +314,10 @@ class CdsAuction(EventSourced[ev.Event]):
         return auction
 
     # -- queries -------------------------------------------------------------------------
+
+    def name_of(self, dealer: str) -> str:
+        """The published name of a panel dealer (its id when none was given)."""
+        return self.dealer_names.get(dealer, dealer)
 
     def view_of(self, dealer: str) -> DealerView:
         """A dealer's own submissions; never anybody else's."""
@@ -311,6 +373,8 @@ class CdsAuction(EventSourced[ev.Event]):
     def next_timer(self) -> tuple[datetime, str] | None:
         """The next scheduled phase change as (when, command name), if any."""
         s = self.schedule
+        if self.phase is Phase.SCHEDULED and self.attempt > 1:
+            return None  # a rerun of the initial bidding period is opened by an operator
         due = {
             Phase.SCHEDULED: (s.stage1_open, "open_stage1"),
             Phase.STAGE1_OPEN: (s.stage1_close, "close_stage1"),
@@ -321,22 +385,51 @@ class CdsAuction(EventSourced[ev.Event]):
             return None
         return due[0], due[1]
 
-    def result(self) -> AuctionResult:
-        """The publication so far: stage 1 after its close, everything when final."""
-        return build_result(self)
+    def result(self, *, customers_of: str | bool | None = True) -> AuctionResult:
+        """The publication so far: stage 1 after its close, everything when final.
+
+        ``customers_of``: True shows every customer id (operators), a dealer id shows only
+        that dealer's customers, False or None shows none.
+        """
+        return build_result(self, customers_of=customers_of)
 
     # -- commands: operator ---------------------------------------------------------------
 
     def open_stage1(self, *, by: str, now: datetime) -> Decision:
-        """Open the first sealed window."""
+        """Open the first sealed window (or run the initial bidding period again).
+
+        A rerun must open on the auction date (the day of the first failed period when
+        the auction has none) or on one of the next two business days.
+        """
         check_transition(self.phase, Phase.STAGE1_OPEN)
+        if self.attempt > 1:
+            first, last = self.rerun_dates()
+            if not first <= now.date() <= last:
+                raise InvalidTransition(
+                    f"a rerun of the initial bidding period must open between {first} and "
+                    f"{last} (the auction date or the next two business days)"
+                )
         return self._decide(ev.Stage1Opened(**self._head(now), by=by))
+
+    def rerun_dates(self) -> tuple[date, date]:
+        """First and last day a rerun of the initial bidding period may open."""
+        base = self.params.auction_date
+        if base is None:
+            base = datetime.fromisoformat(self.bidding_periods[0][1]).date()
+        return base, self.params.business_days_after(base, 2)
 
     def close_stage1(self, *, by: str, now: datetime) -> Decision:
         """Close the first window and publish IMM, open interest and adjustment amounts."""
         check_transition(self.phase, Phase.STAGE1_CLOSED)
         outcome = self._compute_stage1()
-        return self._decide(ev.Stage1Closed(**self._head(now), by=by, **self._publish1(outcome)))
+        return self._decide(
+            ev.Stage1Closed(
+                **self._head(now),
+                by=by,
+                **self._publish1(outcome),
+                next_phase=self._after_stage1(outcome).value,
+            )
+        )
 
     def open_stage2(self, *, by: str, now: datetime) -> Decision:
         """Open the limit-order window (only after a stage 1 with open interest)."""
@@ -449,6 +542,11 @@ class CdsAuction(EventSourced[ev.Event]):
             check_id(customer, "customer")
         side_v = _side(side, "side")
         amount = parse_amount(size, "size")
+        if self.params.require_market_position and market_position is None and amount > 0:
+            raise InvalidInput(
+                "market_position",
+                "this auction requires the market position to be attested with every request",
+            )
         position: int | None = None
         position_side: Side | None = None
         if market_position is not None:
@@ -543,7 +641,22 @@ class CdsAuction(EventSourced[ev.Event]):
         limit = self.params.max_orders_per_dealer
         if limit and self._orders_per_dealer.get(dealer, 0) >= limit:
             raise LimitExceeded(f"{dealer} already has the maximum of {limit} limit orders")
+        if customer is None:
+            self._check_own_size(dealer, amount)
         return self._decide(event, client_order_id)
+
+    def _check_own_size(self, dealer: str, added: int, removed: int = 0) -> None:
+        """A dealer's own limit orders plus its carried quote may not exceed the open interest."""
+        assert self.stage1 is not None
+        oi = abs(self.stage1.open_interest)
+        carried = self.params.quotation_amount if carried_order_id(dealer) in self.book else 0
+        total = self._own_size.get(dealer, 0) - removed + added + carried
+        if total > oi:
+            raise InvalidInput(
+                "size",
+                f"the dealer's own limit orders plus its carried-over quote ({total}) may not "
+                f"exceed the open interest of {oi}",
+            )
 
     def replace_limit_order(
         self,
@@ -572,7 +685,9 @@ class CdsAuction(EventSourced[ev.Event]):
         if repeat:
             return repeat
         self._require_window(Phase.STAGE2_OPEN, now)
-        self._own_order(dealer, event.order_id)
+        order = self._own_order(dealer, event.order_id)
+        if order.customer is None and not order.carried:
+            self._check_own_size(dealer, amount, removed=order.size)
         return self._decide(event, client_order_id)
 
     def cancel_limit_order(
@@ -593,6 +708,53 @@ class CdsAuction(EventSourced[ev.Event]):
             return repeat
         self._require_window(Phase.STAGE2_OPEN, now)
         self._own_order(dealer, event.order_id)
+        return self._decide(event, client_order_id)
+
+    def decline_customer_request(
+        self,
+        *,
+        dealer: str,
+        client_order_id: str,
+        customer: str,
+        kind: str,
+        side: str,
+        size: DecimalLike,
+        reason: str,
+        now: datetime,
+        price: DecimalLike | None = None,
+    ) -> Decision:
+        """Record that the dealer declined a customer's request (``kind`` PSR or LIMIT_ORDER).
+
+        Nothing is submitted; the record is the dealer's proof that it told the customer.
+        Allowed until the auction is over.
+        """
+        self._require_panel(dealer)
+        check_id(client_order_id, "client_order_id")
+        check_id(customer, "customer")
+        kind_v = str(kind).upper()
+        if kind_v not in ("PSR", "LIMIT_ORDER"):
+            raise InvalidInput("kind", "must be PSR or LIMIT_ORDER")
+        side_v = _side(side, "side").value if kind_v == "PSR" else _order_side(side).value
+        amount = parse_amount(size, "size")
+        price_text = None if price is None or price == "" else self._limit_price(price)[1]
+        if not reason.strip():
+            raise InvalidInput("reason", "a decline needs a reason")
+        event = ev.CustomerRequestDeclined(
+            **self._head(now),
+            dealer=dealer,
+            client_order_id=client_order_id,
+            customer=customer,
+            kind=kind_v,
+            side=side_v,
+            size=str(amount),
+            price=price_text,
+            reason=reason.strip(),
+        )
+        repeat = self._repeat(event)
+        if repeat:
+            return repeat
+        if self.terminal:
+            raise InvalidTransition(f"the auction is {self.phase.value}")
         return self._decide(event, client_order_id)
 
     # -- applying events ------------------------------------------------------------------
@@ -626,17 +788,33 @@ class CdsAuction(EventSourced[ev.Event]):
 
     def _on_Stage1Closed(self, e: ev.Stage1Closed) -> None:  # noqa: N802
         outcome = self._compute_stage1()
+        after = self._after_stage1(outcome)
         if self._publish1(outcome) != {
             "failure": e.failure,
             "initial_market_midpoint": e.initial_market_midpoint,
             "open_interest_side": e.open_interest_side,
             "open_interest": e.open_interest,
             "adjustments": e.adjustments,
-        }:
+        } or (e.next_phase is not None and e.next_phase != after.value):
             raise ReplayMismatch(f"stage 1 of {self.auction_id} recomputes differently")
         self._move(Phase.STAGE1_CLOSED, e.at)
         self.stage1 = outcome
-        if outcome.failure:
+        self.bidding_periods.append((self.attempt, e.at, outcome.failure))
+        if after is Phase.SCHEDULED:
+            # The initial bidding period is run again: a fresh window, fresh submissions.
+            self._move(Phase.SCHEDULED, e.at)
+            self.attempt += 1
+            self.markets.clear()
+            self.requests.clear()
+            self.stage1 = None
+        elif after is Phase.CANCELLED:
+            self._move(Phase.CANCELLED, e.at)
+            self.cancel_reason = (
+                f"too few valid initial markets in each of {self.attempt} initial bidding "
+                f"periods (last: {outcome.failure}): the auction is cancelled and the "
+                f"fallback settlement method applies: {self.params.fallback_settlement_method}"
+            )
+        elif outcome.failure:
             self._move(Phase.FAILED, e.at)
         elif outcome.oi_side is None:
             self._move(Phase.FINAL, e.at)
@@ -650,6 +828,10 @@ class CdsAuction(EventSourced[ev.Event]):
         self._move(Phase.STAGE2_OPEN, e.at)
 
     def _on_LimitOrderSubmitted(self, e: ev.LimitOrderSubmitted) -> None:  # noqa: N802
+        if e.customer is None:
+            self._own_size[e.dealer] = self._own_size.get(e.dealer, 0) + self._size(e.size)
+        else:
+            self._customer_orders[e.order_id] = e.customer
         self.book.add(
             BookOrder(
                 order_id=e.order_id,
@@ -663,6 +845,9 @@ class CdsAuction(EventSourced[ev.Event]):
         self._orders_per_dealer[e.dealer] = self._orders_per_dealer.get(e.dealer, 0) + 1
 
     def _on_LimitOrderReplaced(self, e: ev.LimitOrderReplaced) -> None:  # noqa: N802
+        old = self.book.get(e.order_id)
+        if old.customer is None and not old.carried:
+            self._own_size[e.dealer] += self._size(e.size) - old.size
         self.book.replace(
             e.order_id,
             ticks=self._ticks(e.price),
@@ -671,7 +856,10 @@ class CdsAuction(EventSourced[ev.Event]):
         )
 
     def _on_LimitOrderCancelled(self, e: ev.LimitOrderCancelled) -> None:  # noqa: N802
-        self.book.cancel(e.order_id)
+        old = self.book.cancel(e.order_id)
+        if old.customer is None and not old.carried:
+            self._own_size[e.dealer] -= old.size
+        self._customer_orders.pop(e.order_id, None)
         self._orders_per_dealer[e.dealer] -= 1
 
     def _on_Stage2Closed(self, e: ev.Stage2Closed) -> None:  # noqa: N802
@@ -684,6 +872,9 @@ class CdsAuction(EventSourced[ev.Event]):
         self._move(Phase.STAGE2_CLOSED, e.at)
         self.stage2 = outcome
         self._move(Phase.FINAL, e.at)
+
+    def _on_CustomerRequestDeclined(self, e: ev.CustomerRequestDeclined) -> None:  # noqa: N802
+        self.declines.append(e)
 
     def _on_AuctionCancelled(self, e: ev.AuctionCancelled) -> None:  # noqa: N802
         self._move(Phase.CANCELLED, e.at)
@@ -785,8 +976,49 @@ class CdsAuction(EventSourced[ev.Event]):
 
     def _clear(self) -> Stage2Outcome:
         assert self.stage1 is not None
-        requests = sorted((r.request for r in self.requests.values()), key=lambda r: r.seq)
-        return clear(self.params, self.stage1, self.book, requests)
+        return clear(
+            self.params, self.stage1, self.book, self.stage1.requests, self._excluded_orders()
+        )
+
+    def _excluded_orders(self) -> list[tuple[BookOrder, str]]:
+        """Customers' limit orders that do not count: per customer, over all dealers, in
+        order of receipt, those that would take its orders beyond the open interest."""
+        if not self._customer_orders:
+            return []
+        assert self.stage1 is not None
+        oi = abs(self.stage1.open_interest)
+        orders = sorted(
+            (self.book.get(i) for i in self._customer_orders if i in self.book),
+            key=lambda o: o.seq,
+        )
+        totals: dict[str, int] = {}
+        excluded = []
+        for order in orders:
+            customer = order.customer or ""
+            total = totals.get(customer, 0) + order.size
+            if total > oi:
+                excluded.append(
+                    (
+                        order,
+                        "the customer's limit orders summed over all dealers exceed the open "
+                        f"interest of {oi}",
+                    )
+                )
+                continue
+            totals[customer] = total
+        return excluded
+
+    def _after_stage1(self, outcome: Stage1Outcome) -> Phase:
+        """Where closing stage 1 leaves the auction."""
+        if outcome.too_few_markets:
+            if self.attempt < self.params.max_initial_bidding_periods:
+                return Phase.SCHEDULED
+            if self.params.max_initial_bidding_periods > 1:
+                return Phase.CANCELLED
+            return Phase.FAILED
+        if outcome.failure:
+            return Phase.FAILED
+        return Phase.FINAL if outcome.oi_side is None else Phase.STAGE1_CLOSED
 
     def _publish1(self, outcome: Stage1Outcome) -> dict[str, Any]:
         grid = self.params.grid

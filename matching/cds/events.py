@@ -63,6 +63,10 @@ class AuctionCreated(Event):
     panel: list[str]
     schedule: dict[str, str | None]
     created_by: str
+    #: Published names by panel id ("Bank of America / Merrill Lynch"); absent: the id.
+    dealer_names: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: The auction set (one set of terms) this auction belongs to; None for a lone auction.
+    auction_set: dict[str, Any] | None = None
 
 
 @_register
@@ -134,6 +138,10 @@ class Stage1Closed(Event):
     open_interest_side: str
     open_interest: str
     adjustments: list[dict[str, str]]
+    #: The phase stage 1 left the auction in: FAILED, FINAL, STAGE1_CLOSED, SCHEDULED (the
+    #: initial bidding period is run again) or CANCELLED (too many failed periods). Journals
+    #: older than reruns leave it None.
+    next_phase: str | None = None
 
 
 @_register
@@ -193,6 +201,23 @@ class Stage2Closed(Event):
     by: str
     final_price: str
     matched_size: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomerRequestDeclined(Event):
+    """A dealer declined a customer's settlement request or limit order (kept on the record,
+    seen only by that dealer and operators)."""
+
+    type: ClassVar[str] = "CustomerRequestDeclined"
+    dealer: str
+    client_order_id: str
+    customer: str
+    kind: str
+    side: str
+    size: str
+    price: str | None
+    reason: str
 
 
 @_register

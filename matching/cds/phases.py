@@ -5,6 +5,10 @@
     SCHEDULED -> STAGE1_OPEN -> STAGE1_CLOSED -> STAGE2_OPEN -> STAGE2_CLOSED -> FINAL
                                      |-> FINAL   (open interest zero: final price = IMM)
                                      |-> FAILED  (too few markets, or every pair tradeable)
+                                     |-> SCHEDULED (too few markets: the initial bidding
+                                     |              period is run again)
+                                     |-> CANCELLED (too few markets in the last period
+                                                    allowed: the fallback applies)
     any non-terminal phase -> CANCELLED
 
 Anything not in :data:`TRANSITIONS` raises :class:`~matching.errors.InvalidTransition`.
@@ -33,7 +37,9 @@ class Phase(enum.Enum):
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.SCHEDULED: frozenset({Phase.STAGE1_OPEN, Phase.CANCELLED}),
     Phase.STAGE1_OPEN: frozenset({Phase.STAGE1_CLOSED, Phase.CANCELLED}),
-    Phase.STAGE1_CLOSED: frozenset({Phase.STAGE2_OPEN, Phase.FINAL, Phase.FAILED, Phase.CANCELLED}),
+    Phase.STAGE1_CLOSED: frozenset(
+        {Phase.STAGE2_OPEN, Phase.FINAL, Phase.FAILED, Phase.CANCELLED, Phase.SCHEDULED}
+    ),
     Phase.STAGE2_OPEN: frozenset({Phase.STAGE2_CLOSED, Phase.CANCELLED}),
     Phase.STAGE2_CLOSED: frozenset({Phase.FINAL}),
     Phase.FINAL: frozenset(),

@@ -2,7 +2,10 @@
 
 ``build_result`` reads an auction's state; ``AuctionResult.to_dict`` is the JSON shape the CLI
 prints and tests compare (the server's protobuf result carries the same fields). Nothing is
-included before the window that produced it has closed.
+included before the window that produced it has closed. Dealers appear under their
+published names; customer ids only for whom ``customers_of`` allows (operators: all; a
+dealer: its own customers; anybody else: none). The public results in the creditfixings
+shape are ``matching.cds.publication``.
 
 No I/O; formatting only, no auction rule is decided here.
 """
@@ -69,6 +72,52 @@ class FillRow:
 
 
 @dataclass(frozen=True, slots=True)
+class InvalidRequestRow:
+    """A settlement request that did not count, and why."""
+
+    dealer: str
+    customer: str | None
+    side: str
+    size: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExcludedOrderRow:
+    """A limit order that did not count, and why."""
+
+    dealer: str
+    order_id: str
+    customer: str | None
+    price: str
+    size: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BiddingPeriodRow:
+    """One initial bidding period that closed: its number, when, and why it failed."""
+
+    attempt: int
+    closed_at: str
+    failure: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeclineRow:
+    """A customer request a dealer declined (never public)."""
+
+    dealer: str
+    customer: str
+    kind: str
+    side: str
+    size: str
+    price: str | None
+    reason: str
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
 class AuctionResult:
     """The publication of one auction at its current phase."""
 
@@ -85,6 +134,13 @@ class AuctionResult:
     settlement_price: str | None
     market_position_trades: tuple[TradeRow, ...]
     limit_order_fills: tuple[FillRow, ...]
+    rounding_amount: str = "1000"
+    limit_order_residue: str = "0"
+    request_residue: str = "0"
+    invalid_requests: tuple[InvalidRequestRow, ...] = ()
+    excluded_orders: tuple[ExcludedOrderRow, ...] = ()
+    bidding_periods: tuple[BiddingPeriodRow, ...] = ()
+    declines: tuple[DeclineRow, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON result: every number a decimal string."""
@@ -101,16 +157,33 @@ class AuctionResult:
             "settlement_price": self.settlement_price,
             "market_position_trades": [dataclasses.asdict(t) for t in self.market_position_trades],
             "limit_order_fills": [dataclasses.asdict(f) for f in self.limit_order_fills],
+            "rounding_amount": self.rounding_amount,
+            "residue": {
+                "limit_orders": self.limit_order_residue,
+                "settlement_requests": self.request_residue,
+            },
+            "invalid_settlement_requests": [dataclasses.asdict(r) for r in self.invalid_requests],
+            "excluded_limit_orders": [dataclasses.asdict(r) for r in self.excluded_orders],
+            "initial_bidding_periods": [dataclasses.asdict(p) for p in self.bidding_periods],
+            "customer_declines": [dataclasses.asdict(d) for d in self.declines],
         }
 
 
-def build_result(auction: CdsAuction) -> AuctionResult:
+def build_result(auction: CdsAuction, *, customers_of: str | bool | None = True) -> AuctionResult:
     """Assemble the publication from the auction's state.
 
     Stage-1 figures exist only once stage 1 has closed and fills only once stage 2 has, so
-    nothing of a sealed book can leak through here.
+    nothing of a sealed book can leak through here. ``customers_of``: True shows every
+    customer id, a dealer id only that dealer's customers, False/None none.
     """
     grid = auction.params.grid
+    name = auction.name_of
+
+    def customer(dealer: str, value: str | None) -> str | None:
+        if value is None or customers_of is True:
+            return value
+        return value if isinstance(customers_of, str) and customers_of == dealer else None
+
     s1 = auction.stage1
     s2 = auction.stage2
     final: int | None = None
@@ -119,7 +192,7 @@ def build_result(auction: CdsAuction) -> AuctionResult:
     elif s1 is not None and s1.imm is not None and s1.oi_side is None and not s1.failure:
         final = s1.imm
     reason = auction.cancel_reason if auction.phase is Phase.CANCELLED else None
-    if s1 is not None and s1.failure:
+    if s1 is not None and s1.failure and reason is None:
         reason = s1.failure
 
     matched: tuple[MatchedMarketRow, ...] = ()
@@ -129,16 +202,16 @@ def build_result(auction: CdsAuction) -> AuctionResult:
         best = {id(m) for m in non_tradeable[: s1.best_half]}
         matched = tuple(
             MatchedMarketRow(
-                m.bid.dealer,
+                name(m.bid.dealer),
                 grid.format(m.bid.ticks),
-                m.offer.dealer,
+                name(m.offer.dealer),
                 grid.format(m.offer.ticks),
                 m.tradeable,
                 id(m) in best,
             )
             for m in s1.matched
         )
-        adjustments = tuple(AdjustmentRow(a.dealer, str(a.amount)) for a in s1.adjustments)
+        adjustments = tuple(AdjustmentRow(name(a.dealer), str(a.amount)) for a in s1.adjustments)
 
     trades: tuple[TradeRow, ...] = ()
     fills: tuple[FillRow, ...] = ()
@@ -146,15 +219,18 @@ def build_result(auction: CdsAuction) -> AuctionResult:
         request_fills = (
             s2.request_fills
             if s2 is not None
-            else settle_requests(
-                sorted((r.request for r in auction.requests.values()), key=lambda r: r.seq),
-                None,
-                0,
-            )
+            else settle_requests(s1.requests, None, 0, auction.params.rounding_amount)[0]
         )
         price = grid.format(final)
         trades = tuple(
-            TradeRow(f.dealer, f.customer, f.side.value, price, str(f.requested), str(f.size))
+            TradeRow(
+                name(f.dealer),
+                customer(f.dealer, f.customer),
+                f.side.value,
+                price,
+                str(f.requested),
+                str(f.size),
+            )
             for f in request_fills  # in submission order
             if f.requested > 0
         )
@@ -162,9 +238,9 @@ def build_result(auction: CdsAuction) -> AuctionResult:
         side = eligible_side(s1.oi_side).value
         fills = tuple(
             FillRow(
-                dealer=f.dealer,
+                dealer=name(f.dealer),
                 order_id=f.order_id,
-                customer=f.customer,
+                customer=customer(f.dealer, f.customer),
                 side=side,
                 price=grid.format(f.limit_ticks),
                 effective_price=grid.format(f.effective_ticks),
@@ -177,6 +253,36 @@ def build_result(auction: CdsAuction) -> AuctionResult:
             )
             for f in s2.order_fills
         )
+    invalid: tuple[InvalidRequestRow, ...] = ()
+    if s1 is not None:
+        invalid = tuple(
+            InvalidRequestRow(
+                name(i.request.dealer),
+                customer(i.request.dealer, i.request.customer),
+                i.request.side.value,
+                str(i.request.size),
+                i.reason,
+            )
+            for i in s1.invalid
+        )
+    excluded: tuple[ExcludedOrderRow, ...] = ()
+    if s2 is not None:
+        excluded = tuple(
+            ExcludedOrderRow(
+                name(o.owner),
+                o.order_id,
+                customer(o.owner, o.customer),
+                grid.format(o.ticks),
+                str(o.size),
+                reason,
+            )
+            for o, reason in s2.excluded
+        )
+    declines = tuple(
+        DeclineRow(name(d.dealer), d.customer, d.kind, d.side, d.size, d.price, d.reason, d.at)
+        for d in auction.declines
+        if customers_of is True or (isinstance(customers_of, str) and customers_of == d.dealer)
+    )
     par = auction.params.par_ticks
     return AuctionResult(
         auction_id=auction.auction_id,
@@ -194,4 +300,11 @@ def build_result(auction: CdsAuction) -> AuctionResult:
         settlement_price=None if final is None else grid.format(min(final, par)),
         market_position_trades=trades,
         limit_order_fills=fills,
+        rounding_amount=str(auction.params.rounding_amount),
+        limit_order_residue=str(s2.residue if s2 is not None else 0),
+        request_residue=str(s2.request_residue if s2 is not None else 0),
+        invalid_requests=invalid,
+        excluded_orders=excluded,
+        bidding_periods=tuple(BiddingPeriodRow(*p) for p in auction.bidding_periods),
+        declines=declines,
     )

@@ -4,12 +4,16 @@ Given the valid initial markets and physical settlement requests (PSRs) at the c
 first window, compute everything the administrator publishes:
 
 1. Bids sorted descending and offers ascending, independently of who sent them; the i-th bid
-   pairs with the i-th offer. Ties among equal prices: **earlier submission first, then
-   dealer id** (this decides which dealer's quote sits in a tradeable pair).
+   pairs with the i-th offer. Ties among equal prices by time of receipt, **the earlier one
+   counting as the worse**: of equal bids the one received first sorts lower, of equal
+   offers the one received first sorts higher (this decides which dealer's quote sits in a
+   tradeable pair, pays the adjustment amount and is carried over at the IMM).
 2. Pairs with bid >= offer are tradeable and left out of the midpoint.
 3. Of the n other pairs take the best ceil(n/2); the IMM is the mean of those 2*ceil(n/2)
    prices rounded to the increment, exact halves up (or down, by parameter). n = 0 fails.
-4. Open interest = BUY PSRs - SELL PSRs; min(buys, sells) is matched as market position trades.
+4. Only PSRs of dealers with a valid initial market at the close count (the others are
+   reported invalid, with the reason); open interest = BUY PSRs - SELL PSRs; min(buys,
+   sells) is matched as market position trades.
 5. Adjustment amounts for tradeable quotes on the off-market side of the open interest.
 
 Pure functions over immutable values; no I/O, no clock.
@@ -17,6 +21,7 @@ Pure functions over immutable values; no I/O, no clock.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -77,8 +82,20 @@ class Adjustment:
 
 
 @dataclass(frozen=True, slots=True)
+class InvalidRequest:
+    """A settlement request that does not count, and why."""
+
+    request: SettlementRequest
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Stage1Outcome:
-    """What stage 1 publishes. ``failure`` is set (and the rest empty) when stage 1 fails."""
+    """What stage 1 publishes. ``failure`` is set (and the rest empty) when stage 1 fails.
+
+    ``requests`` are the valid settlement requests (the ones that make the open interest),
+    ``invalid`` the others with their reasons.
+    """
 
     failure: str | None
     matched: tuple[MatchedMarket, ...]
@@ -87,6 +104,10 @@ class Stage1Outcome:
     buy_total: int
     sell_total: int
     adjustments: tuple[Adjustment, ...]
+    requests: tuple[SettlementRequest, ...] = ()
+    invalid: tuple[InvalidRequest, ...] = ()
+    #: True when stage 1 failed for too few valid initial markets (it may be run again).
+    too_few_markets: bool = False
 
     @property
     def open_interest(self) -> int:
@@ -106,15 +127,15 @@ class Stage1Outcome:
 
 
 def sort_bids(markets: Sequence[InitialMarket]) -> list[Quote]:
-    """Bids best (highest) first; equal prices: earlier submission, then dealer id."""
+    """Bids best (highest) first; of equal bids the one received first counts as lower."""
     quotes = [Quote(m.dealer, m.bid, m.seq) for m in markets]
-    return sorted(quotes, key=lambda q: (-q.ticks, q.seq, q.dealer))
+    return sorted(quotes, key=lambda q: (-q.ticks, -q.seq, q.dealer))
 
 
 def sort_offers(markets: Sequence[InitialMarket]) -> list[Quote]:
-    """Offers best (lowest) first; equal prices: earlier submission, then dealer id."""
+    """Offers best (lowest) first; of equal offers the one received first counts as higher."""
     quotes = [Quote(m.dealer, m.offer, m.seq) for m in markets]
-    return sorted(quotes, key=lambda q: (q.ticks, q.seq, q.dealer))
+    return sorted(quotes, key=lambda q: (q.ticks, -q.seq, q.dealer))
 
 
 def match_markets(markets: Sequence[InitialMarket]) -> tuple[MatchedMarket, ...]:
@@ -139,21 +160,34 @@ def compute_stage1(
     markets: Sequence[InitialMarket],
     requests: Sequence[SettlementRequest],
 ) -> Stage1Outcome:
-    """Everything stage 1 publishes, or the reason it failed."""
-    buys = sum(r.size for r in requests if r.side is Side.BUY)
-    sells = sum(r.size for r in requests if r.side is Side.SELL)
+    """Everything stage 1 publishes, or the reason it failed.
+
+    ``requests`` in order of receipt (customers' requests included).
+    """
+    valid, invalid = validate_requests(markets, requests)
+    buys = sum(r.size for r in valid if r.side is Side.BUY)
+    sells = sum(r.size for r in valid if r.side is Side.SELL)
     if len(markets) < params.min_valid_submissions:
-        return _failed(
-            f"{len(markets)} valid initial market(s), fewer than the minimum of "
-            f"{params.min_valid_submissions}",
-            (),
-            buys,
-            sells,
+        return dataclasses.replace(
+            _failed(
+                f"{len(markets)} valid initial market(s), fewer than the minimum of "
+                f"{params.min_valid_submissions}",
+                (),
+                buys,
+                sells,
+            ),
+            requests=valid,
+            invalid=invalid,
+            too_few_markets=True,
         )
     matched = match_markets(markets)
     non_tradeable = [m for m in matched if not m.tradeable]
     if not non_tradeable:
-        return _failed("every matched market is tradeable: no midpoint", matched, buys, sells)
+        return dataclasses.replace(
+            _failed("every matched market is tradeable: no midpoint", matched, buys, sells),
+            requests=valid,
+            invalid=invalid,
+        )
     half = (len(non_tradeable) + 1) // 2
     best = non_tradeable[:half]
     total = sum(m.bid.ticks + m.offer.ticks for m in best)
@@ -184,7 +218,64 @@ def compute_stage1(
         buy_total=buys,
         sell_total=sells,
         adjustments=tuple(adjustments),
+        requests=valid,
+        invalid=invalid,
     )
+
+
+def validate_requests(
+    markets: Sequence[InitialMarket], requests: Sequence[SettlementRequest]
+) -> tuple[tuple[SettlementRequest, ...], tuple[InvalidRequest, ...]]:
+    """Split the requests (in order of receipt) into those that count and those that do not.
+
+    A request counts only if its dealer has a valid initial market at the close. Per
+    customer, the requests summed over every dealer may not exceed the customer's stated
+    market position (the smallest it stated to any dealer) nor go in two directions: taken
+    in order of receipt, a request that would break this does not count.
+    """
+    quoting = {m.dealer for m in markets}
+    stated: dict[str, int] = {}
+    for r in requests:
+        if r.customer is not None and r.market_position is not None:
+            known = stated.get(r.customer)
+            stated[r.customer] = (
+                r.market_position if known is None else min(known, r.market_position)
+            )
+    valid: list[SettlementRequest] = []
+    invalid: list[InvalidRequest] = []
+    per_customer: dict[str, int] = {}
+    customer_side: dict[str, Side] = {}
+    for r in requests:
+        if r.dealer not in quoting:
+            invalid.append(
+                InvalidRequest(r, f"{r.dealer} has no valid initial market at the close")
+            )
+            continue
+        if r.customer is not None and r.size > 0:
+            side = customer_side.setdefault(r.customer, r.side)
+            if side is not r.side:
+                invalid.append(
+                    InvalidRequest(
+                        r,
+                        f"the customer's requests over all dealers go both ways ({side.value} "
+                        f"received first)",
+                    )
+                )
+                continue
+            total = per_customer.get(r.customer, 0) + r.size
+            limit = stated.get(r.customer)
+            if limit is not None and total > limit:
+                invalid.append(
+                    InvalidRequest(
+                        r,
+                        "the customer's requests summed over all dealers exceed its stated "
+                        f"market position of {limit}",
+                    )
+                )
+                continue
+            per_customer[r.customer] = total
+        valid.append(r)
+    return tuple(valid), tuple(invalid)
 
 
 def _failed(

@@ -10,9 +10,11 @@ Each order's price is clamped to the cap (IMM + cap when the open interest is to
 cap when to buy) before matching, so orders at or beyond the cap share the capped price pro
 rata. The book is walked best first; the final price is the (clamped) price of the last
 order needed; better orders fill in full, orders at the final price share the rest pro rata
-(``matching.allocation``). When the orders run out the final price is 0 (to sell) or 100
-(to buy; the highest matched offer if that is above 100, so no offer sells below its limit),
-every order fills, and the PSRs on the open interest's side are scaled down.
+under the Rounding Convention (``matching.allocation``: rounded down to the rounding amount,
+the remainder handed out a unit at a time to the largest order first, a residue below one
+unit disregarded and reported). When the orders run out the final price is 0 (to sell) or
+the greater of 100 and the highest offer received (to buy), every order fills, and the PSRs
+on the open interest's side are matched pro rata under the same convention.
 
 Pure functions; no I/O, no clock.
 """
@@ -22,9 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from matching.allocation import Claim, pro_rata
+from matching.allocation import Allocation, Claim, pro_rata_rounded
 from matching.book import BookOrder, SealedBook
 from matching.cds.params import AuctionParams, OrderSide, Side
 from matching.cds.stage1 import InitialMarket, SettlementRequest, Stage1Outcome
@@ -106,21 +106,25 @@ class _FillPlan:
     """How every order fills, without a fill object per order until someone asks.
 
     ``groups`` are the clamped levels best first as (effective ticks, [level ticks]);
-    groups before ``marginal`` fill in full, the marginal group shares ``left`` pro rata
-    over its orders in walk order, later groups get nothing. ``marginal`` is
-    ``len(groups)`` when the orders ran out (everything filled).
+    groups before ``marginal`` fill in full, the marginal group's orders (in walk order)
+    get ``shares`` (the Rounding Convention's split, worked out at clearing), later groups
+    get nothing. ``marginal`` is ``len(groups)`` when the orders ran out (everything filled).
     """
 
-    __slots__ = ("_fills", "book", "groups", "left", "marginal", "version")
+    __slots__ = ("_fills", "book", "groups", "marginal", "shares", "version")
 
     def __init__(
-        self, book: SealedBook, groups: list[tuple[int, list[int]]], marginal: int, left: int
+        self,
+        book: SealedBook,
+        groups: list[tuple[int, list[int]]],
+        marginal: int,
+        shares: list[int],
     ) -> None:
         self.book = book
         self.version = book.version
         self.groups = groups
         self.marginal = marginal
-        self.left = left
+        self.shares = shares
         self._fills: tuple[OrderFill, ...] | None = None
 
     def fills(self) -> tuple[OrderFill, ...]:
@@ -133,9 +137,9 @@ class _FillPlan:
                 if index < self.marginal:
                     out.extend(_fill(o, effective, o.size) for o in orders)
                 elif index == self.marginal:
-                    shares = _split(self.left, orders)
                     out.extend(
-                        _fill(o, effective, share) for o, share in zip(orders, shares, strict=True)
+                        _fill(o, effective, share)
+                        for o, share in zip(orders, self.shares, strict=True)
                     )
                 else:
                     out.extend(_fill(o, effective, 0) for o in orders)
@@ -147,10 +151,13 @@ class _FillPlan:
 class Stage2Outcome:
     """The final price and every fill; ``insufficient`` when the orders ran out.
 
-    ``order_fills`` (one per resting order, best level first, arrival order within a level;
-    the level that sets the price shared pro rata) is built on first use: the price and the
-    matched size need only the levels' totals. It reads the book as cleared, which a closed auction
-    never changes (a RuntimeError says so if it did).
+    ``matched_size`` is what the limit orders bought (or sold): |OI| less ``residue``, the
+    part below one rounding amount the Rounding Convention leaves unallocated at the final
+    price (or, when the orders ran out, |OI| less what was left over). ``request_residue``
+    is the same for the settlement requests on the open interest's side when they are
+    scaled down. ``order_fills`` (one per resting order, best level first, arrival order
+    within a level) is built on first use; it reads the book as cleared, which a closed
+    auction never changes (a RuntimeError says so if it did).
     """
 
     final_ticks: int
@@ -159,6 +166,9 @@ class Stage2Outcome:
     insufficient: bool
     request_fills: tuple[RequestFill, ...]
     _plan: _FillPlan = field(repr=False, compare=False)
+    residue: int = 0
+    request_residue: int = 0
+    excluded: tuple[tuple[BookOrder, str], ...] = ()
 
     @property
     def order_fills(self) -> tuple[OrderFill, ...]:
@@ -166,32 +176,9 @@ class Stage2Outcome:
         return self._plan.fills()
 
 
-def _split(amount: int, orders: list[BookOrder]) -> list[int]:
-    """``matching.allocation.pro_rata`` over orders, vectorised when it can be exact.
-
-    Same rule and result: floor shares, then one unit each to the largest remainders, ties
-    to the lower ``seq`` (then the lower id, which only matters when two seqs are equal:
-    then, or when a product could overflow int64, the shared function does it).
-    """
-    n = len(orders)
-    sizes = [o.size for o in orders]
-    total = sum(sizes)
-    seqs = [o.seq for o in orders]
-    if n < 1000 or total >= 2**62 or len(set(seqs)) != n:
-        return pro_rata(amount, [Claim(o.order_id, o.size, o.seq) for o in orders])
-    if amount < 0 or amount > total:
-        raise ValueError(f"cannot allocate {amount} over claims totalling {total}")
-    if amount == total:
-        return sizes
-    products = [amount * size for size in sizes]  # exact (Python ints)
-    shares = [p // total for p in products]
-    left = amount - sum(shares)
-    if left:
-        remainders = np.array([p % total for p in products], dtype=np.int64)  # < total
-        best = np.lexsort((np.array(seqs, dtype=np.int64), -remainders))[:left]
-        for i in best.tolist():
-            shares[i] += 1
-    return shares
+def _split(amount: int, orders: list[BookOrder], unit: int) -> Allocation:
+    """The Rounding Convention's split of ``amount`` over the orders at the final price."""
+    return pro_rata_rounded(amount, [Claim(o.order_id, o.size, o.seq) for o in orders], unit)
 
 
 def _clamped_groups(
@@ -227,57 +214,78 @@ def clear(
     outcome: Stage1Outcome,
     book: SealedBook,
     requests: Sequence[SettlementRequest],
+    excluded: Sequence[tuple[BookOrder, str]] = (),
 ) -> Stage2Outcome:
     """Match the open interest against the book and find the final price.
 
-    O(L) over the L price levels' running totals (the book keeps them as orders arrive):
-    the final price and the matched size depend on nothing else. The split of the marginal
-    level and the fill of every order are worked out on first use of ``order_fills``.
+    ``requests`` are the valid settlement requests; ``excluded`` orders (with the reason)
+    were submitted but do not count (a customer's orders over all dealers beyond the open
+    interest): they are left out of ``book`` before matching. O(L) over the L price levels'
+    running totals to find the price, plus the orders of the one level that sets it.
     """
     oi_side = outcome.oi_side
     imm = outcome.imm
     if oi_side is None or imm is None:
         raise ValueError("stage 2 needs a non-zero open interest and an IMM")
+    if excluded:
+        book = _without(book, {o.order_id for o, _ in excluded})
+    unit = params.rounding_amount
     cap = cap_price(params, imm, oi_side)
-    remaining = abs(outcome.open_interest)
-    groups = _clamped_groups(book.level_sizes(descending=oi_side is Side.SELL), oi_side, cap)
+    oi = abs(outcome.open_interest)
+    remaining = oi
+    level_sizes = book.level_sizes(descending=oi_side is Side.SELL)
+    groups = _clamped_groups(level_sizes, oi_side, cap)
     final: int | None = None
     marginal = len(groups)
-    left = 0
-    for index, (effective, _, level_total) in enumerate(groups):
+    shares: list[int] = []
+    residue = 0
+    for index, (effective, levels, level_total) in enumerate(groups):
         if level_total < remaining:
             remaining -= level_total
             continue
         final = effective
         marginal = index
-        left = remaining  # shared pro rata by the group's orders (see ``order_fills``)
+        orders = [o for ticks in levels for o in book.level(ticks)]
+        split = _split(remaining, orders, unit)
+        shares, residue = split.shares, split.residue
         remaining = 0
         break
     insufficient = final is None
     if final is None:
-        final = _exhausted_price(params, oi_side, [g[0] for g in groups])
-    matched = abs(outcome.open_interest) - remaining
+        final = _exhausted_price(params, oi_side, [ticks for ticks, _ in level_sizes])
+    matched = oi - remaining - residue
+    request_fills, request_residue = settle_requests(requests, oi_side, matched, unit)
     return Stage2Outcome(
         final_ticks=final,
         cap_ticks=cap,
         matched_size=matched,
         insufficient=insufficient,
-        request_fills=settle_requests(requests, oi_side, matched),
-        _plan=_FillPlan(book, [(g[0], g[1]) for g in groups], marginal, left),
+        request_fills=request_fills,
+        _plan=_FillPlan(book, [(g[0], g[1]) for g in groups], marginal, shares),
+        residue=residue,
+        request_residue=request_residue,
+        excluded=tuple(excluded),
     )
 
 
-def _exhausted_price(params: AuctionParams, oi_side: Side, effective: Sequence[int]) -> int:
+def _without(book: SealedBook, order_ids: set[str]) -> SealedBook:
+    """A copy of ``book`` without the given orders (the original is left as it is)."""
+    copy = SealedBook()
+    for order in sorted(book.orders(), key=lambda o: o.seq):
+        if order.order_id not in order_ids:
+            copy.add(order)
+    return copy
+
+
+def _exhausted_price(params: AuctionParams, oi_side: Side, limits: Sequence[int]) -> int:
     """The final price when every eligible order filled and open interest is left over.
 
-    To sell: 0 (every bid is at 0 or above, so none trades above its limit). To buy: 100,
-    or the highest matched offer when that is above 100, so that no offer is sold below its
-    own limit (offers above par occur; auctions have fixed final prices up to 104.25).
-    ``effective`` holds the (clamped) price of every level group; all of them filled.
+    To sell: 0. To buy: the greater of 100 and the highest offer received (``limits`` are
+    the limit prices of every resting offer level), so that no offer sells below its limit.
     """
     if oi_side is Side.SELL:
         return 0
-    return max([params.par_ticks, *effective])
+    return max([params.par_ticks, *limits])
 
 
 def _fill(order: BookOrder, effective: int, size: int) -> OrderFill:
@@ -295,16 +303,18 @@ def _fill(order: BookOrder, effective: int, size: int) -> OrderFill:
 
 
 def settle_requests(
-    requests: Sequence[SettlementRequest], oi_side: Side | None, matched_limit: int
-) -> tuple[RequestFill, ...]:
-    """Each PSR's settled size: in full, except the open interest's side when orders ran out.
+    requests: Sequence[SettlementRequest], oi_side: Side | None, matched_limit: int, unit: int
+) -> tuple[tuple[RequestFill, ...], int]:
+    """Each valid PSR's settled size, and the residue the Rounding Convention left.
 
-    The open interest's side trades the opposing PSRs plus what the limit orders matched;
-    when that falls short of its total, each of its requests is scaled down pro rata.
+    Requests settle in full, except on the open interest's side when the limit orders did
+    not match all of it: that side trades the opposing requests plus what the limit orders
+    matched, shared pro rata over its requests under the Rounding Convention.
     """
     buys = sum(r.size for r in requests if r.side is Side.BUY)
     sells = sum(r.size for r in requests if r.side is Side.SELL)
     scaled: dict[int, int] = {}
+    residue = 0
     if oi_side is not None:
         own = [i for i, r in enumerate(requests) if r.side is oi_side and r.size > 0]
         opposing = sells if oi_side is Side.BUY else buys
@@ -317,9 +327,12 @@ def settle_requests(
             )
             for i in own
         ]
-        for i, share in zip(own, pro_rata(executable, claims), strict=True):
+        split = pro_rata_rounded(executable, claims, unit)
+        residue = split.residue
+        for i, share in zip(own, split.shares, strict=True):
             scaled[i] = share
-    return tuple(
+    fills = tuple(
         RequestFill(r.dealer, r.customer, r.side, r.size, scaled.get(i, r.size))
         for i, r in enumerate(requests)
     )
+    return fills, residue

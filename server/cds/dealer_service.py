@@ -177,6 +177,26 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         )
         return pb.CancelLimitOrderResponse(ack=wire.ack_out(decision.ack))
 
+    async def DeclineCustomerRequest(  # noqa: N802
+        self, request: pb.DeclineCustomerRequestRequest, context: Any
+    ) -> pb.DeclineCustomerRequestResponse:
+        dealer = _dealer()
+        decision = await self._registry.execute(
+            request.auction_id,
+            lambda a: a.decline_customer_request(
+                dealer=dealer,
+                client_order_id=request.client_order_id,
+                customer=request.customer,
+                kind=request.kind,
+                side=request.side,
+                size=request.size,
+                price=request.price or None,
+                reason=request.reason,
+                now=self._now(),
+            ),
+        )
+        return pb.DeclineCustomerRequestResponse(ack=wire.ack_out(decision.ack))
+
     async def SubmitOrders(  # noqa: N802
         self, request_iterator: AsyncIterator[pb.SubmitOrdersRequest], context: Any
     ) -> pb.SubmitOrdersResponse:

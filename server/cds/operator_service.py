@@ -15,8 +15,11 @@ from typing import Any
 from closeout.v1 import common_pb2, operator_pb2_grpc
 from closeout.v1 import operator_pb2 as pb
 from matching.cds.auction import CdsAuction, Decision
+from matching.cds.auction_set import AuctionOfSet, plan_auction_set
 from matching.cds.phases import Phase
-from matching.errors import InvalidInput, InvalidTransition
+from matching.cds.publication import public_set
+from matching.cds.settlement import settlement_statement
+from matching.errors import AlreadyExists, InvalidInput, InvalidTransition, NotFound, NotPermitted
 from server.auth import require_role
 from server.cds import wire
 from server.cds.dealer_service import WATCH_ROLES, viewer_of
@@ -46,6 +49,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
             schedule=wire.schedule_in(request.schedule),
             by=operator,
             now=self._now(),
+            dealer_names=dict(request.dealer_names),
         )
         auction = await self._registry.create(decision)
         return pb.CreateAuctionResponse(
@@ -123,8 +127,83 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
     ) -> pb.GetResultsResponse:
         principal = require_role(*WATCH_ROLES)
         auction = self._registry.get(request.auction_id)
-        viewer_of(principal, auction)
-        return pb.GetResultsResponse(result=wire.result_out(auction.result()))
+        viewer = viewer_of(principal, auction)
+        # Customer ids: every one for operators, a dealer's own for it, none for observers.
+        customers: str | bool = (
+            True if principal.role is Role.OPERATOR else viewer if viewer is not None else False
+        )
+        return pb.GetResultsResponse(result=wire.result_out(auction.result(customers_of=customers)))
+
+    async def GetPublicResults(  # noqa: N802
+        self, request: pb.GetPublicResultsRequest, context: Any
+    ) -> pb.GetPublicResultsResponse:
+        require_role(*WATCH_ROLES)  # public: every authenticated caller
+        if request.auction_set:
+            found = [
+                a
+                for a in self._registry.auctions()
+                if a.auction_set is not None and a.auction_set.get("id") == request.auction_set
+            ]
+            if not found:
+                raise NotFound(f"no auction set {request.auction_set!r}")
+            if request.auction_id and request.auction_id not in {a.auction_id for a in found}:
+                raise InvalidInput("auction_id", f"is not in the set {request.auction_set!r}")
+        elif request.auction_id:
+            found = [self._registry.get(request.auction_id)]
+        else:
+            raise InvalidInput("auction_id", "name an auction or an auction_set")
+        return pb.GetPublicResultsResponse(results=[wire.public_out(r) for r in public_set(found)])
+
+    async def GetSettlementStatement(  # noqa: N802
+        self, request: pb.GetSettlementStatementRequest, context: Any
+    ) -> pb.GetSettlementStatementResponse:
+        principal = require_role(Role.DEALER, Role.OPERATOR)
+        auction = self._registry.get(request.auction_id)
+        if principal.role is Role.DEALER:
+            viewer_of(principal, auction)
+            if request.dealer and request.dealer != principal.participant_id:
+                raise NotPermitted("a dealer sees only its own settlement statement")
+            dealer = principal.participant_id
+        else:
+            if not request.dealer:
+                raise InvalidInput("dealer", "required for an operator")
+            dealer = request.dealer
+        return pb.GetSettlementStatementResponse(
+            statement=wire.statement_out(settlement_statement(auction, dealer))
+        )
+
+    async def CreateAuctionSet(  # noqa: N802
+        self, request: pb.CreateAuctionSetRequest, context: Any
+    ) -> pb.CreateAuctionSetResponse:
+        operator = require_role(Role.OPERATOR).participant_id
+        members = [
+            AuctionOfSet(wire.params_in(a.parameters, f"auctions[{i}].parameters"), a.description)
+            for i, a in enumerate(request.auctions)
+        ]
+        decisions = plan_auction_set(
+            set_id=request.auction_set,
+            terms=request.terms,
+            panel=list(request.panel),
+            dealer_names=dict(request.dealer_names),
+            currency_rates=dict(request.currency_rates),
+            auctions=members,
+            schedule=wire.schedule_in(request.schedule),
+            by=operator,
+            now=self._now(),
+        )
+        existing = self._registry.auctions()
+        if any(
+            a.auction_set is not None and a.auction_set.get("id") == request.auction_set
+            for a in existing
+        ):
+            raise AlreadyExists(f"an auction set {request.auction_set!r} already exists")
+        taken = {a.auction_id for a in existing}
+        for decision in decisions:
+            aid = decision.events[0].auction_id
+            if aid in taken:
+                raise AlreadyExists(f"an auction {aid!r} already exists")
+        created = [await self._registry.create(d) for d in decisions]
+        return pb.CreateAuctionSetResponse(auctions=[wire.auction_out(a) for a in created])
 
     async def ListAuctions(  # noqa: N802
         self, request: pb.ListAuctionsRequest, context: Any

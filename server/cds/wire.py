@@ -19,7 +19,9 @@ from matching.cds import events as ev
 from matching.cds.auction import Ack, CdsAuction, DealerView, Schedule
 from matching.cds.params import AuctionParams, MidpointRounding, OrderSide, Side
 from matching.cds.phases import Phase
+from matching.cds.publication import PublicResult
 from matching.cds.result import AuctionResult
+from matching.cds.settlement import SettlementStatement
 from matching.errors import InvalidInput
 from server.timestamps import timestamp_in
 
@@ -60,12 +62,12 @@ def order_side_in(value: int, field: str = "side") -> OrderSide:
         raise InvalidInput(field, "must be ORDER_SIDE_BID or ORDER_SIDE_OFFER") from None
 
 
-def params_in(msg: pb.AuctionParameters) -> AuctionParams:
+def params_in(msg: pb.AuctionParameters, prefix: str = "parameters") -> AuctionParams:
     """Validated parameters from the wire (field names prefixed ``parameters.``)."""
     try:
         rounding = _ROUNDING_IN[msg.midpoint_rounding]
     except KeyError:
-        raise InvalidInput("parameters.midpoint_rounding", "unknown value") from None
+        raise InvalidInput(f"{prefix}.midpoint_rounding", "unknown value") from None
     try:
         return AuctionParams.build(
             auction_id=msg.auction_id,
@@ -78,10 +80,16 @@ def params_in(msg: pb.AuctionParameters) -> AuctionParams:
             min_limit_order_size=msg.min_limit_order_size,
             max_orders_per_dealer=msg.max_orders_per_dealer,
             midpoint_rounding=rounding,
+            rounding_amount=msg.rounding_amount or None,
+            require_market_position=msg.require_market_position,
+            calendar=msg.calendar or None,
+            fallback_settlement_method=msg.fallback_settlement_method or None,
+            max_initial_bidding_periods=msg.max_initial_bidding_periods or 3,
+            auction_date=msg.auction_date or None,
         )
     except InvalidInput as exc:
         raise InvalidInput(
-            exc.field.replace("auction.", "parameters.", 1), exc.description
+            exc.field.replace("auction.", f"{prefix}.", 1), exc.description
         ) from None
 
 
@@ -99,6 +107,12 @@ def params_out(params: AuctionParams) -> pb.AuctionParameters:
         min_limit_order_size=params.min_limit_order_size,
         max_orders_per_dealer=params.max_orders_per_dealer,
         midpoint_rounding=_ROUNDING_OUT[params.midpoint_rounding],
+        rounding_amount=params.rounding_amount,
+        require_market_position=params.require_market_position,
+        calendar=params.calendar_name,
+        fallback_settlement_method=params.fallback_settlement_method,
+        max_initial_bidding_periods=params.max_initial_bidding_periods,
+        auction_date="" if params.auction_date is None else params.auction_date.isoformat(),
     )
 
 
@@ -139,6 +153,8 @@ def auction_out(auction: CdsAuction) -> pb.Auction:
         schedule=schedule_out(auction.schedule),
         phase=PHASE_OUT[auction.phase],
         last_sequence=auction.last_seq,
+        dealer_names=auction.dealer_names,
+        auction_set="" if auction.auction_set is None else str(auction.auction_set.get("id", "")),
     )
 
 
@@ -246,6 +262,140 @@ def result_out(result: AuctionResult) -> operator_pb2.AuctionResult:
             )
             for f in result.limit_order_fills
         ],
+        rounding_amount=int(result.rounding_amount),
+        limit_order_residue=int(result.limit_order_residue),
+        request_residue=int(result.request_residue),
+        invalid_settlement_requests=[
+            operator_pb2.InvalidSettlementRequest(
+                dealer=r.dealer,
+                customer=r.customer or "",
+                side=_SIDE_OUT[Side(r.side)],
+                size=int(r.size),
+                reason=r.reason,
+            )
+            for r in result.invalid_requests
+        ],
+        excluded_limit_orders=[
+            operator_pb2.ExcludedLimitOrder(
+                dealer=o.dealer,
+                order_id=o.order_id,
+                customer=o.customer or "",
+                price=o.price,
+                size=int(o.size),
+                reason=o.reason,
+            )
+            for o in result.excluded_orders
+        ],
+        initial_bidding_periods=[
+            operator_pb2.InitialBiddingPeriod(
+                attempt=p.attempt, closed_at=p.closed_at, failure=p.failure or ""
+            )
+            for p in result.bidding_periods
+        ],
+        customer_declines=[
+            operator_pb2.CustomerDecline(
+                dealer=d.dealer,
+                customer=d.customer,
+                kind=d.kind,
+                side=d.side,
+                size=int(d.size),
+                price=d.price or "",
+                reason=d.reason,
+                at=d.at,
+            )
+            for d in result.declines
+        ],
+    )
+
+
+def public_out(result: PublicResult) -> operator_pb2.PublicResult:
+    """The public results (creditfixings shape) as a message."""
+    return operator_pb2.PublicResult(
+        auction_id=result.auction_id,
+        auction_set=result.auction_set or "",
+        currency=result.currency,
+        status=PHASE_OUT[Phase(result.status)],
+        reason=result.reason or "",
+        final_price_date=result.final_price_date or "",
+        initial_market_midpoint=result.initial_market_midpoint or "",
+        open_interest_side=(
+            _SIDE_OUT[Side(result.open_interest_side)]
+            if result.open_interest_side != "NONE"
+            else pb.SIDE_UNSPECIFIED
+        ),
+        open_interest_size=int(result.open_interest_size),
+        final_price=result.final_price or "",
+        rounding_amount=int(result.rounding_amount),
+        initial_markets=[
+            operator_pb2.PublicMarket(dealer=m.dealer, bid=m.bid, offer=m.offer)
+            for m in result.initial_markets
+        ],
+        matched_markets=[
+            operator_pb2.PublicMatchedMarket(
+                bid_dealer=m.bid_dealer,
+                bid=m.bid,
+                offer=m.offer,
+                offer_dealer=m.offer_dealer,
+                tradeable=m.tradeable,
+            )
+            for m in result.matched_markets
+        ],
+        adjustment_amounts=[
+            operator_pb2.PublicAdjustment(
+                dealer=a.dealer,
+                amount=a.amount,
+                currency=a.currency,
+                payment_date=a.payment_date or "",
+            )
+            for a in result.adjustment_amounts
+        ],
+        physical_settlement_requests=[
+            operator_pb2.PublicRequest(
+                dealer=r.dealer, side=_SIDE_OUT[Side(r.side)], size=int(r.size)
+            )
+            for r in result.physical_settlement_requests
+        ],
+        limit_orders=[
+            operator_pb2.PublicLimitOrder(
+                dealer=o.dealer,
+                side=_ORDER_SIDE_OUT[OrderSide(o.side)],
+                price=o.price,
+                size=int(o.size),
+                filled=int(o.filled),
+                status=_FILL_STATUS[o.status],
+                from_initial_market=o.from_initial_market,
+            )
+            for o in result.limit_orders
+        ],
+    )
+
+
+def statement_out(statement: SettlementStatement) -> operator_pb2.SettlementStatement:
+    """A dealer's settlement statement as a message."""
+    return operator_pb2.SettlementStatement(
+        auction_id=statement.auction_id,
+        dealer=statement.dealer,
+        currency=statement.currency,
+        final_price=statement.final_price,
+        lines=[
+            operator_pb2.StatementLine(
+                kind=line.kind,
+                reference=line.reference,
+                customer=line.customer or "",
+                direction=line.direction,
+                size=int(line.size),
+                price=line.price,
+                cash=line.cash,
+            )
+            for line in statement.lines
+        ],
+        bonds_bought=int(statement.bonds_bought),
+        bonds_sold=int(statement.bonds_sold),
+        cash_paid=statement.cash_paid,
+        cash_received=statement.cash_received,
+        net_cash=statement.net_cash,
+        adjustment_amount=statement.adjustment_amount,
+        adjustment_payment_date=statement.adjustment_payment_date or "",
     )
 
 
@@ -267,6 +417,8 @@ def phase_after(event: ev.Event, current: Phase) -> Phase:
             return Phase.SCHEDULED
         case ev.Stage1Opened():
             return Phase.STAGE1_OPEN
+        case ev.Stage1Closed(next_phase=str() as after):
+            return Phase(after)
         case ev.Stage1Closed(failure=failure, open_interest_side=side):
             if failure:
                 return Phase.FAILED
@@ -311,7 +463,7 @@ def watch_out(
                 ),
                 open_interest_size=int(event.open_interest),
                 adjustment_amounts=[
-                    pb.AdjustmentAmount(dealer=a["dealer"], amount=a["amount"])
+                    pb.AdjustmentAmount(dealer=auction.name_of(a["dealer"]), amount=a["amount"])
                     for a in event.adjustments
                 ],
                 failure=event.failure or "",
@@ -331,7 +483,8 @@ def watch_out(
 def _my_fills(auction: CdsAuction, viewer: str | None) -> list[pb.Fill]:
     if viewer is None:
         return []
-    result = auction.result()
+    result = auction.result(customers_of=viewer)
+    name = auction.name_of(viewer)
     fills = [
         pb.Fill(
             order_id=f.order_id,
@@ -340,7 +493,7 @@ def _my_fills(auction: CdsAuction, viewer: str | None) -> list[pb.Fill]:
             price=result.final_price or "",
         )
         for f in result.limit_order_fills
-        if f.dealer == viewer and f.filled != "0"
+        if f.dealer == name and f.filled != "0"
     ]
     fills.extend(
         pb.Fill(
@@ -350,6 +503,6 @@ def _my_fills(auction: CdsAuction, viewer: str | None) -> list[pb.Fill]:
             price=t.price,
         )
         for t in result.market_position_trades
-        if t.dealer == viewer
+        if t.dealer == name
     )
     return fills

@@ -83,7 +83,9 @@ class Driver:
     def open2(self) -> None:
         self.do(self.auction.open_stage2(by="ops", now=self.now()))
 
-    def order(self, dealer: str, side: str, price: str, size: int | str) -> Decision:
+    def order(
+        self, dealer: str, side: str, price: str, size: int | str, customer: str | None = None
+    ) -> Decision:
         return self.do(
             self.auction.submit_limit_order(
                 dealer=dealer,
@@ -92,6 +94,7 @@ class Driver:
                 price=price,
                 size=str(size),
                 now=self.now(),
+                customer=customer,
             )
         )
 

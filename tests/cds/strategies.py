@@ -70,11 +70,17 @@ class RequestSpec:
 
 @dataclass(frozen=True)
 class OrderSpec:
-    """A stage-2 limit order placed at ``max(0, IMM + offset)`` ticks on the eligible side."""
+    """A stage-2 limit order placed at ``max(0, IMM + offset)`` ticks on the eligible side.
+
+    Orders are customers' (each its own customer unless ``customer`` names one): a dealer's
+    own orders plus its carried quote may not exceed the open interest, which random sizes
+    would break all the time; a customer's orders beyond it are excluded at the close.
+    """
 
     dealer: str
     offset: int
     size: int
+    customer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class AuctionSpec:
     markets: tuple[MarketSpec, ...]
     requests: tuple[RequestSpec, ...]
     orders: tuple[OrderSpec, ...]
+    rounding_amount: int = 1
 
     def params(self) -> AuctionParams:
         """Validated parameters (cap = half the spread unless set)."""
@@ -96,7 +103,26 @@ class AuctionSpec:
             quotation_amount=str(self.quotation_amount),
             max_spread=price_str(self.max_spread),
             cap_amount=None if self.cap is None else price_str(self.cap),
+            rounding_amount=str(self.rounding_amount),
         )
+
+    def valid_requests(self) -> list[RequestSpec]:
+        """The requests that count, as the test reads the Terms: the dealer has a market,
+        and a customer's requests (over all dealers, in order) all go one way."""
+        quoting = {m.dealer for m in self.markets}
+        side_of: dict[str, Side] = {}
+        out = []
+        for r in self.requests:
+            if r.dealer not in quoting:
+                continue
+            if (
+                r.customer is not None
+                and r.size > 0
+                and side_of.setdefault(r.customer, r.side) is not r.side
+            ):
+                continue
+            out.append(r)
+        return out
 
     def cap_ticks(self) -> int:
         """The cap amount in ticks, as the test understands the spec (default: spread / 2)."""
@@ -171,13 +197,15 @@ def auction_specs(
         markets=tuple(markets),
         requests=requests,
         orders=orders,
+        rounding_amount=draw(st.sampled_from([1, 1, 1_000, 100_000])),
     )
 
 
 def with_open_interest(spec: AuctionSpec) -> AuctionSpec:
     """The same auction with one extra request so that the open interest is not zero."""
-    buys = sum(r.size for r in spec.requests if r.side is Side.BUY)
-    sells = sum(r.size for r in spec.requests if r.side is Side.SELL)
+    valid = spec.valid_requests()
+    buys = sum(r.size for r in valid if r.side is Side.BUY)
+    sells = sum(r.size for r in valid if r.side is Side.SELL)
     if buys != sells:
         return spec
     extra = RequestSpec(spec.panel[0], "extra", Side.SELL, 1_000_000)
@@ -279,6 +307,7 @@ class AuctionRun:
             side=self.eligible.value,
             price=price_str(self.order_ticks(o)),
             size=str(o.size),
+            customer=o.customer or f"cust-{i}",
         )
 
     def replace_order(self, i: int, o: OrderSpec, client_order_id: str) -> Decision:

@@ -394,7 +394,7 @@ def test_open_interest_zero_ends_at_imm() -> None:
 
 
 def test_stage1_failure_is_an_explicit_state() -> None:
-    d = Driver("ABCD", min_valid_submissions=4)
+    d = Driver("ABCD", min_valid_submissions=4, max_initial_bidding_periods=1)
     d.stage1(FOUR[:3])
     assert d.auction.phase is Phase.FAILED
     assert d.auction.result().reason == "3 valid initial market(s), fewer than the minimum of 4"

@@ -38,7 +38,7 @@ def test_a_compacted_time_expands_to_the_same_string(at: str) -> None:
 def test_repeats_get_the_original_ack_byte_for_byte(zone: timezone, micros: int) -> None:
     d = Driver("AB")
     d.clock = datetime(2024, 1, 2, 9, 0, 0, micros, tzinfo=zone)
-    d.stage1([("A", "39.5", "40.5"), ("B", "39.5", "40.5")], [("A", "BUY", 10_000_000)])
+    d.stage1([("A", "39.5", "40.5"), ("B", "39.5", "40.5")], [("A", "BUY", 20_000_000)])
     d.open2()
     firsts = []
     for n in range(3):

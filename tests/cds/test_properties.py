@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from matching.allocation import Claim, pro_rata
+from matching.allocation import Claim, pro_rata, pro_rata_rounded
 from matching.book import BookOrder, SealedBook
 from matching.cds.auction import CdsAuction
 from matching.cds.events import event_from_dict
@@ -98,10 +98,37 @@ def oracle_adjustments(spec: AuctionSpec, imm: Fraction) -> list[int]:
 
 
 def psr_totals(spec: AuctionSpec) -> tuple[int, int]:
-    """(buys, sells) of the spec's settlement requests."""
-    buys = sum(r.size for r in spec.requests if r.side is Side.BUY)
-    sells = sum(r.size for r in spec.requests if r.side is Side.SELL)
+    """(buys, sells) of the spec's settlement requests that count."""
+    valid = spec.valid_requests()
+    buys = sum(r.size for r in valid if r.side is Side.BUY)
+    sells = sum(r.size for r in valid if r.side is Side.SELL)
     return buys, sells
+
+
+def check_rounding(left: int, rows: list[tuple[int, int]], unit: int) -> int:
+    """``rows`` (size, got) shared ``left`` under the Rounding Convention: each share is at
+    least its exact share rounded down to the unit, a multiple of the unit (or a whole
+    size), extra units went to larger claims first, and the residue is below one unit
+    unless no claim had room for one. Returns the residue."""
+    total = sum(size for size, _ in rows)
+    residue = left - sum(got for _, got in rows)
+    assert residue >= 0
+    if left == total:
+        assert all(got == size for size, got in rows)
+        return residue
+    extra = []
+    for size, got in rows:
+        floor_unit = (left * size // total) // unit * unit
+        assert floor_unit <= got <= size
+        assert got % unit == 0
+        extra.append(got > floor_unit)
+    if residue >= unit:
+        assert all(size - got < unit for size, got in rows)
+    for (size_i, _), got_extra in zip(rows, extra, strict=True):
+        for (size_j, got_j), missed in zip(rows, extra, strict=True):
+            if got_extra and not missed and size_j - got_j >= unit:
+                assert size_i >= size_j, "an extra unit skipped a larger order with room"
+    return residue
 
 
 def points(price: str | None) -> Fraction:
@@ -165,10 +192,11 @@ def check_auction(run: AuctionRun) -> None:
 
 
 def check_matched_markets(spec: AuctionSpec, result: AuctionResult) -> None:
-    """Published columns: bids descending, offers ascending, ties by earlier submission."""
+    """Published columns: bids descending, offers ascending; of equal quotes the one received
+    first counts as the worse (sorts later)."""
     order = {m.dealer: i for i, m in enumerate(spec.markets)}
-    bids = sorted(spec.markets, key=lambda m: (-m.bid, order[m.dealer]))
-    offers = sorted(spec.markets, key=lambda m: (m.offer, order[m.dealer]))
+    bids = sorted(spec.markets, key=lambda m: (-m.bid, -order[m.dealer]))
+    offers = sorted(spec.markets, key=lambda m: (m.offer, -order[m.dealer]))
     rows = result.matched_markets
     assert [(r.bid_dealer, to_ticks(r.bid)) for r in rows] == [(m.dealer, m.bid) for m in bids]
     assert [(r.offer_dealer, to_ticks(r.offer)) for r in rows] == [
@@ -200,7 +228,10 @@ def check_clearing(spec: AuctionSpec, result: AuctionResult, oi: int, imm: Fract
             quote = min(quote, imm) if sell else max(quote, imm)
         assert points(carried[m.dealer].price) == quote
         assert int(carried[m.dealer].size) == spec.quotation_amount
-    assert len(fills) == len(spec.markets) + len(spec.orders)
+    excluded = [o for o in spec.orders if o.customer is None and o.size > size_oi]
+    assert len(result.excluded_orders) == len(excluded)
+    assert len(fills) == len(spec.markets) + len(spec.orders) - len(excluded)
+    unit = spec.rounding_amount
 
     total = sum(int(f.size) for f in fills)
     filled = [int(f.filled) for f in fills]
@@ -224,24 +255,22 @@ def check_clearing(spec: AuctionSpec, result: AuctionResult, oi: int, imm: Fract
     event(f"partial fill: {any(f.status == 'PARTIAL' for f in fills)}")
     if total >= size_oi:
         assert walk.final is not None
-        assert sum(filled) == size_oi
         assert final == walk.final
         assert (final <= cap) if sell else (final >= cap)
         at_final = [
-            (f, got)
+            (int(f.size), got)
             for f, got in zip(fills, filled, strict=True)
             if points(f.effective_price) == final
         ]
         left = size_oi - walk.better_total
-        level = sum(int(f.size) for f, _ in at_final)
-        for f, got in at_final:
-            exact = Fraction(left * int(f.size), level)
-            assert math.floor(exact) <= got <= math.ceil(exact), "pro-rata share off by > 1"
-        matched = size_oi
+        residue = check_rounding(left, at_final, unit)
+        assert result.limit_order_residue == str(residue)
+        assert sum(filled) == size_oi - residue, "fills sum to |OI| less the residue"
+        matched = size_oi - residue
     else:
         assert walk.final is None
         assert filled == [int(f.size) for f in fills], "all eligible orders fill"
-        highest = max(points(f.effective_price) for f in fills)
+        highest = max(points(f.price) for f in fills)
         assert final == (0 if sell else max(Fraction(100), highest))
         matched = total
 
@@ -250,14 +279,12 @@ def check_clearing(spec: AuctionSpec, result: AuctionResult, oi: int, imm: Fract
     buys, sells = psr_totals(spec)
     own = [t for t in result.market_position_trades if t.side == oi_side]
     other = [t for t in result.market_position_trades if t.side != oi_side]
-    assert sum(int(t.filled) for t in own) == min(buys, sells) + matched
     assert all(t.filled == t.size for t in other)
-    own_total = sum(int(t.size) for t in own)
     executable = min(buys, sells) + matched
-    for t in own:  # scaled down pro rata (within one unit) when the orders ran out
-        exact = Fraction(executable * int(t.size), own_total)
-        assert math.floor(exact) <= int(t.filled) <= math.ceil(exact) <= int(t.size)
-    assert len(result.market_position_trades) == sum(1 for r in spec.requests if r.size > 0)
+    # scaled down pro rata under the Rounding Convention when the orders did not match all
+    request_residue = check_rounding(executable, [(int(t.size), int(t.filled)) for t in own], unit)
+    assert result.request_residue == str(request_residue)
+    assert len(result.market_position_trades) == sum(1 for r in spec.valid_requests() if r.size > 0)
 
 
 # -- clearing, IMM, carry-over, PSRs ------------------------------------------------------
@@ -370,7 +397,10 @@ def test_an_improved_order_never_worsens_the_price(spec: AuctionSpec, data: st.D
     ticks = data.draw(st.integers(1, 2 * spec.max_spread))
     grow = data.draw(st.integers(0, 10**9))
     old = spec.orders[j]
-    better = replace(old, offset=old.offset + (ticks if sell else -ticks), size=old.size + grow)
+    # a customer's orders beyond the open interest do not count: grow only up to it
+    size_oi = int(base.auction.result().open_interest_size)
+    grown = min(old.size + grow, max(old.size, size_oi))
+    better = replace(old, offset=old.offset + (ticks if sell else -ticks), size=grown)
 
     run = AuctionRun(spec)
     run.run_stage1()
@@ -457,6 +487,8 @@ def canonical(result: AuctionResult) -> dict[str, Any]:
     """
     data = result.to_dict()
     data["limit_order_fills"] = sorted(data["limit_order_fills"], key=lambda f: f["order_id"])
+    for period in data["initial_bidding_periods"]:
+        del period["closed_at"]  # when the window closed, not a figure
     return data
 
 
@@ -495,7 +527,8 @@ def test_fill_rows_do_not_depend_on_an_earlier_replaced_market() -> None:
     live.close_stage2()
     reference = run_full(spec)
     assert canonical(live.auction.result()) == canonical(reference.auction.result())
-    assert live.auction.result().to_dict() == reference.auction.result().to_dict()
+    live_rows = live.auction.result().to_dict()["limit_order_fills"]
+    assert live_rows == reference.auction.result().to_dict()["limit_order_fills"]
 
 
 @PROPS
@@ -578,6 +611,7 @@ def test_repeated_client_order_id(spec: AuctionSpec, data: st.DataObject) -> Non
             price=price,
             size=str(o.size),
             now=now,
+            customer="cust-0",
         ),
         lambda now: auction.submit_limit_order(
             dealer=o.dealer,
@@ -586,6 +620,7 @@ def test_repeated_client_order_id(spec: AuctionSpec, data: st.DataObject) -> Non
             price=price,
             size=str(o.size + 1),
             now=now,
+            customer="cust-0",
         ),
     )
     run.close_stage2()
@@ -881,36 +916,78 @@ TestSealedBook = SealedBookMachine.TestCase
         min_size=1,
         max_size=12,
     ),
+    unit=st.sampled_from([1, 7, 1_000, 100_000]),
+    multiples=st.booleans(),
     data=st.data(),
 )
-def test_pro_rata(raw: list[tuple[int, int]], data: st.DataObject) -> None:
-    claims = [Claim(f"k{i:02d}", size, seq) for i, (size, seq) in enumerate(raw)]
+def test_pro_rata(
+    raw: list[tuple[int, int]], unit: int, multiples: bool, data: st.DataObject
+) -> None:
+    """The Rounding Convention: shares are multiples of the unit (unless a claim takes its
+    whole size), never above the exact share by a unit or more, never beyond a size; the
+    residue is below one unit whenever every size is a multiple of it; the extra units go
+    to the largest claims (then the earlier received); independent of listing order."""
+    claims = [
+        Claim(f"k{i:02d}", size * unit if multiples else size, seq)
+        for i, (size, seq) in enumerate(raw)
+    ]
     total = sum(c.size for c in claims)
     amount = data.draw(st.one_of(st.integers(0, total), st.just(total)))
-    shares = pro_rata(amount, claims)
+    got = pro_rata_rounded(amount, claims, unit)
+    shares = got.shares
     assert len(shares) == len(claims)
-    assert sum(shares) == amount
+    assert sum(shares) + got.residue == amount
+    assert got.residue >= 0
+    if amount == total:
+        assert shares == [c.size for c in claims] and got.residue == 0
+        return
+    if multiples:
+        assert got.residue < unit
     extra: list[bool] = []
     for c, share in zip(claims, shares, strict=True):
         exact = Fraction(amount * c.size, total) if total else Fraction(0)
         assert 0 <= share <= c.size
-        assert math.floor(exact) <= share <= math.ceil(exact)
-        extra.append(share > math.floor(exact))
-    remainder = [(amount * c.size) % total if total else 0 for c in claims]
-    for i, got in enumerate(extra):
+        assert share % unit == 0
+        floor_unit = math.floor(exact / unit) * unit
+        assert floor_unit <= share
+        extra.append(share > floor_unit)
+        if share > floor_unit + unit:
+            # more than one extra unit only when every other claim was full or had no room
+            assert all(o.size - s < unit for o, s in zip(claims, shares, strict=True))
+    for i, got_extra in enumerate(extra):
         for j, missed in enumerate(extra):
-            if got and not missed:
+            if got_extra and not missed and claims[j].size - shares[j] >= unit:
                 ci, cj = claims[i], claims[j]
-                assert (-remainder[i], ci.seq, ci.key) < (-remainder[j], cj.seq, cj.key)
+                assert (-ci.size, ci.seq, ci.key) < (-cj.size, cj.seq, cj.key)
     # deterministic and independent of the order the claims are listed in
-    assert pro_rata(amount, claims) == shares
+    assert pro_rata_rounded(amount, claims, unit) == got
     order = data.draw(st.permutations(range(len(claims))))
-    shuffled = pro_rata(amount, [claims[i] for i in order])
+    shuffled = pro_rata_rounded(amount, [claims[i] for i in order], unit).shares
     assert {claims[i].key: s for i, s in zip(order, shuffled, strict=True)} == {
         c.key: s for c, s in zip(claims, shares, strict=True)
     }
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    raw=st.lists(st.tuples(st.integers(0, 10**12), st.integers(0, 4)), min_size=1, max_size=12),
+    data=st.data(),
+)
+def test_whole_unit_pro_rata(raw: list[tuple[int, int]], data: st.DataObject) -> None:
+    """The whole-unit rule (the default waterfall's): shares sum exactly to the amount,
+    each within one unit of its exact share, extra units to the largest remainders."""
+    claims = [Claim(f"k{i:02d}", size, seq) for i, (size, seq) in enumerate(raw)]
+    total = sum(c.size for c in claims)
+    amount = data.draw(st.integers(0, total))
+    shares = pro_rata(amount, claims)
+    assert sum(shares) == amount
+    for c, share in zip(claims, shares, strict=True):
+        exact = Fraction(amount * c.size, total) if total else Fraction(0)
+        assert math.floor(exact) <= share <= math.ceil(exact) and share <= c.size
+
+
 def test_pro_rata_refuses_more_than_the_claims() -> None:
+    with pytest.raises(ValueError, match="cannot allocate"):
+        pro_rata_rounded(11, [Claim("a", 5, 1), Claim("b", 5, 2)], 1)
     with pytest.raises(ValueError, match="cannot allocate"):
         pro_rata(11, [Claim("a", 5, 1), Claim("b", 5, 2)])

@@ -73,10 +73,18 @@ def test_hertz_2020_stage2_final_at_cap_and_goldman_pro_rata() -> None:
     for o in pub["limit_orders"]:
         if o["price"] == Decimal("22.5") and o["size_mm"] == 2:
             continue  # GS's initial-market bid: the engine carries it over itself
-        gs_ids.append(d.order(o["dealer"], "BID", str(o["price"]), units(o["size_mm"])))
-    # Published: 118.5m bid at the cap in all; only Goldman's 42m of it is itemised.
+        # GS bid 140m in all against 111.525m of open interest: more than a dealer's own
+        # orders plus its carried quote may be, so some were customers' (unpublished which;
+        # here the 24m and 23m bids).
+        customer = "GS-CUSTOMER" if o["size_mm"] in (24, 23) else None
+        gs_ids.append(
+            d.order(o["dealer"], "BID", str(o["price"]), units(o["size_mm"]), customer=customer)
+        )
+    # Published: 118.5m bid at the cap in all; only Goldman's 42m of it is itemised. The rest
+    # as two orders of 38.25m (any split with no order above 42m gives Goldman the same fill).
     rest = units(pub["limit_bids_at_final_price_total_mm"]) - 42_000_000
-    d.order("Other bidders", "BID", "26.375", rest)
+    d.order("Other bidders", "BID", "26.375", rest // 2)
+    d.order("Other bidders", "BID", "26.375", rest - rest // 2)
     d.close2()
     r = d.auction.result()
     assert Decimal(r.final_price or "nan") == pub["final_price"]
@@ -85,11 +93,14 @@ def test_hertz_2020_stage2_final_at_cap_and_goldman_pro_rata() -> None:
     ]
     assert len(gs_at_cap) == 1
     example = pub["allocation_example"]
-    exact = Decimal(42) * Decimal("111.525") / Decimal("118.5")
-    assert abs(Decimal(gs_at_cap[0].filled) / 1_000_000 - exact) < Decimal("0.000001")
-    assert round(Decimal(gs_at_cap[0].filled) / 1_000_000, 3) == example["allocated_mm"]
+    # The Rounding Convention: 42 x 111.525 / 118.5 = 39.527848m rounds down to 39,527,000;
+    # of the 2,000 left, the first 1,000 goes to the largest order at the final price
+    # (Goldman's): the published 39.528m exactly.
+    assert int(gs_at_cap[0].filled) == 39_528_000
+    assert Decimal(gs_at_cap[0].filled) / 1_000_000 == example["allocated_mm"]
     carried = [f for f in r.limit_order_fills if f.dealer == "Goldman Sachs" and f.carried_over]
     assert [(f.price, f.size) for f in carried] == [("22.5", "2000000")]
+    assert r.limit_order_residue == "0"
     assert sum(int(f.filled) for f in r.limit_order_fills) == units(pub["open_interest"]["size_mm"])
 
 

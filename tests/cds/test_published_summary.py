@@ -116,6 +116,9 @@ def params_for(row: dict[str, Any]) -> AuctionParams:
         quotation_amount="2000000",
         max_spread=row["observed_quote_width"],
         price_increment=increment,
+        # The Terms fix the rounding amount for USD, EUR and JPY only; the summary does not
+        # publish it for the others (GBP), so it is stated here (it plays no part in the cap).
+        rounding_amount=None if row["currency"] in ("USD", "EUR", "JPY") else "1000",
     )
 
 

@@ -38,15 +38,17 @@ def test_touching_and_crossing_pairs_are_tradeable() -> None:
     assert pairs[0].tradeable  # 41 vs 41 touches
 
 
-def test_equal_prices_tie_break_earlier_submission_then_dealer_id() -> None:
+def test_equal_prices_tie_break_earlier_received_counts_as_worse_then_dealer_id() -> None:
+    # The Terms: of equal bids the one received first is the lower, of equal offers the one
+    # received first is the higher. (This reverses the old "earlier submission first".)
     markets = [
         InitialMarket("Z", 8 * 26, 8 * 28, seq=1),
         InitialMarket("A", 8 * 26, 8 * 28, seq=2),
         InitialMarket("M", 8 * 26, 8 * 28, seq=2),
     ]
     pairs = match_markets(markets)
-    assert [p.bid.dealer for p in pairs] == ["Z", "A", "M"]
-    assert [p.offer.dealer for p in pairs] == ["Z", "A", "M"]
+    assert [p.bid.dealer for p in pairs] == ["A", "M", "Z"]
+    assert [p.offer.dealer for p in pairs] == ["A", "M", "Z"]
 
 
 def test_best_half_is_ceil_of_odd_count() -> None:

@@ -33,7 +33,8 @@ def test_spec_cap_clamping_case_final_at_cap_shared_pro_rata() -> None:
     d.open2()
     d.order("B", "BID", "42", 20_000_000)
     d.order("C", "BID", "41", 20_000_000)
-    d.order("D", "BID", "40.5", 30_000_000)
+    # D's own 30m plus its carried 2m would exceed the 30m open interest: a customer's order
+    d.order("D", "BID", "40.5", 30_000_000, customer="LEI-CUSTOMER-D")
     d.close2()
     r = result(d)
     assert (r["initial_market_midpoint"], r["final_price"]) == ("40", "41")
@@ -124,7 +125,7 @@ def test_offers_below_floor_are_clamped_to_imm_minus_cap() -> None:
         [("A", "BUY", 3_000_000)],
     )
     d.open2()
-    d.order("B", "OFFER", "30", 3_000_000)
+    d.order("B", "OFFER", "30", 3_000_000, customer="LEI-B1")
     d.close2()
     r = result(d)
     assert r["final_price"] == "40.5"  # IMM 41.5 - cap 1, not 30
@@ -136,13 +137,13 @@ def test_no_bound_the_other_way() -> None:
     d = Driver("ABCD")
     d.stage1(FOUR, [("A", "SELL", 20_000_000)])
     d.open2()
-    d.order("B", "BID", "10.25", 20_000_000)
+    d.order("B", "BID", "10.25", 20_000_000, customer="LEI-B1")
     d.close2()
     assert result(d)["final_price"] == "10.25"
 
 
-def test_pro_rata_remainders_go_to_largest_remainder_then_earlier() -> None:
-    d = Driver("ABCD", quotation_amount="1")
+def test_rounding_remainder_goes_to_largest_order_then_received_first() -> None:
+    d = Driver("ABCD", quotation_amount="1", rounding_amount="1")
     d.stage1(FOUR, [("A", "SELL", 10)])
     d.open2()
     d.order("B", "BID", "45", 3)  # clamped to 41 with C and D
@@ -152,14 +153,15 @@ def test_pro_rata_remainders_go_to_largest_remainder_then_earlier() -> None:
     r = result(d)
     filled = {f["order_id"]: int(f["filled"]) for f in r["limit_order_fills"]}
     # 9 units fill at the cap 41; the 10th comes from the four carried-over 1-unit bids at
-    # 39.5, whose remainders are equal: the earliest submission (A's initial market) wins
+    # 39.5: each rounds down to 0 and the one unit left goes to the largest order, and of
+    # identical orders to the one received first (A's initial market)
     assert r["final_price"] == "39.5"
     assert sum(filled.values()) == 10
     assert filled["A/~initial-market"] == 1
     assert sum(v for k, v in filled.items() if k.endswith("~initial-market")) == 1
 
 
-def test_fills_sum_exactly_to_open_interest_with_odd_split() -> None:
+def test_fills_sum_to_open_interest_less_the_residue_below_one_rounding_amount() -> None:
     d = Driver("ABCD")
     d.stage1(FOUR, [("A", "SELL", 10_000_001)])
     d.open2()
@@ -167,11 +169,12 @@ def test_fills_sum_exactly_to_open_interest_with_odd_split() -> None:
         d.order(dealer, "BID", "40", 7_000_000)
     d.close2()
     r = result(d)
-    assert sum(int(f["filled"]) for f in r["limit_order_fills"]) == 10_000_001
-    assert {f["filled"] for f in r["limit_order_fills"] if f["filled"] != "0"} <= {
-        "3333334",
-        "3333333",
-    }
+    # 10,000,001 / 3 = 3,333,333.67 -> 3,333,000 each; 1,001 left: one unit of 1,000 to the
+    # largest order received first (B), the last 1 is a residue, disregarded and shown
+    filled = {f["dealer"]: int(f["filled"]) for f in r["limit_order_fills"] if f["filled"] != "0"}
+    assert filled == {"B": 3_334_000, "C": 3_333_000, "D": 3_333_000}
+    assert r["residue"]["limit_orders"] == "1"
+    assert sum(filled.values()) == 10_000_001 - 1
 
 
 def test_all_trades_at_single_final_price_and_settlement_caps_at_par() -> None:

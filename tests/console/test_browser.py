@@ -281,11 +281,11 @@ def test_hertz_2020_results_page(stack: Stack, browser: webdriver.Chrome) -> Non
     goldman = [
         [td.text for td in row.find_elements(By.TAG_NAME, "td")]
         for row in browser.find_elements(By.CSS_SELECTOR, "#limit-orders tbody tr")
-        if row.find_element(By.TAG_NAME, "td").text == "goldman-sachs"
+        if row.find_element(By.TAG_NAME, "td").text == "Goldman Sachs"  # the published name
     ]
     filled = sum(int(cells[4].replace(",", "")) for cells in goldman)
     final = run(published(stack.server, "hertz-2020"))
-    expected = sum(f.filled for f in final.limit_order_fills if f.dealer == "goldman-sachs")
+    expected = sum(f.filled for f in final.limit_order_fills if f.dealer == "Goldman Sachs")
     assert filled == expected > 0
     screenshot(browser, "results-hertz-2020")
 

@@ -13,7 +13,7 @@ import pytest
 
 from closeout.v1 import admin_pb2, admin_pb2_grpc
 from server.config import ConfigError, load_config
-from server.journal import JournalLocked
+from server.journal import Journal, JournalLocked, JournalUnavailable, verify
 from server.journal_store import describe_location
 from tests.server.backends import location, postgres_location
 from tests.server.conftest import OPERATOR, ProbeModule, make_config, running
@@ -119,3 +119,12 @@ async def test_a_port_held_by_another_program_is_an_error(tmp_path: Path) -> Non
                 pass
     finally:
         holder.close()
+
+
+async def test_an_unreachable_postgresql_journal_is_a_clear_error(postgres_location: str) -> None:
+    missing = postgres_location.split("?")[0].rsplit("/", 1)[0] + "/no_such_database"
+    with pytest.raises(JournalUnavailable, match=r"cannot open journal .*no_such_database"):
+        await Journal.open(missing)
+    report = verify(missing)
+    assert not report.ok
+    assert "no_such_database" in (report.problem or "")
