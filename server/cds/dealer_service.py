@@ -18,7 +18,7 @@ from closeout.v1 import auction_pb2 as pb
 from closeout.v1 import auction_pb2_grpc
 from matching.cds.auction import CdsAuction
 from matching.cds.phases import Phase
-from matching.errors import DomainError, InvalidInput, NotPermitted
+from matching.errors import DomainError, InvalidInput, NotFound
 from server.auth import Principal, require_role
 from server.cds import wire
 from server.cds.registry import AuctionRegistry
@@ -36,18 +36,41 @@ def _dealer() -> str:
     return require_role(Role.DEALER).participant_id
 
 
+def hidden(auction_id: str) -> NotFound:
+    """The refusal for an auction the caller may not see: word for word the one for an auction
+    that does not exist, so that a dealer off the panel cannot tell real ids from unknown."""
+    return NotFound(f"no auction {auction_id!r}")
+
+
 def viewer_of(principal: Principal, auction: CdsAuction) -> str | None:
     """The dealer whose private events a caller may see (None: public events only).
 
-    Dealers must be on the auction's panel; operators and observers see public events.
+    Dealers must be on the auction's panel (else NOT_FOUND, as for an unknown auction);
+    operators and observers see public events.
     """
     if principal.role is Role.DEALER:
         if principal.participant_id not in auction.panel:
-            raise NotPermitted(
-                f"{principal.participant_id!r} is not on the panel of {auction.auction_id}"
-            )
+            raise hidden(auction.auction_id)
         return principal.participant_id
     return None
+
+
+def sealed_auction_out(
+    registry: AuctionRegistry, principal: Principal, auction: CdsAuction
+) -> pb.Auction:
+    """The auction as ``principal`` may see it: operators get the last event number; anyone
+    else the last public one, which does not move while others submit in a sealed window."""
+    if principal.role is Role.OPERATOR:
+        return wire.auction_out(auction)
+    return wire.auction_out(auction, registry.public_seq(auction.auction_id))
+
+
+def _panel_dealer(registry: AuctionRegistry, auction_id: str) -> str:
+    """The calling dealer, if on the panel of ``auction_id``; NOT_FOUND otherwise."""
+    dealer = _dealer()
+    if dealer not in registry.get(auction_id).panel:
+        raise hidden(auction_id)
+    return dealer
 
 
 class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
@@ -60,7 +83,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def SubmitMarket(  # noqa: N802 - RPC names are fixed by the proto
         self, request: pb.SubmitMarketRequest, context: Any
     ) -> pb.SubmitMarketResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.submit_market(
@@ -76,7 +99,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def WithdrawMarket(  # noqa: N802
         self, request: pb.WithdrawMarketRequest, context: Any
     ) -> pb.WithdrawMarketResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.withdraw_market(
@@ -88,7 +111,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def SubmitSettlementRequest(  # noqa: N802
         self, request: pb.SubmitSettlementRequestRequest, context: Any
     ) -> pb.SubmitSettlementRequestResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         side = wire.side_in(request.side, "side")
         position = position_side = None
         if request.HasField("market_position"):
@@ -112,7 +135,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def WithdrawSettlementRequest(  # noqa: N802
         self, request: pb.WithdrawSettlementRequestRequest, context: Any
     ) -> pb.WithdrawSettlementRequestResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.withdraw_request(
@@ -127,7 +150,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def SubmitLimitOrder(  # noqa: N802
         self, request: pb.SubmitLimitOrderRequest, context: Any
     ) -> pb.SubmitLimitOrderResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         side = wire.order_side_in(request.side)
         decision = await self._registry.execute(
             request.auction_id,
@@ -148,7 +171,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def ReplaceLimitOrder(  # noqa: N802
         self, request: pb.ReplaceLimitOrderRequest, context: Any
     ) -> pb.ReplaceLimitOrderResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.replace_limit_order(
@@ -165,7 +188,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def CancelLimitOrder(  # noqa: N802
         self, request: pb.CancelLimitOrderRequest, context: Any
     ) -> pb.CancelLimitOrderResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.cancel_limit_order(
@@ -180,7 +203,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def DeclineCustomerRequest(  # noqa: N802
         self, request: pb.DeclineCustomerRequestRequest, context: Any
     ) -> pb.DeclineCustomerRequestResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.decline_customer_request(
@@ -215,6 +238,8 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         async for request in request_iterator:
             index += 1
             try:
+                if dealer not in self._registry.get(request.auction_id).panel:
+                    raise hidden(request.auction_id)
                 side = wire.order_side_in(request.side)
                 decision, durable = begin(
                     request.auction_id,
@@ -259,10 +284,8 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def ListMySubmissions(  # noqa: N802
         self, request: pb.ListMySubmissionsRequest, context: Any
     ) -> pb.ListMySubmissionsResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         auction = self._registry.get(request.auction_id)
-        if dealer not in auction.panel:
-            raise NotPermitted(f"{dealer!r} is not on the panel of {auction.auction_id}")
         return wire.view_out(auction, auction.view_of(dealer))
 
     async def GetAuction(  # noqa: N802
@@ -271,7 +294,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         principal = require_role(*WATCH_ROLES)
         auction = self._registry.get(request.auction_id)
         viewer_of(principal, auction)
-        return pb.GetAuctionResponse(auction=wire.auction_out(auction))
+        return pb.GetAuctionResponse(auction=sealed_auction_out(self._registry, principal, auction))
 
     async def WatchAuction(  # noqa: N802
         self, request: pb.WatchAuctionRequest, context: Any
