@@ -11,14 +11,17 @@ submissions, and never acknowledge before the registry says the events are durab
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
+
+import grpc
 
 from closeout.v1 import auction_pb2 as pb
 from closeout.v1 import auction_pb2_grpc
 from matching.cds.auction import CdsAuction
 from matching.cds.phases import Phase
-from matching.errors import DomainError, InvalidInput, NotFound
+from matching.errors import DomainError, InvalidInput, LimitExceeded, NotFound
 from server.auth import Principal, require_role
 from server.cds import wire
 from server.cds.registry import AuctionRegistry
@@ -26,8 +29,14 @@ from server.config import Role
 from server.errors import STATUS_FOR
 from server.runtime import Runtime
 
-#: Bulk streams keep at most this many orders' commits in flight before waiting for some.
-BULK_WINDOW = 4096
+#: Orders one SubmitOrders stream may carry. Its answer (at most a rejection per order, each
+#: with a bounded message and id) then stays well below gRPC's 4 MiB message limit.
+MAX_BULK_ORDERS = 10_000
+#: A SubmitOrders stream must be complete (half-closed) within this many seconds.
+BULK_STREAM_SECONDS = 60.0
+#: Characters of a rejection's message and of the echoed client order id in a bulk answer.
+MAX_REJECTION_MESSAGE = 200
+MAX_ID_ECHO = 100
 
 WATCH_ROLES = (Role.DEALER, Role.OPERATOR, Role.OBSERVER)
 
@@ -223,20 +232,46 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def SubmitOrders(  # noqa: N802
         self, request_iterator: AsyncIterator[pb.SubmitOrdersRequest], context: Any
     ) -> pb.SubmitOrdersResponse:
-        """Bulk limit orders: each is decided and queued for the journal as it arrives; one
-        answer once every accepted order is durable. A refused order does not stop the rest.
+        """Bulk limit orders, all or nothing as a stream: nothing is applied until the whole
+        stream has arrived (half-closed within :data:`BULK_STREAM_SECONDS`, at most
+        :data:`MAX_BULK_ORDERS` orders, every message decodable); a stream that fails, is
+        cancelled or times out before that leaves no order behind. Then every order is
+        decided in one synchronous step, in order (a refused order does not stop the rest;
+        the answer names each by index), and the answer goes out once every accepted order
+        is durable.
         """
         dealer = _dealer()
+        requests: list[pb.SubmitOrdersRequest] = []
+        try:
+            async with asyncio.timeout(BULK_STREAM_SECONDS):
+                async for request in request_iterator:
+                    if len(requests) >= MAX_BULK_ORDERS:
+                        raise LimitExceeded(
+                            f"a SubmitOrders stream carries at most {MAX_BULK_ORDERS} orders;"
+                            " nothing was applied"
+                        )
+                    requests.append(request)
+        except TimeoutError:
+            await context.abort(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"the stream was not complete within {BULK_STREAM_SECONDS:g} s;"
+                " nothing was applied",
+            )
+        # A client that cancels ends the request stream as a half-close would; its
+        # cancellation reaches this task a moment later. Let it land before applying anything.
+        await asyncio.sleep(0)
+        if context.cancelled():  # the client went away: its stream ended, but not complete
+            raise asyncio.CancelledError
         response = pb.SubmitOrdersResponse()
-        # Commits complete in queue order and a failed commit fails every later one, so the
-        # durability of the latest accepted order implies that of all before it.
+        # No await from here to the last order: nothing can interrupt the application half
+        # way (a cancellation lands only at an await). Commits complete in queue order and a
+        # failed commit fails every later one, so the durability of the latest accepted order
+        # implies that of all before it.
         latest: Awaitable[object] | None = None
-        in_flight = 0
-        index = -1
+        repeats: list[Awaitable[object]] = []
         begin = self._registry.begin
         now = self._now
-        async for request in request_iterator:
-            index += 1
+        for index, request in enumerate(requests):
             try:
                 if dealer not in self._registry.get(request.auction_id).panel:
                     raise hidden(request.auction_id)
@@ -257,9 +292,9 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                 response.rejections.append(
                     pb.OrderRejection(
                         index=index,
-                        client_order_id=request.client_order_id,
+                        client_order_id=request.client_order_id[:MAX_ID_ECHO],
                         code=STATUS_FOR[exc.code].name,
-                        message=exc.message,
+                        message=exc.message[:MAX_REJECTION_MESSAGE],
                     )
                 )
                 continue
@@ -270,13 +305,11 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
             if ack is None or ack.duplicate:
                 # An idempotent repeat: its original's commit may still be in flight.
                 response.duplicates += ack is not None
-                await durable
+                repeats.append(durable)
                 continue
             latest = durable
-            in_flight += 1
-            if in_flight >= BULK_WINDOW:
-                await latest
-                in_flight = 0
+        for repeat in repeats:
+            await repeat
         if latest is not None:
             await latest
         return response
