@@ -44,6 +44,7 @@ from server.journal import Journal
 from server.journal_store import describe_location
 from server.metrics import ServerMetrics
 from server.runtime import Registration, Runtime, ServiceModule
+from server.transport import check_transport
 
 __all__ = ["SERVICE_MODULES", "CloseoutServer", "run", "serve"]
 
@@ -142,6 +143,7 @@ class CloseoutServer:
             server.journal.JournalUnavailable: the journal cannot be opened.
         """
         host, port = parse_listen(self.config.listen)
+        check_transport(self.config)  # no tokens in clear text, no demo tokens, off loopback
         where = describe_location(self.config.journal)
 
         def waiting(holder: str) -> None:

@@ -85,6 +85,9 @@ class Participant:
     id: str
     role: Role
     token_hash: str = field(repr=False)
+    #: Under mutual TLS: the common name the caller's client certificate must carry (None:
+    #: any certificate the client CA signed).
+    client_cert_cn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ class ServerConfig:
     source: str = "built-in demo"
     #: Wait for the journal's writer lock instead of refusing, then take over (hot standby).
     standby: bool = False
+    #: Listen off loopback without TLS (explicit waiver; see ``server/transport.py``).
+    allow_insecure: bool = False
 
 
 #: The demo's documented tokens. Never use them outside a local demo.
@@ -198,7 +203,9 @@ def _from_file(path: Path) -> ServerConfig:
 def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> ServerConfig:
     _no_unknown(data, {"server", "journal", "tls", "participants"}, "")
     server = _table(data, "server")
-    _no_unknown(server, {"listen", "grace_seconds", "log_level", "metrics"}, "server.")
+    _no_unknown(
+        server, {"listen", "grace_seconds", "log_level", "metrics", "allow_insecure"}, "server."
+    )
     journal_path = _journal_setting(data.get("journal"), base)
     defaults = ServerConfig()
     listen = _str(server, "listen", "server.listen", defaults.listen)
@@ -212,6 +219,9 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
         metrics = _str(server, "metrics", "server.metrics", None)
         parse_listen(metrics, "server.metrics")
     journal_path = journal_path or defaults.journal
+    allow_insecure = server.get("allow_insecure", False)
+    if not isinstance(allow_insecure, bool):
+        raise ConfigError(f"server.allow_insecure: expected true or false, got {allow_insecure!r}")
     tls = _tls(data, base)
     participants = _participants(data.get("participants"))
     return ServerConfig(
@@ -223,6 +233,7 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
         log_level=log_level,
         metrics=metrics,
         source=source,
+        allow_insecure=allow_insecure,
     )
 
 
@@ -237,7 +248,7 @@ def _participants(raw: object) -> tuple[Participant, ...]:
         where = f"participants[{i}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: expected a table")
-        _no_unknown(entry, {"id", "role", "token_hash"}, f"{where}.")
+        _no_unknown(entry, {"id", "role", "token_hash", "client_cert_cn"}, f"{where}.")
         pid = _str(entry, "id", f"{where}.id", None)
         if not _ID_RE.match(pid):
             raise ConfigError(f"{where}.id: {pid!r} is not a valid participant id")
@@ -256,7 +267,10 @@ def _participants(raw: object) -> tuple[Participant, ...]:
                 f"{where}.token_hash: expected 'sha256:' and 64 lowercase hex digits"
                 " (store the hash, never the token)"
             )
-        result.append(Participant(pid, role, token_hash))
+        cert_cn = entry.get("client_cert_cn")
+        if cert_cn is not None and (not isinstance(cert_cn, str) or not cert_cn):
+            raise ConfigError(f"{where}.client_cert_cn: expected a certificate common name")
+        result.append(Participant(pid, role, token_hash, cert_cn))
     return tuple(result)
 
 

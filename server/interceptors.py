@@ -7,7 +7,9 @@ the handler's own task, so the principal it binds (``server.auth.current_princip
 caller of that RPC and nobody else's. In order, the wrapper:
 
 1. refuses with UNAUTHENTICATED when the method is not public and the token is missing or
-   unknown (the handler never runs, so bad credentials change nothing), and with
+   unknown, or belongs to a participant bound to a client certificate the call does not
+   present (mutual TLS, ``server/transport.py``) (the handler never runs, so bad
+   credentials change nothing), and with
    INVALID_ARGUMENT a request that does not decode (grpc would answer UNKNOWN with the
    parser's exception text); for streamed requests this holds for handlers that iterate
    ``request_iterator``, not for ones that call ``context.read()``;
@@ -60,6 +62,7 @@ from server.errors import abort, abort_with
 from server.events_log import correlation_id, log_refusal, new_call
 from server.journal import JournalFailed
 from server.metrics import ServerMetrics
+from server.transport import certificate_refusal
 
 __all__ = ["UNFENCED", "GuardInterceptor"]
 
@@ -187,14 +190,19 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
         guard = self
         metrics = self._metrics
         streamed_requests = kind.startswith("stream_")
+        # Under mutual TLS a participant may be bound to its certificate's common name.
+        bound = self._authenticator.bound_name(principal) if principal is not None else None
         fenced = method not in UNFENCED and not method.startswith(_UNFENCED_SERVICES)
         barrier = self._durability.barrier
 
         async def admit(request: Any, context: Any) -> Any:
             """Refuse bad credentials or an undecodable request; else the request to pass on."""
-            if refusal is not None:
-                guard._log.info("%s refused: %s (peer %s)", method, refusal, context.peer())
-                await abort_with(context, grpc.StatusCode.UNAUTHENTICATED, refusal)
+            why = refusal
+            if why is None and bound is not None:
+                why = certificate_refusal(bound, context.auth_context())
+            if why is not None:
+                guard._log.info("%s refused: %s (peer %s)", method, why, context.peer())
+                await abort_with(context, grpc.StatusCode.UNAUTHENTICATED, why)
             if streamed_requests:
                 return _checked(request, context)
             if request is _UNDECODABLE:

@@ -119,6 +119,15 @@ class AuctionRegistry:
         """The auction's last durable event sequence number."""
         return self._entry(auction_id).durable_seq
 
+    def public_seq(self, auction_id: str) -> int:
+        """The number of the auction's last durable public event (a phase change or a
+        publication): what a caller who may not count others' submissions is shown."""
+        entry = self._entry(auction_id)
+        for event in reversed(entry.public):
+            if event.seq <= entry.durable_seq:
+                return event.seq
+        return 0
+
     def public_history(self, auction_id: str, after: int) -> list[ev.Event]:
         """Durable events with ``seq > after`` that are nobody's submission (kept in memory)."""
         entry = self._entry(auction_id)
