@@ -24,7 +24,7 @@ from matching.cds.phases import Phase
 from matching.errors import DomainError, InvalidInput, LimitExceeded, NotFound
 from server.auth import Principal, require_role
 from server.cds import wire
-from server.cds.registry import AuctionRegistry
+from server.cds.registry import WATCH_PAGE, AuctionRegistry
 from server.config import Role
 from server.errors import STATUS_FOR
 from server.runtime import Runtime
@@ -347,8 +347,10 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
             durable = self._registry.durable_seq(request.auction_id)
             if viewer is None:  # operators and observers see no submissions: skip reading them
                 events = self._registry.public_history(request.auction_id, after)
-            else:
+                through = durable
+            else:  # one page at a time: a slow reader holds a page, never the history
                 events = await self._registry.durable_history(request.auction_id, after)
+                through = min(durable, after + WATCH_PAGE)
             for event in events:
                 phase = wire.phase_after(event, phase)
                 after = event.seq
@@ -357,7 +359,9 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                     yield message
             if phase in (Phase.FINAL, Phase.FAILED, Phase.CANCELLED):
                 return
-            after = max(after, durable)  # everything up to ``durable`` has been through
+            after = max(after, through)  # everything up to ``through`` has been through
+            if after < self._registry.durable_seq(request.auction_id):
+                continue  # more pages are durable already
             await self._registry.wait_for_events(request.auction_id, after)
 
 

@@ -25,6 +25,9 @@ from server.default import wire
 from server.default.registry import DefaultRegistry
 from server.runtime import Runtime
 
+#: Events a watcher's history is taken in.
+WATCH_PAGE = 1000
+
 MEMBER_ROLES = (Role.CLEARING_MEMBER, Role.MARKET_MAKER)
 WATCH_ROLES = (*MEMBER_ROLES, Role.OPERATOR, Role.OBSERVER)
 
@@ -123,10 +126,12 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
             raise InvalidInput("after_sequence", f"the auction has only {known} events so far")
         after = request.after_sequence
         phase = Phase.CREATED
-        for event in self._registry.durable_history(request.auction_id, 0)[:after]:
+        for event in self._registry.durable_history(request.auction_id, 0, after):
             phase = wire.phase_after(event, phase)
         while True:
-            for event in self._registry.durable_history(request.auction_id, after):
+            # One page at a time: a slow reader holds a page, never the whole history.
+            page = self._registry.durable_history(request.auction_id, after, WATCH_PAGE)
+            for event in page:
                 phase = wire.phase_after(event, phase)
                 after = event.seq
                 message = wire.watch_out(event, phase, viewer)
@@ -134,6 +139,8 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
                     yield message
             if phase in TERMINAL:
                 return
+            if len(page) == WATCH_PAGE:
+                continue
             await self._registry.wait_for_events(request.auction_id, after)
 
 

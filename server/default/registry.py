@@ -144,10 +144,13 @@ class DefaultRegistry:
         for auction_id, entry in list(self._auctions.items()):
             yield "default", auction_id, entry.engine.phase.value, len(entry.engine.bidders())
 
-    def durable_history(self, auction_id: str, after: int) -> list[aev.Event]:
-        """An auction's durable events with ``seq > after``."""
+    def durable_history(
+        self, auction_id: str, after: int, limit: int | None = None
+    ) -> list[aev.Event]:
+        """An auction's durable events with ``seq > after`` (at most ``limit``: a page)."""
         entry = self._entry(auction_id)
-        return [e for e in entry.history[after:] if e.seq <= entry.durable_seq]
+        end = None if limit is None else after + limit
+        return [e for e in entry.history[after:end] if e.seq <= entry.durable_seq]
 
     async def wait_for_events(self, auction_id: str, after: int) -> None:
         """Return once an event of the auction with ``seq > after`` is durable."""
