@@ -8,7 +8,7 @@ caller of that RPC and nobody else's. In order, the wrapper:
 
 1. refuses with UNAUTHENTICATED when the method is not public and the token is missing or
    unknown, or belongs to a participant bound to a client certificate the call does not
-   present (mutual TLS, ``server/transport.py``) (the handler never runs, so bad
+   present (mutual TLS, ``server/transport_policy.py``) (the handler never runs, so bad
    credentials change nothing), and with
    INVALID_ARGUMENT a request that does not decode (grpc would answer UNKNOWN with the
    parser's exception text); for streamed requests this holds for handlers that iterate
@@ -65,7 +65,7 @@ from server.errors import abort, abort_with
 from server.events_log import correlation_id, log_refusal, new_call
 from server.journal import JournalFailed
 from server.metrics import ServerMetrics
-from server.transport import certificate_refusal
+from server.transport_policy import certificate_refusal
 
 __all__ = ["UNFENCED", "GuardInterceptor"]
 

@@ -1,73 +1,50 @@
-"""The transport policy: where the server may listen without TLS, and with which tokens.
+"""The server's HTTP/2 transport options: keepalive enforcement, message sizes, one listener.
 
-Bearer tokens are the only proof of who calls; without TLS they travel in clear text. So,
-checked once before the port is bound (:func:`check_transport`):
+* **Keepalive**: the server pings each connection every :data:`KEEPALIVE_TIME_MS` and
+  closes one whose ping goes unanswered for :data:`KEEPALIVE_TIMEOUT_MS` (a vanished
+  client's watch stream is reclaimed). It accepts client pings at most every
+  :data:`MIN_CLIENT_PING_INTERVAL_MS` (the SDK pings every 30 s, ``clients/channel.py``)
+  and closes a connection that pings faster :data:`MAX_PING_STRIKES` times.
+* **Message sizes**: ``max_message_bytes`` (``server.max_message_bytes`` in the config)
+  caps requests and responses alike; bulk data goes in streams of small messages
+  (``SubmitOrders``, the chunked portfolio load) or pages, never one huge message.
+* **One listener per port**: ``SO_REUSEPORT`` is off, so a second server on a busy port
+  fails to start instead of silently sharing the port with the first.
 
-* off loopback (anything but 127.0.0.0/8, ::1 or ``localhost``, including 0.0.0.0), a
-  ``[tls]`` section is required unless ``server.allow_insecure = true`` waives it explicitly
-  (e.g. behind a TLS-terminating proxy on the same host);
-* the documented demo tokens (README, :data:`server.config.DEMO_TOKENS`) are public
-  knowledge: a server holding any of them listens on loopback only, TLS or not, waiver or
-  not.
-
-Under mutual TLS a participant may be bound to its client certificate
-(``participants[i].client_cert_cn``): :func:`certificate_refusal` says why a call's
-certificate does not belong to the participant whose token it carries.
-
-This module reads no file and opens no socket; it must never weaken what the config asks.
+This module only builds grpc options; it must never hold server logic.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Mapping, Sequence
+from typing import Any
 
-from server.config import DEMO_TOKENS, ConfigError, ServerConfig, hash_token, parse_listen
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "KEEPALIVE_TIMEOUT_MS",
+    "KEEPALIVE_TIME_MS",
+    "MAX_PING_STRIKES",
+    "MIN_CLIENT_PING_INTERVAL_MS",
+    "server_options",
+]
 
-__all__ = ["certificate_refusal", "check_transport", "is_loopback"]
-
-_DEMO_HASHES = frozenset(hash_token(token) for _, token in DEMO_TOKENS.values())
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (as in ``server.listen``) is a loopback address."""
-    name = host.strip("[]")
-    if name.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:  # a host name other than localhost: it may resolve anywhere
-        return False
+DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+KEEPALIVE_TIME_MS = 60_000
+KEEPALIVE_TIMEOUT_MS = 20_000
+MIN_CLIENT_PING_INTERVAL_MS = 20_000
+MAX_PING_STRIKES = 2
 
 
-def check_transport(config: ServerConfig) -> None:
-    """Refuse (ConfigError naming the key) a config that would expose tokens off loopback."""
-    host, _ = parse_listen(config.listen)
-    if is_loopback(host):
-        return
-    demo = sorted(p.id for p in config.participants if p.token_hash in _DEMO_HASHES)
-    if demo:
-        raise ConfigError(
-            f"server.listen: {config.listen} is not a loopback address and participants"
-            f" {', '.join(demo)} use the published demo tokens; listen on 127.0.0.1 or give"
-            " them tokens of their own"
-        )
-    if config.tls is None and not config.allow_insecure:
-        raise ConfigError(
-            f"server.listen: {config.listen} is not a loopback address and no [tls] section"
-            " is configured, so bearer tokens would travel in clear text; configure [tls],"
-            " or set server.allow_insecure = true to waive this explicitly"
-        )
-
-
-def certificate_refusal(
-    bound_name: str | None, auth_context: Mapping[str, Sequence[bytes]]
-) -> str | None:
-    """Why the call's client certificate does not belong to its participant (None: it does,
-    or the participant is not bound to a certificate)."""
-    if bound_name is None:
-        return None
-    names = auth_context.get("x509_common_name", ())
-    if bound_name.encode() in names:
-        return None
-    return "the client certificate does not belong to the participant of this token"
+def server_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[tuple[str, Any]]:
+    """The grpc server options (channel arguments) for the transport policy above."""
+    return [
+        ("grpc.so_reuseport", 0),
+        ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+        ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", MIN_CLIENT_PING_INTERVAL_MS),
+        ("grpc.http2.min_ping_interval_without_data_ms", MIN_CLIENT_PING_INTERVAL_MS),
+        ("grpc.http2.max_ping_strikes", MAX_PING_STRIKES),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+    ]

@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from closeout.v1 import admin_pb2, admin_pb2_grpc
 from server.config import ConfigError, ServerConfig, TlsConfig, hash_token, load_config
-from server.transport import check_transport
+from server.transport_policy import check_transport
 from tests.server.conftest import OPERATOR, call_unary_unary, make_config, running
 
 OPENSSL = shutil.which("openssl")
