@@ -252,8 +252,8 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                         )
                     requests.append(request)
         except TimeoutError:
-            await context.abort(
-                grpc.StatusCode.DEADLINE_EXCEEDED,
+            await context.abort(  # ABORTED: the client's own deadline is DEADLINE_EXCEEDED
+                grpc.StatusCode.ABORTED,
                 f"the stream was not complete within {BULK_STREAM_SECONDS:g} s;"
                 " nothing was applied",
             )
