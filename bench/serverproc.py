@@ -34,8 +34,11 @@ def dealer_token(dealer: str) -> str:
     return f"bench-dealer-{dealer}-token"
 
 
-def bench_config(dealers: int, journal: Path | str, listen: str = "127.0.0.1:0") -> object:
-    """A ServerConfig with one operator and ``dealers`` dealers."""
+def bench_config(
+    dealers: int, journal: Path | str, listen: str = "127.0.0.1:0", metrics: str | None = None
+) -> object:
+    """A ServerConfig with one operator and ``dealers`` dealers (and ``/metrics`` on
+    ``metrics``, host:port, when given)."""
     from server.config import Participant, Role, ServerConfig, hash_token
 
     participants = [Participant("ops", Role.OPERATOR, hash_token(OPERATOR_TOKEN))]
@@ -48,15 +51,16 @@ def bench_config(dealers: int, journal: Path | str, listen: str = "127.0.0.1:0")
         participants=tuple(participants),
         log_level="WARNING",
         grace_seconds=2.0,
+        metrics=metrics,
         source="bench",
     )
 
 
-async def _run(dealers: int, journal: Path | str) -> int:
+async def _run(dealers: int, journal: Path | str, metrics: str | None = None) -> int:
     from server.app import CloseoutServer, serve
     from server.config import ServerConfig
 
-    config = bench_config(dealers, journal)
+    config = bench_config(dealers, journal, metrics=metrics)
     assert isinstance(config, ServerConfig)
     server = CloseoutServer(config)
 
@@ -77,12 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--journal", required=True, help="A SQLite file path, or a postgresql:// URL."
     )
+    parser.add_argument(
+        "--metrics", default=None, help="host:port to serve Prometheus /metrics on (off: none)."
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("closeout.server").setLevel(logging.ERROR)  # the TLS warning
     import uvloop
 
-    status: int = uvloop.run(_run(args.dealers, args.journal))
+    status: int = uvloop.run(_run(args.dealers, args.journal, args.metrics))
     return status
 
 

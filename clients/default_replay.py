@@ -84,6 +84,11 @@ class _Run:
         self.windows = 0
         self.worst: dict[str, str] = {}
         self.notes: list[str] = []
+        # pricing-only fields of a position as written (spread, current_fixing)
+        self.extra: dict[str, dict[str, Any]] = {
+            p.position_id: {k: p.swap[k] for k in ("spread", "current_fixing") if k in p.swap}
+            for p in scenario.positions
+        }
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -93,6 +98,10 @@ class _Run:
 
     def _markets(self, kinds: Sequence[tuple[str, str]]) -> PricedMarkets:
         return clearing.markets_of(self.s.market, self.s.markets, kinds)
+
+    def swap(self, p: Position) -> dict[str, Any]:
+        """A booked position in the pricing format, with its fields as written."""
+        return clearing.swap_of(p.position_id, p.terms.to_dict(), self.extra.get(p.position_id))
 
     def markets(self, where: str, positions: Sequence[Position]) -> PricedMarkets:
         return _pricing(where, lambda: self._markets([p.terms.market for p in positions]))
@@ -131,7 +140,7 @@ class _Run:
         collateral = {
             m: float(Decimal(c) / 100) for m, c in steps.margin_collateral(self.house).items()
         }
-        swaps = [clearing.swap_of(p.position_id, p.terms.to_dict()) for p in active]
+        swaps = [self.swap(p) for p in active]
         requirements, self.worst = _pricing(
             "margin",
             lambda: clearing.margin_requirements_multi(
@@ -161,7 +170,7 @@ class _Run:
         values: dict[str, str] = {}
         if held:
             pmx = self.markets(where, held)
-            swaps = [clearing.swap_of(p.position_id, p.terms.to_dict()) for p in held]
+            swaps = [self.swap(p) for p in held]
             npvs = _pricing(
                 where,
                 lambda: clearing.position_npvs_multi(pmx, swaps, [p.terms.market for p in held]),
@@ -188,7 +197,10 @@ class _Run:
         rcv = _pricing(where, lambda: clearing.rcv_convention(s.rcv_convention))
         tenors = _pricing(where, lambda: clearing.standard_tenors(s.standard_tenors))
         flows = _pricing(where, lambda: clearing.settled_flows(s.settled_flows))
-        booked = [clearing.Booked(p.position_id, p.terms.to_dict()) for p in held]
+        booked = [
+            clearing.Booked(p.position_id, p.terms.to_dict(), self.extra.get(p.position_id))
+            for p in held
+        ]
         rows = _pricing(
             where, lambda: clearing.converted_positions_multi(pmx, booked, rcv, tenors, flows)
         )
@@ -292,7 +304,14 @@ class _Run:
                 self.bid_on(
                     auction,
                     f"{action.where}.cancel.{lot_id}",
-                    partial(auction.cancel, by=OPERATOR, reason=str(cancel[lot_id]), now=after),
+                    partial(
+                        steps.cancel,
+                        self.house,
+                        auction,
+                        reason=str(cancel[lot_id]),
+                        by=OPERATOR,
+                        now=after,
+                    ),
                 )
                 continue
             seed = self.seeds.get(auction.auction_id, s.seed)

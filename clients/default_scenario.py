@@ -291,16 +291,24 @@ def _markets(raw: Any) -> dict[str, Any]:
     out = []
     for i, e in enumerate(entries):
         where = f"markets.markets[{i}]"
-        m = json_object(e, where, {"currency", "index", "market"}, {"currency", "index", "market"})
+        m = json_object(
+            e, where, {"currency", "index", "market", "fixings"}, {"currency", "index", "market"}
+        )
         if not isinstance(m["market"], dict):
             raise ScenarioError(f"{where}.market", "must be a JSON object")
-        out.append(
-            {
-                "currency": _str(m, "currency", where),
-                "index": _str(m, "index", where),
-                "market": m["market"],
-            }
-        )
+        fixings = []
+        for j, f in enumerate(_list(m, "fixings", required=False)):
+            at = f"{where}.fixings[{j}]"
+            row = json_object(f, at, {"date", "rate"}, {"date", "rate"})
+            fixings.append({"date": _str(row, "date", at), "rate": _number(row, "rate", at)})
+        entry = {
+            "currency": _str(m, "currency", where),
+            "index": _str(m, "index", where),
+            "market": m["market"],
+        }
+        if fixings:
+            entry["fixings"] = fixings
+        out.append(entry)
     fx = []
     for i, e in enumerate(_list(obj, "fx_rates", required=False)):
         where = f"markets.fx_rates[{i}]"

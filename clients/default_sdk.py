@@ -193,12 +193,16 @@ def markets_to_proto(raw: Mapping[str, Any]) -> pb.MarketSet:
     _check_keys(raw, {"clearing_currency", "markets", "fx_rates"}, "markets")
     msg = pb.MarketSet(clearing_currency=_text(raw.get("clearing_currency")))
     for i, m in enumerate(raw.get("markets") or []):
-        _check_keys(m, {"currency", "index", "market"}, f"markets.markets[{i}]")
+        _check_keys(m, {"currency", "index", "market", "fixings"}, f"markets.markets[{i}]")
         msg.markets.append(
             pb.IndexMarket(
                 currency=_text(m.get("currency")),
                 index=_text(m.get("index")),
                 market=market_to_proto(m.get("market") or {}),
+                fixings=[
+                    pb.IndexFixing(date=_text(f.get("date")), rate=_text(f.get("rate")))
+                    for f in m.get("fixings") or []
+                ],
             )
         )
     for i, r in enumerate(raw.get("fx_rates") or []):

@@ -30,9 +30,10 @@ import grpc.aio
 from clients.errors import field_violations
 from clients.replay import unused_orders_note
 from clients.results import phase_name, result_to_dict
-from clients.scenario import DeclineEntry, Scenario, ScenarioError
+from clients.scenario import DeclineEntry, Scenario, ScenarioError, ScenarioSet
 from clients.sdk import DealerClient, OperatorClient
 from closeout.v1 import auction_pb2 as apb
+from closeout.v1 import operator_pb2 as opb
 
 _T = TypeVar("_T")
 
@@ -143,73 +144,7 @@ async def run_online(
                 dealer_names=names,
             ),
         )
-        period = 0
-        while True:
-            if period == 0:
-                markets, requests = scenario.markets, scenario.requests
-            elif period <= len(scenario.reruns):
-                rerun = scenario.reruns[period - 1]
-                markets, requests = rerun.markets, rerun.requests
-            else:
-                markets, requests = (), ()
-            label = "" if period == 0 else f" (initial bidding period {period + 1})"
-            await _step(f"open stage 1{label}", lambda: operator.open_window(aid))
-            for m in markets:
-                await _step(
-                    scenario.where("initial_markets", m.index, period),
-                    lambda m=m, period=period: dealers[m.dealer].submit_market(  # type: ignore[misc]
-                        aid, f"market-{period}-{m.index}", bid=m.bid, offer=m.offer
-                    ),
-                )
-            for r in requests:
-                where = scenario.where("physical_settlement_requests", r.index, period)
-                position = None
-                if r.market_position is not None:
-                    position = (r.market_position_side or r.side, _units(r.market_position, where))
-                await _step(
-                    where,
-                    lambda r=r, position=position, period=period, where=where: dealers[  # type: ignore[misc]
-                        r.dealer
-                    ].submit_settlement_request(
-                        aid,
-                        f"request-{period}-{r.index}",
-                        side=r.side,
-                        size=_units(r.size, where),
-                        customer=r.customer,
-                        market_position=position,
-                    ),
-                )
-            closed = await _step(f"close stage 1{label}", lambda: operator.close_window(aid))
-            phase = phase_name(closed.auction.phase)
-            if phase != "SCHEDULED":
-                break
-            period += 1
-        notes = [] if phase == "STAGE1_CLOSED" else unused_orders_note(phase, len(scenario.orders))
-        if len(scenario.reruns) > period:
-            notes.insert(
-                0, f"{len(scenario.reruns) - period} rerun(s) in the scenario were not needed"
-            )
-        for d in scenario.declines:
-            if d.kind.upper() == "PSR" or phase != "STAGE1_CLOSED":
-                await _decline(scenario, dealers, aid, d, phase)
-        if phase == "STAGE1_CLOSED":
-            await _step("open stage 2", lambda: operator.open_window(aid))
-            for o in scenario.orders:
-                await _step(
-                    scenario.where("limit_orders", o.index),
-                    lambda o=o: dealers[o.dealer].submit_limit_order(  # type: ignore[misc]
-                        aid,
-                        f"order-{o.index}",
-                        side=o.side,
-                        price=o.price,
-                        size=_units(o.size, scenario.where("limit_orders", o.index)),
-                        customer=o.customer,
-                    ),
-                )
-            for d in scenario.declines:
-                if d.kind.upper() != "PSR":
-                    await _decline(scenario, dealers, aid, d, phase)
-            await _step("close stage 2", lambda: operator.close_window(aid))
+        notes = await _play(scenario, aid, operator, dealers)
         result = await _step("get results", lambda: operator.results(aid))
     finally:
         await operator.close()
@@ -219,6 +154,123 @@ async def run_online(
     if auction_id is not None:
         out["auction_id"] = scenario.params.auction_id
     return out, notes
+
+
+async def run_set_online(
+    scenarios: ScenarioSet,
+    target: str,
+    credentials: Credentials,
+    *,
+    root_certificates: bytes | None = None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Create the set at ``target`` (one CreateAuctionSet) and play each auction in turn."""
+    panel = {d: credentials.participant(d, f"auction_set.panel ({d})") for d in scenarios.panel}
+    names = {pid: name for name, (pid, _) in panel.items()}
+    tls: dict[str, Any] = {"root_certificates": root_certificates}
+    dealers: dict[str, DealerClient] = {}
+    operator = OperatorClient(target, credentials.operator_token, **tls)
+    request = opb.CreateAuctionSetRequest(
+        auction_set=scenarios.set_id,
+        terms=scenarios.terms,
+        panel=[pid for pid, _ in panel.values()],
+        dealer_names=names,
+        currency_rates=scenarios.currency_rates,
+        auctions=[
+            opb.AuctionOfSet(parameters=parameters_of(one, one.params.auction_id), description=d)
+            for one, d in zip(scenarios.auctions, scenarios.descriptions, strict=True)
+        ],
+    )
+    results: list[dict[str, Any]] = []
+    notes: list[str] = []
+    try:
+        for name, (_, token) in panel.items():
+            dealers[name] = DealerClient(target, token, **tls)
+        await _step("create auction set", lambda: operator.create_auction_set(request))
+        for i, one in enumerate(scenarios.auctions):
+            aid = one.params.auction_id
+            try:
+                notes += await _play(one, aid, operator, dealers)
+                result = await _step("get results", lambda aid=aid: operator.results(aid))  # type: ignore[misc]
+            except ScenarioError as exc:
+                raise ScenarioError(f"auctions[{i}].{exc.where}", exc.message) from None
+            results.append(result_to_dict(result))
+    finally:
+        await operator.close()
+        for client in dealers.values():
+            await client.close()
+    return results, notes
+
+
+async def _play(
+    scenario: Scenario, aid: str, operator: OperatorClient, dealers: dict[str, DealerClient]
+) -> list[str]:
+    """Run a created auction's windows with the scenario's submissions; the notes."""
+    period = 0
+    while True:
+        if period == 0:
+            markets, requests = scenario.markets, scenario.requests
+        elif period <= len(scenario.reruns):
+            rerun = scenario.reruns[period - 1]
+            markets, requests = rerun.markets, rerun.requests
+        else:
+            markets, requests = (), ()
+        label = "" if period == 0 else f" (initial bidding period {period + 1})"
+        await _step(f"open stage 1{label}", lambda: operator.open_window(aid))
+        for m in markets:
+            await _step(
+                scenario.where("initial_markets", m.index, period),
+                lambda m=m, period=period: dealers[m.dealer].submit_market(  # type: ignore[misc]
+                    aid, f"market-{period}-{m.index}", bid=m.bid, offer=m.offer
+                ),
+            )
+        for r in requests:
+            where = scenario.where("physical_settlement_requests", r.index, period)
+            position = None
+            if r.market_position is not None:
+                position = (r.market_position_side or r.side, _units(r.market_position, where))
+            await _step(
+                where,
+                lambda r=r, position=position, period=period, where=where: dealers[  # type: ignore[misc]
+                    r.dealer
+                ].submit_settlement_request(
+                    aid,
+                    f"request-{period}-{r.index}",
+                    side=r.side,
+                    size=_units(r.size, where),
+                    customer=r.customer,
+                    market_position=position,
+                ),
+            )
+        closed = await _step(f"close stage 1{label}", lambda: operator.close_window(aid))
+        phase = phase_name(closed.auction.phase)
+        if phase != "SCHEDULED":
+            break
+        period += 1
+    notes = [] if phase == "STAGE1_CLOSED" else unused_orders_note(phase, len(scenario.orders))
+    if len(scenario.reruns) > period:
+        notes.insert(0, f"{len(scenario.reruns) - period} rerun(s) in the scenario were not needed")
+    for d in scenario.declines:
+        if d.kind.upper() == "PSR" or phase != "STAGE1_CLOSED":
+            await _decline(scenario, dealers, aid, d, phase)
+    if phase == "STAGE1_CLOSED":
+        await _step("open stage 2", lambda: operator.open_window(aid))
+        for o in scenario.orders:
+            await _step(
+                scenario.where("limit_orders", o.index),
+                lambda o=o: dealers[o.dealer].submit_limit_order(  # type: ignore[misc]
+                    aid,
+                    f"order-{o.index}",
+                    side=o.side,
+                    price=o.price,
+                    size=_units(o.size, scenario.where("limit_orders", o.index)),
+                    customer=o.customer,
+                ),
+            )
+        for d in scenario.declines:
+            if d.kind.upper() != "PSR":
+                await _decline(scenario, dealers, aid, d, phase)
+        await _step("close stage 2", lambda: operator.close_window(aid))
+    return notes
 
 
 async def _decline(

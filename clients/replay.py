@@ -10,13 +10,15 @@ No network and no server: this is the reference the online run (``--target``) mu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from clients.scenario import DeclineEntry, Scenario, ScenarioError, describe
+from clients.scenario import DeclineEntry, Scenario, ScenarioError, ScenarioSet, describe
 from matching.cds.auction import CdsAuction, Decision, Schedule
-from matching.cds.events import Event
+from matching.cds.auction_set import AuctionOfSet, plan_auction_set
+from matching.cds.events import AuctionCreated, Event
 from matching.cds.phases import Phase
 from matching.cds.result import AuctionResult
 from matching.errors import DomainError
@@ -35,7 +37,43 @@ class Replay:
     auction: CdsAuction | None = None
 
 
-def run_offline(scenario: Scenario) -> Replay:
+def run_set_offline(scenarios: ScenarioSet) -> list[Replay]:
+    """Run every auction of a set (same panel, names and currency rates), in file order.
+
+    The set is validated as a whole first (``plan_auction_set``): a bad rate or a duplicate
+    auction id refuses all of it.
+    """
+    names = {scenarios.ids[n]: n for n in scenarios.panel}
+    try:
+        decisions = plan_auction_set(
+            set_id=scenarios.set_id,
+            terms=scenarios.terms,
+            panel=list(names),
+            dealer_names=names,
+            currency_rates=scenarios.currency_rates,
+            auctions=[
+                AuctionOfSet(s.params, d)
+                for s, d in zip(scenarios.auctions, scenarios.descriptions, strict=True)
+            ],
+            schedule=Schedule(),
+            by=OPERATOR,
+            now=REPLAY_EPOCH,
+        )
+    except DomainError as exc:
+        raise ScenarioError("auction_set", describe(exc)) from None
+    replays = []
+    for i, (one, decision) in enumerate(zip(scenarios.auctions, decisions, strict=True)):
+        created = decision.events[0]
+        assert isinstance(created, AuctionCreated)
+        meta = created.auction_set
+        try:
+            replays.append(run_offline(one, auction_set=meta))
+        except ScenarioError as exc:
+            raise ScenarioError(f"auctions[{i}].{exc.where}", exc.message) from None
+    return replays
+
+
+def run_offline(scenario: Scenario, *, auction_set: Mapping[str, Any] | None = None) -> Replay:
     """Run the scenario to its end; ScenarioError names the entry the engine refused.
 
     Stage 1 runs once per initial bidding period: the scenario's own entries, then each of
@@ -58,6 +96,7 @@ def run_offline(scenario: Scenario) -> Replay:
         by=OPERATOR,
         now=now(),
         dealer_names={ids(d): d for d in scenario.panel},
+        auction_set=auction_set,
     )
     auction = CdsAuction.from_events(created.events)
     history: list[Event] = list(created.events)

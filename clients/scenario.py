@@ -23,6 +23,7 @@ reported against the entry).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import unicodedata
@@ -238,8 +239,95 @@ def load_scenario(path: Path) -> Scenario:
     return parse_scenario(read_text(path), source=str(path))
 
 
-def parse_scenario(text: str, *, source: str = "scenario") -> Scenario:
-    """Parse scenario JSON; every refusal names the entry and the rule it breaks."""
+@dataclass(frozen=True, slots=True)
+class ScenarioSet:
+    """Several auctions under one set of terms: one panel (published names), one set of
+    currency rates; each auction a :class:`Scenario` of its own."""
+
+    set_id: str
+    terms: str
+    panel: tuple[str, ...]
+    currency_rates: dict[str, str]
+    auctions: tuple[Scenario, ...]
+    descriptions: tuple[str, ...]
+    ids: dict[str, str]
+
+
+def is_auction_set(text: str, source: str = "scenario") -> bool:
+    """Whether a scenario file holds an auction set (an ``auction_set`` object)."""
+    doc = decode_json(text, source)
+    return isinstance(doc, dict) and "auction_set" in doc
+
+
+def parse_auction_set(text: str, *, source: str = "scenario") -> ScenarioSet:
+    """Parse an auction-set scenario::
+
+        {"auction_set": {"id": "x-2026", "terms": "...", "panel": ["Barclays", ...],
+                         "currency_rates": {"EUR": "1.08", "USD": "1"}},
+         "auctions": [{"description": "Senior", "auction": {...}, "initial_markets": [...]},
+                      ...]}
+
+    Each auction is written as a lone scenario without its own panel.
+    """
+    doc = decode_json(text, source)
+    obj = json_object(
+        doc, source, {"auction_set", "auctions", "description"}, {"auction_set", "auctions"}
+    )
+    meta = json_object(
+        obj["auction_set"],
+        "auction_set",
+        {"id", "terms", "panel", "currency_rates"},
+        {"id", "panel"},
+    )
+    set_id = _text(meta, "id", "auction_set")
+    terms = _text(meta, "terms", "auction_set", default="") or ""
+    panel_raw = meta["panel"]
+    if (
+        not isinstance(panel_raw, list)
+        or not panel_raw
+        or not all(isinstance(p, str) for p in panel_raw)
+    ):
+        raise ScenarioError("auction_set.panel", "must be a non-empty list of dealer names")
+    panel = tuple(_check_name(n, f"auction_set.panel[{i}]") for i, n in enumerate(panel_raw))
+    rates_raw = meta.get("currency_rates", {})
+    if not isinstance(rates_raw, dict):
+        raise ScenarioError("auction_set.currency_rates", "must be an object of rates")
+    rates = {str(k): _number(rates_raw, k, f"auction_set.currency_rates[{k}]") for k in rates_raw}
+    raw = obj["auctions"]
+    if not isinstance(raw, list) or not raw:
+        raise ScenarioError("auctions", "must be a non-empty list of auctions")
+    scenarios = []
+    descriptions = []
+    for i, entry in enumerate(raw):
+        where = f"auctions[{i}]"
+        if not isinstance(entry, dict):
+            raise ScenarioError(where, "must be a JSON object")
+        auction = entry.get("auction")
+        if isinstance(auction, dict) and "panel" in auction:
+            raise ScenarioError(
+                f"{where}.auction", "panel: the set's panel applies to every auction"
+            )
+        try:
+            one = parse_scenario(json.dumps(entry, default=str), source=where, panel=panel)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{where}.{exc.where}", exc.message) from None
+        scenarios.append(one)
+        descriptions.append(str(entry.get("description") or ""))
+    named: list[str] = []
+    for one in scenarios:
+        named += [d for d in one.ids if d not in panel and d not in named]
+    ids = assign_ids([*panel, *named])
+    scenarios = [dataclasses.replace(one, ids=ids) for one in scenarios]
+    return ScenarioSet(set_id, terms, panel, rates, tuple(scenarios), tuple(descriptions), ids)
+
+
+def parse_scenario(
+    text: str, *, source: str = "scenario", panel: tuple[str, ...] | None = None
+) -> Scenario:
+    """Parse scenario JSON; every refusal names the entry and the rule it breaks.
+
+    ``panel`` (for the auctions of a set) is the panel when the scenario names none.
+    """
     doc = decode_json(text, source)
     obj = json_object(doc, source, _TOP_FIELDS, required={"auction", "initial_markets"})
     auction = json_object(
@@ -319,7 +407,7 @@ def parse_scenario(text: str, *, source: str = "scenario") -> Scenario:
         named += [m.dealer for m in rerun_period.markets]
         named += [r.dealer for r in rerun_period.requests]
     named += [o.dealer for o in orders] + [d.dealer for d in declines]
-    panel_raw = auction.get("panel")
+    panel_raw = auction.get("panel", None if panel is None else list(panel))
     if panel_raw is None:
         panel = tuple(sorted(set(named)))
     else:

@@ -28,12 +28,14 @@ clearing or auction rule (the engines do), and never do I/O or read a clock.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from pricing.conventions import SwapConvention, Tenor
+import numpy as np
+
+from pricing.conventions import FloatKind, SwapConvention, Tenor
 from pricing.conversion import DEFAULT_STANDARD_TENORS, RcvConvention, SettledFlows, convert
 from pricing.dates import from_ordinal
 from pricing.errors import PricingInputError
@@ -42,7 +44,7 @@ from pricing.margin import DEFAULT_SCENARIOS, Scenario, performance_bond
 from pricing.market import Market
 from pricing.money import decimal_text, money, parse_number
 from pricing.risk import BumpedMarkets, analyse
-from pricing.swaps import SwapBook, price
+from pricing.swaps import SwapBook, layout, price
 
 __all__ = [
     "Booked",
@@ -71,12 +73,28 @@ class PricedMarket:
     valuation_day: str
     spot_day: str
     curve_id: str
+    fixings: Mapping[int, float] = field(default_factory=dict)
 
 
-def priced_market(raw: Any) -> PricedMarket:
-    """Parse a market in the pricing request format and build its curves once."""
+def priced_market(raw: Any, fixings: Sequence[Any] = (), where: str = "fixings") -> PricedMarket:
+    """Parse a market in the pricing request format and build its curves once; ``fixings``
+    (``[{"date": "YYYY-MM-DD", "rate": "0.0525"}]``) are the index's published fixings."""
     parsed = parse_market_input(raw)
     curve_id = parsed.market.build().id
+    table: dict[int, float] = {}
+    for i, row in enumerate(fixings):
+        at = f"{where}[{i}]"
+        if not isinstance(row, Mapping) or set(row) != {"date", "rate"}:
+            raise PricingInputError(at, "a fixing is {date, rate}")
+        try:
+            day = date.fromisoformat(str(row["date"])).toordinal()
+        except ValueError:
+            raise PricingInputError(f"{at}.date", "must be an ISO date YYYY-MM-DD") from None
+        if day >= parsed.valuation:
+            raise PricingInputError(f"{at}.date", "a fixing must be before the valuation date")
+        if day in table:
+            raise PricingInputError(f"{at}.date", "a second fixing for the same date")
+        table[day] = float(parse_number(str(row["rate"]), f"{at}.rate"))
     return PricedMarket(
         market=parsed.market,
         convention=parsed.convention,
@@ -84,15 +102,20 @@ def priced_market(raw: Any) -> PricedMarket:
         valuation_day=from_ordinal(parsed.valuation).isoformat(),
         spot_day=from_ordinal(parsed.convention.spot(parsed.valuation)).isoformat(),
         curve_id=curve_id,
+        fixings=table,
     )
 
 
 # -- books ----------------------------------------------------------------------------------
 
 
-def swap_of(position_id: str, terms: Mapping[str, Any]) -> dict[str, Any]:
-    """A booked swap (``SwapTerms.to_dict`` form) in the pricing request's swap format."""
+def swap_of(
+    position_id: str, terms: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A booked swap (``SwapTerms.to_dict`` form) in the pricing request's swap format;
+    ``extra`` adds pricing-only fields (``spread``, ``current_fixing``)."""
     return {
+        **(extra or {}),
         "id": position_id,
         "side": str(terms["side"]).lower(),
         "notional": str(terms["notional"]),
@@ -103,8 +126,26 @@ def swap_of(position_id: str, terms: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def swap_book(pm: PricedMarket, swaps: Sequence[Any], field: str = "positions") -> SwapBook:
-    """The swaps (pricing request format) as a book under the market's conventions."""
-    return book_of(list(swaps), field, pm.valuation, pm.convention)
+    """The swaps (pricing request format) as a book under the market's conventions; a swap
+    without a stored fixing whose current floating period fixed before the valuation date
+    takes the market's fixing for that date, when the market has one (IBOR legs)."""
+    book = book_of(list(swaps), field, pm.valuation, pm.convention)
+    if not pm.fixings or book.convention.float_kind is not FloatKind.IBOR:
+        return book
+    lay = layout(book)
+    due = np.full(lay.schedules, np.iinfo(np.int64).max, dtype=np.int64)
+    offset = 0
+    for legs in lay.chunks:
+        fixed = np.flatnonzero((legs.fl_fixing < pm.valuation) & (legs.fl_pay > pm.valuation))
+        np.minimum.at(due, offset + legs.fl_owner[fixed], legs.fl_fixing[fixed])
+        offset += legs.n
+    wanted = due[lay.which]
+    filled = book.fixing.copy()
+    for k in np.flatnonzero(np.isnan(book.fixing) & (wanted < np.iinfo(np.int64).max)):
+        rate = pm.fixings.get(int(wanted[k]))
+        if rate is not None:
+            filled[k] = rate
+    return book.replace(fixing=filled)
 
 
 # -- margin -----------------------------------------------------------------------------------
@@ -163,10 +204,12 @@ def standard_tenors(raw: Sequence[Any] | None, field: str = "standard_tenors") -
 
 @dataclass(frozen=True)
 class Booked:
-    """A booked position to convert: its id and terms in ``SwapTerms.to_dict`` form."""
+    """A booked position to convert: its id and terms in ``SwapTerms.to_dict`` form, and
+    pricing-only fields (``spread``, ``current_fixing``) when it has any."""
 
     position_id: str
     terms: Mapping[str, Any]
+    extra: Mapping[str, Any] | None = None
 
 
 def converted_positions(
@@ -330,6 +373,13 @@ def priced_markets(raw: Mapping[str, Any]) -> PricedMarkets:
             markets[(currency, index)] = priced_market(entry.get("market"))
         except PricingInputError as exc:
             raise PricingInputError(f"{where}.market.{exc.field}", exc.message) from None
+        if entry.get("fixings"):
+            fixings = entry["fixings"]
+            if not isinstance(fixings, Sequence):
+                raise PricingInputError(f"{where}.fixings", "must be a list")
+            markets[(currency, index)] = priced_market(
+                entry.get("market"), fixings, f"{where}.fixings"
+            )
     days = {pm.valuation_day for pm in markets.values()}
     if len(days) > 1:
         raise PricingInputError("markets.markets", f"one valuation date for all: {sorted(days)}")
@@ -449,7 +499,7 @@ def converted_positions_multi(
     settled_flows: SettledFlows = SettledFlows.EXCLUDE_SETTLED,
 ) -> list[dict[str, Any]]:
     """Each position converted off its own market (aligned with ``positions``)."""
-    swaps = [swap_of(p.position_id, p.terms) for p in positions]
+    swaps = [swap_of(p.position_id, p.terms, p.extra) for p in positions]
     markets = [(str(p.terms["currency"]), str(p.terms["index"])) for p in positions]
     out: list[dict[str, Any]] = [{} for _ in positions]
     for key, ks in grouped(pmx, swaps, markets).items():

@@ -13,10 +13,18 @@ from rich.console import Console
 
 from clients.cli import cds_live
 from clients.cli.connection import TlsCa, root_certificates
-from clients.online import load_credentials, run_online
+from clients.online import load_credentials, run_online, run_set_online
 from clients.render import render_cds_result
-from clients.replay import run_offline
-from clients.scenario import ScenarioError, describe, load_scenario
+from clients.replay import run_offline, run_set_offline
+from clients.scenario import (
+    ScenarioError,
+    ScenarioSet,
+    describe,
+    is_auction_set,
+    load_scenario,
+    parse_auction_set,
+    read_text,
+)
 from matching.cds.publication import public_result
 from matching.cds.settlement import cash_settlement
 from matching.errors import DomainError
@@ -58,6 +66,11 @@ def run(
         err.print("--csv goes with --public")
         raise typer.Exit(2)
     try:
+        text = read_text(scenario)
+        if is_auction_set(text, str(scenario)):
+            run_set(parse_auction_set(text, source=str(scenario)), as_json, public, as_csv, target,
+                    tokens, tls_ca)  # fmt: skip
+            return
         parsed = load_scenario(scenario)
         if target is None:
             replay = run_offline(parsed)
@@ -89,7 +102,51 @@ def run(
     show(result, notes, as_json, out)
 
 
-def show_public(found: list[dict[str, Any]], as_json: bool, as_csv: bool) -> None:
+def run_set(
+    scenarios: ScenarioSet,
+    as_json: bool,
+    public: bool,
+    as_csv: bool,
+    target: str | None,
+    tokens: Path | None,
+    tls_ca: Path | None,
+) -> None:
+    """Run every auction of a set (offline or on a server) and print them together."""
+    out = Console()
+    if target is None:
+        replays = run_set_offline(scenarios)
+        if public:
+            published = [public_result(r.auction).to_dict() for r in replays if r.auction]
+            show_public(published, as_json, as_csv, many=True)
+            return
+        results = [r.result.to_dict() for r in replays]
+        notes = [n for r in replays for n in r.notes]
+    else:
+        if tokens is None:
+            Console(stderr=True).print("--target needs --tokens")
+            raise typer.Exit(2)
+        results, notes = asyncio.run(
+            run_set_online(
+                scenarios,
+                target,
+                load_credentials(tokens),
+                root_certificates=root_certificates(tls_ca),
+            )
+        )
+    if as_json:
+        out.print_json(
+            json.dumps({"auction_set": scenarios.set_id, "auctions": results, "notes": notes})
+        )
+        return
+    for result in results:
+        render_cds_result(result, out)
+    for note in notes:
+        out.print(f"note: {note}", highlight=False)
+
+
+def show_public(
+    found: list[dict[str, Any]], as_json: bool, as_csv: bool, *, many: bool = False
+) -> None:
     """Print public results as JSON, CSV or tables."""
     from clients.render import public_csv, render_public_result
 
@@ -97,7 +154,7 @@ def show_public(found: list[dict[str, Any]], as_json: bool, as_csv: bool) -> Non
     if as_csv:
         sys.stdout.write(public_csv(found))
     elif as_json:
-        out.print_json(json.dumps(found[0] if len(found) == 1 else found))
+        out.print_json(json.dumps(found if many else found[0]))
     else:
         for result in found:
             render_public_result(result, out)

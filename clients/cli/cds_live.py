@@ -7,6 +7,7 @@ prints the acknowledgement or the refusal with its field violations.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -23,7 +24,7 @@ from clients.cli.connection import (
     require_token,
     root_certificates,
 )
-from clients.results import phase_name
+from clients.results import phase_name, statement_to_dict
 from clients.sdk import DealerClient, OperatorClient
 from closeout.v1 import auction_pb2 as apb
 
@@ -44,6 +45,18 @@ def create(
     price_increment: Annotated[str, typer.Option("--price-increment")] = "0.125",
     currency: Annotated[str, typer.Option("--currency")] = "USD",
     min_valid_submissions: Annotated[int, typer.Option("--min-valid-submissions")] = 1,
+    rounding_amount: Annotated[
+        int, typer.Option("--rounding-amount", help="0: the currency's (USD/EUR 1000, JPY 100000).")
+    ] = 0,
+    require_market_position: Annotated[
+        bool, typer.Option("--require-market-position", help="Requests must attest it.")
+    ] = False,
+    calendar: Annotated[str, typer.Option("--calendar", help="Default NewYork+London.")] = "",
+    auction_date: Annotated[str, typer.Option("--auction-date", help="YYYY-MM-DD.")] = "",
+    names: Annotated[
+        list[str] | None,
+        typer.Option("--name", help='Published name of a panel id: ID="Name" (repeatable).'),
+    ] = None,
     stage1_open: Annotated[datetime | None, typer.Option(help="UTC; omit to open by hand.")] = None,
     stage1_close: Annotated[datetime | None, typer.Option(help="UTC.")] = None,
     stage2_open: Annotated[datetime | None, typer.Option(help="UTC.")] = None,
@@ -61,7 +74,18 @@ def create(
         cap_amount=cap_amount,
         price_increment=price_increment,
         min_valid_submissions=min_valid_submissions,
+        rounding_amount=rounding_amount,
+        require_market_position=require_market_position,
+        calendar=calendar,
+        auction_date=auction_date,
     )
+    dealer_names: dict[str, str] = {}
+    for item in names or []:
+        pid, sep, name = item.partition("=")
+        if not sep or not pid.strip():
+            Console(stderr=True).print(f'--name {item!r}: write ID="Published Name"')
+            raise typer.Exit(2)
+        dealer_names[pid.strip()] = name
     schedule = {
         name: when if when.tzinfo else when.replace(tzinfo=UTC)
         for name, when in {
@@ -78,7 +102,10 @@ def create(
             target, require_token(token), root_certificates=root_certificates(tls_ca)
         ) as ops:
             response = await ops.create_auction(
-                params, [p.strip() for p in panel.split(",") if p.strip()], schedule
+                params,
+                [p.strip() for p in panel.split(",") if p.strip()],
+                schedule,
+                dealer_names=dealer_names,
             )
         print_ack(response.ack, f"auction {auction_id} created")
 
@@ -261,6 +288,86 @@ def mine(
     out.print(table)
 
 
+def statement(
+    auction_id: AuctionId,
+    dealer: Annotated[
+        str, typer.Option("--dealer", help="Operators: whose (participant id).")
+    ] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """A dealer's settlement statement at the final price (a dealer: its own)."""
+
+    async def call() -> None:
+        async with OperatorClient(
+            target, require_token(token), root_certificates=root_certificates(tls_ca)
+        ) as client:
+            found = statement_to_dict(await client.settlement_statement(auction_id, dealer))
+        if as_json:
+            out.print_json(json.dumps(found))
+            return
+        table = Table(
+            title=f"{found['dealer']}: settlement at {found['final_price']} ({found['currency']})",
+            title_justify="left",
+        )
+        for col in ("trade", "direction", "size", "price", "cash"):
+            table.add_column(col, justify="left" if col in ("trade", "direction") else "right")
+        for line in found["lines"]:
+            table.add_row(
+                line["reference"], line["direction"], line["size"], line["price"], line["cash"]
+            )
+        out.print(table)
+        out.print(
+            f"bought {found['bonds_bought']}, sold {found['bonds_sold']}; cash paid "
+            f"{found['cash_paid']}, received {found['cash_received']}, net {found['net_cash']}; "
+            f"adjustment amount {found['adjustment_amount']}"
+            + (
+                f" due {found['adjustment_payment_date']}"
+                if found["adjustment_payment_date"]
+                else ""
+            ),
+            highlight=False,
+        )
+
+    call_server(call)
+
+
+def decline(
+    auction_id: AuctionId,
+    customer: Annotated[str, typer.Option("--customer", help="The customer (LEI or similar).")],
+    kind: Annotated[str, typer.Option("--kind", help="PSR or LIMIT_ORDER.")],
+    side: Annotated[str, typer.Option("--side", help="BUY/SELL or BID/OFFER.")],
+    size: Annotated[int, typer.Option("--size")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept on the record).")],
+    client_order_id: ClientOrderId,
+    price: Annotated[str, typer.Option("--price", help="Limit orders.")] = "",
+    target: Target = "127.0.0.1:50051",
+    token: Token = None,
+    tls_ca: TlsCa = None,
+) -> None:
+    """Record that you declined a customer's request (dealer; seen by you and operators)."""
+
+    async def call() -> None:
+        async with DealerClient(
+            target, require_token(token), root_certificates=root_certificates(tls_ca)
+        ) as dealer:
+            ack = await dealer.decline_customer_request(
+                auction_id,
+                client_order_id,
+                customer=customer,
+                kind=kind,
+                side=side,
+                size=size,
+                price=price,
+                reason=reason,
+            )
+        print_ack(ack, f"decline of {customer}'s {kind} recorded")
+
+    call_server(call)
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the ``closeout cds`` group."""
     app.command("create")(create)
@@ -271,3 +378,5 @@ def register(app: typer.Typer) -> None:
     app.command("psr")(psr)
     app.command("order")(order)
     app.command("mine")(mine)
+    app.command("statement")(statement)
+    app.command("decline")(decline)

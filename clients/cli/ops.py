@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from clients.cli.cds import show
+from clients.cli.cds import show, show_public
 from clients.cli.connection import (
     Target,
     TlsCa,
@@ -19,7 +17,6 @@ from clients.cli.connection import (
     require_token,
     root_certificates,
 )
-from clients.render import public_csv, render_public_result
 from clients.results import phase_name, public_result_to_dict, result_to_dict, side_name
 from clients.sdk import OperatorClient
 
@@ -87,20 +84,6 @@ def results(
         show(result_to_dict(result), [], as_json, Console())
 
     call_server(go)
-
-
-def show_public(
-    found: list[dict[str, Any]], as_json: bool, as_csv: bool, *, many: bool = False
-) -> None:
-    """Print public results as JSON (one object, or a list for a set), CSV or tables."""
-    out = Console()
-    if as_csv:
-        sys.stdout.write(public_csv(found))
-    elif as_json:
-        out.print_json(json.dumps(found if many else found[0]))
-    else:
-        for result in found:
-            render_public_result(result, out)
 
 
 def watch(

@@ -64,6 +64,7 @@ from clients.sdk import OperatorClient
 from closeout.v1 import admin_pb2
 from closeout.v1 import auction_pb2 as apb
 from closeout.v1 import clearing_pb2 as cpb
+from closeout.v1 import operator_pb2 as opb
 
 __all__ = ["ConsoleConfig", "build_app"]
 
@@ -450,10 +451,17 @@ def build_app(config: ConsoleConfig) -> Starlette:
         overview = await session.clearing.overview()
         lots: list[cpb.Lot] = []
         ledger = None
+        allocations: list[cpb.LossAllocation] = []
         if overview.house_id:
             lots = await session.clearing.lots()
             ledger = await session.clearing.ledger()
-        return views.default_overview(overview, lots, ledger)
+            for record in overview.defaults:
+                try:
+                    allocations.append(await session.clearing.loss_allocation(record.member_id))
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() is not grpc.StatusCode.NOT_FOUND:  # not allocated yet
+                        raise
+        return views.default_overview(overview, lots, ledger, allocations)
 
     async def default_page(request: Request, session: ConsoleSession) -> Response:
         return console.page(request, "default.html", session, d=await _overview(session))
@@ -541,21 +549,25 @@ def build_app(config: ConsoleConfig) -> Starlette:
 
     # -- public results --------------------------------------------------------------------
 
-    async def _public(auction_id: str) -> dict[str, Any] | Response:
+    async def _public(auction_id: str) -> opb.PublicResult | Response:
         reader = console.public
         if reader is None:
             return PlainTextResponse(
                 "public results are not enabled on this console (--public-token)", 503
             )
         try:
-            result = await reader.results(auction_id)
+            found = await reader.public_results(auction_id)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED):
+            if exc.code() in (
+                grpc.StatusCode.NOT_FOUND,
+                grpc.StatusCode.PERMISSION_DENIED,
+                grpc.StatusCode.INVALID_ARGUMENT,
+            ):
                 return PlainTextResponse("no published results for this auction", 404)
             return PlainTextResponse("the auction server is not answering", 503)
-        if result.status != apb.PHASE_FINAL:
+        if len(found) != 1 or found[0].status != apb.PHASE_FINAL:
             return PlainTextResponse("no published results for this auction", 404)
-        return views.public_results(result)
+        return found[0]
 
     async def results_index(request: Request) -> Response:
         reader = console.public
@@ -575,19 +587,19 @@ def build_app(config: ConsoleConfig) -> Starlette:
         found = await _public(request.path_params["auction_id"])
         if isinstance(found, Response):
             return found
-        return console.page(request, "results.html", None, r=found)
+        return console.page(request, "results.html", None, r=views.public_results(found))
 
     async def results_json(request: Request) -> Response:
         found = await _public(request.path_params["auction_id"])
         if isinstance(found, Response):
             return found
-        return JSONResponse(found)
+        return JSONResponse(views.public_json(found))
 
     async def results_csv(request: Request) -> Response:
         found = await _public(request.path_params["auction_id"])
         if isinstance(found, Response):
             return found
-        name = quote(found["auction_id"], safe="")
+        name = quote(found.auction_id, safe="")
         return PlainTextResponse(
             views.public_csv(found),
             media_type="text/csv; charset=utf-8",

@@ -1,9 +1,10 @@
 """What the console's pages show, as plain dicts and lists built from wire messages.
 
 Templates only lay these out; every decision about what a page may show is made here:
-the public results (:func:`public_results`) carry dealer names and never a customer or a
-client order id; the sealed-window tables name who has submitted or bid and never a price,
-size or amount (the server's ListSubmitters and GetDefaultOverview carry nothing more).
+the public results (:func:`public_results`) are the server's public shape (GetPublicResults:
+dealers by published name, never a customer or an order id); the sealed-window tables name
+who has submitted or bid and never a price, size or amount (the server's ListSubmitters and
+GetDefaultOverview carry nothing more).
 
 This module speaks only the wire API (``closeout.v1``); it never imports ``server``, does
 no I/O and formats no money other than by grouping digits of the server's decimal strings.
@@ -11,8 +12,6 @@ no I/O and formats no money other than by grouping digits of the server's decima
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -21,7 +20,8 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from clients.default_sdk import name_of
-from clients.results import phase_name, result_to_dict
+from clients.render import public_csv as render_public_csv
+from clients.results import phase_name, public_result_to_dict, result_to_dict
 from closeout.v1 import auction_pb2 as apb
 from closeout.v1 import clearing_pb2 as cpb
 from closeout.v1 import operator_pb2 as opb
@@ -34,6 +34,7 @@ __all__ = [
     "default_overview",
     "grouped",
     "public_csv",
+    "public_json",
     "public_results",
 ]
 
@@ -123,27 +124,15 @@ def cds_page(
         "result": None,
     }
     if result is not None and (result.initial_market_midpoint or result.reason):
-        page["result"] = _result_tables(result_to_dict(result), public=False)
+        page["result"] = _result_tables(result_to_dict(result))
     return page
 
 
-def _result_tables(data: Mapping[str, Any], *, public: bool) -> dict[str, Any]:
-    """The creditfixings-shaped tables of a result dict (``clients.results`` shape)."""
+def _result_tables(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The operator's tables of a result dict (``clients.results`` shape): customers and
+    order ids included, since operators see the whole publication."""
     oi = data["open_interest"]
-    psrs: list[dict[str, Any]] = []
-    if public:
-        # One line per dealer and side: customers' requests are summed into their dealer's.
-        totals: dict[tuple[str, str], list[int]] = {}
-        for t in data["market_position_trades"]:
-            sums = totals.setdefault((t["dealer"], t["side"]), [0, 0])
-            sums[0] += int(t["size"])
-            sums[1] += int(t["filled"])
-        psrs = [
-            {"dealer": d, "side": side, "size": str(size), "filled": str(filled)}
-            for (d, side), (size, filled) in sorted(totals.items())
-        ]
-    else:
-        psrs = [dict(t) for t in data["market_position_trades"]]
+    psrs = [dict(t) for t in data["market_position_trades"]]
     orders = [
         {
             "dealer": f["dealer"],
@@ -154,7 +143,8 @@ def _result_tables(data: Mapping[str, Any], *, public: bool) -> dict[str, Any]:
             "filled": f["filled"],
             "status": f["status"],
             "carried_over": f["carried_over"],
-            **({} if public else {"order_id": f["order_id"], "customer": f["customer"]}),
+            "order_id": f["order_id"],
+            "customer": f["customer"],
         }
         for f in data["limit_order_fills"]
     ]
@@ -167,67 +157,50 @@ def _result_tables(data: Mapping[str, Any], *, public: bool) -> dict[str, Any]:
         "open_interest_side": oi["side"],
         "open_interest_size": oi["size"],
         "adjustment_amounts": list(data["adjustment_amounts"]),
-        "initial_markets": list(data["matched_markets"]),
+        "matched_markets": list(data["matched_markets"]),
         "physical_settlement_requests": psrs,
         "final_price": data["final_price"],
         "settlement_price": data["settlement_price"],
+        "rounding_amount": data.get("rounding_amount"),
         "limit_orders": orders,
     }
 
 
-def public_results(result: opb.AuctionResult) -> dict[str, Any]:
-    """The public, creditfixings-shaped result of a FINAL auction: dealer names only."""
-    return _result_tables(result_to_dict(result), public=True)
+def public_results(result: opb.PublicResult) -> dict[str, Any]:
+    """The public results page of a FINAL auction (the server's public shape: dealers by
+    published name, customers' requests netted into their dealer's, no order ids)."""
+    data = public_result_to_dict(result)
+    oi = data["open_interest"]
+    return {
+        "auction_id": data["auction_id"],
+        "auction_set": data["auction_set"],
+        "currency": data["currency"],
+        "status": data["status"],
+        "reason": data["reason"],
+        "final_price_date": data["final_price_date"],
+        "initial_market_midpoint": data["initial_market_midpoint"],
+        "open_interest_side": oi["side"],
+        "open_interest_size": oi["size"],
+        "final_price": data["final_price"],
+        "rounding_amount": data["rounding_amount"],
+        "dealer_markets": data["initial_markets"],
+        "matched_markets": data["matched_markets"],
+        "adjustment_amounts": data["adjustment_amounts"],
+        "physical_settlement_requests": data["physical_settlement_requests"],
+        "limit_orders": [
+            {**o, "carried_over": o["from_initial_market"]} for o in data["limit_orders"]
+        ],
+    }
 
 
-_CSV_COLUMNS = ("table", "dealer", "side", "bid", "offer", "price", "size", "filled", "status")
+def public_json(result: opb.PublicResult) -> dict[str, Any]:
+    """The public results as JSON, exactly as ``closeout`` prints them."""
+    return public_result_to_dict(result)
 
 
-def public_csv(public: Mapping[str, Any]) -> str:
-    """The public result as one CSV, one table after another (column ``table`` names it)."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=_CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerow(
-        {
-            "table": "summary",
-            "side": public["open_interest_side"],
-            "price": public["initial_market_midpoint"],
-            "size": public["open_interest_size"],
-            "status": public["status"],
-        }
-    )
-    writer.writerow({"table": "final_price", "price": public["final_price"]})
-    for m in public["initial_markets"]:
-        writer.writerow({"table": "initial_market", "dealer": m["bid_dealer"], "bid": m["bid"]})
-        writer.writerow(
-            {"table": "initial_market", "dealer": m["offer_dealer"], "offer": m["offer"]}
-        )
-    for a in public["adjustment_amounts"]:
-        writer.writerow({"table": "adjustment_amount", "dealer": a["dealer"], "price": a["amount"]})
-    for t in public["physical_settlement_requests"]:
-        writer.writerow(
-            {
-                "table": "physical_settlement_request",
-                "dealer": t["dealer"],
-                "side": t["side"],
-                "size": t["size"],
-                "filled": t["filled"],
-            }
-        )
-    for o in public["limit_orders"]:
-        writer.writerow(
-            {
-                "table": "limit_order",
-                "dealer": o["dealer"],
-                "side": o["side"],
-                "price": o["price"],
-                "size": o["size"],
-                "filled": o["filled"],
-                "status": o["status"],
-            }
-        )
-    return out.getvalue()
+def public_csv(result: opb.PublicResult) -> str:
+    """The public results as CSV, exactly as ``closeout`` prints them."""
+    return render_public_csv([public_result_to_dict(result)])
 
 
 # -- default management ----------------------------------------------------------------
@@ -338,10 +311,59 @@ def loss_waterfall(lots: Iterable[cpb.Lot]) -> list[dict[str, Any]]:
     ]
 
 
+def allocation(a: cpb.LossAllocation) -> dict[str, Any]:
+    """A recorded loss allocation (the server's waterfall): layers used and member reports."""
+    return {
+        "defaulter": a.defaulter,
+        "currency": a.clearing_currency,
+        "net_result": a.net_result,
+        "loss": a.loss,
+        "surplus": a.surplus,
+        "uncovered": a.uncovered,
+        "lots": [
+            {
+                "lot_id": r.lot_id,
+                "currency": r.currency,
+                "amount": r.amount,
+                "implied_bid": r.implied_bid,
+                "result": r.result,
+                "clearing_result": r.clearing_result,
+            }
+            for r in a.lots
+        ],
+        "steps": [
+            {
+                "layer": name_of(cpb.WaterfallLayer, s.layer, "WATERFALL_LAYER_")
+                .replace("_", " ")
+                .lower(),
+                "member": s.member_id,
+                "tier": "" if not s.tier else name_of(cpb.LossTier, s.tier, "LOSS_TIER_"),
+                "available": s.available,
+                "used": s.used,
+            }
+            for s in a.steps
+        ],
+        "members": [
+            {
+                "member": m.member_id,
+                "tier": "" if not m.tier else name_of(cpb.LossTier, m.tier, "LOSS_TIER_"),
+                "grades": ", ".join(m.grades),
+                "default_fund_used": m.default_fund_used,
+                "collateral_used": m.collateral_used,
+                "assessment": m.assessment,
+                "surplus_received": m.surplus_received,
+                "total": m.total,
+            }
+            for m in a.members
+        ],
+    }
+
+
 def default_overview(
     overview: cpb.GetDefaultOverviewResponse,
     lots: list[cpb.Lot],
     ledger: cpb.GetLedgerResponse | None,
+    allocations: Iterable[cpb.LossAllocation] = (),
 ) -> dict[str, Any]:
     """The default-management page: margin run, defaulters, lots, auctions, waterfall."""
     run = overview.latest_margin_run if overview.HasField("latest_margin_run") else None
@@ -383,6 +405,7 @@ def default_overview(
         "lots": [_lot(lot) for lot in lots],
         "auctions": [_default_auction(a) for a in overview.auctions],
         "waterfall": waterfall,
+        "allocations": [allocation(a) for a in allocations],
         "ledger": []
         if ledger is None
         else [

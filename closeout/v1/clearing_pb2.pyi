@@ -467,6 +467,7 @@ class IndexMarket(_message.Message):
     CURRENCY_FIELD_NUMBER: _builtins.int
     INDEX_FIELD_NUMBER: _builtins.int
     MARKET_FIELD_NUMBER: _builtins.int
+    FIXINGS_FIELD_NUMBER: _builtins.int
     currency: _builtins.str
     """ISO 4217 currency ("EUR")."""
     index: _builtins.str
@@ -477,20 +478,53 @@ class IndexMarket(_message.Message):
     def market(self) -> _pricing_pb2.MarketDefinition:
         """Valuation date, conventions and curves, as PricingService takes them."""
 
+    @_builtins.property
+    def fixings(self) -> _containers.RepeatedCompositeFieldContainer[Global___IndexFixing]:
+        """The index's published fixings before the valuation date: a seasoned position's current
+        floating period takes the fixing of its fixing date from here.
+        """
+
     def __init__(
         self,
         *,
         currency: _builtins.str = ...,
         index: _builtins.str = ...,
         market: _pricing_pb2.MarketDefinition | None = ...,
+        fixings: _abc.Iterable[Global___IndexFixing] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["market", b"market"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "index", b"index", "market", b"market"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "fixings", b"fixings", "index", b"index", "market", b"market"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IndexMarket: _TypeAlias = IndexMarket  # noqa: Y015
+
+@_typing.final
+class IndexFixing(_message.Message):
+    """One published fixing of an index."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    RATE_FIELD_NUMBER: _builtins.int
+    date: _builtins.str
+    """Fixing date, YYYY-MM-DD."""
+    rate: _builtins.str
+    """The rate, a decimal fraction ("0.0525")."""
+    def __init__(
+        self,
+        *,
+        date: _builtins.str = ...,
+        rate: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "rate", b"rate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IndexFixing: _TypeAlias = IndexFixing  # noqa: Y015
 
 @_typing.final
 class FxRate(_message.Message):

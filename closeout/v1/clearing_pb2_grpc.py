@@ -208,7 +208,8 @@ class ClearingServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def CancelDefaultAuction(self, request, context):
-        """Cancels an auction before its award (the lot can be auctioned again).
+        """Cancels an auction before its lot is settled, also after an award whose taker defaulted
+        (the lot can be auctioned again).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

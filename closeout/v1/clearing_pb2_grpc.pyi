@@ -70,7 +70,9 @@ class ClearingServiceStub:
     CloseBidWindow: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.CloseBidWindowRequest, _clearing_pb2.CloseBidWindowResponse]
     """Closes an auction's bid window by hand (the schedule closes it on the server's clock)."""
     CancelDefaultAuction: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.CancelDefaultAuctionRequest, _clearing_pb2.CancelDefaultAuctionResponse]
-    """Cancels an auction before its award (the lot can be auctioned again)."""
+    """Cancels an auction before its lot is settled, also after an award whose taker defaulted
+    (the lot can be auctioned again).
+    """
     DiscloseBids: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.DiscloseBidsRequest, _clearing_pb2.DiscloseBidsResponse]
     """Reads the sealed bids before the close; recorded and shown on the auction's stream."""
     AwardLot: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.AwardLotRequest, _clearing_pb2.AwardLotResponse]
@@ -130,7 +132,9 @@ class ClearingServiceAsyncStub(ClearingServiceStub):
     CloseBidWindow: _aio.UnaryUnaryMultiCallable[_clearing_pb2.CloseBidWindowRequest, _clearing_pb2.CloseBidWindowResponse]  # type: ignore[assignment]
     """Closes an auction's bid window by hand (the schedule closes it on the server's clock)."""
     CancelDefaultAuction: _aio.UnaryUnaryMultiCallable[_clearing_pb2.CancelDefaultAuctionRequest, _clearing_pb2.CancelDefaultAuctionResponse]  # type: ignore[assignment]
-    """Cancels an auction before its award (the lot can be auctioned again)."""
+    """Cancels an auction before its lot is settled, also after an award whose taker defaulted
+    (the lot can be auctioned again).
+    """
     DiscloseBids: _aio.UnaryUnaryMultiCallable[_clearing_pb2.DiscloseBidsRequest, _clearing_pb2.DiscloseBidsResponse]  # type: ignore[assignment]
     """Reads the sealed bids before the close; recorded and shown on the auction's stream."""
     AwardLot: _aio.UnaryUnaryMultiCallable[_clearing_pb2.AwardLotRequest, _clearing_pb2.AwardLotResponse]  # type: ignore[assignment]
@@ -241,7 +245,9 @@ class ClearingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _clearing_pb2.CancelDefaultAuctionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_clearing_pb2.CancelDefaultAuctionResponse, _abc.Awaitable[_clearing_pb2.CancelDefaultAuctionResponse]]:
-        """Cancels an auction before its award (the lot can be auctioned again)."""
+        """Cancels an auction before its lot is settled, also after an award whose taker defaulted
+        (the lot can be auctioned again).
+        """
 
     @_abc_1.abstractmethod
     def DiscloseBids(

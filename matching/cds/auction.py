@@ -373,8 +373,8 @@ class CdsAuction(EventSourced[ev.Event]):
     def next_timer(self) -> tuple[datetime, str] | None:
         """The next scheduled phase change as (when, command name), if any."""
         s = self.schedule
-        if self.phase is Phase.SCHEDULED and self.attempt > 1:
-            return None  # a rerun of the initial bidding period is opened by an operator
+        if self.attempt > 1:
+            return None  # after a rerun of the initial bidding period, windows are by hand
         due = {
             Phase.SCHEDULED: (s.stage1_open, "open_stage1"),
             Phase.STAGE1_OPEN: (s.stage1_close, "close_stage1"),
@@ -904,6 +904,8 @@ class CdsAuction(EventSourced[ev.Event]):
         close = (
             self.schedule.stage1_close if phase is Phase.STAGE1_OPEN else self.schedule.stage2_close
         )
+        if self.attempt > 1:
+            close = None  # the schedule was the first period's; reruns are run by hand
         if close is not None and now >= close:
             raise InvalidTransition(
                 f"the window of {self.auction_id} closed at {close.isoformat()}"

@@ -247,9 +247,7 @@ def validate_requests(
     customer_side: dict[str, Side] = {}
     for r in requests:
         if r.dealer not in quoting:
-            invalid.append(
-                InvalidRequest(r, f"{r.dealer} has no valid initial market at the close")
-            )
+            invalid.append(InvalidRequest(r, "the dealer has no valid initial market at the close"))
             continue
         if r.customer is not None and r.size > 0:
             side = customer_side.setdefault(r.customer, r.side)

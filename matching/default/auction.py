@@ -400,7 +400,8 @@ class DefaultAuction(EventSourced[ev.Event]):
         )
 
     def cancel(self, *, by: str, reason: str, now: datetime) -> Decision:
-        """Cancel before an award (the lot can then be put in a new auction)."""
+        """Cancel before the settlement (the lot can then be put in a new auction): before
+        the award, or an award not settled yet (the taker defaulted since, say)."""
         check_transition(self.phase, Phase.CANCELLED)
         if not reason.strip():
             raise InvalidInput("reason", "a cancellation needs a reason")

@@ -8,6 +8,7 @@
                               -> FAILED -> ASSIGNED    (nobody to draw from: an operator may
                                                         still assign; or a new auction)
     CREATED, OPEN, CLOSED -> CANCELLED
+    AWARDED, ASSIGNED -> CANCELLED         (before settlement, e.g. the taker defaulted)
 
 Anything not in :data:`TRANSITIONS` raises :class:`~matching.errors.InvalidTransition`.
 """
@@ -37,8 +38,8 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.OPEN: frozenset({Phase.CLOSED, Phase.CANCELLED}),
     Phase.CLOSED: frozenset({Phase.AWARDED, Phase.ASSIGNED, Phase.FAILED, Phase.CANCELLED}),
     Phase.FAILED: frozenset({Phase.ASSIGNED}),
-    Phase.AWARDED: frozenset({Phase.SETTLED}),
-    Phase.ASSIGNED: frozenset({Phase.SETTLED}),
+    Phase.AWARDED: frozenset({Phase.SETTLED, Phase.CANCELLED}),
+    Phase.ASSIGNED: frozenset({Phase.SETTLED, Phase.CANCELLED}),
     Phase.SETTLED: frozenset(),
     Phase.CANCELLED: frozenset(),
 }

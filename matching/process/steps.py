@@ -20,6 +20,8 @@ engines' decisions (events and acknowledgement) **without changing anything**; t
   operator's assignment at b* with its reason (OPERATOR_ASSIGNMENT).
 * **Withdrawal**: a lot in no live auction and not settled can be withdrawn; its positions
   are free for new lots.
+* **Cancellation** of an auction is possible until the clearing house settles its lot, also
+  after the award (a taker that defaulted before the settlement): the lot is free again.
 * **Loss allocation**: once every defaulted position is in a settled lot, the default's
   result is netted over its lots and allocated through the waterfall
   (:mod:`matching.process.waterfall`); a survivor's tier is its worst grade over the
@@ -302,6 +304,19 @@ def assign(
     if house.lot(auction.lot.lot_id).withdrawn is not None:
         raise InvalidTransition(f"lot {auction.lot.lot_id} was withdrawn")
     return auction.assign(by=by, now=now, member=member, reason=reason)
+
+
+def cancel(
+    house: ClearingHouse, auction: DefaultAuction, *, reason: str, by: str, now: datetime
+) -> Decision[aev.Event]:
+    """Cancel an auction, also one awarded or assigned but not settled (its taker may have
+    defaulted since); never once the clearing house has settled its lot."""
+    record = house.lot(auction.lot.lot_id)
+    if record.settlement is not None and record.auction_id == auction.auction_id:
+        raise InvalidTransition(
+            f"lot {auction.lot.lot_id} is settled by {auction.auction_id}: finish its settlement"
+        )
+    return auction.cancel(by=by, reason=reason, now=now)
 
 
 def settle(

@@ -241,7 +241,9 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         operator = _operator()
         decision = await self._registry.execute(
             request.auction_id,
-            lambda a: a.cancel(by=operator, reason=request.reason, now=self._now()),
+            lambda a: steps.cancel(
+                self._registry.house, a, reason=request.reason, by=operator, now=self._now()
+            ),
         )
         auction = self._registry.auction(request.auction_id)
         return pb.CancelDefaultAuctionResponse(

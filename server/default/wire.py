@@ -90,7 +90,12 @@ def markets_in(msg: pb.MarketSet) -> dict[str, Any]:
     return {
         "clearing_currency": msg.clearing_currency,
         "markets": [
-            {"currency": m.currency, "index": m.index, "market": pricing_market(m.market)}
+            {
+                "currency": m.currency,
+                "index": m.index,
+                "market": pricing_market(m.market),
+                "fixings": [{"date": f.date, "rate": f.rate} for f in m.fixings],
+            }
             for m in msg.markets
         ],
         "fx_rates": [{"currency": r.currency, "rate": r.rate} for r in msg.fx_rates],

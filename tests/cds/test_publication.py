@@ -14,8 +14,15 @@ import pytest
 from typer.testing import CliRunner
 
 from clients.cli import app
-from clients.replay import run_offline
-from clients.scenario import ScenarioError, assign_ids, dealer_id, load_scenario, parse_scenario
+from clients.replay import run_offline, run_set_offline
+from clients.scenario import (
+    ScenarioError,
+    assign_ids,
+    dealer_id,
+    load_scenario,
+    parse_auction_set,
+    parse_scenario,
+)
 from matching.cds.auction import CdsAuction, Schedule
 from matching.cds.auction_set import AuctionOfSet, plan_auction_set
 from matching.cds.params import AuctionParams
@@ -419,3 +426,53 @@ def test_scenario_reruns_are_played_in_turn() -> None:
             )
         )
     assert info.value.where == "reruns[0].initial_markets[0] (A)"
+
+
+def test_a_rerun_is_run_by_hand_whatever_the_first_schedule_said() -> None:
+    t0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    schedule = Schedule(
+        stage1_open=t0, stage1_close=t0.replace(minute=30), stage2_open=t0.replace(hour=11)
+    )
+    d = Driver("ABCD", schedule=schedule, min_valid_submissions=2)
+    d.clock = t0
+    d.open1()
+    d.market("A", "39.5", "40.5")
+    d.clock = t0.replace(minute=30)
+    d.close1()
+    assert d.auction.phase is Phase.SCHEDULED
+    assert d.auction.next_timer() is None  # the scheduler does not reopen or close it
+    d.clock = t0.replace(hour=10)  # after the first period's close
+    d.open1()
+    d.market("A", "39.5", "40.5")
+    d.market("B", "39.5", "40.5")  # accepted: the old close does not apply
+    d.close1()
+    assert d.auction.phase.value == "FINAL"
+
+
+def test_auction_set_scenario_runs_every_auction_and_publishes_them_together() -> None:
+    path = ROOT / "examples" / "cds" / "auction_set.json"
+    result = runner.invoke(app, ["cds", "run", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["auction_set"] == "example-corp-2026"
+    assert [(a["auction_id"], a["final_price"]) for a in out["auctions"]] == [
+        ("example-corp-2026-senior", "40.25"),
+        ("example-corp-2026-subordinated", "12"),
+    ]
+    published = runner.invoke(app, ["cds", "run", str(path), "--public", "--json"])
+    assert published.exit_code == 0, published.output
+    both = json.loads(published.stdout)
+    assert [p["auction_set"] for p in both] == ["example-corp-2026"] * 2
+    assert {p["currency"] for p in both} == {"USD", "EUR"}
+
+
+def test_auction_set_scenario_refusals_name_the_auction() -> None:
+    doc = json.loads((ROOT / "examples" / "cds" / "auction_set.json").read_text())
+    doc["auctions"][1]["initial_markets"][0]["bid"] = "11.1"
+    with pytest.raises(ScenarioError) as info:
+        run_set_offline(parse_auction_set(json.dumps(doc)))
+    assert info.value.where == "auctions[1].initial_markets[0] (Barclays)"
+    doc = json.loads((ROOT / "examples" / "cds" / "auction_set.json").read_text())
+    doc["auction_set"]["currency_rates"] = {"USD": "1"}
+    with pytest.raises(ScenarioError, match="need a rate"):
+        run_set_offline(parse_auction_set(json.dumps(doc)))

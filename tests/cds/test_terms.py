@@ -8,7 +8,10 @@ from __future__ import annotations
 import pytest
 
 from matching.allocation import Claim, pro_rata_rounded
+from matching.cds.auction import CdsAuction
+from matching.cds.events import event_from_dict
 from matching.cds.params import AuctionParams
+from matching.cds.phases import Phase
 from matching.cds.stage1 import InitialMarket, compute_stage1
 from matching.errors import InvalidInput
 from tests.cds.builders import Driver
@@ -256,7 +259,7 @@ def test_a_request_without_a_valid_initial_market_does_not_count() -> None:
     r = d.auction.result()
     assert (r.open_interest_side, r.open_interest_size) == ("SELL", "5000000")
     assert [(i.dealer, i.size, i.reason) for i in r.invalid_requests] == [
-        ("E", "50000000", "E has no valid initial market at the close")
+        ("E", "50000000", "the dealer has no valid initial market at the close")
     ]
 
 
@@ -432,3 +435,37 @@ def test_a_dealer_names_a_customer_request_it_declines_with_a_reason() -> None:
             reason="no",
             now=d.now(),
         )
+
+
+def test_a_journal_from_before_the_new_parameters_replays_under_its_own_rules() -> None:
+    d = Driver("ABCD")
+    d.stage1(
+        [
+            ("A", "39.5", "40.5"),
+            ("B", "39.5", "40.5"),
+            ("C", "39.5", "40.5"),
+            ("D", "39.5", "40.5"),
+        ],
+        [("A", "SELL", 1_000_001)],
+    )
+    old = []
+    for e in d.events:
+        data = e.to_dict()
+        if data["type"] == "AuctionCreated":
+            for key in (
+                "rounding_amount",
+                "require_market_position",
+                "calendar",
+                "fallback_settlement_method",
+                "max_initial_bidding_periods",
+                "auction_date",
+            ):
+                del data["params"][key]
+            del data["dealer_names"], data["auction_set"]
+        if data["type"] == "Stage1Closed":
+            del data["next_phase"]
+        old.append(event_from_dict(data))
+    replayed = CdsAuction.from_events(old)
+    # before the Rounding Convention every amount was rounded to the whole currency unit
+    assert replayed.params.rounding_amount == 1
+    assert replayed.phase is Phase.STAGE1_CLOSED

@@ -154,3 +154,19 @@ def test_a_failed_auction_is_assigned_by_the_operator_with_a_reason() -> None:
     assert "agreed" in auction["award"]["reason"]
     [settlement] = result["settlements"]
     assert settlement["method"] == "OPERATOR_ASSIGNMENT" and settlement["amount"] == "12337.67"
+
+
+def test_the_seasoned_swap_converts_without_the_flows_paying_on_the_settlement_date() -> None:
+    result = run("seasoned_swap")
+    [lot] = result["lots"]
+    [position] = lot["positions"]
+    assert (lot["rcv"], lot["implied_bid"], lot["settled_flows"]) == (
+        "-12337.67",
+        "12337.67",
+        "exclude_settled",
+    )
+    assert position["defaulted"]["start"] == "2007-06-14"
+    assert position["defaulted_npv"] == "-130298.79"  # the spec's 9.5y, from spot
+    # the default's listing and the margin run value the position with those coupons
+    [listed] = result["defaults"][0]["positions"]
+    assert listed["npv"] != position["defaulted_npv"]

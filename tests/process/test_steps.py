@@ -271,3 +271,33 @@ def test_losses_are_allocated_once_and_only_when_everything_is_settled() -> None
             now=now,
         )
     assert h.replayed().snapshot() == h.state.snapshot()
+
+
+def test_a_taker_defaulting_before_settlement_is_no_dead_end() -> None:
+    h = defaulted()
+    convert(h)
+    a = auction_of(h, "D-1")
+    step(a, steps.open_window(h.state, a, by="o", now=h.now()))
+    step(a, a.submit_bid(member="A", client_order_id="a", amount="12300", now=h.now()))
+    step(a, a.close(by="o", now=h.now()))
+    step(a, steps.award(h.state, a, seed=1, by="o", now=h.now()))
+    assert a.outcome is not None and a.outcome.member == "A"
+    h.do(h.state.declare_default(member="A", by="o", now=h.now(), reason="insolvent"))
+    with pytest.raises(InvalidTransition, match="A is in default"):
+        steps.settle(h.state, a, by="o", now=h.now())
+    step(a, steps.cancel(h.state, a, reason="the winner defaulted", by="o", now=h.now()))
+    assert a.phase is Phase.CANCELLED
+    again = auction_of(h, "D-1", steps.next_auction_id([a], "D-1"))
+    assert again.auction_id == "D-1.2"
+    step(again, steps.open_window(h.state, again, by="o", now=h.now()))
+    assert "A" not in again.eligible
+    step(again, again.close(by="o", now=h.now()))
+    step(again, steps.award(h.state, again, seed=2, by="o", now=h.now()))
+    clearing, closing = steps.settle(h.state, again, by="o", now=h.now())
+    assert clearing is not None
+    h.do(clearing)
+    step(again, closing)
+    assert steps.lot_status(h.state, [a, again], "D-1") == "SETTLED"
+    # once settled, the auction that settled it cannot be cancelled
+    with pytest.raises(InvalidTransition):
+        steps.cancel(h.state, again, reason="late", by="o", now=h.now())

@@ -35,7 +35,11 @@ from server.config import ServerConfig, demo_config, load_config
 from server.journal import Journal
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted(p for p in (ROOT / "examples" / "cds").glob("*.json") if "rejected" not in p.name)
+EXAMPLES = sorted(
+    p
+    for p in (ROOT / "examples" / "cds").glob("*.json")
+    if "rejected" not in p.name and "auction_set" not in p.name
+)
 TOKENS = load_credentials(ROOT / "examples" / "server" / "scenario-tokens.toml")
 OPS = "demo-operator-token"
 WATCHER = "demo-observer-token"
@@ -568,3 +572,55 @@ async def test_new_parameters_round_trip_over_the_wire(server: CloseoutServer) -
             await ops.create_auction(bad, [PID[A]])
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in field_violations(info.value)] == ["parameters.rounding_amount"]
+
+
+async def closeout_cli(*args: str) -> tuple[int, str, str]:
+    """Run the ``closeout`` command as a process (the server keeps serving meanwhile)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from clients.cli import main; main()",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_cli_public_results_statement_and_decline(server: CloseoutServer) -> None:
+    await finished_with_customer(server)
+    t = ("--target", target(server))
+    code, out, err = await closeout_cli(
+        "results", "t-1", "--public", "--csv", *t, "--token", WATCHER
+    )
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("auction_id,section,dealer")
+    assert "final_price" in out and "LEI-" not in out
+    code, out, err = await closeout_cli(
+        "results", "t-1", "--public", "--json", *t, "--token", WATCHER
+    )
+    assert code == 0, err
+    assert json.loads(out)["final_price"] == "40"
+    code, out, err = await closeout_cli(
+        "cds", "statement", "t-1", "--json", *t, "--token", TOKEN[B]
+    )
+    assert code == 0, err
+    assert json.loads(out)["lines"][0]["cash"] == "1200000"
+    code, out, err = await closeout_cli("results", "t-1", "--csv", *t, "--token", WATCHER)
+    assert code == 2 and "--public" in err
+
+
+async def test_online_auction_set_equals_offline(server: CloseoutServer) -> None:
+    from clients.online import run_set_online
+    from clients.replay import run_set_offline
+    from clients.scenario import parse_auction_set
+
+    text = (ROOT / "examples" / "cds" / "auction_set.json").read_text(encoding="utf-8")
+    scenarios = parse_auction_set(text)
+    online, _ = await run_set_online(scenarios, target(server), TOKENS)
+    offline = run_set_offline(scenarios)
+    assert [untimed(r) for r in online] == [untimed(r.result.to_dict()) for r in offline]
+    async with OperatorClient(target(server), WATCHER) as watcher:
+        published = await watcher.public_results(auction_set="example-corp-2026")
+    assert [p.final_price for p in published] == ["40.25", "12"]
