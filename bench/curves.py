@@ -231,13 +231,9 @@ class QuantLibCurves:
 # --- measuring ------------------------------------------------------------------------------
 
 
-def _timed(
-    fn: Callable[[list[tuple[str, Market]]], None], markets: list[tuple[str, Market]]
-) -> float:
-    gc.collect()
-    t0 = time.perf_counter()
-    fn(markets)
-    return time.perf_counter() - t0
+#: The timed workloads, in the order each set runs them in a round.
+WORKLOADS = ("ours", "quantlib", "risk_ours", "risk_ours_cold", "risk_quantlib")
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def _agreement(markets: list[tuple[str, Market]], qcal: Any) -> float:
@@ -273,73 +269,71 @@ def run_curves(
         for s in (market.projection, market.discount)
         if s is not None
     ]
-    build: dict[str, dict[str, list[float]]] = {
-        m.value: {"ours": [], "quantlib": []} for m in Interpolation
-    }
-    risk: dict[str, dict[str, list[float]]] = {
-        m.value: {"ours": [], "ours_cold": [], "quantlib": []} for m in Interpolation
+    # times[method][clock][workload] = one total per round.
+    times: dict[str, dict[str, dict[str, list[float]]]] = {
+        m.value: {c: {w: [] for w in WORKLOADS} for c in CLOCKS} for m in Interpolation
     }
 
-    def ours_risk(markets: list[tuple[str, Market]]) -> None:
-        for _, market in markets:
-            bumped = BumpedMarkets.of(Market(market.projection, market.discount))
-            bumped.base.build(), bumped.up.build(), bumped.down.build()
+    def ours_risk(market: Market) -> None:
+        bumped = BumpedMarkets.of(Market(market.projection, market.discount))
+        bumped.base.build(), bumped.up.build(), bumped.down.build()
 
-    def ours_cold(markets: list[tuple[str, Market]]) -> None:
-        for _, market in markets:
-            build_ours(market)
-            build_ours(market.bumped(1e-4))
-            build_ours(market.bumped(-1e-4))
+    def ours_cold(market: Market) -> None:
+        build_ours(market)
+        build_ours(market.bumped(1e-4))
+        build_ours(market.bumped(-1e-4))
 
-    def ql_risk(markets: list[tuple[str, Market]]) -> None:
-        for _, market in markets:
-            curves = QuantLibCurves(market, qcal)
-            curves.bump(1e-4)
-            curves.bump(-2e-4)
+    def ql_risk(market: Market) -> None:
+        curves = QuantLibCurves(market, qcal)
+        curves.bump(1e-4)
+        curves.bump(-2e-4)
 
-    def ours_build(markets: list[tuple[str, Market]]) -> None:
-        for _, market in markets:
-            build_ours(market)
-
-    def ql_build(markets: list[tuple[str, Market]]) -> None:
-        for _, market in markets:
-            QuantLibCurves(market, qcal)
-
+    work: dict[str, Callable[[Market], object]] = {
+        "ours": build_ours,
+        "quantlib": lambda market: QuantLibCurves(market, qcal),
+        "risk_ours": ours_risk,
+        "risk_ours_cold": ours_cold,
+        "risk_quantlib": ql_risk,
+    }
     for r in range(config.rounds):
         log(f"round {r + 1}/{config.rounds}")
         for method in Interpolation:
-            markets = sets[method]
-            times, rt = build[method.value], risk[method.value]
-            # Ours then QuantLib's, back to back: the same machine load for both.
-            times["ours"].append(_timed(ours_build, markets))
-            times["quantlib"].append(_timed(ql_build, markets))
-            rt["ours"].append(_timed(ours_risk, markets))
-            rt["ours_cold"].append(_timed(ours_cold, markets))
-            rt["quantlib"].append(_timed(ql_risk, markets))
+            # Set by set, ours then QuantLib's back to back, so that a burst of load from
+            # elsewhere on the machine lands on both sides alike.
+            total = {c: dict.fromkeys(WORKLOADS, 0.0) for c in CLOCKS}
+            gc.collect()
+            gc.disable()
+            try:
+                for _, market in sets[method]:
+                    for name in WORKLOADS:
+                        start = {c: clock() for c, clock in CLOCKS.items()}
+                        work[name](market)
+                        for c, clock in CLOCKS.items():
+                            total[c][name] += clock() - start[c]
+            finally:
+                gc.enable()
+            for c in CLOCKS:
+                for name in WORKLOADS:
+                    times[method.value][c][name].append(total[c][name])
 
     results: list[dict[str, Any]] = []
     for method in Interpolation:
-        times, rt = build[method.value], risk[method.value]
-        ratios = [q / o for q, o in zip(times["quantlib"], times["ours"], strict=True)]
-        risk_ratios = [q / o for q, o in zip(rt["quantlib"], rt["ours"], strict=True)]
-        results.append(
-            {
-                "interpolation": method.value,
-                "ours_s": min(times["ours"]),
-                "quantlib_s": min(times["quantlib"]),
-                "speedup": min(times["quantlib"]) / min(times["ours"]),
-                "speedup_rounds": [min(ratios), max(ratios)],
-                "ours_ms_per_set": 1e3 * min(times["ours"]) / config.sets,
-                "quantlib_ms_per_set": 1e3 * min(times["quantlib"]) / config.sets,
-                "risk_ours_s": min(rt["ours"]),
-                "risk_ours_cold_s": min(rt["ours_cold"]),
-                "risk_quantlib_s": min(rt["quantlib"]),
-                "risk_speedup": min(rt["quantlib"]) / min(rt["ours"]),
+        entry: dict[str, Any] = {"interpolation": method.value}
+        for c in CLOCKS:
+            t = times[method.value][c]
+            best = {name: min(t[name]) for name in WORKLOADS}
+            build_ratios = [q / o for q, o in zip(t["quantlib"], t["ours"], strict=True)]
+            risk_ratios = [q / o for q, o in zip(t["risk_quantlib"], t["risk_ours"], strict=True)]
+            entry[c] = {
+                **{f"{name}_ms_per_set": 1e3 * best[name] / config.sets for name in WORKLOADS},
+                "speedup": best["quantlib"] / best["ours"],
+                "speedup_rounds": [min(build_ratios), max(build_ratios)],
+                "risk_speedup": best["risk_quantlib"] / best["risk_ours"],
                 "risk_speedup_rounds": [min(risk_ratios), max(risk_ratios)],
-                "worst_df_diff": _agreement(sets[method], qcal),
-                "rounds": {"build": times, "risk": rt},
             }
-        )
+        entry["worst_df_diff"] = _agreement(sets[method], qcal)
+        entry["rounds"] = times[method.value]
+        results.append(entry)
     return {
         "bench": "curves",
         "config": asdict(config),
@@ -366,28 +360,38 @@ def markdown(data: dict[str, Any]) -> str:
 
     env = data["environment"]
     lo, hi = data["instruments_per_curve"]
-    rows = [
-        [
-            r["interpolation"],
-            f"{r['ours_ms_per_set']:.2f} ms",
-            f"{r['quantlib_ms_per_set']:.2f} ms",
-            f"**{r['speedup']:.2f}x** ({r['speedup_rounds'][0]:.2f}-{r['speedup_rounds'][1]:.2f})",
-            f"{1e3 * r['risk_ours_s'] / data['sets']:.2f} ms "
-            f"(cold {1e3 * r['risk_ours_cold_s'] / data['sets']:.2f})",
-            f"{1e3 * r['risk_quantlib_s'] / data['sets']:.2f} ms",
-            f"{r['risk_speedup']:.2f}x",
-            f"{r['worst_df_diff']:.1e}",
-        ]
-        for r in data["results"]
-    ]
+
+    def ratio(x: dict[str, Any], key: str) -> str:
+        low, high = x[f"{key}_rounds"]
+        return f"**{x[key]:.2f}x** ({low:.2f}-{high:.2f})"
+
+    rows = []
+    for r in data["results"]:
+        w, c = r["wall"], r["cpu"]
+        rows.append(
+            [
+                r["interpolation"],
+                f"{w['ours_ms_per_set']:.2f} ms",
+                f"{w['quantlib_ms_per_set']:.2f} ms",
+                ratio(w, "speedup"),
+                ratio(c, "speedup"),
+                f"{w['risk_ours_ms_per_set']:.2f} ms (cold {w['risk_ours_cold_ms_per_set']:.2f})",
+                f"{w['risk_quantlib_ms_per_set']:.2f} ms",
+                ratio(w, "risk_speedup"),
+                ratio(c, "risk_speedup"),
+                f"{r['worst_df_diff']:.1e}",
+            ]
+        )
     header = [
         "interpolation",
         "ours / set",
         "QuantLib / set",
-        "speedup (round range)",
+        "speedup, wall (rounds)",
+        "speedup, CPU (rounds)",
         "ours, base ±1bp",
         "QuantLib, base ±1bp",
-        "speedup",
+        "±1bp speedup, wall",
+        "±1bp speedup, CPU",
         "worst DF diff",
     ]
     return "\n".join(
@@ -402,9 +406,12 @@ def markdown(data: dict[str, Any]) -> str:
             "",
             md_table(header, rows),
             "",
-            "Speedup = QuantLib's time / ours (best round of each; the range is per round). "
-            "`base ±1bp`: a curve set and its rebuilds with every quote 1bp up and down "
-            "(DV01); ours shares the bootstrap workspace, `cold` is three fresh builds. "
+            "Times are per curve set, best round of each library (wall clock). Speedup = "
+            "QuantLib's time / ours, best round against best round, and in brackets the "
+            "lowest and highest ratio within one round; `CPU` is the same on process CPU "
+            "time (what a shared machine's load disturbs least). `base ±1bp`: a curve set and "
+            "its rebuilds with every quote 1bp up and down (DV01); ours shares the bootstrap "
+            "workspace, `cold` is three fresh builds. "
             f"Discount factors {'agree' if data['agree'] else 'DISAGREE'} "
             f"(tolerance {DF_TOLERANCE:g}).",
         ]
@@ -423,37 +430,47 @@ def plot(data: dict[str, Any], path: Path) -> Path | None:
     results = data["results"]
     names = [r["interpolation"].replace("_", " ") for r in results]
     x = np.arange(len(results))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    width = 0.38
-    for offset, key, label in ((-1, "ours", "ours"), (1, "quantlib", "QuantLib")):
+    width = 0.2
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4))
+    bars = (
+        ("ours", "ours: build"),
+        ("quantlib", "QuantLib: build"),
+        ("risk_ours", "ours: base ±1bp"),
+        ("risk_quantlib", "QuantLib: base ±1bp"),
+    )
+    for i, (key, label) in enumerate(bars):
         left.bar(
-            x + offset * width / 2,
-            [r[f"{key}_ms_per_set"] for r in results],
+            x + (i - 1.5) * width,
+            [r["wall"][f"{key}_ms_per_set"] for r in results],
             width,
             label=label,
         )
     left.set_xticks(x, names)
-    left.set_ylabel("ms per curve set (best round)")
-    left.set_title(f"Curve build, {data['sets']} sets ({data['curves']} curves)")
-    left.legend()
-    for offset, key, label in ((-1, "speedup", "build"), (1, "risk_speedup", "base ±1bp")):
-        mids = np.array([r[key] for r in results])
-        lows = np.array([r[f"{key}_rounds"][0] for r in results])
-        highs = np.array([r[f"{key}_rounds"][1] for r in results])
-        right.bar(
-            x + offset * width / 2,
-            mids,
-            width,
-            yerr=[(mids - lows).clip(0), (highs - mids).clip(0)],
-            capsize=3,
-            label=label,
-        )
+    left.set_ylabel("ms per curve set (best round, wall)")
+    left.set_title(f"Curve building, {data['sets']} sets ({data['curves']} curves)")
+    left.legend(fontsize=8)
+    for i, (key, label) in enumerate((("speedup", "build"), ("risk_speedup", "base ±1bp"))):
+        for j, (clock, hatch) in enumerate((("wall", ""), ("cpu", "//"))):
+            mids = np.array([r[clock][key] for r in results])
+            lows = np.array([r[clock][f"{key}_rounds"][0] for r in results])
+            highs = np.array([r[clock][f"{key}_rounds"][1] for r in results])
+            right.bar(
+                x + (2 * i + j - 1.5) * width,
+                mids,
+                width,
+                yerr=[(mids - lows).clip(0), (highs - mids).clip(0)],
+                capsize=3,
+                hatch=hatch,
+                color=f"C{i}",
+                edgecolor="white" if not hatch else "black",
+                label=f"{label}, {clock}",
+            )
     right.axhline(3.0, color="grey", linestyle="--", linewidth=1, label="3x")
     right.axhline(1.0, color="black", linewidth=0.8)
     right.set_xticks(x, names)
     right.set_ylabel("QuantLib time / ours")
-    right.set_title("Speedup (bars: best rounds; whiskers: per-round range)")
-    right.legend()
+    right.set_title("Speedup (best rounds; whiskers: per-round range)")
+    right.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -118,6 +118,63 @@ def render_cds_result(result: Mapping[str, Any], console: Console) -> None:
             )
         )
 
+    if any(v != "0" for v in result.get("residue", {}).values()):
+        residue = result["residue"]
+        console.print(
+            f"Rounding Convention residue (below one rounding amount of "
+            f"{_money(result['rounding_amount'])}, not allocated): limit orders "
+            f"{_money(residue['limit_orders'])}, settlement requests "
+            f"{_money(residue['settlement_requests'])}",
+            highlight=False,
+        )
+    sections: list[tuple[str, list[str], list[list[str]]]] = [
+        (
+            "Settlement requests that do not count",
+            ["dealer", "customer", "side", "size", "reason"],
+            [
+                [r["dealer"], r["customer"] or "", r["side"], _money(r["size"]), r["reason"]]
+                for r in result.get("invalid_settlement_requests", [])
+            ],
+        ),
+        (
+            "Limit orders that do not count",
+            ["dealer", "customer", "price", "size", "reason"],
+            [
+                [o["dealer"], o["customer"] or "", o["price"], _money(o["size"]), o["reason"]]
+                for o in result.get("excluded_limit_orders", [])
+            ],
+        ),
+        (
+            "Initial bidding periods",
+            ["#", "closed at", "outcome"],
+            [
+                [str(p["attempt"]), p["closed_at"], p["failure"] or "valid"]
+                for p in result.get("initial_bidding_periods", [])
+            ]
+            if len(result.get("initial_bidding_periods", [])) > 1
+            else [],
+        ),
+        (
+            "Customer requests declined",
+            ["dealer", "customer", "kind", "side", "size", "price", "reason"],
+            [
+                [
+                    d["dealer"],
+                    d["customer"],
+                    d["kind"],
+                    d["side"],
+                    _money(d["size"]),
+                    d["price"] or "",
+                    d["reason"],
+                ]
+                for d in result.get("customer_declines", [])
+            ],
+        ),
+    ]
+    for title, columns, rows in sections:
+        if rows:
+            console.print(_table(title, columns, rows))
+
 
 def render_public_result(result: Mapping[str, Any], console: Console) -> None:
     """Print public results (creditfixings shape) as a summary and one table per section."""

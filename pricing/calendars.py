@@ -114,16 +114,26 @@ class Calendar:
     def advance_days(self, days: IntArray, n: int | IntArray) -> IntArray:
         """Move by ``n`` business days (QuantLib semantics: ``n == 0`` means following)."""
         days = np.asarray(days, dtype=np.int64)
-        if np.ndim(n) == 0 and days.size > _TABLE_MIN:
+        if not isinstance(n, int) and np.ndim(n) == 0:
+            n = int(n)
+        if isinstance(n, int) and days.size > _TABLE_MIN:
             lo, hi = int(days.min()), int(days.max())
             if hi - lo < days.size // 4:
                 # Many dates, few distinct days: move each day of the span once and gather.
                 span = np.arange(lo, hi + 1, dtype=np.int64)
                 return self.advance_days(span, n)[days - lo]
-        n_arr = np.broadcast_to(np.asarray(n, dtype=np.int64), days.shape)
         i = self._index(days)
         bdays = self._table("bdays")
         count_le = self._table("count_le")[i]
+        if isinstance(n, int):
+            # One shift for every date (the common case): only its direction's lookup.
+            if n > 0:
+                return bdays[np.clip(count_le + (n - 1), 0, len(bdays) - 1)]
+            if n < 0:
+                count_lt: IntArray = count_le - self._table("is_bd")[i]
+                return bdays[np.clip(count_lt + n, 0, len(bdays) - 1)]
+            return self._table("following")[i]
+        n_arr = np.broadcast_to(np.asarray(n, dtype=np.int64), days.shape)
         count_lt = count_le - self._table("is_bd")[i]
         forward = bdays[np.clip(count_le + n_arr - 1, 0, len(bdays) - 1)]
         backward = bdays[np.clip(count_lt + n_arr, 0, len(bdays) - 1)]

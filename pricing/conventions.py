@@ -10,6 +10,7 @@ never price anything.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -157,6 +158,16 @@ class SwapConvention:
             return self.calendar.adjust(days + 7 * tenor.weeks, self.business_day)
         return self.calendar.advance_days(days, tenor.days)
 
+    def advance_each(self, days: IntArray, tenors: Sequence[Tenor]) -> IntArray:
+        """``advance`` of each day by its own tenor (vectorised when all are in months)."""
+        days = np.asarray(days, dtype=np.int64)
+        if all(t.months for t in tenors):
+            months = np.array([t.months for t in tenors], dtype=np.int64)
+            return self.calendar.advance_months(days, months, self.business_day, self.end_of_month)
+        return np.concatenate(
+            [self.advance(days[i : i + 1], t) for i, t in enumerate(tenors)]
+        ).astype(np.int64)
+
     def describe(self) -> dict[str, Any]:
         """Plain-data record (for curve ids and reports)."""
         return {
@@ -174,8 +185,12 @@ class SwapConvention:
         }
 
 
+@functools.lru_cache(maxsize=64)
 def hash_holidays(holidays: frozenset[int]) -> str:
-    """Digest of a holiday set (part of a curve's id), independent of set order."""
+    """Digest of a holiday set (part of a curve's id), independent of set order.
+
+    Remembered per set (a set's hash is cached by Python): every curve id needs it.
+    """
     data = np.sort(np.fromiter(holidays, dtype=np.int64, count=len(holidays))).tobytes()
     return hashlib.sha256(data).hexdigest()[:16]
 

@@ -94,6 +94,17 @@ def monotone_convex_g(
     Each element is computed by its own sector's formula only (the same arithmetic as
     evaluating every sector and selecting, at a quarter of the work).
     """
+    return _hagan_west(g0, g1, x, with_g=True)
+
+
+def _big_g(g0: FloatArray, g1: FloatArray, x: FloatArray) -> FloatArray:
+    # G alone (what discount factors need), the same numbers as monotone_convex_g's.
+    return _hagan_west(g0, g1, x, with_g=False)[1]
+
+
+def _hagan_west(
+    g0: FloatArray, g1: FloatArray, x: FloatArray, with_g: bool
+) -> tuple[FloatArray, FloatArray]:
     g0, g1, x = np.broadcast_arrays(
         np.asarray(g0, dtype=np.float64),
         np.asarray(g1, dtype=np.float64),
@@ -121,35 +132,46 @@ def monotone_convex_g(
     with np.errstate(divide="ignore", invalid="ignore"):
         if s1.any():
             a, b, t = g0[s1], g1[s1], x[s1]
-            g[s1] = a * (1 - 4 * t + 3 * t * t) + b * (-2 * t + 3 * t * t)
-            big_g[s1] = a * (t - 2 * t * t + t**3) + b * (-t * t + t**3)
+            if with_g:
+                g[s1] = a * (1 - 4 * t + 3 * t * t) + b * (-2 * t + 3 * t * t)
+            big_g[s1] = a * (t - 2 * t * t + _cube(t)) + b * (-t * t + _cube(t))
         if s2.any():
             a, b, t = g0[s2], g1[s2], x[s2]
             eta2 = (b + 2 * a) / (b - a)
             u2 = np.maximum(t - eta2, 0.0)
-            g[s2] = _nan_to_zero(a + (b - a) * (u2 / (1 - eta2)) ** 2)
-            big_g[s2] = _nan_to_zero(a * t + (b - a) * u2**3 / (3 * (1 - eta2) ** 2))
+            if with_g:
+                g[s2] = _nan_to_zero(a + (b - a) * (u2 / (1 - eta2)) ** 2)
+            big_g[s2] = _nan_to_zero(a * t + (b - a) * _cube(u2) / (3 * (1 - eta2) ** 2))
         if s3.any():
             a, b, t = g0[s3], g1[s3], x[s3]
             eta3 = 3 * b / (b - a)
             v3 = np.maximum(eta3 - t, 0.0)
-            g[s3] = _nan_to_zero(b + (a - b) * (v3 / eta3) ** 2)
-            big_g[s3] = _nan_to_zero(b * t + (a - b) * (eta3**3 - v3**3) / (3 * eta3 * eta3))
+            if with_g:
+                g[s3] = _nan_to_zero(b + (a - b) * (v3 / eta3) ** 2)
+            big_g[s3] = _nan_to_zero(
+                b * t + (a - b) * (_cube(eta3) - _cube(v3)) / (3 * eta3 * eta3)
+            )
         if s4.any():
             a, b, t = g0[s4], g1[s4], x[s4]
             eta4 = b / (b + a)
             a4 = -a * b / (a + b)
             v4 = np.maximum(eta4 - t, 0.0)
             u4 = np.maximum(t - eta4, 0.0)
-            g[s4] = _nan_to_zero(
-                a4 + (a - a4) * (v4 / eta4) ** 2 + (b - a4) * (u4 / (1 - eta4)) ** 2
-            )
+            if with_g:
+                g[s4] = _nan_to_zero(
+                    a4 + (a - a4) * (v4 / eta4) ** 2 + (b - a4) * (u4 / (1 - eta4)) ** 2
+                )
             big_g[s4] = _nan_to_zero(
                 a4 * t
-                + (a - a4) * (eta4**3 - v4**3) / (3 * eta4 * eta4)
-                + (b - a4) * u4**3 / (3 * (1 - eta4) ** 2),
+                + (a - a4) * (_cube(eta4) - _cube(v4)) / (3 * eta4 * eta4)
+                + (b - a4) * _cube(u4) / (3 * (1 - eta4) ** 2),
             )
     return g, big_g
+
+
+def _cube(v: FloatArray) -> FloatArray:
+    # Not v**3: numpy's power takes a slow path for negative bases (eta can be negative).
+    return v * v * v
 
 
 def _nan_to_zero(v: FloatArray) -> FloatArray:
@@ -158,19 +180,88 @@ def _nan_to_zero(v: FloatArray) -> FloatArray:
 
 
 def _monotone_convex(t: FloatArray, y: FloatArray, q: FloatArray) -> FloatArray:
-    fd, f = monotone_convex_nodes(t, y)
-    shape = q.shape
-    qf = q.reshape(-1)
-    seg: IntArray = np.clip(np.searchsorted(t, qf, side="left") - 1, 0, len(fd) - 1)
-    width = t[seg + 1] - t[seg]
-    x = np.clip((qf - t[seg]) / width, 0.0, 1.0)
-    g0 = f[seg] - fd[seg]
-    g1 = f[seg + 1] - fd[seg]
-    _, big_g = monotone_convex_g(g0, g1, x)
-    inside = y[seg] - width * (fd[seg] * x + big_g)
-    out = np.where(qf > t[-1], y[-1] - f[-1] * (qf - t[-1]), inside)
-    out = np.where(qf < 0.0, -f[0] * qf, out)
-    return out.reshape(shape)
+    return MonotoneConvexGrid(t, q.reshape(-1)).log_discount(y).reshape(q.shape)
+
+
+class MonotoneConvexGrid:
+    """Monotone convex at fixed query times ``q`` for fixed pillar times ``t``, as a function
+    of the pillar values ``y``: what a bootstrap evaluates again and again. Everything that
+    depends on the times alone (each query's interval and place in it, the linear maps from
+    the pillars to the discrete and instantaneous forwards) is worked out once.
+    """
+
+    def __init__(self, t: FloatArray, q: FloatArray) -> None:
+        n = len(t) - 1
+        self.t, self.q, self.n = t, q, n
+        self.seg: IntArray = np.clip(np.searchsorted(t, q, side="left") - 1, 0, n - 1)
+        self.width = t[self.seg + 1] - t[self.seg]
+        self.x = np.clip((q - t[self.seg]) / self.width, 0.0, 1.0)
+        self._jac_parts: tuple[FloatArray, ...] | None = None
+
+    def log_discount(self, y: FloatArray) -> FloatArray:
+        """Log discount factor at every query time."""
+        t, qf, seg, width, x = self.t, self.q, self.seg, self.width, self.x
+        fd, f = monotone_convex_nodes(t, y)
+        g0 = f[seg] - fd[seg]
+        g1 = f[seg + 1] - fd[seg]
+        big_g = _big_g(g0, g1, x)
+        inside = y[seg] - width * (fd[seg] * x + big_g)
+        out = np.where(qf > t[-1], y[-1] - f[-1] * (qf - t[-1]), inside)
+        return np.asarray(np.where(qf < 0.0, -f[0] * qf, out), dtype=np.float64)
+
+    def jacobian(self, y: FloatArray) -> FloatArray:
+        """``d log_discount(q) / d y``, one row per query time (see log_discount_jacobian)."""
+        d_seg, d_g0, d_g1, fixed_rows, fixed = self._linear_parts()
+        seg, width, x = self.seg, self.width, self.x
+        fd, f = monotone_convex_nodes(self.t, y)
+        g0 = f[seg] - fd[seg]
+        g1 = f[seg + 1] - fd[seg]
+        h = 1e-7 * np.maximum(np.maximum(np.abs(g0), np.abs(g1)), 1e-9)
+        # G, G with g0 moved and G with g1 moved, in one call (one pass of the sector logic).
+        k = len(x)
+        stacked = _big_g(
+            np.concatenate([g0, g0 + h, g0]), np.concatenate([g1, g1, g1 + h]), np.tile(x, 3)
+        )
+        big_g = stacked[:k]
+        dg0 = (stacked[k : 2 * k] - big_g) / h
+        dg1 = (stacked[2 * k :] - big_g) / h
+        jac = -width[:, None] * (x[:, None] * d_seg + dg0[:, None] * d_g0 + dg1[:, None] * d_g1)
+        jac[np.arange(k), seg] += 1.0
+        jac[fixed_rows] = fixed
+        return np.asarray(jac, dtype=np.float64)
+
+    def _linear_parts(self) -> tuple[FloatArray, ...]:
+        if self._jac_parts is None:
+            t, n, seg, q = self.t, self.n, self.seg, self.q
+            dt_ = np.diff(t)
+            # fd = d_fd @ y and f = d_f @ y: linear in the pillars (no positivity amendment).
+            d_fd = np.zeros((n, n + 1))
+            k = np.arange(n)
+            d_fd[k, k] = 1.0 / dt_
+            d_fd[k, k + 1] = -1.0 / dt_
+            d_f = np.empty((n + 1, n + 1))
+            if n == 1:
+                d_f[:] = d_fd[0]
+            else:
+                span = (t[2:] - t[:-2])[:, None]
+                d_f[1:n] = (dt_[:-1, None] * d_fd[1:] + dt_[1:, None] * d_fd[:-1]) / span
+                d_f[0] = 1.5 * d_fd[0] - 0.5 * d_f[1]
+                d_f[n] = 1.5 * d_fd[n - 1] - 0.5 * d_f[n - 1]
+            d_seg = d_fd[seg]
+            # Past the last pillar y[n] - f[n] (q - t[n]); before 0, -f[0] q.
+            past = np.flatnonzero(q > t[-1])
+            before = np.flatnonzero(q < 0.0)
+            e_n = np.zeros(n + 1)
+            e_n[n] = 1.0
+            fixed = np.concatenate(
+                [
+                    e_n[None, :] - (q[past] - t[n])[:, None] * d_f[n][None, :],
+                    -q[before][:, None] * d_f[0][None, :],
+                ]
+            )
+            rows = np.concatenate([past, before])
+            self._jac_parts = (d_seg, d_f[seg] - d_seg, d_f[seg + 1] - d_seg, rows, fixed)
+        return self._jac_parts
 
 
 def instantaneous_forward(
@@ -249,41 +340,4 @@ def _linear_zero_jacobian(t: FloatArray, q: FloatArray) -> FloatArray:
 
 
 def _monotone_convex_jacobian(t: FloatArray, y: FloatArray, q: FloatArray) -> FloatArray:
-    n = len(t) - 1
-    dt_ = np.diff(t)
-    # fd = d_fd @ y and f = d_f @ y: both linear in the pillars (no positivity amendment).
-    d_fd = np.zeros((n, n + 1))
-    k = np.arange(n)
-    d_fd[k, k] = 1.0 / dt_
-    d_fd[k, k + 1] = -1.0 / dt_
-    d_f = np.empty((n + 1, n + 1))
-    if n == 1:
-        d_f[:] = d_fd[0]
-    else:
-        span = (t[2:] - t[:-2])[:, None]
-        d_f[1:n] = (dt_[:-1, None] * d_fd[1:] + dt_[1:, None] * d_fd[:-1]) / span
-        d_f[0] = 1.5 * d_fd[0] - 0.5 * d_f[1]
-        d_f[n] = 1.5 * d_fd[n - 1] - 0.5 * d_f[n - 1]
-    fd, f = monotone_convex_nodes(t, y)
-    seg = np.clip(np.searchsorted(t, q, side="left") - 1, 0, n - 1)
-    width = t[seg + 1] - t[seg]
-    x = np.clip((q - t[seg]) / width, 0.0, 1.0)
-    g0 = f[seg] - fd[seg]
-    g1 = f[seg + 1] - fd[seg]
-    _, big_g = monotone_convex_g(g0, g1, x)
-    h = 1e-7 * np.maximum(np.maximum(np.abs(g0), np.abs(g1)), 1e-9)
-    dg0 = (monotone_convex_g(g0 + h, g1, x)[1] - big_g) / h
-    dg1 = (monotone_convex_g(g0, g1 + h, x)[1] - big_g) / h
-    d_seg = d_fd[seg]
-    jac = -width[:, None] * (
-        x[:, None] * d_seg
-        + dg0[:, None] * (d_f[seg] - d_seg)
-        + dg1[:, None] * (d_f[seg + 1] - d_seg)
-    )
-    jac[np.arange(len(q)), seg] += 1.0
-    out = np.flatnonzero(q > t[-1])
-    if out.size:
-        e_n = np.zeros(n + 1)
-        e_n[n] = 1.0
-        jac[out] = e_n[None, :] - (q[out] - t[n])[:, None] * d_f[n][None, :]
-    return np.asarray(jac, dtype=np.float64)
+    return MonotoneConvexGrid(t, q).jacobian(y)

@@ -62,18 +62,25 @@ def build_legs(
     )
     fx_owner, fx_start, fx_end = fixed.periods()
     fx_tau = c.fixed_day_count.fraction(fx_start, fx_end)
-    flt = backward_schedules(
-        start,
-        maturity,
-        c.float_months,
-        cal,
-        c.business_day,
-        c.business_day,
-        c.end_of_month,
-        dedupe=not distinct,
-    )
-    fl_owner, fl_start, fl_end = flt.periods()
-    fl_tau = c.float_day_count.fraction(fl_start, fl_end)
+    if c.float_months == c.fixed_months:
+        # The same schedule (annual OIS legs): generated once.
+        fl_owner, fl_start, fl_end = fx_owner, fx_start, fx_end
+    else:
+        flt = backward_schedules(
+            start,
+            maturity,
+            c.float_months,
+            cal,
+            c.business_day,
+            c.business_day,
+            c.end_of_month,
+            dedupe=not distinct,
+        )
+        fl_owner, fl_start, fl_end = flt.periods()
+    if c.float_day_count is c.fixed_day_count and fl_start is fx_start:
+        fl_tau = fx_tau
+    else:
+        fl_tau = c.float_day_count.fraction(fl_start, fl_end)
     if c.float_kind is FloatKind.IBOR:
         fixing = cal.advance_days(fl_start, -c.fixing_days)
         proj_start = cal.advance_days(fixing, c.fixing_days)

@@ -84,6 +84,9 @@ _CSP = (
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
 
+#: How long a page waits for the server before it says the server is not answering, seconds.
+_PATIENCE = 15.0
+
 #: Failed sign-ins per client address before it must wait (``_LOCKOUT`` seconds).
 _MAX_FAILURES = 5
 _LOCKOUT = 60.0
@@ -184,6 +187,9 @@ class Console:
         return len(recent) >= _MAX_FAILURES
 
     def failed(self, address: str) -> None:
+        if len(self.failures) > 10_000:  # many addresses: forget those with no recent failure
+            now = time.monotonic()
+            self.failures = {a: t for a, t in self.failures.items() if t and now - t[-1] < _LOCKOUT}
         self.failures.setdefault(address, []).append(time.monotonic())
 
 
@@ -224,9 +230,13 @@ def build_app(config: ConsoleConfig) -> Starlette:
                 if not session.can_act:
                     return console.error(request, session, 403, "Observers can look but not act.")
             try:
-                return await handler(request, session)
+                return await asyncio.wait_for(handler(request, session), _PATIENCE)
             except grpc.aio.AioRpcError as exc:
                 return await _rpc_failure(request, session, exc)
+            except TimeoutError:
+                return console.error(
+                    request, session, 503, f"The server at {config.server} is not answering."
+                )
 
         return endpoint
 
@@ -282,7 +292,10 @@ def build_app(config: ConsoleConfig) -> Starlette:
             return _login_page(request, "Enter your token.", 400)
         cds = OperatorClient(config.server, token, root_certificates=config.root_certificates)
         try:
-            me = await cds.caller()
+            me = await asyncio.wait_for(cds.caller(), _PATIENCE)
+        except TimeoutError:
+            await cds.close()
+            return _login_page(request, f"The server at {config.server} is not answering.", 503)
         except grpc.aio.AioRpcError as exc:
             await cds.close()
             if exc.code() is grpc.StatusCode.UNAUTHENTICATED:
@@ -556,7 +569,9 @@ def build_app(config: ConsoleConfig) -> Starlette:
                 "public results are not enabled on this console (--public-token)", 503
             )
         try:
-            found = await reader.public_results(auction_id)
+            found = await asyncio.wait_for(reader.public_results(auction_id), _PATIENCE)
+        except TimeoutError:
+            return PlainTextResponse("the auction server is not answering", 503)
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (
                 grpc.StatusCode.NOT_FOUND,

@@ -162,3 +162,15 @@ def test_console_script_runs_as_installed() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["initial_market_midpoint"] == "40.625"
+
+
+def test_tables_show_what_does_not_count_and_the_declines() -> None:
+    path = ROOT / "examples" / "cds" / "published_names_and_customers.json"
+    result = runner.invoke(app, ["cds", "run", str(path)])
+    assert result.exit_code == 0, result.output
+    for heading in (
+        "Settlement requests that do not count",
+        "Limit orders that do not count",
+        "Customer requests declined",
+    ):
+        assert heading in result.stdout

@@ -13,10 +13,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from starlette.testclient import TestClient
 
+from clients.console.app import ConsoleConfig, build_app
 from clients.sdk import DealerClient, OperatorClient
 from closeout.v1 import auction_pb2 as apb
-from tests.console.conftest import PATIENCE, Stack
+from tests.console.conftest import PATIENCE, Stack, free_port
 from tests.console.test_browser import DEALER, OPS, WATCHER, run
 
 
@@ -154,7 +156,7 @@ def test_public_json_and_csv_name_dealers_never_customers(stack: Stack) -> None:
 
 
 def test_repeated_failed_sign_ins_are_slowed_down(stack: Stack) -> None:
-    # Last in this module: it locks 127.0.0.1 out of signing in for a minute.
+    # After every test that signs in to the stack: it locks 127.0.0.1 out for a minute.
     login = client(stack)
     codes = []
     for _ in range(6):
@@ -165,3 +167,16 @@ def test_repeated_failed_sign_ins_are_slowed_down(stack: Stack) -> None:
     form = login.get("/login")
     locked = login.post("/login", data={"csrf": csrf_of(form.text), "token": OPS})
     assert locked.status_code == 429
+
+
+def test_an_unreachable_server_is_said_so_not_a_traceback() -> None:
+    nowhere = f"127.0.0.1:{free_port()}"  # nothing listens there
+    app = build_app(ConsoleConfig(server=nowhere, public_token="demo-observer-token"))
+    with TestClient(app) as browser:
+        form = browser.get("/login")
+        answer = browser.post("/login", data={"csrf": csrf_of(form.text), "token": OPS})
+        assert (
+            answer.status_code == 503 and f"The server at {nowhere} is not answering" in answer.text
+        )
+        public = browser.get("/results/anything.json")
+        assert public.status_code == 503 and "Traceback" not in public.text
