@@ -51,6 +51,7 @@ from clients.default_sdk import (
 from clients.errors import field_violations
 from clients.online import read_tokens
 from clients.scenario import ScenarioError
+from clients.sdk import Unreachable
 from closeout.v1 import clearing_pb2 as pb
 from closeout.v1 import pricing_pb2 as ppb
 
@@ -98,6 +99,8 @@ def load_tokens(path: Path) -> MemberTokens:
 async def _step(where: str, call: Callable[[], Awaitable[_T]]) -> _T:
     try:
         return await call()
+    except Unreachable:
+        raise  # not the scenario's fault: the caller says which server and why
     except grpc.aio.AioRpcError as exc:
         violations = "; ".join(f"{v.field}: {v.description}" for v in field_violations(exc))
         raise ScenarioError(where, f"{exc.code().name}: {violations or exc.details()}") from None
@@ -421,6 +424,7 @@ async def run_default_online(
     *,
     pace: Pace | None = None,
     root_certificates: bytes | None = None,
+    **connection: Any,
 ) -> tuple[dict[str, Any], list[str]]:
     """Play ``scenario`` at ``target``; the result dict (offline shape) and notes.
 
@@ -435,7 +439,7 @@ async def run_default_online(
         )
     except MarketFormatError as exc:
         raise ScenarioError(exc.field, exc.message) from None
-    tls: dict[str, Any] = {"root_certificates": root_certificates}
+    tls: dict[str, Any] = {"root_certificates": root_certificates, **connection}
     members: dict[str, MemberClient] = {}
     ops = ClearingClient(target, tokens.operator_token, **tls)
 

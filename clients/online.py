@@ -31,7 +31,7 @@ from clients.errors import field_violations
 from clients.replay import unused_orders_note
 from clients.results import phase_name, result_to_dict
 from clients.scenario import DeclineEntry, Scenario, ScenarioError, ScenarioSet
-from clients.sdk import DealerClient, OperatorClient
+from clients.sdk import DealerClient, OperatorClient, Unreachable
 from closeout.v1 import auction_pb2 as apb
 from closeout.v1 import operator_pb2 as opb
 
@@ -113,6 +113,8 @@ def parameters_of(scenario: Scenario, auction_id: str) -> apb.AuctionParameters:
 async def _step(where: str, call: Callable[[], Awaitable[_T]]) -> _T:
     try:
         return await call()
+    except Unreachable:
+        raise  # not the scenario's fault: the caller says which server and why
     except grpc.aio.AioRpcError as exc:
         violations = "; ".join(f"{v.field}: {v.description}" for v in field_violations(exc))
         raise ScenarioError(where, f"{exc.code().name}: {violations or exc.details()}") from None
@@ -125,12 +127,13 @@ async def run_online(
     *,
     auction_id: str | None = None,
     root_certificates: bytes | None = None,
+    **connection: Any,
 ) -> tuple[dict[str, Any], list[str]]:
     """Play ``scenario`` at ``target``; the result dict (in scenario names) and notes."""
     aid = auction_id or scenario.params.auction_id
     panel = {d: credentials.participant(d, f"auction.panel ({d})") for d in scenario.panel}
     names = {pid: name for name, (pid, _) in panel.items()}
-    tls: dict[str, Any] = {"root_certificates": root_certificates}
+    tls: dict[str, Any] = {"root_certificates": root_certificates, **connection}
     dealers: dict[str, DealerClient] = {}
     operator = OperatorClient(target, credentials.operator_token, **tls)
     try:
@@ -162,11 +165,12 @@ async def run_set_online(
     credentials: Credentials,
     *,
     root_certificates: bytes | None = None,
+    **connection: Any,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Create the set at ``target`` (one CreateAuctionSet) and play each auction in turn."""
     panel = {d: credentials.participant(d, f"auction_set.panel ({d})") for d in scenarios.panel}
     names = {pid: name for name, (pid, _) in panel.items()}
-    tls: dict[str, Any] = {"root_certificates": root_certificates}
+    tls: dict[str, Any] = {"root_certificates": root_certificates, **connection}
     dealers: dict[str, DealerClient] = {}
     operator = OperatorClient(target, credentials.operator_token, **tls)
     request = opb.CreateAuctionSetRequest(

@@ -19,49 +19,88 @@ This module speaks only the wire API (``closeout.v1``); it never imports ``serve
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar, cast
 
 import grpc
 import grpc.aio
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from clients.channel import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_TIMEOUT,
+    ChannelSettings,
+    FailoverChannel,
+    explain,
+    never_reached,
+    parse_targets,
+)
 from closeout.v1 import admin_pb2, admin_pb2_grpc, auction_pb2_grpc, common_pb2, operator_pb2_grpc
 from closeout.v1 import auction_pb2 as apb
 from closeout.v1 import operator_pb2 as opb
 
-__all__ = ["DealerClient", "OperatorClient", "Session"]
+__all__ = ["DealerClient", "OperatorClient", "Session", "Unreachable"]
+
+_R = TypeVar("_R")
 
 SIDES = {"BUY": apb.SIDE_BUY, "SELL": apb.SIDE_SELL}
 ORDER_SIDES = {"BID": apb.ORDER_SIDE_BID, "OFFER": apb.ORDER_SIDE_OFFER}
 
 
+class Unreachable(grpc.aio.AioRpcError):  # type: ignore[misc]
+    """No target answered: the status of the last failure, and ``details()`` saying which
+    targets were tried and the likely cause (``is `closeout serve` running on ...?``)."""
+
+    def __init__(self, last: grpc.aio.AioRpcError, message: str) -> None:
+        super().__init__(
+            last.code(), last.initial_metadata(), last.trailing_metadata(), message, None
+        )
+
+
 class Session:
-    """One channel to a server, the caller's bearer token, and a cap on calls in flight."""
+    """Channels to a server (a primary and its standbys), the caller's bearer token, a
+    deadline on every call, and a cap on calls in flight.
+
+    ``target`` is ``"host:port"``, ``"a:1,b:2"`` or a sequence of them. A call that cannot
+    reach the current target (UNAVAILABLE) is sent to the next one: always when it never
+    left (no connection), and for idempotent calls (reads, and commands keyed by a client
+    order id, which the server deduplicates) even when the connection broke mid-call.
+    """
 
     def __init__(
         self,
-        target: str,
+        target: str | Sequence[str],
         token: str,
         *,
         root_certificates: bytes | None = None,
         private_key: bytes | None = None,
         certificate_chain: bytes | None = None,
+        server_name: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         max_in_flight: int = 64,
     ) -> None:
-        if root_certificates is None:
-            self.channel = grpc.aio.insecure_channel(target)
-        else:
-            creds = grpc.ssl_channel_credentials(
-                root_certificates=root_certificates,
-                private_key=private_key,
-                certificate_chain=certificate_chain,
-            )
-            self.channel = grpc.aio.secure_channel(target, creds)
+        self.targets = parse_targets(target)
+        self.settings = ChannelSettings(
+            root_certificates=root_certificates,
+            private_key=private_key,
+            certificate_chain=certificate_chain,
+            server_name=server_name,
+            timeout=timeout,
+            max_message_bytes=max_message_bytes,
+        )
+        self._failover_channel = FailoverChannel(self.targets, self.settings)
+        #: Pass this to stubs: each call goes to the current target.
+        self.channel = cast(grpc.aio.Channel, self._failover_channel)
         self.metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),)
         self._slots = asyncio.Semaphore(max_in_flight)
+
+    @property
+    def target(self) -> str:
+        """The target calls go to now."""
+        return self._failover_channel.target
 
     async def caller(self) -> admin_pb2.GetCallerResponse:
         """Who the server takes this session's token for (participant id and role)."""
@@ -72,8 +111,8 @@ class Session:
         return response
 
     async def close(self) -> None:
-        """Close the channel."""
-        await self.channel.close()
+        """Close every channel."""
+        await self._failover_channel.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -86,15 +125,69 @@ class Session:
     ) -> None:
         await self.close()
 
-    async def _call(self, method: Any, request: Any) -> Any:
+    def _unreachable(self, exc: grpc.aio.AioRpcError, tried: list[str]) -> grpc.aio.AioRpcError:
+        """``exc`` as :class:`Unreachable` when it is about the connection, else ``exc``."""
+        why = explain(exc, tried[-1], self.settings)
+        if why is None:
+            return exc
+        others = [t for t in tried[:-1] if t != tried[-1]]
+        also = f" (also tried {', '.join(others)})" if others else ""
+        return Unreachable(exc, why + also)
+
+    async def _failover(
+        self, attempt: Callable[[], Awaitable[_R]], *, idempotent: bool = True
+    ) -> _R:
+        """Run ``attempt`` on the current target, then on the next ones while they are down."""
+        tried: list[str] = []
+        while True:
+            tried.append(self.target)
+            try:
+                return await attempt()
+            except grpc.aio.AioRpcError as exc:
+                movable = exc.code() == grpc.StatusCode.UNAVAILABLE and (
+                    idempotent or never_reached(exc)
+                )
+                if not movable or len(tried) >= len(self.targets):
+                    raise self._unreachable(exc, tried) from None
+                self._failover_channel.next_target()
+
+    async def _call(self, method: Any, request: Any, *, idempotent: bool = True) -> Any:
+        """One unary call with the deadline, failing over to the next target when down."""
+
+        async def attempt() -> Any:
+            return await method(request, metadata=self.metadata, timeout=self.settings.timeout)
+
         async with self._slots:
-            return await method(request, metadata=self.metadata)
+            return await self._failover(attempt, idempotent=idempotent)
+
+    async def _watch(
+        self, stub: auction_pb2_grpc.AuctionServiceStub, auction_id: str, after_sequence: int
+    ) -> AsyncIterator[apb.WatchAuctionResponse]:
+        """``WatchAuction``, resumed after the last event seen on the next target when the
+        current one goes down (no deadline: keepalive pings find a dead connection)."""
+        last, tried = after_sequence, [self.target]
+        while True:
+            call = stub.WatchAuction(
+                apb.WatchAuctionRequest(auction_id=auction_id, after_sequence=last),
+                metadata=self.metadata,
+            )
+            try:
+                async for event in call:
+                    tried = [self.target]
+                    last = max(last, event.sequence)
+                    yield event
+                return
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or len(tried) >= len(self.targets):
+                    raise self._unreachable(exc, tried) from None
+                self._failover_channel.next_target()
+                tried.append(self.target)
 
 
 class DealerClient(Session):
     """A dealer's calls: submissions (stage 1 and 2), its own book, the event stream."""
 
-    def __init__(self, target: str, token: str, **kwargs: Any) -> None:
+    def __init__(self, target: str | Sequence[str], token: str, **kwargs: Any) -> None:
         super().__init__(target, token, **kwargs)
         self.stub = auction_pb2_grpc.AuctionServiceStub(self.channel)
 
@@ -232,11 +325,17 @@ class DealerClient(Session):
     async def submit_orders(
         self, orders: Iterable[apb.SubmitOrdersRequest] | AsyncIterable[apb.SubmitOrdersRequest]
     ) -> apb.SubmitOrdersResponse:
-        """Stream many limit orders; one answer once every accepted one is durable."""
+        """Stream many limit orders; one answer once every accepted one is durable.
+
+        The deadline covers the whole stream. It is not sent again to another target (the
+        orders may have been consumed); resend them: their client order ids make it safe."""
         async with self._slots:
-            response: apb.SubmitOrdersResponse = await self.stub.SubmitOrders(
-                orders, metadata=self.metadata
-            )
+            try:
+                response: apb.SubmitOrdersResponse = await self.stub.SubmitOrders(
+                    orders, metadata=self.metadata, timeout=self.settings.timeout
+                )
+            except grpc.aio.AioRpcError as exc:
+                raise self._unreachable(exc, [self.target]) from None
         return response
 
     async def my_submissions(self, auction_id: str) -> apb.ListMySubmissionsResponse:
@@ -257,18 +356,14 @@ class DealerClient(Session):
         self, auction_id: str, after_sequence: int = 0
     ) -> AsyncIterator[apb.WatchAuctionResponse]:
         """Events after ``after_sequence`` then live ones, until the auction ends."""
-        call = self.stub.WatchAuction(
-            apb.WatchAuctionRequest(auction_id=auction_id, after_sequence=after_sequence),
-            metadata=self.metadata,
-        )
-        async for event in call:
+        async for event in self._watch(self.stub, auction_id, after_sequence):
             yield event
 
 
 class OperatorClient(Session):
     """An operator's calls (results and listings also work for observers and dealers)."""
 
-    def __init__(self, target: str, token: str, **kwargs: Any) -> None:
+    def __init__(self, target: str | Sequence[str], token: str, **kwargs: Any) -> None:
         super().__init__(target, token, **kwargs)
         self.stub = operator_pb2_grpc.OperatorServiceStub(self.channel)
         self.auctions = auction_pb2_grpc.AuctionServiceStub(self.channel)
@@ -324,14 +419,14 @@ class OperatorClient(Session):
     async def open_window(self, auction_id: str) -> opb.OpenWindowResponse:
         """Open the next window."""
         response: opb.OpenWindowResponse = await self._call(
-            self.stub.OpenWindow, opb.OpenWindowRequest(auction_id=auction_id)
+            self.stub.OpenWindow, opb.OpenWindowRequest(auction_id=auction_id), idempotent=False
         )
         return response
 
     async def close_window(self, auction_id: str) -> opb.CloseWindowResponse:
         """Close the open window."""
         response: opb.CloseWindowResponse = await self._call(
-            self.stub.CloseWindow, opb.CloseWindowRequest(auction_id=auction_id)
+            self.stub.CloseWindow, opb.CloseWindowRequest(auction_id=auction_id), idempotent=False
         )
         return response
 
@@ -388,11 +483,7 @@ class OperatorClient(Session):
         self, auction_id: str, after_sequence: int = 0
     ) -> AsyncIterator[apb.WatchAuctionResponse]:
         """Public events of the auction (operators and observers see no private ones)."""
-        call = self.auctions.WatchAuction(
-            apb.WatchAuctionRequest(auction_id=auction_id, after_sequence=after_sequence),
-            metadata=self.metadata,
-        )
-        async for event in call:
+        async for event in self._watch(self.auctions, auction_id, after_sequence):
             yield event
 
 

@@ -27,11 +27,13 @@ clearing or auction rule (the engines do), and never do I/O or read a clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -45,6 +47,8 @@ from pricing.market import Market
 from pricing.money import decimal_text, money, parse_number
 from pricing.risk import BumpedMarkets, analyse
 from pricing.swaps import SwapBook, layout, price
+
+_T = TypeVar("_T")
 
 __all__ = [
     "Booked",
@@ -436,6 +440,49 @@ def to_clearing(pmx: PricedMarkets, amount: str, currency: str, field: str) -> D
     return (Decimal(amount) * rate).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
 
 
+_INDEXED = re.compile(r"^(?:swaps|positions)\[(\d+)\]")
+
+
+def _by_id(
+    pm: PricedMarket,
+    swaps: Sequence[Mapping[str, Any]],
+    ks: Sequence[int],
+    fn: Callable[[PricedMarket, SwapBook], _T],
+) -> _T:
+    """``fn`` on the book of ``swaps[k] for k in ks``; an error naming a swap by its index in
+    that sub-book names it by its id instead (``positions[D-EUR-6.5y].current_fixing``)."""
+    try:
+        return fn(pm, swap_book(pm, [swaps[k] for k in ks]))
+    except PricingInputError as exc:
+        m = _INDEXED.match(exc.field)
+        if m is None or int(m.group(1)) >= len(ks):
+            raise
+        k = ks[int(m.group(1))]
+        name = f"positions[{swaps[k].get('id', k)}]"
+        raise PricingInputError(name + exc.field[m.end() :], exc.message) from None
+
+
+def _margin_of(
+    members: Sequence[str],
+    collateral: Mapping[str, float],
+    scenarios: Sequence[Scenario],
+    pm: PricedMarket,
+    book: SwapBook,
+) -> tuple[dict[str, str], dict[str, str]]:
+    return margin_requirements(pm, book, members, collateral, scenarios)
+
+
+def _converted_of(
+    positions: Sequence[Booked],
+    rcv: RcvConvention,
+    tenors: Sequence[Tenor],
+    settled_flows: SettledFlows,
+    pm: PricedMarket,
+    book: SwapBook,
+) -> list[dict[str, Any]]:
+    return converted_positions(pm, book, positions, rcv, tenors, settled_flows)
+
+
 def grouped(
     pmx: PricedMarkets, swaps: Sequence[Mapping[str, Any]], markets: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], list[int]]:
@@ -463,9 +510,11 @@ def margin_requirements_multi(
     worst: dict[str, tuple[Decimal, str]] = {m: (Decimal(0), "") for m in collateral}
     for (currency, index), ks in grouped(pmx, swaps, markets).items():
         pm = pmx.markets[(currency, index)]
-        book = swap_book(pm, [swaps[k] for k in ks])
-        req, scen = margin_requirements(
-            pm, book, [members[k] for k in ks], {m: 0.0 for m in collateral}, scenarios
+        req, scen = _by_id(
+            pm,
+            swaps,
+            ks,
+            partial(_margin_of, [members[k] for k in ks], {m: 0.0 for m in collateral}, scenarios),
         )
         for m, amount in req.items():
             converted = to_clearing(pmx, amount, currency, f"margin of {m}")
@@ -485,7 +534,7 @@ def position_npvs_multi(
     out = [""] * len(swaps)
     for key, ks in grouped(pmx, swaps, markets).items():
         pm = pmx.markets[key]
-        npvs = position_npvs(pm, swap_book(pm, [swaps[k] for k in ks]))
+        npvs = _by_id(pm, swaps, ks, position_npvs)
         for k, v in zip(ks, npvs, strict=True):
             out[k] = v
     return out
@@ -504,8 +553,12 @@ def converted_positions_multi(
     out: list[dict[str, Any]] = [{} for _ in positions]
     for key, ks in grouped(pmx, swaps, markets).items():
         pm = pmx.markets[key]
-        book = swap_book(pm, [swaps[k] for k in ks])
-        rows = converted_positions(pm, book, [positions[k] for k in ks], rcv, tenors, settled_flows)
+        rows = _by_id(
+            pm,
+            swaps,
+            ks,
+            partial(_converted_of, [positions[k] for k in ks], rcv, tenors, settled_flows),
+        )
         for k, row in zip(ks, rows, strict=True):
             out[k] = row
     return out

@@ -44,6 +44,7 @@ from server.journal import Journal
 from server.journal_store import describe_location
 from server.metrics import ServerMetrics
 from server.runtime import Registration, Runtime, ServiceModule
+from server.transport import server_options
 
 __all__ = ["SERVICE_MODULES", "CloseoutServer", "run", "serve"]
 
@@ -166,10 +167,10 @@ class CloseoutServer:
                 metrics=self.metrics,
                 durability=self.runtime.durability,
             )
-            # Exclusive bind: without this grpc sets SO_REUSEPORT and a second server on the
-            # same port starts silently beside the first.
+            # Exclusive bind (SO_REUSEPORT off), keepalive policy, message sizes.
             self._server = grpc.aio.server(
-                interceptors=[interceptor], options=[("grpc.so_reuseport", 0)]
+                interceptors=[interceptor],
+                options=server_options(self.config.max_message_bytes),
             )
             self._registrations = [s.register(self._server, self.runtime) for s in self._services]
             if self.metrics is not None:

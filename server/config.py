@@ -11,6 +11,7 @@ Environment variables::
     CLOSEOUT_JOURNAL         journal: a SQLite file path or URL, or a postgresql:// URL
     CLOSEOUT_GRACE_SECONDS   shutdown grace period
     CLOSEOUT_LOG_LEVEL       DEBUG, INFO, WARNING, ERROR
+    CLOSEOUT_MAX_MESSAGE_BYTES   largest request or response message
     CLOSEOUT_METRICS         host:port of the Prometheus /metrics endpoint (off when unset)
     CLOSEOUT_TLS_CERT, CLOSEOUT_TLS_KEY, CLOSEOUT_TLS_CLIENT_CA   PEM file paths
 
@@ -107,6 +108,8 @@ class ServerConfig:
     tls: TlsConfig | None = None
     grace_seconds: float = 5.0
     log_level: str = "INFO"
+    #: Largest request or response message, bytes (``server/transport.py``).
+    max_message_bytes: int = 16 * 1024 * 1024
     #: host:port of the Prometheus ``/metrics`` endpoint; None: no metrics are kept.
     metrics: str | None = None
     #: Where this config came from ("built-in demo" or a file path), for the startup log.
@@ -198,7 +201,9 @@ def _from_file(path: Path) -> ServerConfig:
 def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> ServerConfig:
     _no_unknown(data, {"server", "journal", "tls", "participants"}, "")
     server = _table(data, "server")
-    _no_unknown(server, {"listen", "grace_seconds", "log_level", "metrics"}, "server.")
+    _no_unknown(
+        server, {"listen", "grace_seconds", "log_level", "max_message_bytes", "metrics"}, "server."
+    )
     journal_path = _journal_setting(data.get("journal"), base)
     defaults = ServerConfig()
     listen = _str(server, "listen", "server.listen", defaults.listen)
@@ -207,6 +212,11 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
     if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
         raise ConfigError(f"server.grace_seconds: expected a number >= 0, got {grace!r}")
     log_level = _log_level(_str(server, "log_level", "server.log_level", defaults.log_level))
+    max_message = server.get("max_message_bytes", defaults.max_message_bytes)
+    if isinstance(max_message, bool) or not isinstance(max_message, int) or max_message < 1024:
+        raise ConfigError(
+            f"server.max_message_bytes: expected an integer >= 1024, got {max_message!r}"
+        )
     metrics = server.get("metrics")
     if metrics is not None:
         metrics = _str(server, "metrics", "server.metrics", None)
@@ -221,6 +231,7 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
         tls=tls,
         grace_seconds=float(grace),
         log_level=log_level,
+        max_message_bytes=max_message,
         metrics=metrics,
         source=source,
     )
@@ -286,6 +297,10 @@ def _apply_env(config: ServerConfig, env: Mapping[str, str]) -> ServerConfig:
         if grace < 0:
             raise ConfigError("CLOSEOUT_GRACE_SECONDS: must be >= 0")
         config = replace(config, grace_seconds=grace)
+    if value := env.get("CLOSEOUT_MAX_MESSAGE_BYTES"):
+        if not value.isdigit() or int(value) < 1024:
+            raise ConfigError(f"CLOSEOUT_MAX_MESSAGE_BYTES: expected an integer >= 1024: {value!r}")
+        config = replace(config, max_message_bytes=int(value))
     if value := env.get("CLOSEOUT_METRICS"):
         parse_listen(value, "CLOSEOUT_METRICS")
         config = replace(config, metrics=value)

@@ -1,37 +1,34 @@
-"""The ``closeout`` command: one Typer app, each command group in its own module.
+"""The ``closeout`` command's entry point (``main``) and its Typer ``app``.
 
-Groups register themselves here and nowhere else, so adding a group is one import and one
-``add_typer`` line.
+The app is composed in ``clients/cli/commands.py`` and loaded lazily, so that ``main`` can quiet
+gRPC's own C-core logging (``GRPC_VERBOSITY``) before gRPC is first imported: a failed
+command must end in one line of its own on stderr, not in library log lines. This module
+must never import gRPC, the server or any command module at import time.
 """
 
 from __future__ import annotations
 
-import typer
+import os
+import sys
+from typing import TYPE_CHECKING
 
-from clients.cli import bench, cds, ops, price
-from clients.cli import console as console_cli
-from clients.cli import default as default_cli
-from clients.cli import journal as journal_cli
-from clients.cli import serve as serve_cli
+if TYPE_CHECKING:
+    import typer
 
-app = typer.Typer(
-    name="closeout",
-    help="Closeout: auction matching server for the moments after a default.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(bench.app, name="bench")
-app.add_typer(cds.app, name="cds")
-app.add_typer(default_cli.app, name="default")
-app.add_typer(journal_cli.app, name="journal")
-app.add_typer(price.app, name="price")
-app.command(name="serve")(serve_cli.serve)
-app.command(name="console")(console_cli.console)
-app.command(name="auctions")(ops.auctions)
-app.command(name="results")(ops.results)
-app.command(name="watch")(ops.watch)
+__all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: run the command; any failure is one line and an exit code."""
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # GRPC_VERBOSITY=ERROR brings it back
+    from clients.cli.failure import run_app
+
+    run_app(sys.argv[1:])
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":
+        from clients.cli.commands import app
+
+        return app
+    raise AttributeError(name)

@@ -18,7 +18,7 @@ from rich.console import Console
 
 app = typer.Typer(help="Benchmarks: ingestion and whole auctions vs the baseline.")
 
-_err = Console(stderr=True)
+_err = Console(stderr=True, soft_wrap=True)
 
 Quick = Annotated[bool, typer.Option("--quick", help="A smaller run (under a minute).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]

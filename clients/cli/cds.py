@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -12,7 +11,8 @@ import typer
 from rich.console import Console
 
 from clients.cli import cds_live
-from clients.cli.connection import TlsCa, root_certificates
+from clients.cli.connection import TlsCa, call_server, client_options, networked
+from clients.cli.failure import fail
 from clients.online import load_credentials, run_online, run_set_online
 from clients.render import render_cds_result
 from clients.replay import run_offline, run_set_offline
@@ -33,6 +33,7 @@ app = typer.Typer(help="CDS credit-event settlement auctions.", no_args_is_help=
 
 
 @app.command("run")
+@networked
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario JSON (see examples/cds/).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -58,7 +59,7 @@ def run(
 ) -> None:
     """Run a whole auction from a scenario file (offline, or through a live server)."""
     out = Console()
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     if (public or as_csv) and target is not None:
         err.print("--public and --csv are offline; online: closeout results --public")
         raise typer.Exit(2)
@@ -83,14 +84,10 @@ def run(
             if tokens is None:
                 err.print("--target needs --tokens (see examples/server/scenario-tokens.toml)")
                 raise typer.Exit(2)
-            result, notes = asyncio.run(
-                run_online(
-                    parsed,
-                    target,
-                    load_credentials(tokens),
-                    auction_id=auction_id,
-                    root_certificates=root_certificates(tls_ca),
-                )
+            credentials = load_credentials(tokens)
+            options = client_options(tls_ca)
+            result, notes = call_server(
+                lambda: run_online(parsed, target, credentials, auction_id=auction_id, **options)
             )
     except ScenarioError as exc:
         err.print(
@@ -99,6 +96,8 @@ def run(
             soft_wrap=True,
         )
         raise typer.Exit(2) from None
+    except DomainError as exc:  # a rule of the engine the scenario file breaks
+        fail(f"scenario refused {scenario}: {exc}", 2)
     show(result, notes, as_json, out)
 
 
@@ -123,15 +122,11 @@ def run_set(
         notes = [n for r in replays for n in r.notes]
     else:
         if tokens is None:
-            Console(stderr=True).print("--target needs --tokens")
-            raise typer.Exit(2)
-        results, notes = asyncio.run(
-            run_set_online(
-                scenarios,
-                target,
-                load_credentials(tokens),
-                root_certificates=root_certificates(tls_ca),
-            )
+            fail("--target needs --tokens", 2)
+        credentials = load_credentials(tokens)
+        options = client_options(tls_ca)
+        results, notes = call_server(
+            lambda: run_set_online(scenarios, target, credentials, **options)
         )
     if as_json:
         out.print_json(

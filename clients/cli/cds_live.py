@@ -20,9 +20,10 @@ from clients.cli.connection import (
     TlsCa,
     Token,
     call_server,
+    client_options,
+    networked,
     print_ack,
     require_token,
-    root_certificates,
 )
 from clients.results import phase_name, statement_to_dict
 from clients.sdk import DealerClient, OperatorClient
@@ -36,6 +37,7 @@ ClientOrderId = Annotated[
 ]
 
 
+@networked
 def create(
     auction_id: AuctionId,
     panel: Annotated[str, typer.Option("--panel", help="Dealer participant ids, comma-separated.")],
@@ -98,9 +100,7 @@ def create(
     }
 
     async def call() -> None:
-        async with OperatorClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as ops:
+        async with OperatorClient(target, require_token(token), **client_options(tls_ca)) as ops:
             response = await ops.create_auction(
                 params,
                 [p.strip() for p in panel.split(",") if p.strip()],
@@ -112,6 +112,7 @@ def create(
     call_server(call)
 
 
+@networked
 def open_window(
     auction_id: AuctionId,
     target: Target = "127.0.0.1:50051",
@@ -121,15 +122,14 @@ def open_window(
     """Open the next window by hand (operator)."""
 
     async def call() -> None:
-        async with OperatorClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as ops:
+        async with OperatorClient(target, require_token(token), **client_options(tls_ca)) as ops:
             response = await ops.open_window(auction_id)
         print_ack(response.ack, f"{auction_id} is {phase_name(response.auction.phase)}")
 
     call_server(call)
 
 
+@networked
 def close_window(
     auction_id: AuctionId,
     target: Target = "127.0.0.1:50051",
@@ -139,15 +139,14 @@ def close_window(
     """Close the open window by hand (operator); closing stage 2 fixes the final price."""
 
     async def call() -> None:
-        async with OperatorClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as ops:
+        async with OperatorClient(target, require_token(token), **client_options(tls_ca)) as ops:
             response = await ops.close_window(auction_id)
         print_ack(response.ack, f"{auction_id} is {phase_name(response.auction.phase)}")
 
     call_server(call)
 
 
+@networked
 def cancel(
     auction_id: AuctionId,
     reason: Annotated[str, typer.Option("--reason", help="Published with the cancellation.")],
@@ -158,15 +157,14 @@ def cancel(
     """Cancel an auction that is not over (operator)."""
 
     async def call() -> None:
-        async with OperatorClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as ops:
+        async with OperatorClient(target, require_token(token), **client_options(tls_ca)) as ops:
             response = await ops.cancel(auction_id, reason)
         print_ack(response.ack, f"{auction_id} cancelled")
 
     call_server(call)
 
 
+@networked
 def market(
     auction_id: AuctionId,
     bid: Annotated[str, typer.Option("--bid")],
@@ -179,15 +177,14 @@ def market(
     """Submit or replace your initial market (dealer, stage 1)."""
 
     async def call() -> None:
-        async with DealerClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as dealer:
+        async with DealerClient(target, require_token(token), **client_options(tls_ca)) as dealer:
             ack = await dealer.submit_market(auction_id, client_order_id, bid=bid, offer=offer)
         print_ack(ack, f"market {bid} / {offer}")
 
     call_server(call)
 
 
+@networked
 def psr(
     auction_id: AuctionId,
     side: Annotated[str, typer.Option("--side", help="BUY or SELL.")],
@@ -205,9 +202,7 @@ def psr(
     position = None if market_position is None else (side, market_position)
 
     async def call() -> None:
-        async with DealerClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as dealer:
+        async with DealerClient(target, require_token(token), **client_options(tls_ca)) as dealer:
             ack = await dealer.submit_settlement_request(
                 auction_id,
                 client_order_id,
@@ -221,6 +216,7 @@ def psr(
     call_server(call)
 
 
+@networked
 def order(
     auction_id: AuctionId,
     side: Annotated[str, typer.Option("--side", help="BID or OFFER.")],
@@ -235,9 +231,7 @@ def order(
     """Submit a limit order (dealer, stage 2)."""
 
     async def call() -> None:
-        async with DealerClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as dealer:
+        async with DealerClient(target, require_token(token), **client_options(tls_ca)) as dealer:
             response = await dealer.submit_limit_order(
                 auction_id, client_order_id, side=side, price=price, size=size, customer=customer
             )
@@ -246,6 +240,7 @@ def order(
     call_server(call)
 
 
+@networked
 def mine(
     auction_id: AuctionId,
     target: Target = "127.0.0.1:50051",
@@ -255,9 +250,7 @@ def mine(
     """List your own submissions (dealer)."""
 
     async def call() -> apb.ListMySubmissionsResponse:
-        async with DealerClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as dealer:
+        async with DealerClient(target, require_token(token), **client_options(tls_ca)) as dealer:
             return await dealer.my_submissions(auction_id)
 
     view = call_server(call)
@@ -288,6 +281,7 @@ def mine(
     out.print(table)
 
 
+@networked
 def statement(
     auction_id: AuctionId,
     dealer: Annotated[
@@ -301,9 +295,7 @@ def statement(
     """A dealer's settlement statement at the final price (a dealer: its own)."""
 
     async def call() -> None:
-        async with OperatorClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as client:
+        async with OperatorClient(target, require_token(token), **client_options(tls_ca)) as client:
             found = statement_to_dict(await client.settlement_statement(auction_id, dealer))
         if as_json:
             out.print_json(json.dumps(found))
@@ -334,6 +326,7 @@ def statement(
     call_server(call)
 
 
+@networked
 def decline(
     auction_id: AuctionId,
     customer: Annotated[str, typer.Option("--customer", help="The customer (LEI or similar).")],
@@ -350,9 +343,7 @@ def decline(
     """Record that you declined a customer's request (dealer; seen by you and operators)."""
 
     async def call() -> None:
-        async with DealerClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as dealer:
+        async with DealerClient(target, require_token(token), **client_options(tls_ca)) as dealer:
             ack = await dealer.decline_customer_request(
                 auction_id,
                 client_order_id,

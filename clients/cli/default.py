@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 
 from clients.cli import default_live
+from clients.cli.connection import networked
+from clients.cli.failure import fail
 from clients.default_render import (
     grades_csv,
     instructions_csv,
@@ -28,11 +30,13 @@ from clients.default_render import (
 from clients.default_replay import run_default
 from clients.default_scenario import load_default_scenario
 from clients.scenario import ScenarioError
+from matching.errors import DomainError
 
 app = typer.Typer(help="Clearing-house default management.", no_args_is_help=True)
 
 
 @app.command("run")
+@networked
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario JSON (see examples/default/).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -64,7 +68,7 @@ def run(
 ) -> None:
     """Run a whole default from a scenario file, offline or (--target) on a server."""
     out = Console()
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     if target is not None and (tokens is None or journal_out is not None):
         err.print("--target needs --tokens (and keeps its journal on the server: no --journal)")
         raise typer.Exit(2)
@@ -82,6 +86,8 @@ def run(
             soft_wrap=True,
         )
         raise typer.Exit(2) from None
+    except DomainError as exc:  # a rule of the engine the scenario file breaks
+        fail(f"scenario refused {scenario}: {exc}", 2)
     if journal_out is not None:
         lines = [json.dumps({"journal": "clearing", **e.to_dict()}) for e in replay.clearing_events]
         for events in replay.auction_events.values():

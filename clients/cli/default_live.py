@@ -16,7 +16,6 @@ scenario file. Presentation only: no rule lives here.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -32,9 +31,10 @@ from clients.cli.connection import (
     TlsCa,
     Token,
     call_server,
+    client_options,
+    networked,
     print_ack,
     require_token,
-    root_certificates,
 )
 from clients.default_online import (
     MARGIN_RUN,
@@ -75,7 +75,9 @@ MarketFile = Annotated[
 
 
 def _fail(where: str, message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[bold red]refused[/] {where}: {message}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(
+        f"[bold red]refused[/] {where}: {message}", highlight=False
+    )
     return typer.Exit(2)
 
 
@@ -118,11 +120,11 @@ def _clearing_state(path: Path) -> Scenario:
 
 
 def _ops(target: str, token: str | None, tls_ca: Path | None) -> ClearingClient:
-    return ClearingClient(target, require_token(token), root_certificates=root_certificates(tls_ca))
+    return ClearingClient(target, require_token(token), **client_options(tls_ca))
 
 
 def _member(target: str, token: str | None, tls_ca: Path | None) -> MemberClient:
-    return MemberClient(target, require_token(token), root_certificates=root_certificates(tls_ca))
+    return MemberClient(target, require_token(token), **client_options(tls_ca))
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
@@ -186,6 +188,7 @@ def _show_result(r: dict[str, Any]) -> None:
 # -- operator commands ----------------------------------------------------------------------
 
 
+@networked
 def load(
     file: Annotated[Path, typer.Argument(help="Scenario JSON: its house, members, positions.")],
     target: Target = "127.0.0.1:50051",
@@ -207,6 +210,7 @@ def load(
     )
 
 
+@networked
 def margin(
     market: MarketFile,
     run_id: Annotated[str, typer.Option("--run-id", help="Margin run id.")] = MARGIN_RUN,
@@ -242,6 +246,7 @@ def margin(
     print_ack(response.ack, f"margin run {run.run_id}")
 
 
+@networked
 def declare(
     member: Annotated[str, typer.Argument(help="Member id.")],
     reason: Annotated[
@@ -274,6 +279,7 @@ def declare(
     print_ack(response.ack, f"{d.member_id} in default")
 
 
+@networked
 def convert(
     member: Annotated[str, typer.Argument(help="The defaulter.")],
     market: MarketFile,
@@ -330,6 +336,7 @@ def convert(
     print_ack(response.ack, f"{len(response.lots)} lot(s) of {member}")
 
 
+@networked
 def lots(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     target: Target = "127.0.0.1:50051",
@@ -350,6 +357,7 @@ def lots(
         _show_lot(lot)
 
 
+@networked
 def open_window(
     lot_id: Annotated[str, typer.Argument(help="The lot to auction.")],
     auction_id: Annotated[str, typer.Option("--auction", help="Default: the lot id.")] = "",
@@ -397,6 +405,7 @@ def open_window(
     print_ack(response.ack, f"auction {a.auction_id} of {a.lot_id} is OPEN{closes}{reserve_text}")
 
 
+@networked
 def close_window(
     auction_id: AuctionId,
     target: Target = "127.0.0.1:50051",
@@ -413,6 +422,7 @@ def close_window(
     print_ack(response.ack, f"auction {auction_id} is CLOSED")
 
 
+@networked
 def cancel(
     auction_id: AuctionId,
     reason: Annotated[str, typer.Option("--reason", help="Published with the cancellation.")],
@@ -429,6 +439,7 @@ def cancel(
     print_ack(call_server(call).ack, f"auction {auction_id} cancelled")
 
 
+@networked
 def award(
     auction_id: AuctionId,
     target: Target = "127.0.0.1:50051",
@@ -446,6 +457,7 @@ def award(
     print_ack(response.ack, f"auction {auction_id} awarded")
 
 
+@networked
 def settle(
     auction_id: AuctionId,
     target: Target = "127.0.0.1:50051",
@@ -490,6 +502,7 @@ def _print_instructions(rows: list[dict[str, Any]]) -> None:
     )
 
 
+@networked
 def result(
     auction_id: AuctionId,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -510,6 +523,7 @@ def result(
         _show_result(r)
 
 
+@networked
 def ledger(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     target: Target = "127.0.0.1:50051",
@@ -529,6 +543,7 @@ def ledger(
     out.print(ledger_table(data))
 
 
+@networked
 def instructions(
     lot_id: Annotated[str, typer.Option("--lot", help="One lot only.")] = "",
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write them as CSV.")] = None,
@@ -548,6 +563,7 @@ def instructions(
     _print_instructions(rows)
 
 
+@networked
 def grades(
     auction_id: Annotated[str, typer.Option("--auction", help="One auction only.")] = "",
     target: Target = "127.0.0.1:50051",
@@ -578,6 +594,7 @@ def grades(
     )
 
 
+@networked
 def margin_run(
     run_id: Annotated[str, typer.Option("--run-id", help="Default: the latest run.")] = "",
     target: Target = "127.0.0.1:50051",
@@ -609,6 +626,7 @@ def margin_run(
     )
 
 
+@networked
 def withdraw_lot(
     lot_id: Annotated[str, typer.Argument(help="The lot (in no live auction).")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")],
@@ -626,6 +644,7 @@ def withdraw_lot(
     print_ack(response.ack, f"lot {lot_id} withdrawn")
 
 
+@networked
 def assign(
     auction_id: AuctionId,
     member: Annotated[str, typer.Option("--member", help="Who takes the lot at b*.")],
@@ -723,6 +742,7 @@ def _show_allocation(a: pb.LossAllocation, csv_out: Path | None) -> None:
     _print_instructions(rows)
 
 
+@networked
 def losses(
     defaulter: Annotated[str, typer.Argument(help="The defaulter.")],
     ccp_tranche: Annotated[
@@ -749,6 +769,7 @@ def losses(
     print_ack(response.ack, f"losses of {defaulter} allocated")
 
 
+@networked
 def report(
     defaulter: Annotated[str, typer.Argument(help="The defaulter.")],
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Instructions as CSV.")] = None,
@@ -768,6 +789,7 @@ def report(
 # -- member commands ------------------------------------------------------------------------
 
 
+@networked
 def invitations(
     target: Target = "127.0.0.1:50051",
     token: Token = None,
@@ -799,6 +821,7 @@ def invitations(
     )
 
 
+@networked
 def lot(
     auction_id: AuctionId,
     target: Target = "127.0.0.1:50051",
@@ -830,6 +853,7 @@ def _terms(view: pb.GetLotResponse) -> dict[str, Any]:
     return data
 
 
+@networked
 def bid(
     auction_id: AuctionId,
     amount: Annotated[
@@ -849,6 +873,7 @@ def bid(
     print_ack(call_server(call), f"bid {amount} in {auction_id}")
 
 
+@networked
 def withdraw(
     auction_id: AuctionId,
     client_order_id: Annotated[str, typer.Option("--id", help="Client order id.")] = "withdraw",
@@ -865,6 +890,7 @@ def withdraw(
     print_ack(call_server(call), f"bid withdrawn from {auction_id}")
 
 
+@networked
 def watch(
     auction_id: AuctionId,
     after: Annotated[int, typer.Option("--after", help="Resume after this sequence.")] = 0,
@@ -910,11 +936,8 @@ def run_online(
 ) -> tuple[dict[str, Any], list[str]]:
     """``closeout default run --target``: the whole scenario through the server."""
     credentials = load_tokens(tokens)
-    return asyncio.run(
-        run_default_online(
-            scenario, target, credentials, root_certificates=root_certificates(tls_ca)
-        )
-    )
+    options = client_options(tls_ca)
+    return call_server(lambda: run_default_online(scenario, target, credentials, **options))
 
 
 def register(app: typer.Typer) -> None:

@@ -14,20 +14,20 @@ from clients.cli.connection import (
     TlsCa,
     Token,
     call_server,
+    client_options,
+    networked,
     require_token,
-    root_certificates,
 )
 from clients.results import phase_name, public_result_to_dict, result_to_dict, side_name
 from clients.sdk import OperatorClient
 
 
+@networked
 def auctions(target: Target = "127.0.0.1:50051", token: Token = None, tls_ca: TlsCa = None) -> None:
     """List the auctions on the server."""
 
     async def go() -> None:
-        async with OperatorClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as client:
+        async with OperatorClient(target, require_token(token), **client_options(tls_ca)) as client:
             found = await client.list_auctions()
         table = Table(title="Auctions", title_justify="left")
         for col in ("auction", "phase", "currency", "quotation", "panel", "events"):
@@ -47,6 +47,7 @@ def auctions(target: Target = "127.0.0.1:50051", token: Token = None, tls_ca: Tl
     call_server(go)
 
 
+@networked
 def results(
     auction_id: Annotated[str, typer.Argument(help="Auction id (or the set's, with --set).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -68,9 +69,7 @@ def results(
         raise typer.Exit(2)
 
     async def go() -> None:
-        async with OperatorClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as client:
+        async with OperatorClient(target, require_token(token), **client_options(tls_ca)) as client:
             if public:
                 found = await client.public_results(
                     auction_id="" if auction_set else auction_id,
@@ -86,6 +85,7 @@ def results(
     call_server(go)
 
 
+@networked
 def watch(
     auction_id: Annotated[str, typer.Argument(help="Auction id.")],
     after: Annotated[int, typer.Option("--after", help="Resume after this sequence.")] = 0,
@@ -97,9 +97,7 @@ def watch(
     out = Console()
 
     async def go() -> None:
-        async with OperatorClient(
-            target, require_token(token), root_certificates=root_certificates(tls_ca)
-        ) as client:
+        async with OperatorClient(target, require_token(token), **client_options(tls_ca)) as client:
             async for e in client.watch(auction_id, after):
                 detail = []
                 if e.HasField("stage1"):

@@ -26,7 +26,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.
 
 
 def _load(path: Path, convert: bool) -> Request:
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     try:
         data = json.loads(path.read_text())
         return parse_request(data, convert=convert)
@@ -43,7 +43,7 @@ def _run(request: Request, convert: bool) -> dict[str, Any]:
     try:
         return convert_request(request) if convert else price_request(request)
     except PricingInputError as exc:
-        Console(stderr=True).print(
+        Console(stderr=True, soft_wrap=True).print(
             f"[bold red]input refused[/] {exc.field}: {exc.message}", highlight=False
         )
         raise typer.Exit(2) from None

@@ -10,13 +10,13 @@ This module must never hold server logic; it only turns flags into a config and 
 from __future__ import annotations
 
 import enum
+import sqlite3
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-_err = Console(stderr=True)
+from clients.cli.failure import describe_os_error, fail
 
 
 class LogFormat(enum.StrEnum):
@@ -81,31 +81,29 @@ def serve(
     try:
         loaded = load_config(config, overrides=overrides)
     except ConfigError as exc:
-        _err.print(f"[red]configuration error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(2) from None
+        fail(f"configuration error: {exc}", 2)
     try:
         status = run(loaded, log_format.value)
     except ConfigError as exc:
-        _err.print(f"[red]cannot start:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
-    except JournalLocked as exc:
-        _err.print(f"[red]cannot start:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
-    except JournalUnavailable as exc:
-        _err.print(f"[red]cannot start:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        fail(f"cannot start: {exc}", 2)
+    except (JournalLocked, JournalUnavailable) as exc:
+        fail(f"cannot start: {exc}", 1)
     except TailLost as exc:
-        _err.print(
-            f"[red]refusing to start, records are missing:[/red] {exc}. Nothing was written."
+        fail(
+            f"refusing to start, records are missing: {exc}. Nothing was written."
             " Restore the journal from a backup (docs/deployment.md); do not delete its"
             " .head anchor to force a start: that accepts the loss of acknowledged records.",
-            highlight=False,
+            1,
         )
-        raise typer.Exit(1) from None
     except JournalCorrupt as exc:
-        _err.print(
-            f"[red]journal is corrupt:[/red] {exc}; run 'closeout journal verify'",
-            highlight=False,
+        fail(f"journal is corrupt: {exc}; run 'closeout journal verify'", 1)
+    except sqlite3.DatabaseError as exc:
+        fail(f"cannot open the journal {loaded.journal}: {exc} (is it a Closeout journal?)", 2)
+    except OSError as exc:
+        journal_path = Path(loaded.journal).absolute()
+        about_journal = exc.filename is not None and (
+            Path(exc.filename).absolute() in {journal_path, *journal_path.parents}
         )
-        raise typer.Exit(1) from None
+        what = f"cannot open the journal {loaded.journal}" if about_journal else "cannot start"
+        fail(f"{what}: {describe_os_error(exc)}", 2)
     raise typer.Exit(status)

@@ -434,11 +434,12 @@ class ClearingHouse(EventSourced[ev.Event]):
         if (
             not isinstance(curve_id, str)
             or not curve_id.strip()
-            or len(curve_id) > 128
+            or len(curve_id) > 2048
             or not curve_id.isprintable()
         ):
-            # Not check_id: a dual-curve id is "<discount>/<projection>".
-            raise InvalidInput("curve_id", "must be 1 to 128 printable characters")
+            # Not check_id: a dual-curve id is "<discount>/<projection>", and a run over
+            # several markets names each market's curve.
+            raise InvalidInput("curve_id", "must be 1 to 2048 printable characters")
         for name in requirements:
             self.member(name)
         required = {m: to_cents(v, f"requirements[{m}]") for m, v in requirements.items()}

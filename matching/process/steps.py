@@ -252,6 +252,16 @@ def next_auction_id(auctions: Iterable[DefaultAuction], lot_id: str) -> str:
     return lot_id if n == 1 else f"{lot_id}.{n}"
 
 
+def auction_id_for(
+    auctions: Iterable[DefaultAuction], lot_id: str, requested: str, *, several: bool
+) -> str:
+    """The id of a new auction of ``lot_id``: the one requested (``<requested>.<lot>`` when
+    one request creates several auctions in one window), or :func:`next_auction_id`."""
+    if not requested:
+        return next_auction_id(auctions, lot_id)
+    return f"{requested}.{lot_id}" if several else requested
+
+
 def check_new_auction(
     house: ClearingHouse, auctions: Iterable[DefaultAuction], lot_id: str
 ) -> None:

@@ -347,10 +347,7 @@ class DefaultRegistry:
                 raise InvalidInput(where, "required")
             record = house.lot(lid)
             steps.check_new_auction(house, known, lid)
-            if lot_ids:
-                aid = f"{auction_id}.{lid}" if auction_id else steps.next_auction_id(known, lid)
-            else:
-                aid = auction_id or steps.next_auction_id(known, lid)
+            aid = steps.auction_id_for(known, lid, auction_id, several=bool(lot_ids))
             if aid in self._auctions or any(d.events[0].auction_id == aid for d in decisions):
                 raise AlreadyExists(f"an auction {aid!r} already exists")
             lot_reserve = reserve

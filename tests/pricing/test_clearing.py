@@ -218,3 +218,48 @@ def test_the_module_imports_no_engine_server_or_client() -> None:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 assert alias.name.split(".")[0] not in {"matching", "server", "clients"}
+
+
+def test_market_fixings_fill_a_seasoned_swaps_current_period_and_errors_name_positions() -> None:
+    from pricing.clearing import margin_requirements_multi, priced_markets
+
+    raw_market = json.loads(
+        (Path(__file__).resolve().parents[2] / "examples/pricing/patent_example.json").read_text()
+    )
+    market = {
+        k: v for k, v in raw_market.items() if k in ("valuation_date", "conventions", "curve")
+    }
+    seasoned = {
+        "id": "S",
+        "side": "payer",
+        "notional": "10000000",
+        "fixed_rate": "0.0515",
+        "start": "2007-06-14",
+        "maturity": "2017-06-14",
+    }
+    entry = {"currency": "USD", "index": "USD-LIBOR-3M", "market": market}
+    bare = priced_markets({"markets": [entry]})
+    with pytest.raises(PricingInputError) as err:
+        margin_requirements_multi(
+            bare, [seasoned], [("USD", "USD-LIBOR-3M")], ["M"], {"M": 0.0}, DEFAULT_SCENARIOS
+        )
+    assert err.value.field == "positions[S].current_fixing"
+    fixed = priced_markets(
+        {"markets": [{**entry, "fixings": [{"date": "2007-09-12", "rate": "0.0525"}]}]}
+    )
+    with_table = margin_requirements_multi(
+        fixed, [seasoned], [("USD", "USD-LIBOR-3M")], ["M"], {"M": 0.0}, DEFAULT_SCENARIOS
+    )
+    by_hand = margin_requirements_multi(
+        bare,
+        [{**seasoned, "current_fixing": "0.0525"}],
+        [("USD", "USD-LIBOR-3M")],
+        ["M"],
+        {"M": 0.0},
+        DEFAULT_SCENARIOS,
+    )
+    assert with_table == by_hand
+    with pytest.raises(PricingInputError, match="before the valuation date"):
+        priced_markets(
+            {"markets": [{**entry, "fixings": [{"date": "2007-12-12", "rate": "0.05"}]}]}
+        )
