@@ -2,7 +2,8 @@
 several points (mid-submission twice, then just after the window closed); each time the hot
 standby (``closeout serve --standby``) takes the journal's lease, replays, resumes the auction
 and serves, and a new standby queues behind it. Dealers hold every server's address and retry
-on UNAVAILABLE with the same client order ids.
+with the same client order ids: the SDK moves a call to the next address when the current one
+is down, and a dealer resubmits while none answers yet (the standby is still replaying).
 
 Checks: every acknowledged submission is on the last leader exactly once, retries give back
 the original acknowledgement, and the published result equals an offline replay of the
@@ -110,7 +111,7 @@ async def test_the_standby_takes_over_a_killed_leader_losing_nothing(
 ) -> None:
     journal = postgres_location
     ports = [free_port(), free_port()]
-    target = "ipv4:" + ",".join(f"127.0.0.1:{p}" for p in ports)  # every server's address
+    target = ",".join(f"127.0.0.1:{p}" for p in ports)  # every server, as the SDK takes them
     processes: list[ServeProcess] = []
 
     async def start(port: int, standby: bool) -> ServeProcess:
