@@ -58,7 +58,7 @@ def _pct(rate: str) -> str:
 def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     table = Table(title=title, title_justify="left")
     for col in columns:
-        table.add_column(col, justify="right" if col in _NUMERIC else "left")
+        table.add_column(col, justify="right" if col in _NUMERIC else "left", overflow="fold")
     for row in rows:
         table.add_row(*row)
     return table

@@ -17,7 +17,7 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) ->
     table = Table(title=title, title_justify="left")
     for col in columns:
         numeric = col in {"bid", "offer", "price", "size", "filled", "amount", "effective"}
-        table.add_column(col, justify="right" if numeric else "left")
+        table.add_column(col, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
         table.add_row(*row)
     return table

@@ -28,6 +28,7 @@ from clients.cli.connection import (
 from clients.results import phase_name, statement_to_dict
 from clients.sdk import DealerClient, OperatorClient
 from closeout.v1 import auction_pb2 as apb
+from closeout.v1 import operator_pb2 as opb
 
 out = Console()
 
@@ -141,9 +142,32 @@ def close_window(
     async def call() -> None:
         async with OperatorClient(target, require_token(token), **client_options(tls_ca)) as ops:
             response = await ops.close_window(auction_id)
+            result = await ops.results(auction_id)
         print_ack(response.ack, f"{auction_id} is {phase_name(response.auction.phase)}")
+        for line in publication_lines(result):
+            out.print(line, highlight=False)
 
     call_server(call)
+
+
+def publication_lines(result: opb.AuctionResult) -> list[str]:
+    """What closing a window published, in a few lines (the full tables: closeout results)."""
+    lines = []
+    if result.reason:
+        lines.append(f"  {phase_name(result.status).lower()}: {result.reason}")
+    if result.initial_market_midpoint and not result.final_price:
+        side = apb.Side.Name(result.open_interest_side).removeprefix("SIDE_").lower()
+        interest = f"{result.open_interest_size:,} to {side}" if result.open_interest_size else "0"
+        lines.append(f"  published: IMM {result.initial_market_midpoint}, open interest {interest}")
+        for a in result.adjustment_amounts:
+            lines.append(f"  adjustment amount: {a.dealer} pays {a.amount} {result.currency}")
+    if result.final_price:
+        filled = [f for f in result.limit_order_fills if f.filled]
+        lines.append(
+            f"  final price {result.final_price}; {len(filled)} limit order(s) filled "
+            f"(closeout results {result.auction_id})"
+        )
+    return lines
 
 
 @networked
@@ -256,7 +280,7 @@ def mine(
     view = call_server(call)
     table = Table(title=f"My submissions in {auction_id}", title_justify="left")
     for col in ("kind", "id", "side", "price", "size", "seq"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     if view.HasField("market"):
         m = view.market
         table.add_row("market", m.client_order_id, "", f"{m.bid} / {m.offer}", "", str(m.sequence))
@@ -305,7 +329,11 @@ def statement(
             title_justify="left",
         )
         for col in ("trade", "direction", "size", "price", "cash"):
-            table.add_column(col, justify="left" if col in ("trade", "direction") else "right")
+            table.add_column(
+                col,
+                justify="left" if col in ("trade", "direction") else "right",
+                overflow="fold",
+            )
         for line in found["lines"]:
             table.add_row(
                 line["reference"], line["direction"], line["size"], line["price"], line["cash"]

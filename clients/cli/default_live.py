@@ -130,7 +130,7 @@ def _member(target: str, token: str | None, tls_ca: Path | None) -> MemberClient
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
     table = Table(title=title, title_justify="left")
     for col in columns:
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for row in rows:
         table.add_row(*row)
     return table
@@ -414,12 +414,13 @@ def close_window(
 ) -> None:
     """Close a bid window by hand (operator)."""
 
-    async def call() -> pb.CloseBidWindowResponse:
+    async def call() -> tuple[pb.CloseBidWindowResponse, Any]:
         async with _ops(target, token, tls_ca) as ops:
-            return await ops.close_window(auction_id)
+            return await ops.close_window(auction_id), await ops.result(auction_id)
 
-    response = call_server(call)
+    response, result = call_server(call)
     print_ack(response.ack, f"auction {auction_id} is CLOSED")
+    _show_result(auction_dict(result))  # what closing published: bids, b*, the award if any
 
 
 @networked

@@ -31,7 +31,7 @@ def auctions(target: Target = "127.0.0.1:50051", token: Token = None, tls_ca: Tl
             found = await client.list_auctions()
         table = Table(title="Auctions", title_justify="left")
         for col in ("auction", "phase", "currency", "quotation", "panel", "events"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")
         for a in found:
             p = a.parameters
             table.add_row(

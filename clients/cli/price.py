@@ -61,7 +61,9 @@ def _cell(column: str, text: str) -> str:
 def _table(result: dict[str, Any], columns: list[str], title: str) -> Table:
     table = Table(title=title, caption=f"curve {result['curve_id']}")
     for col in columns:
-        table.add_column(col, justify="left" if col in ("id", "side", "standard") else "right")
+        table.add_column(
+            col, justify="left" if col in ("id", "side", "standard") else "right", overflow="fold"
+        )
     for row in result["swaps"]:
         table.add_row(*(_cell(c, str(row[c])) for c in columns))
     return table

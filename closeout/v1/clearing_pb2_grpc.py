@@ -298,7 +298,9 @@ class ClearingServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def GetLossAllocation(self, request, context):
-        """A recorded loss allocation: the waterfall, a report per member, the instructions.
+        """A recorded loss allocation: the waterfall, a report per member, the instructions. A
+        clearing member or market maker may read it too, reduced to its own report, steps and
+        instructions (with the netting and the house's totals).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

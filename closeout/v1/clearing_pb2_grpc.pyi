@@ -104,7 +104,10 @@ class ClearingServiceStub:
     back to the defaulter's estate. Recorded once per default, with instructions.
     """
     GetLossAllocation: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.GetLossAllocationRequest, _clearing_pb2.GetLossAllocationResponse]
-    """A recorded loss allocation: the waterfall, a report per member, the instructions."""
+    """A recorded loss allocation: the waterfall, a report per member, the instructions. A
+    clearing member or market maker may read it too, reduced to its own report, steps and
+    instructions (with the netting and the house's totals).
+    """
     GetDefaultOverview: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.GetDefaultOverviewRequest, _clearing_pb2.GetDefaultOverviewResponse]
     """The state of the default process for a console: the latest margin run, every member
     in default, and every auction with who holds a live bid (never the amount).
@@ -166,7 +169,10 @@ class ClearingServiceAsyncStub(ClearingServiceStub):
     back to the defaulter's estate. Recorded once per default, with instructions.
     """
     GetLossAllocation: _aio.UnaryUnaryMultiCallable[_clearing_pb2.GetLossAllocationRequest, _clearing_pb2.GetLossAllocationResponse]  # type: ignore[assignment]
-    """A recorded loss allocation: the waterfall, a report per member, the instructions."""
+    """A recorded loss allocation: the waterfall, a report per member, the instructions. A
+    clearing member or market maker may read it too, reduced to its own report, steps and
+    instructions (with the netting and the house's totals).
+    """
     GetDefaultOverview: _aio.UnaryUnaryMultiCallable[_clearing_pb2.GetDefaultOverviewRequest, _clearing_pb2.GetDefaultOverviewResponse]  # type: ignore[assignment]
     """The state of the default process for a console: the latest margin run, every member
     in default, and every auction with who holds a live bid (never the amount).
@@ -351,7 +357,10 @@ class ClearingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _clearing_pb2.GetLossAllocationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_clearing_pb2.GetLossAllocationResponse, _abc.Awaitable[_clearing_pb2.GetLossAllocationResponse]]:
-        """A recorded loss allocation: the waterfall, a report per member, the instructions."""
+        """A recorded loss allocation: the waterfall, a report per member, the instructions. A
+        clearing member or market maker may read it too, reduced to its own report, steps and
+        instructions (with the netting and the house's totals).
+        """
 
     @_abc_1.abstractmethod
     def GetDefaultOverview(

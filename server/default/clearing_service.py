@@ -30,6 +30,7 @@ from server.runtime import Runtime
 from server.timestamps import timestamp_in
 
 READ_ROLES = (Role.OPERATOR, Role.OBSERVER)
+MEMBER_ROLES = (Role.CLEARING_MEMBER, Role.MARKET_MAKER)
 
 
 def _operator() -> str:
@@ -181,13 +182,17 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
     async def GetLossAllocation(  # noqa: N802
         self, request: pb.GetLossAllocationRequest, context: Any
     ) -> pb.GetLossAllocationResponse:
-        require_role(*READ_ROLES)
+        caller = require_role(*READ_ROLES, *MEMBER_ROLES)
         house = self._registry.house
         event = house.allocations.get(request.defaulter)
         if event is None:
             house.member(request.defaulter)
             raise NotFound(f"no loss allocation for {request.defaulter!r}")
-        return pb.GetLossAllocationResponse(allocation=wire.allocation_out(event))
+        allocation = wire.allocation_out(event)
+        if caller.role in MEMBER_ROLES:
+            # a member sees the netting and its own report and instructions, nobody else's
+            wire.keep_member(allocation, caller.participant_id)
+        return pb.GetLossAllocationResponse(allocation=allocation)
 
     # -- auctions ------------------------------------------------------------------------
 

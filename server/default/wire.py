@@ -499,6 +499,26 @@ def watch_out(event: aev.Event, phase: Phase, viewer: str | None) -> pb.WatchLot
     return msg
 
 
+def keep_member(allocation: pb.LossAllocation, member: str) -> None:
+    """Reduce an allocation to what ``member`` may see: the lots and totals, its own
+    waterfall steps, report and instructions (the CCP's tranche and what stayed uncovered
+    are the house's totals, shown to all)."""
+    steps = [
+        s
+        for s in allocation.steps
+        if s.member_id == member
+        or s.layer in (pb.WATERFALL_LAYER_CCP_TRANCHE, pb.WATERFALL_LAYER_UNCOVERED)
+    ]
+    reports = [m for m in allocation.members if m.member_id == member]
+    instructions = [i for i in allocation.instructions if member in (i.from_account, i.to_account)]
+    del allocation.steps[:]
+    allocation.steps.extend(steps)
+    del allocation.members[:]
+    allocation.members.extend(reports)
+    del allocation.instructions[:]
+    allocation.instructions.extend(instructions)
+
+
 def allocation_out(event: Any) -> pb.LossAllocation:
     """A recorded loss allocation (``LossesAllocated``) on the wire."""
     a = event.allocation

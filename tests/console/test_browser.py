@@ -13,7 +13,9 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -51,13 +53,29 @@ def wait(driver: webdriver.Chrome) -> WebDriverWait[webdriver.Chrome]:
     return WebDriverWait(driver, PATIENCE)
 
 
+# Pages re-render their live parts (server-sent events, polling) at any moment: read them
+# with one script run, atomic in the page, so no element goes stale between two reads.
+_TEXT = "const e = document.querySelector(arguments[0]); return e && e.innerText.trim();"
+_TABLE = (
+    "return Array.from(document.querySelectorAll(arguments[0] + ' tbody tr'))"
+    ".map(r => Array.from(r.cells).map(c => c.innerText.trim()));"
+)
+
+
 def text_of(driver: webdriver.Chrome, css: str) -> str:
-    element = wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
-    return str(element.text)
+    """The (non-empty) text of the element, once it is there."""
+    found = wait(driver).until(lambda d: d.execute_script(_TEXT, css))
+    return str(found)
 
 
 def wait_text(driver: webdriver.Chrome, css: str, expected: str) -> None:
-    wait(driver).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), expected))
+    wait(driver).until(lambda d: expected in (d.execute_script(_TEXT, css) or ""))
+
+
+def table(driver: webdriver.Chrome, css: str) -> list[list[str]]:
+    """The body rows of a table, cell texts."""
+    rows: list[list[str]] = driver.execute_script(_TABLE, css)
+    return rows
 
 
 def sign_in(driver: webdriver.Chrome, stack: Stack, token: str) -> None:
@@ -67,7 +85,14 @@ def sign_in(driver: webdriver.Chrome, stack: Stack, token: str) -> None:
 
 
 def confirm_click(driver: webdriver.Chrome, element_id: str) -> None:
-    driver.find_element(By.ID, element_id).click()
+    for _ in range(20):  # the button may be re-rendered under our feet by a live update
+        try:
+            driver.find_element(By.ID, element_id).click()
+            break
+        except StaleElementReferenceException:
+            continue
+    else:
+        pytest.fail(f"#{element_id} kept being re-rendered; never clicked")
     alert = wait(driver).until(ec.alert_is_present())
     assert alert is not None
     alert.accept()
@@ -181,9 +206,7 @@ def test_operator_runs_an_auction_to_its_results(stack: Stack, browser: webdrive
         )
     )
     wait_text(browser, "#submitters", "3 of 4 dealers active")
-    rows = browser.find_elements(By.CSS_SELECTOR, "#submitters-table tbody tr")
-    cells = [[td.text for td in row.find_elements(By.TAG_NAME, "td")] for row in rows]
-    assert cells == [
+    assert table(browser, "#submitters-table") == [
         [a, "submitted", "1", "—"],
         [b, "submitted", "—", "—"],
         [c, "submitted", "—", "—"],
@@ -200,9 +223,9 @@ def test_operator_runs_an_auction_to_its_results(stack: Stack, browser: webdrive
     stage1 = run(published(stack.server, "web-1"))
     assert text_of(browser, "#imm") == stage1.initial_market_midpoint
     assert text_of(browser, "#open-interest") == f"{grouped(stage1.open_interest_size)} to sell"
-    adjustments = browser.find_elements(By.CSS_SELECTOR, "#adjustment-amounts tbody tr")
+    adjustments = table(browser, "#adjustment-amounts")
     assert len(adjustments) == len(stage1.adjustment_amounts)
-    markets = browser.find_elements(By.CSS_SELECTOR, "#initial-markets tbody tr")
+    markets = table(browser, "#initial-markets")
     assert len(markets) == len(stage1.matched_markets) > 0
 
     # Stage 2 opens from the browser; the close comes from elsewhere and arrives live (SSE).
@@ -236,8 +259,7 @@ def test_operator_runs_an_auction_to_its_results(stack: Stack, browser: webdrive
         (f.dealer, f.filled) for f in final.limit_order_fills if f.filled
     }  # the server's fills
     shown = set()
-    for row in browser.find_elements(By.CSS_SELECTOR, "#limit-orders tbody tr"):
-        texts = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+    for texts in table(browser, "#limit-orders"):
         if texts[6] != "0":
             shown.add((texts[0], int(texts[6].replace(",", ""))))
     assert shown == fills and (d, 3_000_000) in shown
@@ -278,10 +300,8 @@ def test_hertz_2020_results_page(stack: Stack, browser: webdriver.Chrome) -> Non
     assert text_of(browser, "#open-interest") == "111,525,000 to sell"
     assert text_of(browser, "#final-price") == "26.375"
     goldman = [
-        [td.text for td in row.find_elements(By.TAG_NAME, "td")]
-        for row in browser.find_elements(By.CSS_SELECTOR, "#limit-orders tbody tr")
-        if row.find_element(By.TAG_NAME, "td").text == "Goldman Sachs"  # the published name
-    ]
+        row for row in table(browser, "#limit-orders") if row[0] == "Goldman Sachs"
+    ]  # the published name
     filled = sum(int(cells[4].replace(",", "")) for cells in goldman)
     final = run(published(stack.server, "hertz-2020"))
     expected = sum(f.filled for f in final.limit_order_fills if f.dealer == "Goldman Sachs")

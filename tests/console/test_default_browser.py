@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.common.by import By
 
 from clients.default_online import MARGIN_RUN, load_state, load_tokens
 from clients.default_scenario import load_default_scenario
 from clients.default_sdk import ClearingClient, MemberClient, market_to_proto
 from tests.console.conftest import DEFAULTS, ROOT, Stack, screenshot, start_stack
-from tests.console.test_browser import confirm_click, run, sign_in, text_of, wait_text
+from tests.console.test_browser import confirm_click, run, sign_in, table, text_of, wait_text
 
 TOKENS = load_tokens(ROOT / "examples" / "server" / "default-tokens.toml")
 OPS = TOKENS.operator_token
@@ -46,11 +45,6 @@ async def bid(server: str, member: str, amount: str) -> None:
         await client.submit_bid(LOT, "b-1", amount)
 
 
-def cells(browser: webdriver.Chrome, table: str) -> list[list[str]]:
-    rows = browser.find_elements(By.CSS_SELECTOR, f"{table} tbody tr")
-    return [[td.text for td in row.find_elements(By.TAG_NAME, "td")] for row in rows]
-
-
 def test_a_default_from_margin_call_to_loss_waterfall(
     stack: Stack, browser: webdriver.Chrome, tmp_path: Path
 ) -> None:
@@ -59,9 +53,9 @@ def test_a_default_from_margin_call_to_loss_waterfall(
     run(bid(stack.server, "Bank-A", "12050"))
     sign_in(browser, stack, OPS)
     browser.get(stack.url("/default"))
-    short = [row for row in cells(browser, "#margin-run") if row[3] != "0.00"]
+    short = [row for row in table(browser, "#margin-run") if row[3] != "0.00"]
     assert [row[0] for row in short] == ["Dealer-D"]
-    assert [row[0] for row in cells(browser, "#defaulters")] == ["Dealer-D"]
+    assert [row[0] for row in table(browser, "#defaulters")] == ["Dealer-D"]
 
     async def lot() -> tuple[str, str, str, list[str]]:
         async with ClearingClient(stack.server, OPS) as ops:
@@ -70,11 +64,11 @@ def test_a_default_from_margin_call_to_loss_waterfall(
             return t.rcv, t.implied_bid, t.dv01, list(found.eligible)
 
     rcv, implied, dv01, eligible = run(lot())
-    [lot_row] = cells(browser, "#lots")
+    [lot_row] = table(browser, "#lots")
     assert lot_row[0] == LOT and lot_row[4] == "12,337.67" and implied == "12337.67"
     assert lot_row[3] == "-12,337.67" and rcv == "-12337.67"
     assert lot_row[6] == ", ".join(eligible)
-    [auction_row] = cells(browser, "#default-auctions")
+    [auction_row] = table(browser, "#default-auctions")
     assert auction_row[2] == "OPEN" and auction_row[4] == "Bank-A, MM-1"
     screenshot(browser, "default-overview")
 
@@ -82,7 +76,7 @@ def test_a_default_from_margin_call_to_loss_waterfall(
     browser.get(stack.url(f"/default/{LOT}"))
     assert text_of(browser, "#implied-bid") == "12,337.67"
     assert text_of(browser, "#dv01").replace(",", "") == dv01
-    invitees = {row[0]: row[3] for row in cells(browser, "#invitees")}
+    invitees = {row[0]: row[3] for row in table(browser, "#invitees")}
     assert invitees == {m: ("bid in" if m in ("Bank-A", "MM-1") else "—") for m in eligible}
     for sealed in ("12,200", "12200", "12,050", "12050"):
         assert sealed not in browser.page_source
@@ -103,7 +97,7 @@ def test_a_default_from_margin_call_to_loss_waterfall(
             made = await ops.instructions(LOT)
             return [(i.instruction_id, i.from_account, i.to_account) for i in made]
 
-    shown = [(row[0], row[2], row[3]) for row in cells(browser, "#instructions")]
+    shown = [(row[0], row[2], row[3]) for row in table(browser, "#instructions")]
     assert shown == run(instructions()) and shown
     screenshot(browser, "default-settled")
 
@@ -115,6 +109,6 @@ def test_a_default_from_margin_call_to_loss_waterfall(
 
     totals = run(allocate())
     browser.get(stack.url("/default"))
-    reports = {row[0]: row[7].replace(",", "") for row in cells(browser, "#loss-reports-Dealer-D")}
+    reports = {row[0]: row[7].replace(",", "") for row in table(browser, "#loss-reports-Dealer-D")}
     assert reports == totals and "Dealer-D" in reports
     screenshot(browser, "default-waterfall")

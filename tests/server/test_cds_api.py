@@ -395,6 +395,19 @@ def readme_cds_commands() -> list[list[str]]:
     ]
 
 
+def readme_cds_claims() -> list[list[str]]:
+    """Per command of that block, the figures its ``# publishes A, B`` comment claims."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("### Run an auction on the server", 1)[1].split("```sh\n", 1)[1]
+    claims = []
+    for line in block.split("```", 1)[0].splitlines():
+        if line.startswith("$C "):
+            comment = line.partition(" # ")[2].strip()
+            published = comment.removeprefix("publishes ")
+            claims.append(published.split(", ") if published != comment else [])
+    return claims
+
+
 @pytest.mark.slow
 async def test_readme_commands_run_a_cds_auction(tmp_path: Path) -> None:
     demo = replace(demo_config(), listen="127.0.0.1:0", journal=tmp_path / "demo.sqlite")
@@ -421,6 +434,11 @@ async def test_readme_commands_run_a_cds_auction(tmp_path: Path) -> None:
     assert result.status == apb.PHASE_FINAL
     assert result.initial_market_midpoint == "40.5"
     assert "final price 40" in outputs[-1]  # the watch stream of dealer A
+    claims = readme_cds_claims()
+    assert sum(map(len, claims)) >= 3, "the README says what the closes publish"
+    for printed, claimed in zip(outputs, claims, strict=True):
+        for figure in claimed:
+            assert figure in printed, f"README claims {figure!r}; the command printed:\n{printed}"
 
 
 # -- the Terms over the API: public results, customers, statements, sets, declines ----------

@@ -573,3 +573,24 @@ async def test_a_position_without_its_market_is_refused_over_the_api(
         run = await ops.run_margin(MARGIN_RUN, markets_to_proto(two.markets))
         assert run.run.run_id == MARGIN_RUN
         assert (await ops.margin_run()).rows == run.run.rows
+
+
+async def test_a_member_reads_its_own_loss_report_only(tmp_path: Path) -> None:
+    scenario = load_default_scenario(ROOT / "examples" / "default" / "mutualised_loss.json")
+    opened = opened_at(scenario)
+    clock = FakeClock(opened)
+    srv = await start(tmp_path, clock)
+    try:
+        await run_default_online(scenario, target(srv), TOKENS, pace=paced(clock, opened))  # type: ignore[arg-type]
+        async with ClearingClient(target(srv), TOKENS.members["Bank-E"]) as bank_e:
+            mine = await bank_e.loss_allocation("Dealer-D")
+        async with ClearingClient(target(srv), OPS) as ops:
+            everything = await ops.loss_allocation("Dealer-D")
+    finally:
+        await srv.stop(grace=0)
+    assert [m.member_id for m in mine.members] == ["Bank-E"]
+    assert mine.members[0].default_fund_used == "5000.00"
+    assert {i.from_account for i in mine.instructions} == {"Bank-E"}
+    assert {s.member_id for s in mine.steps} <= {"Bank-E", "CCP", ""}
+    assert (mine.net_result, mine.loss) == (everything.net_result, everything.loss)
+    assert len(everything.members) > 1 and len(everything.instructions) > len(mine.instructions)
