@@ -45,6 +45,7 @@ from server.journal_store import describe_location
 from server.metrics import ServerMetrics
 from server.runtime import Registration, Runtime, ServiceModule
 from server.transport import server_options
+from server.transport_policy import check_transport
 
 __all__ = ["SERVICE_MODULES", "CloseoutServer", "run", "serve"]
 
@@ -143,6 +144,7 @@ class CloseoutServer:
             server.journal.JournalUnavailable: the journal cannot be opened.
         """
         host, port = parse_listen(self.config.listen)
+        check_transport(self.config)  # no tokens in clear text, no demo tokens, off loopback
         where = describe_location(self.config.journal)
 
         def waiting(holder: str) -> None:
@@ -270,6 +272,7 @@ class CloseoutServer:
                 except Exception:
                     self._log.exception("a service's stop hook failed")
         if self.runtime is not None:
+            self.runtime.compute.shutdown()
             await self.runtime.journal.close()
         if self.metrics is not None:
             self.metrics.close()

@@ -83,11 +83,16 @@ class Authenticator:
     def __init__(self, participants: Iterable[Participant]) -> None:
         self._participants: tuple[Participant, ...] = tuple(participants)
         self._by_hash: dict[str, Principal] = {}
+        self._bound = {p.id: p.client_cert_cn for p in self._participants if p.client_cert_cn}
         for participant in self._participants:
             # The first participant with a hash wins, as the linear scan did.
             self._by_hash.setdefault(
                 participant.token_hash, Principal(participant.id, participant.role)
             )
+
+    def bound_name(self, principal: Principal) -> str | None:
+        """The client-certificate common name ``principal`` is bound to (None: not bound)."""
+        return self._bound.get(principal.participant_id)
 
     def authenticate(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> Principal:
         """The principal for the ``authorization: Bearer <token>`` entry of ``metadata``.

@@ -86,6 +86,9 @@ class Participant:
     id: str
     role: Role
     token_hash: str = field(repr=False)
+    #: Under mutual TLS: the common name the caller's client certificate must carry (None:
+    #: any certificate the client CA signed).
+    client_cert_cn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ class ServerConfig:
     source: str = "built-in demo"
     #: Wait for the journal's writer lock instead of refusing, then take over (hot standby).
     standby: bool = False
+    #: Listen off loopback without TLS (explicit waiver; see ``server/transport_policy.py``).
+    allow_insecure: bool = False
 
 
 #: The demo's documented tokens. Never use them outside a local demo.
@@ -202,7 +207,9 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
     _no_unknown(data, {"server", "journal", "tls", "participants"}, "")
     server = _table(data, "server")
     _no_unknown(
-        server, {"listen", "grace_seconds", "log_level", "max_message_bytes", "metrics"}, "server."
+        server,
+        {"listen", "grace_seconds", "log_level", "max_message_bytes", "metrics", "allow_insecure"},
+        "server.",
     )
     journal_path = _journal_setting(data.get("journal"), base)
     defaults = ServerConfig()
@@ -222,6 +229,9 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
         metrics = _str(server, "metrics", "server.metrics", None)
         parse_listen(metrics, "server.metrics")
     journal_path = journal_path or defaults.journal
+    allow_insecure = server.get("allow_insecure", False)
+    if not isinstance(allow_insecure, bool):
+        raise ConfigError(f"server.allow_insecure: expected true or false, got {allow_insecure!r}")
     tls = _tls(data, base)
     participants = _participants(data.get("participants"))
     return ServerConfig(
@@ -234,6 +244,7 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
         max_message_bytes=max_message,
         metrics=metrics,
         source=source,
+        allow_insecure=allow_insecure,
     )
 
 
@@ -248,7 +259,7 @@ def _participants(raw: object) -> tuple[Participant, ...]:
         where = f"participants[{i}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: expected a table")
-        _no_unknown(entry, {"id", "role", "token_hash"}, f"{where}.")
+        _no_unknown(entry, {"id", "role", "token_hash", "client_cert_cn"}, f"{where}.")
         pid = _str(entry, "id", f"{where}.id", None)
         if not _ID_RE.match(pid):
             raise ConfigError(f"{where}.id: {pid!r} is not a valid participant id")
@@ -267,7 +278,10 @@ def _participants(raw: object) -> tuple[Participant, ...]:
                 f"{where}.token_hash: expected 'sha256:' and 64 lowercase hex digits"
                 " (store the hash, never the token)"
             )
-        result.append(Participant(pid, role, token_hash))
+        cert_cn = entry.get("client_cert_cn")
+        if cert_cn is not None and (not isinstance(cert_cn, str) or not cert_cn):
+            raise ConfigError(f"{where}.client_cert_cn: expected a certificate common name")
+        result.append(Participant(pid, role, token_hash, cert_cn))
     return tuple(result)
 
 

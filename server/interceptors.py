@@ -7,7 +7,9 @@ the handler's own task, so the principal it binds (``server.auth.current_princip
 caller of that RPC and nobody else's. In order, the wrapper:
 
 1. refuses with UNAUTHENTICATED when the method is not public and the token is missing or
-   unknown (the handler never runs, so bad credentials change nothing), and with
+   unknown, or belongs to a participant bound to a client certificate the call does not
+   present (mutual TLS, ``server/transport_policy.py``) (the handler never runs, so bad
+   credentials change nothing), and with
    INVALID_ARGUMENT a request that does not decode (grpc would answer UNKNOWN with the
    parser's exception text); for streamed requests this holds for handlers that iterate
    ``request_iterator``, not for ones that call ``context.read()``;
@@ -20,7 +22,10 @@ caller of that RPC and nobody else's. In order, the wrapper:
    acknowledgement goes out only after the commit holding its events, which follows every
    earlier event of its auction); streamed answers (watches) are built from durable events
    only;
-5. turns any other exception into INTERNAL ``internal error (correlation id <id>)`` and logs
+5. counts each participant's open streams (watches, bulk submissions) and refuses one over
+   :data:`MAX_STREAMS_PER_PARTICIPANT` with RESOURCE_EXHAUSTED (what a stream may hold is
+   bounded by its service: watches read their history a page at a time);
+6. turns any other exception into INTERNAL ``internal error (correlation id <id>)`` and logs
    the traceback under that id.
 
 Every refusal is logged as a structured ``request refused`` line (method, status, caller,
@@ -46,7 +51,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from matching.errors import DomainError
+from matching.errors import DomainError, LimitExceeded
 from server.auth import (
     PUBLIC_SERVICES,
     AuthenticationError,
@@ -60,6 +65,7 @@ from server.errors import abort, abort_with
 from server.events_log import correlation_id, log_refusal, new_call
 from server.journal import JournalFailed
 from server.metrics import ServerMetrics
+from server.transport_policy import certificate_refusal
 
 __all__ = ["UNFENCED", "GuardInterceptor"]
 
@@ -83,6 +89,8 @@ UNFENCED: frozenset[str] = frozenset(
         "/closeout.v1.DefaultAuctionService/WithdrawBid",
     }
 )
+#: Streams (watches, bulk submissions) one participant may have open at once.
+MAX_STREAMS_PER_PARTICIPANT = 16
 _UNFENCED_SERVICES = ("/closeout.v1.PricingService/", "/grpc.")
 
 _KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
@@ -126,13 +134,38 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
         logger: logging.Logger | None = None,
         metrics: ServerMetrics | None = None,
         durability: Durability | None = None,
+        max_streams: int | None = None,
     ) -> None:
         self._authenticator = authenticator
+        self._max_streams = max_streams or MAX_STREAMS_PER_PARTICIPANT
+        self._streams: dict[str, int] = {}
         self._metrics = metrics
         self._durability = durability or Durability()
         self._public = public_services
         self._log = logger or logging.getLogger("closeout.rpc")
         self._guarded: dict[tuple[str, Principal | None], tuple[Any, Any]] = {}
+
+    def _take_stream(self, principal: Principal | None) -> bool:
+        """Count a stream of ``principal``; RESOURCE_EXHAUSTED over the per-participant limit."""
+        if principal is None:
+            return False
+        pid = principal.participant_id
+        open_now = self._streams.get(pid, 0)
+        if open_now >= self._max_streams:
+            raise LimitExceeded(
+                f"at most {self._max_streams} open streams per participant; close one first"
+            )
+        self._streams[pid] = open_now + 1
+        return True
+
+    def _give_stream(self, principal: Principal | None) -> None:
+        assert principal is not None
+        pid = principal.participant_id
+        left = self._streams[pid] - 1
+        if left:
+            self._streams[pid] = left
+        else:
+            del self._streams[pid]
 
     async def intercept_service(
         self,
@@ -187,14 +220,19 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
         guard = self
         metrics = self._metrics
         streamed_requests = kind.startswith("stream_")
+        # Under mutual TLS a participant may be bound to its certificate's common name.
+        bound = self._authenticator.bound_name(principal) if principal is not None else None
         fenced = method not in UNFENCED and not method.startswith(_UNFENCED_SERVICES)
         barrier = self._durability.barrier
 
         async def admit(request: Any, context: Any) -> Any:
             """Refuse bad credentials or an undecodable request; else the request to pass on."""
-            if refusal is not None:
-                guard._log.info("%s refused: %s (peer %s)", method, refusal, context.peer())
-                await abort_with(context, grpc.StatusCode.UNAUTHENTICATED, refusal)
+            why = refusal
+            if why is None and bound is not None:
+                why = certificate_refusal(bound, context.auth_context())
+            if why is not None:
+                guard._log.info("%s refused: %s (peer %s)", method, why, context.peer())
+                await abort_with(context, grpc.StatusCode.UNAUTHENTICATED, why)
             if streamed_requests:
                 return _checked(request, context)
             if request is _UNDECODABLE:
@@ -211,8 +249,10 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
                     started = time.perf_counter()
                     metrics.stream_opened(method)
                 code = "OK"
+                slot = False
                 try:
                     request = await admit(request, context)
+                    slot = guard._take_stream(principal)
                     async for response in behaviour(request, context):
                         yield response
                 except Exception as exc:
@@ -225,6 +265,8 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
                     code = "CANCELLED"
                     raise
                 finally:
+                    if slot:
+                        guard._give_stream(principal)
                     if metrics is not None:
                         metrics.stream_closed(method)
                         metrics.rpc_done(method, code, started)
@@ -238,8 +280,11 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
             new_call()
             started = time.perf_counter() if metrics is not None else 0.0
             code = "OK"
+            slot = False
             try:
                 request = await admit(request, context)
+                if streamed_requests:
+                    slot = guard._take_stream(principal)
                 result = behaviour(request, context)
                 if inspect.isawaitable(result):
                     result = await result
@@ -256,6 +301,8 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
                 code = "CANCELLED"
                 raise
             finally:
+                if slot:
+                    guard._give_stream(principal)
                 if metrics is not None:
                     metrics.rpc_done(method, code, started)
                 with contextlib.suppress(ValueError):

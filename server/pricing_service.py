@@ -10,7 +10,6 @@ must never compute a price, round money or decide what input is valid.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -24,6 +23,7 @@ from pricing.dates import parse_date
 from pricing.errors import PricingInputError
 from pricing.inputs import parse_margin_request, parse_market, parse_request
 from pricing.report import convert_request, curve_report, margin_request, price_request
+from server.compute import Compute
 from server.errors import abort
 from server.runtime import Registration, Runtime
 
@@ -149,10 +149,14 @@ def _built(curve: dict[str, Any]) -> pb.BuiltCurve:
 class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
     """Stateless: each call parses, prices off its own market, and answers."""
 
+    def __init__(self, compute: Compute | None = None) -> None:
+        self._compute = compute or Compute()
+
     async def _run(self, context: Any, work: Callable[[], T]) -> T:
         try:
-            # Pricing a big batch takes a while: keep the event loop free meanwhile.
-            return await asyncio.to_thread(work)
+            # Pricing a big batch takes a while: on the bounded compute pool (limits per
+            # role), never on the event loop.
+            return await self._compute.run(work)
         except PricingInputError as exc:
             await abort(context, InvalidInput(exc.field, exc.message))
 
@@ -239,12 +243,12 @@ def scenario_in(msg: pb.CurveScenario) -> dict[str, Any]:
     return out
 
 
-def add_to_server(server: grpc.aio.Server) -> None:
+def add_to_server(server: grpc.aio.Server, compute: Compute | None = None) -> None:
     """Add the PricingService to ``server`` (no auth of its own: interceptors carry it)."""
-    pricing_pb2_grpc.add_PricingServiceServicer_to_server(PricingServicer(), server)
+    pricing_pb2_grpc.add_PricingServiceServicer_to_server(PricingServicer(compute), server)
 
 
 def register(server: Any, runtime: Runtime) -> Registration:
-    """The service-module hook of ``server/app.py`` (pricing needs nothing from runtime)."""
-    add_to_server(server)
+    """The service-module hook of ``server/app.py`` (pricing needs the compute pool)."""
+    add_to_server(server, runtime.compute)
     return Registration(service_names=(SERVICE_NAME,))

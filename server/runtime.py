@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from server.clock import Clock
+from server.compute import Compute
 from server.config import ServerConfig
 from server.durability import Durability
 from server.journal import Journal, Record
@@ -51,6 +52,8 @@ class Runtime:
     #: Registries take a ticket when they change memory and return it once durable; the
     #: guard holds every answer at its barrier (``server/durability.py``).
     durability: Durability = field(default_factory=Durability)
+    #: The bounded worker pool for CPU-heavy requests (``server/compute.py``).
+    compute: Compute = field(default_factory=Compute)
 
 
 @dataclass(frozen=True)

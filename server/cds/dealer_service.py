@@ -11,23 +11,32 @@ submissions, and never acknowledge before the registry says the events are durab
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
+
+import grpc
 
 from closeout.v1 import auction_pb2 as pb
 from closeout.v1 import auction_pb2_grpc
 from matching.cds.auction import CdsAuction
 from matching.cds.phases import Phase
-from matching.errors import DomainError, InvalidInput, NotPermitted
+from matching.errors import DomainError, InvalidInput, LimitExceeded, NotFound
 from server.auth import Principal, require_role
 from server.cds import wire
-from server.cds.registry import AuctionRegistry
+from server.cds.registry import WATCH_PAGE, AuctionRegistry
 from server.config import Role
 from server.errors import STATUS_FOR
 from server.runtime import Runtime
 
-#: Bulk streams keep at most this many orders' commits in flight before waiting for some.
-BULK_WINDOW = 4096
+#: Orders one SubmitOrders stream may carry. Its answer (at most a rejection per order, each
+#: with a bounded message and id) then stays well below gRPC's 4 MiB message limit.
+MAX_BULK_ORDERS = 10_000
+#: A SubmitOrders stream must be complete (half-closed) within this many seconds.
+BULK_STREAM_SECONDS = 60.0
+#: Characters of a rejection's message and of the echoed client order id in a bulk answer.
+MAX_REJECTION_MESSAGE = 200
+MAX_ID_ECHO = 100
 
 WATCH_ROLES = (Role.DEALER, Role.OPERATOR, Role.OBSERVER)
 
@@ -36,18 +45,41 @@ def _dealer() -> str:
     return require_role(Role.DEALER).participant_id
 
 
+def hidden(auction_id: str) -> NotFound:
+    """The refusal for an auction the caller may not see: word for word the one for an auction
+    that does not exist, so that a dealer off the panel cannot tell real ids from unknown."""
+    return NotFound(f"no auction {auction_id!r}")
+
+
 def viewer_of(principal: Principal, auction: CdsAuction) -> str | None:
     """The dealer whose private events a caller may see (None: public events only).
 
-    Dealers must be on the auction's panel; operators and observers see public events.
+    Dealers must be on the auction's panel (else NOT_FOUND, as for an unknown auction);
+    operators and observers see public events.
     """
     if principal.role is Role.DEALER:
         if principal.participant_id not in auction.panel:
-            raise NotPermitted(
-                f"{principal.participant_id!r} is not on the panel of {auction.auction_id}"
-            )
+            raise hidden(auction.auction_id)
         return principal.participant_id
     return None
+
+
+def sealed_auction_out(
+    registry: AuctionRegistry, principal: Principal, auction: CdsAuction
+) -> pb.Auction:
+    """The auction as ``principal`` may see it: operators get the last event number; anyone
+    else the last public one, which does not move while others submit in a sealed window."""
+    if principal.role is Role.OPERATOR:
+        return wire.auction_out(auction)
+    return wire.auction_out(auction, registry.public_seq(auction.auction_id))
+
+
+def _panel_dealer(registry: AuctionRegistry, auction_id: str) -> str:
+    """The calling dealer, if on the panel of ``auction_id``; NOT_FOUND otherwise."""
+    dealer = _dealer()
+    if dealer not in registry.get(auction_id).panel:
+        raise hidden(auction_id)
+    return dealer
 
 
 class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
@@ -60,7 +92,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def SubmitMarket(  # noqa: N802 - RPC names are fixed by the proto
         self, request: pb.SubmitMarketRequest, context: Any
     ) -> pb.SubmitMarketResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.submit_market(
@@ -76,7 +108,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def WithdrawMarket(  # noqa: N802
         self, request: pb.WithdrawMarketRequest, context: Any
     ) -> pb.WithdrawMarketResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.withdraw_market(
@@ -88,7 +120,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def SubmitSettlementRequest(  # noqa: N802
         self, request: pb.SubmitSettlementRequestRequest, context: Any
     ) -> pb.SubmitSettlementRequestResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         side = wire.side_in(request.side, "side")
         position = position_side = None
         if request.HasField("market_position"):
@@ -112,7 +144,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def WithdrawSettlementRequest(  # noqa: N802
         self, request: pb.WithdrawSettlementRequestRequest, context: Any
     ) -> pb.WithdrawSettlementRequestResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.withdraw_request(
@@ -127,7 +159,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def SubmitLimitOrder(  # noqa: N802
         self, request: pb.SubmitLimitOrderRequest, context: Any
     ) -> pb.SubmitLimitOrderResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         side = wire.order_side_in(request.side)
         decision = await self._registry.execute(
             request.auction_id,
@@ -148,7 +180,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def ReplaceLimitOrder(  # noqa: N802
         self, request: pb.ReplaceLimitOrderRequest, context: Any
     ) -> pb.ReplaceLimitOrderResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.replace_limit_order(
@@ -165,7 +197,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def CancelLimitOrder(  # noqa: N802
         self, request: pb.CancelLimitOrderRequest, context: Any
     ) -> pb.CancelLimitOrderResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.cancel_limit_order(
@@ -180,7 +212,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def DeclineCustomerRequest(  # noqa: N802
         self, request: pb.DeclineCustomerRequestRequest, context: Any
     ) -> pb.DeclineCustomerRequestResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.decline_customer_request(
@@ -200,21 +232,49 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def SubmitOrders(  # noqa: N802
         self, request_iterator: AsyncIterator[pb.SubmitOrdersRequest], context: Any
     ) -> pb.SubmitOrdersResponse:
-        """Bulk limit orders: each is decided and queued for the journal as it arrives; one
-        answer once every accepted order is durable. A refused order does not stop the rest.
+        """Bulk limit orders, all or nothing as a stream: nothing is applied until the whole
+        stream has arrived (half-closed within :data:`BULK_STREAM_SECONDS`, at most
+        :data:`MAX_BULK_ORDERS` orders, every message decodable); a stream that fails, is
+        cancelled or times out before that leaves no order behind. Then every order is
+        decided in one synchronous step, in order (a refused order does not stop the rest;
+        the answer names each by index), and the answer goes out once every accepted order
+        is durable.
         """
         dealer = _dealer()
+        requests: list[pb.SubmitOrdersRequest] = []
+        try:
+            async with asyncio.timeout(BULK_STREAM_SECONDS):
+                async for request in request_iterator:
+                    if len(requests) >= MAX_BULK_ORDERS:
+                        raise LimitExceeded(
+                            f"a SubmitOrders stream carries at most {MAX_BULK_ORDERS} orders;"
+                            " nothing was applied"
+                        )
+                    requests.append(request)
+        except TimeoutError:
+            await context.abort(  # ABORTED: the client's own deadline is DEADLINE_EXCEEDED
+                grpc.StatusCode.ABORTED,
+                f"the stream was not complete within {BULK_STREAM_SECONDS:g} s;"
+                " nothing was applied",
+            )
+        # A client that cancels ends the request stream as a half-close would; its
+        # cancellation reaches this task a moment later. Let it land before applying anything.
+        await asyncio.sleep(0)
+        if context.cancelled():  # the client went away: its stream ended, but not complete
+            raise asyncio.CancelledError
         response = pb.SubmitOrdersResponse()
-        # Commits complete in queue order and a failed commit fails every later one, so the
-        # durability of the latest accepted order implies that of all before it.
+        # No await from here to the last order: nothing can interrupt the application half
+        # way (a cancellation lands only at an await). Commits complete in queue order and a
+        # failed commit fails every later one, so the durability of the latest accepted order
+        # implies that of all before it.
         latest: Awaitable[object] | None = None
-        in_flight = 0
-        index = -1
+        repeats: list[Awaitable[object]] = []
         begin = self._registry.begin
         now = self._now
-        async for request in request_iterator:
-            index += 1
+        for index, request in enumerate(requests):
             try:
+                if dealer not in self._registry.get(request.auction_id).panel:
+                    raise hidden(request.auction_id)
                 side = wire.order_side_in(request.side)
                 decision, durable = begin(
                     request.auction_id,
@@ -232,9 +292,9 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                 response.rejections.append(
                     pb.OrderRejection(
                         index=index,
-                        client_order_id=request.client_order_id,
+                        client_order_id=request.client_order_id[:MAX_ID_ECHO],
                         code=STATUS_FOR[exc.code].name,
-                        message=exc.message,
+                        message=exc.message[:MAX_REJECTION_MESSAGE],
                     )
                 )
                 continue
@@ -245,13 +305,11 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
             if ack is None or ack.duplicate:
                 # An idempotent repeat: its original's commit may still be in flight.
                 response.duplicates += ack is not None
-                await durable
+                repeats.append(durable)
                 continue
             latest = durable
-            in_flight += 1
-            if in_flight >= BULK_WINDOW:
-                await latest
-                in_flight = 0
+        for repeat in repeats:
+            await repeat
         if latest is not None:
             await latest
         return response
@@ -259,10 +317,8 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     async def ListMySubmissions(  # noqa: N802
         self, request: pb.ListMySubmissionsRequest, context: Any
     ) -> pb.ListMySubmissionsResponse:
-        dealer = _dealer()
+        dealer = _panel_dealer(self._registry, request.auction_id)
         auction = self._registry.get(request.auction_id)
-        if dealer not in auction.panel:
-            raise NotPermitted(f"{dealer!r} is not on the panel of {auction.auction_id}")
         return wire.view_out(auction, auction.view_of(dealer))
 
     async def GetAuction(  # noqa: N802
@@ -271,7 +327,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         principal = require_role(*WATCH_ROLES)
         auction = self._registry.get(request.auction_id)
         viewer_of(principal, auction)
-        return pb.GetAuctionResponse(auction=wire.auction_out(auction))
+        return pb.GetAuctionResponse(auction=sealed_auction_out(self._registry, principal, auction))
 
     async def WatchAuction(  # noqa: N802
         self, request: pb.WatchAuctionRequest, context: Any
@@ -291,8 +347,10 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
             durable = self._registry.durable_seq(request.auction_id)
             if viewer is None:  # operators and observers see no submissions: skip reading them
                 events = self._registry.public_history(request.auction_id, after)
-            else:
+                through = durable
+            else:  # one page at a time: a slow reader holds a page, never the history
                 events = await self._registry.durable_history(request.auction_id, after)
+                through = min(durable, after + WATCH_PAGE)
             for event in events:
                 phase = wire.phase_after(event, phase)
                 after = event.seq
@@ -301,7 +359,9 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                     yield message
             if phase in (Phase.FINAL, Phase.FAILED, Phase.CANCELLED):
                 return
-            after = max(after, durable)  # everything up to ``durable`` has been through
+            after = max(after, through)  # everything up to ``through`` has been through
+            if after < self._registry.durable_seq(request.auction_id):
+                continue  # more pages are durable already
             await self._registry.wait_for_events(request.auction_id, after)
 
 

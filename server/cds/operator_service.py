@@ -22,7 +22,7 @@ from matching.cds.settlement import settlement_statement
 from matching.errors import AlreadyExists, InvalidInput, InvalidTransition, NotFound, NotPermitted
 from server.auth import require_role
 from server.cds import wire
-from server.cds.dealer_service import WATCH_ROLES, viewer_of
+from server.cds.dealer_service import WATCH_ROLES, sealed_auction_out, viewer_of
 from server.cds.registry import AuctionRegistry
 from server.config import Role
 from server.runtime import Runtime
@@ -225,7 +225,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         page = visible[start : start + size]
         nxt = str(start + size) if start + size < len(visible) else ""
         return pb.ListAuctionsResponse(
-            auctions=[wire.auction_out(a) for a in page],
+            auctions=[sealed_auction_out(self._registry, principal, a) for a in page],
             page=common_pb2.PageInfo(next_page_token=nxt),
         )
 

@@ -32,10 +32,12 @@ from server.events_log import log_durable
 from server.journal import Journal, Record
 from server.scheduler import WindowScheduler
 
-__all__ = ["STREAM_PREFIX", "AuctionRegistry"]
+__all__ = ["STREAM_PREFIX", "WATCH_PAGE", "AuctionRegistry"]
 
 #: Journal streams of CDS auctions are ``cds/<auction id>``.
 STREAM_PREFIX = "cds/"
+#: Events a watcher's history is read in (per journal read, and at most held per stream).
+WATCH_PAGE = 1000
 
 
 @dataclass
@@ -119,20 +121,32 @@ class AuctionRegistry:
         """The auction's last durable event sequence number."""
         return self._entry(auction_id).durable_seq
 
+    def public_seq(self, auction_id: str) -> int:
+        """The number of the auction's last durable public event (a phase change or a
+        publication): what a caller who may not count others' submissions is shown."""
+        entry = self._entry(auction_id)
+        for event in reversed(entry.public):
+            if event.seq <= entry.durable_seq:
+                return event.seq
+        return 0
+
     def public_history(self, auction_id: str, after: int) -> list[ev.Event]:
         """Durable events with ``seq > after`` that are nobody's submission (kept in memory)."""
         entry = self._entry(auction_id)
         return [e for e in entry.public if after < e.seq <= entry.durable_seq]
 
-    async def durable_history(self, auction_id: str, after: int) -> list[ev.Event]:
-        """Durable events with ``seq > after``, read back from the journal.
+    async def durable_history(
+        self, auction_id: str, after: int, limit: int | None = None
+    ) -> list[ev.Event]:
+        """Up to ``limit`` durable events with ``seq > after``, read back from the journal.
 
         Submissions are not kept in memory (a million resting orders would cost a million
-        event objects); their journal positions are, so a watcher's history is one range
-        read on a worker thread.
+        event objects); their journal positions are, so a page of a watcher's history is one
+        range read on a worker thread. Paged so that a watcher of a long history (or one
+        that does not read) never makes the server hold more than a page of it.
         """
         entry = self._entry(auction_id)
-        durable = entry.durable_seq
+        durable = min(entry.durable_seq, after + (limit or WATCH_PAGE))
         if after >= durable:
             return []
         seqs = entry.journal_seqs

@@ -145,14 +145,15 @@ def schedule_out(schedule: Schedule) -> pb.WindowSchedule:
     return msg
 
 
-def auction_out(auction: CdsAuction) -> pb.Auction:
-    """Public facts of an auction."""
+def auction_out(auction: CdsAuction, last_sequence: int | None = None) -> pb.Auction:
+    """Public facts of an auction; ``last_sequence`` replaces the auction's last event number
+    (for callers who may not count the sealed submissions of others)."""
     return pb.Auction(
         parameters=params_out(auction.params),
         panel=sorted(auction.panel),
         schedule=schedule_out(auction.schedule),
         phase=PHASE_OUT[auction.phase],
-        last_sequence=auction.last_seq,
+        last_sequence=auction.last_seq if last_sequence is None else last_sequence,
         dealer_names=auction.dealer_names,
         auction_set="" if auction.auction_set is None else str(auction.auction_set.get("id", "")),
     )

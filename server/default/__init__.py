@@ -18,7 +18,9 @@ __all__ = ["register"]
 
 def register(server: Any, runtime: Runtime) -> Registration:
     """Add ClearingService and DefaultAuctionService to ``server``."""
-    registry = DefaultRegistry(runtime.journal, runtime.clock.now, runtime.durability)
+    registry = DefaultRegistry(
+        runtime.journal, runtime.clock.now, runtime.durability, runtime.compute
+    )
     names = (
         clearing_service.add(server, registry, runtime),
         member_service.add(server, registry, runtime),

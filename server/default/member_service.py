@@ -18,12 +18,15 @@ from typing import Any
 from closeout.v1 import clearing_pb2 as pb
 from closeout.v1 import clearing_pb2_grpc
 from matching.default.phases import TERMINAL, Phase
-from matching.errors import InvalidInput
+from matching.errors import InvalidInput, NotFound
 from server.auth import require_role
 from server.config import Role
 from server.default import wire
 from server.default.registry import DefaultRegistry
 from server.runtime import Runtime
+
+#: Events a watcher's history is taken in.
+WATCH_PAGE = 1000
 
 MEMBER_ROLES = (Role.CLEARING_MEMBER, Role.MARKET_MAKER)
 WATCH_ROLES = (*MEMBER_ROLES, Role.OPERATOR, Role.OBSERVER)
@@ -31,6 +34,15 @@ WATCH_ROLES = (*MEMBER_ROLES, Role.OPERATOR, Role.OBSERVER)
 
 def _member() -> str:
     return require_role(*MEMBER_ROLES).participant_id
+
+
+def _eligible_member(registry: DefaultRegistry, auction_id: str) -> str:
+    """The calling member, if invited to ``auction_id``; otherwise NOT_FOUND, word for word
+    the refusal for an auction that does not exist (no telling real ids from unknown)."""
+    member = _member()
+    if member not in registry.auction(auction_id).eligible:
+        raise NotFound(f"no default auction {auction_id!r}")
+    return member
 
 
 class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
@@ -62,14 +74,14 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
     async def GetLot(  # noqa: N802
         self, request: pb.GetLotRequest, context: Any
     ) -> pb.GetLotResponse:
-        member = _member()
+        member = _eligible_member(self._registry, request.auction_id)
         auction = self._registry.auction(request.auction_id)
         return wire.view_out(auction.view_of(member), auction.lot)
 
     async def SubmitBid(  # noqa: N802
         self, request: pb.SubmitBidRequest, context: Any
     ) -> pb.SubmitBidResponse:
-        member = _member()
+        member = _eligible_member(self._registry, request.auction_id)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.submit_bid(
@@ -84,7 +96,7 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
     async def WithdrawBid(  # noqa: N802
         self, request: pb.WithdrawBidRequest, context: Any
     ) -> pb.WithdrawBidResponse:
-        member = _member()
+        member = _eligible_member(self._registry, request.auction_id)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.withdraw_bid(
@@ -96,9 +108,8 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
     async def GetMyBid(  # noqa: N802
         self, request: pb.GetMyBidRequest, context: Any
     ) -> pb.GetMyBidResponse:
-        member = _member()
+        member = _eligible_member(self._registry, request.auction_id)
         auction = self._registry.auction(request.auction_id)
-        auction.lot_for(member)  # invited members only
         bid = auction.bid_of(member)
         return pb.GetMyBidResponse(bid=None if bid is None else wire.bid_out(bid))
 
@@ -106,20 +117,21 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
         self, request: pb.WatchLotRequest, context: Any
     ) -> AsyncIterator[pb.WatchLotResponse]:
         principal = require_role(*WATCH_ROLES)
-        auction = self._registry.auction(request.auction_id)
+        self._registry.auction(request.auction_id)  # NOT_FOUND for an unknown auction
         viewer: str | None = None
         if principal.role in MEMBER_ROLES:
-            viewer = principal.participant_id
-            auction.lot_for(viewer)  # invited members only
+            viewer = _eligible_member(self._registry, request.auction_id)
         known = self._registry.durable_seq(request.auction_id)
         if request.after_sequence > known:
             raise InvalidInput("after_sequence", f"the auction has only {known} events so far")
         after = request.after_sequence
         phase = Phase.CREATED
-        for event in self._registry.durable_history(request.auction_id, 0)[:after]:
+        for event in self._registry.durable_history(request.auction_id, 0, after):
             phase = wire.phase_after(event, phase)
         while True:
-            for event in self._registry.durable_history(request.auction_id, after):
+            # One page at a time: a slow reader holds a page, never the whole history.
+            page = self._registry.durable_history(request.auction_id, after, WATCH_PAGE)
+            for event in page:
                 phase = wire.phase_after(event, phase)
                 after = event.seq
                 message = wire.watch_out(event, phase, viewer)
@@ -127,6 +139,8 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
                     yield message
             if phase in TERMINAL:
                 return
+            if len(page) == WATCH_PAGE:
+                continue
             await self._registry.wait_for_events(request.auction_id, after)
 
 

@@ -46,6 +46,7 @@ from matching.errors import (
 from matching.eventsourcing import Ack, Decision, Event
 from matching.process import steps
 from matching.process.waterfall import WaterfallConfig
+from server.compute import Compute
 from server.default import valuation
 from server.durability import Durability
 from server.events_log import log_durable
@@ -103,10 +104,12 @@ class DefaultRegistry:
         journal: Journal,
         now: Callable[[], datetime],
         durability: Durability | None = None,
+        compute: Compute | None = None,
     ) -> None:
         self._journal = journal
         self._now = now
         self._durability = durability or Durability()
+        self._compute = compute or Compute()
         self._house: _Stream[ClearingHouse, cev.Event] | None = None
         self._auctions: dict[str, _Stream[DefaultAuction, aev.Event]] = {}
         self._scheduler = WindowScheduler("default", now, self.auctions, self._scheduled)
@@ -141,10 +144,13 @@ class DefaultRegistry:
         for auction_id, entry in list(self._auctions.items()):
             yield "default", auction_id, entry.engine.phase.value, len(entry.engine.bidders())
 
-    def durable_history(self, auction_id: str, after: int) -> list[aev.Event]:
-        """An auction's durable events with ``seq > after``."""
+    def durable_history(
+        self, auction_id: str, after: int, limit: int | None = None
+    ) -> list[aev.Event]:
+        """An auction's durable events with ``seq > after`` (at most ``limit``: a page)."""
         entry = self._entry(auction_id)
-        return [e for e in entry.history[after:] if e.seq <= entry.durable_seq]
+        end = None if limit is None else after + limit
+        return [e for e in entry.history[after:end] if e.seq <= entry.durable_seq]
 
     async def wait_for_events(self, auction_id: str, after: int) -> None:
         """Return once an event of the auction with ``seq > after`` is durable."""
@@ -197,10 +203,14 @@ class DefaultRegistry:
         """
         house = self.house
         active = steps.margin_positions(house)
-        pmx = markets(active)
-        requirements, worst = valuation.margin_requirements(
-            pmx, active, steps.margin_collateral(house), scenarios
-        )
+        collateral = steps.margin_collateral(house)
+
+        def price() -> tuple[valuation.PricedMarkets, Any, Any]:
+            pmx = markets(active)
+            return pmx, *valuation.margin_requirements(pmx, active, collateral, scenarios)
+
+        # Curves and scenarios are CPU work: on the compute pool, never on the event loop.
+        pmx, requirements, worst = await self._compute.run(price)
         decision = await self._clearing(
             lambda h: h.record_margin_run(
                 run_id=run_id,

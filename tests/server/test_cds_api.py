@@ -136,10 +136,11 @@ async def test_unauthenticated_wrong_role_and_off_panel_are_refused(
             grpc.StatusCode.PERMISSION_DENIED
         )
     async with DealerClient(target(server), OUTSIDER) as outsider:
+        # Off the panel: the same NOT_FOUND as for an auction that does not exist.
         assert await code_of(outsider.submit_market("t-1", "x", bid="40", offer="41")) is (
-            grpc.StatusCode.PERMISSION_DENIED
+            grpc.StatusCode.NOT_FOUND
         )
-        assert await code_of(outsider.my_submissions("t-1")) is grpc.StatusCode.PERMISSION_DENIED
+        assert await code_of(outsider.my_submissions("t-1")) is grpc.StatusCode.NOT_FOUND
         assert await code_of(outsider.auction("nope")) is grpc.StatusCode.NOT_FOUND
 
 

@@ -157,7 +157,8 @@ async def test_refused_examples_fail_naming_the_same_entry(tmp_path: Path, path:
         await srv.stop(grace=0)
     assert online.value.where == offline.value.where
     if "ineligible" in path.name:
-        assert online.value.message == f"PERMISSION_DENIED: {offline.value.message}"
+        # Online an uninvited member is told what it would be told of an unknown auction.
+        assert online.value.message.startswith("NOT_FOUND: no default auction")
     else:  # refused as late, whether or not the scheduler closed the window first
         assert online.value.message.startswith("FAILED_PRECONDITION: the window of Dealer-D-1")
 
@@ -252,15 +253,12 @@ async def test_margin_default_conversion_award_settlement_to_the_cent(
 async def test_ineligible_members_and_wrong_roles_are_refused(server: CloseoutServer) -> None:
     await open_lot(server)
     async with MemberClient(target(server), TOKENS.members["Bank-C"]) as bank_c:
-        assert await code_of(bank_c.submit_bid(LOT, "c-1", "12000")) is (
-            grpc.StatusCode.PERMISSION_DENIED
-        )
-        assert await code_of(bank_c.lot(LOT)) is grpc.StatusCode.PERMISSION_DENIED
+        # Not invited: the same NOT_FOUND as for an auction that does not exist.
+        assert await code_of(bank_c.submit_bid(LOT, "c-1", "12000")) is (grpc.StatusCode.NOT_FOUND)
+        assert await code_of(bank_c.lot(LOT)) is grpc.StatusCode.NOT_FOUND
         assert await bank_c.invitations() == []
     async with MemberClient(target(server), TOKENS.members["Dealer-D"]) as defaulter:
-        assert await code_of(defaulter.submit_bid(LOT, "d-1", "1")) is (
-            grpc.StatusCode.PERMISSION_DENIED
-        )
+        assert await code_of(defaulter.submit_bid(LOT, "d-1", "1")) is (grpc.StatusCode.NOT_FOUND)
     async with MemberClient(target(server), WATCHER) as observer:
         assert await code_of(observer.submit_bid(LOT, "w-1", "1")) is (
             grpc.StatusCode.PERMISSION_DENIED

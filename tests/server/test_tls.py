@@ -13,8 +13,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from closeout.v1 import admin_pb2, admin_pb2_grpc
-from server.config import TlsConfig
-from tests.server.conftest import OPERATOR, make_config, running
+from server.config import ConfigError, ServerConfig, TlsConfig, hash_token, load_config
+from server.transport_policy import check_transport
+from tests.server.conftest import OPERATOR, call_unary_unary, make_config, running
 
 OPENSSL = shutil.which("openssl")
 pytestmark = pytest.mark.skipif(
@@ -79,3 +80,104 @@ async def test_mutual_tls_requires_a_client_certificate(tmp_path: Path) -> None:
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await _health(ch)
             assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+# -- transport policy ------------------------------------------------------------------------
+
+
+def _own_tokens(config: ServerConfig) -> ServerConfig:
+    """The config with tokens of its own (not the published demo ones)."""
+    return replace(
+        config,
+        participants=tuple(
+            replace(p, token_hash=hash_token(f"own-{p.id}-secret")) for p in config.participants
+        ),
+    )
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "[::]", "192.0.2.10", "example.org"])
+async def test_no_tls_off_loopback_is_refused_unless_waived(tmp_path: Path, host: str) -> None:
+    config = replace(_own_tokens(make_config(tmp_path)), listen=f"{host}:0")
+    with pytest.raises(ConfigError, match=r"server\.listen: .*no \[tls\].*allow_insecure"):
+        check_transport(config)
+    with pytest.raises(ConfigError, match="no \\[tls\\]"):
+        async with running(config):
+            pass
+    check_transport(replace(config, allow_insecure=True))  # the explicit waiver
+
+
+@pytest.mark.parametrize("tls", [False, True])
+async def test_demo_tokens_are_served_on_loopback_only(tmp_path: Path, tls: bool) -> None:
+    cert, key = _self_signed(tmp_path, "localhost")
+    config = replace(
+        make_config(tmp_path),
+        listen="0.0.0.0:0",
+        allow_insecure=True,
+        tls=TlsConfig(cert, key) if tls else None,
+    )
+    with pytest.raises(ConfigError, match="published demo tokens"):
+        check_transport(config)
+    check_transport(replace(config, listen="127.0.0.1:0"))
+    check_transport(replace(config, listen="localhost:0"))
+    check_transport(replace(config, listen="[::1]:0"))
+
+
+def test_allow_insecure_and_certificate_binding_are_read_from_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[server]\nlisten = "0.0.0.0:1"\nallow_insecure = true\n'
+        "[[participants]]\n"
+        'id = "dealer-a"\nrole = "dealer"\nclient_cert_cn = "dealer-a.example"\n'
+        f'token_hash = "{hash_token("own")}"\n'
+    )
+    config = load_config(path, env={})
+    assert config.allow_insecure
+    assert config.participants[0].client_cert_cn == "dealer-a.example"
+    path.write_text(path.read_text().replace("allow_insecure = true", 'allow_insecure = "yes"'))
+    with pytest.raises(ConfigError, match=r"server\.allow_insecure"):
+        load_config(path, env={})
+
+
+async def test_mutual_tls_binds_a_participant_to_its_certificate(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path, "localhost")
+    ca_dir = tmp_path / "clients"
+    ca_dir.mkdir()
+    a_cert, a_key = _self_signed(ca_dir, "dealer-a")
+    b_cert, b_key = _self_signed(ca_dir, "dealer-b")
+    bundle = tmp_path / "client-ca.pem"
+    bundle.write_bytes(a_cert.read_bytes() + b_cert.read_bytes())
+    base = make_config(tmp_path)
+    participants = tuple(
+        replace(p, client_cert_cn=p.id) if p.id in ("dealer-a", "dealer-b") else p
+        for p in base.participants
+    )
+    config = replace(base, participants=participants, tls=TlsConfig(cert, key, client_ca=bundle))
+    dealer_a = (("authorization", "Bearer demo-dealer-a-token"),)
+
+    def credentials(chain: Path, private: Path) -> grpc.ChannelCredentials:
+        return grpc.ssl_channel_credentials(
+            root_certificates=cert.read_bytes(),
+            private_key=private.read_bytes(),
+            certificate_chain=chain.read_bytes(),
+        )
+
+    async with running(config) as server:
+        address = f"127.0.0.1:{server.port}"
+        request = admin_pb2.GetServerInfoRequest()
+        async with grpc.aio.secure_channel(
+            address, credentials(a_cert, a_key), NAME_OVERRIDE
+        ) as ch:
+            assert await call_unary_unary(ch, b"who", dealer_a) == [b"dealer-a"]
+            # An unbound participant (the operator) may use any certificate the CA signed.
+            info = await admin_pb2_grpc.AdminServiceStub(ch).GetServerInfo(
+                request, metadata=OPERATOR
+            )
+            assert info.caller_participant_id == "ops"
+        async with grpc.aio.secure_channel(
+            address, credentials(b_cert, b_key), NAME_OVERRIDE
+        ) as ch:
+            # dealer-b's certificate with dealer-a's token: refused, and nothing runs.
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await call_unary_unary(ch, b"who", dealer_a)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert "certificate" in (refused.value.details() or "")
