@@ -156,9 +156,10 @@ def show_public(
 
 
 def show(result: dict[str, Any], notes: list[str], as_json: bool, out: Console) -> None:
-    """Print a result dict as JSON or as tables."""
+    """Print a result dict as JSON or as tables (JSON is written as is: an auction of 90,000
+    orders is tens of megabytes, too much to pass through rich's highlighter)."""
     if as_json:
-        out.print_json(json.dumps({**result, "notes": notes}))
+        out.file.write(json.dumps({**result, "notes": notes}, indent=2) + "\n")
         return
     render_cds_result(result, out)
     for note in notes:
