@@ -16,7 +16,15 @@ from clients.default_online import MARGIN_RUN, load_state, load_tokens
 from clients.default_scenario import load_default_scenario
 from clients.default_sdk import ClearingClient, MemberClient, market_to_proto
 from tests.console.conftest import DEFAULTS, ROOT, Stack, screenshot, start_stack
-from tests.console.test_browser import confirm_click, run, sign_in, table, text_of, wait_text
+from tests.console.test_browser import (
+    confirm_click,
+    run,
+    sign_in,
+    table,
+    text_of,
+    wait,
+    wait_text,
+)
 
 TOKENS = load_tokens(ROOT / "examples" / "server" / "default-tokens.toml")
 OPS = TOKENS.operator_token
@@ -52,6 +60,8 @@ def test_a_default_from_margin_call_to_loss_waterfall(
     run(bid(stack.server, "MM-1", "12200.00"))
     run(bid(stack.server, "Bank-A", "12050"))
     sign_in(browser, stack, OPS)
+    # the sign-in form posts and redirects; leaving before it lands would load /default unsigned
+    wait(browser).until(lambda d: "/login" not in d.current_url)
     browser.get(stack.url("/default"))
     short = [row for row in table(browser, "#margin-run") if row[3] != "0.00"]
     assert [row[0] for row in short] == ["Dealer-D"]
