@@ -33,7 +33,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import grpc
@@ -414,16 +414,7 @@ def build_app(config: ConsoleConfig) -> Starlette:
     async def cds_events(request: Request, session: ConsoleSession) -> Response:
         auction_id = request.path_params["auction_id"]
         after = _int(request.query_params.get("after"))
-
-        async def events() -> AsyncIterator[dict[str, str]]:
-            try:
-                async for event in session.cds.watch(auction_id, after):
-                    yield {"event": "update", "data": event.type}
-            except grpc.aio.AioRpcError:
-                yield {"event": "update", "data": "stream ended"}
-            await _idle_until_disconnected(request)
-
-        return EventSourceResponse(events(), ping=15)
+        return _relay_updates(request, session.cds.watch(auction_id, after))
 
     def cds_action(
         run: Callable[[ConsoleSession, str, FormData], Awaitable[str]],
@@ -511,16 +502,7 @@ def build_app(config: ConsoleConfig) -> Starlette:
     async def default_events(request: Request, session: ConsoleSession) -> Response:
         auction_id = request.path_params["auction_id"]
         after = _int(request.query_params.get("after"))
-
-        async def events() -> AsyncIterator[dict[str, str]]:
-            try:
-                async for event in session.clearing.watch(auction_id, after):
-                    yield {"event": "update", "data": event.type}
-            except grpc.aio.AioRpcError:
-                yield {"event": "update", "data": "stream ended"}
-            await _idle_until_disconnected(request)
-
-        return EventSourceResponse(events(), ping=15)
+        return _relay_updates(request, session.clearing.watch(auction_id, after))
 
     def default_action(
         run: Callable[[ConsoleSession, str, FormData], Awaitable[str]],
@@ -791,3 +773,25 @@ async def _idle_until_disconnected(request: Request) -> None:
     """Keep an event stream open (pings only) after its auction ended, so the browser does
     not reconnect in a loop; sse-starlette cancels it when the browser goes away."""
     await asyncio.Event().wait()
+
+
+class _Update(Protocol):
+    """What a page needs of a watched event: its type, to know that something changed."""
+
+    type: str
+
+
+def _relay_updates(request: Request, watch: AsyncIterator[_Update]) -> Response:
+    """Server-sent events for one watch stream (CDS auction or default lot): one "update"
+    per event, never its content (the page re-reads what it may show); "stream ended" when
+    the server ends the watch, then pings until the browser leaves."""
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        try:
+            async for event in watch:
+                yield {"event": "update", "data": event.type}
+        except grpc.aio.AioRpcError:
+            yield {"event": "update", "data": "stream ended"}
+        await _idle_until_disconnected(request)
+
+    return EventSourceResponse(events(), ping=15)
