@@ -227,22 +227,7 @@ def margin(
 
     response = call_server(call)
     run = response.run
-    out.print(
-        _table(
-            f"Margin run {run.run_id} ({run.valuation_date}, curve {run.curve_id})",
-            ["member", "requirement", "collateral", "shortfall", "worst scenario"],
-            [
-                [
-                    r.member_id,
-                    money(r.requirement),
-                    money(r.collateral),
-                    money(r.shortfall),
-                    r.worst_scenario,
-                ]
-                for r in run.rows
-            ],
-        )
-    )
+    _print_margin_run(run)
     print_ack(response.ack, f"margin run {run.run_id}")
 
 
@@ -609,22 +594,7 @@ def margin_run(
             return await ops.margin_run(run_id)
 
     run = call_server(call)
-    out.print(
-        _table(
-            f"Margin run {run.run_id} ({run.valuation_date}, curve {run.curve_id})",
-            ["member", "requirement", "collateral", "shortfall", "worst scenario"],
-            [
-                [
-                    r.member_id,
-                    money(r.requirement),
-                    money(r.collateral),
-                    money(r.shortfall),
-                    r.worst_scenario,
-                ]
-                for r in run.rows
-            ],
-        )
-    )
+    _print_margin_run(run)
 
 
 @networked
@@ -970,3 +940,23 @@ def register(app: typer.Typer) -> None:
         ("watch", watch),
     ):
         app.command(name)(command)
+
+
+def _print_margin_run(run: pb.MarginRun) -> None:
+    """A margin run as a table: each member's requirement, collateral and shortfall."""
+    out.print(
+        _table(
+            f"Margin run {run.run_id} ({run.valuation_date}, curve {run.curve_id})",
+            ["member", "requirement", "collateral", "shortfall", "worst scenario"],
+            [
+                [
+                    r.member_id,
+                    money(r.requirement),
+                    money(r.collateral),
+                    money(r.shortfall),
+                    r.worst_scenario,
+                ]
+                for r in run.rows
+            ],
+        )
+    )
