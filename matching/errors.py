@@ -42,6 +42,10 @@ class DomainError(Exception):
         self.message = message
         self.violations = violations
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Picklable whatever a subclass's __init__ takes (errors cross process boundaries).
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
+
 
 class InvalidInput(DomainError):
     """Raised for input that breaks a rule on its own (off grid, negative, spread too wide).
@@ -91,3 +95,13 @@ class LimitExceeded(DomainError):
     """Raised when a configured limit (orders per dealer, message size) would be passed."""
 
     code = ErrorCode.RESOURCE_EXHAUSTED
+
+
+def _rebuilt(
+    cls: type[DomainError], args: tuple[object, ...], state: dict[str, object]
+) -> DomainError:
+    """An unpickled DomainError: the same class, arguments and fields."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error

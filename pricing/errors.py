@@ -17,3 +17,7 @@ class PricingInputError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Picklable (pricing runs in worker processes and its errors come back).
+        return (type(self), (self.field, self.message))

@@ -37,6 +37,7 @@ from grpc_reflection.v1alpha import reflection
 from server import admin_service, cds, default, pricing_service
 from server.auth import Authenticator
 from server.clock import Clock, SystemClock
+from server.compute import Compute
 from server.config import ConfigError, ServerConfig, parse_listen
 from server.events_log import configure_logging
 from server.interceptors import GuardInterceptor
@@ -97,8 +98,10 @@ class CloseoutServer:
         clock: Clock | None = None,
         services: Sequence[ServiceModule] = SERVICE_MODULES,
         logger: logging.Logger | None = None,
+        compute: Compute | None = None,
     ) -> None:
         self.config = config
+        self._compute = compute  # None: the default worker-process pool
         self._clock = clock or SystemClock()
         self._services = tuple(services)
         self._log = logger or _log
@@ -162,6 +165,7 @@ class CloseoutServer:
                 clock=self._clock,
                 logger=self._log,
                 version=_version(),
+                compute=self._compute or Compute(),
             )
             interceptor = GuardInterceptor(
                 Authenticator(self.config.participants),

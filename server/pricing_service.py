@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
+from google.protobuf.message import Message
 
 from closeout.v1 import pricing_pb2 as pb
 from closeout.v1 import pricing_pb2_grpc
@@ -152,86 +153,131 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
     def __init__(self, compute: Compute | None = None) -> None:
         self._compute = compute or Compute()
 
-    async def _run(self, context: Any, work: Callable[[], T]) -> T:
+    async def _answer(self, context: Any, method: str, request: Message) -> bytes:
         try:
-            # Pricing a big batch takes a while: on the bounded compute pool (limits per
-            # role), never on the event loop.
-            return await self._compute.run(work)
+            # Pricing a big batch takes a while: in the bounded pool of worker processes
+            # (limits per role), never on the event loop. The worker gets the request's
+            # bytes and gives back the answer's: converting 20,000 swaps between protobuf and
+            # plain data is Python work too, and must not hold the loop either.
+            raw: bytes = await self._compute.run(job, method, request.SerializeToString())
+            return raw
         except PricingInputError as exc:
             await abort(context, InvalidInput(exc.field, exc.message))
+            raise  # pragma: no cover - abort raises
 
     async def BuildCurve(  # noqa: N802 -- the RPC's name, fixed by the proto
         self, request: pb.BuildCurveRequest, context: Any
     ) -> pb.BuildCurveResponse:
-        def work() -> dict[str, Any]:
-            market = parse_market(market_in(request.market))
-            days = [parse_date(d, f"dates[{i}]").toordinal() for i, d in enumerate(request.dates)]
-            return curve_report(market, days)
-
-        out = await self._run(context, work)
-        return pb.BuildCurveResponse(
-            market_id=out["market_id"],
-            projection=_built(out["projection"]),
-            discount=_built(out["discount"]),
-        )
+        return pb.BuildCurveResponse.FromString(await self._answer(context, "BuildCurve", request))
 
     async def PriceSwaps(  # noqa: N802 -- the RPC's name, fixed by the proto
         self, request: pb.PriceSwapsRequest, context: Any
     ) -> pb.PriceSwapsResponse:
-        data = {**market_in(request.market), "swaps": [_swap(s) for s in request.swaps]}
-        out = await self._run(context, lambda: price_request(parse_request(data)))
-        return pb.PriceSwapsResponse(
-            market_id=out["curve_id"], swaps=[_valuation(r) for r in out["swaps"]]
-        )
+        return pb.PriceSwapsResponse.FromString(await self._answer(context, "PriceSwaps", request))
 
     async def ConvertPosition(  # noqa: N802 -- the RPC's name, fixed by the proto
         self, request: pb.ConvertPositionRequest, context: Any
     ) -> pb.ConvertPositionResponse:
-        data: dict[str, Any] = {
-            **market_in(request.market),
-            "swaps": [_swap(s) for s in request.swaps],
-        }
-        if request.rcv_convention in _RCV:
-            data["rcv_convention"] = _RCV[request.rcv_convention]
-        if request.standard_tenors:
-            data["standard_tenors"] = list(request.standard_tenors)
-        out = await self._run(context, lambda: convert_request(parse_request(data, convert=True)))
-        return pb.ConvertPositionResponse(
-            market_id=out["curve_id"],
-            conversions=[
-                pb.Conversion(
-                    defaulted=_valuation(r),
-                    standard=_valuation({**r, "standard_pv01": ""}, "standard_"),
-                    standard_tenor=r["standard"],
-                    standard_maturity=r["standard_maturity"],
-                    standard_fixed_rate=r["standard_fixed_rate"],
-                    rcv=r["rcv"],
-                    implied_bid=r["implied_bid"],
-                    residual_dv01=r["residual_dv01"],
-                    hedge_notional=r["hedge_notional"],
-                    hedge_side=(
-                        pb.SWAP_SIDE_PAYER if r["hedge_side"] == "payer" else pb.SWAP_SIDE_RECEIVER
-                    ),
-                )
-                for r in out["swaps"]
-            ],
+        return pb.ConvertPositionResponse.FromString(
+            await self._answer(context, "ConvertPosition", request)
         )
 
     async def ComputePerformanceBond(  # noqa: N802 -- the RPC's name, fixed by the proto
         self, request: pb.ComputePerformanceBondRequest, context: Any
     ) -> pb.ComputePerformanceBondResponse:
-        data: dict[str, Any] = {
-            **market_in(request.market),
-            "swaps": [_swap(s, with_member=True) for s in request.swaps],
-            "collateral": dict(request.collateral),
-        }
-        if request.scenarios:
-            data["scenarios"] = [scenario_in(s) for s in request.scenarios]
-        out = await self._run(context, lambda: margin_request(parse_margin_request(data)))
-        return pb.ComputePerformanceBondResponse(
-            market_id=out["curve_id"],
-            members=[pb.MemberRequirement(**m) for m in out["members"]],
+        return pb.ComputePerformanceBondResponse.FromString(
+            await self._answer(context, "ComputePerformanceBond", request)
         )
+
+
+# --- the work, run in a worker process (module-level; bytes in, bytes out) -----------------
+
+
+def build_curve(request: pb.BuildCurveRequest) -> pb.BuildCurveResponse:
+    """BuildCurve's work."""
+    market = parse_market(market_in(request.market))
+    days = [parse_date(d, f"dates[{i}]").toordinal() for i, d in enumerate(request.dates)]
+    out = curve_report(market, days)
+    return pb.BuildCurveResponse(
+        market_id=out["market_id"],
+        projection=_built(out["projection"]),
+        discount=_built(out["discount"]),
+    )
+
+
+def price_swaps(request: pb.PriceSwapsRequest) -> pb.PriceSwapsResponse:
+    """PriceSwaps' work."""
+    data = {**market_in(request.market), "swaps": [_swap(s) for s in request.swaps]}
+    out = price_request(parse_request(data))
+    return pb.PriceSwapsResponse(
+        market_id=out["curve_id"], swaps=[_valuation(r) for r in out["swaps"]]
+    )
+
+
+def convert_position(request: pb.ConvertPositionRequest) -> pb.ConvertPositionResponse:
+    """ConvertPosition's work."""
+    data: dict[str, Any] = {
+        **market_in(request.market),
+        "swaps": [_swap(s) for s in request.swaps],
+    }
+    if request.rcv_convention in _RCV:
+        data["rcv_convention"] = _RCV[request.rcv_convention]
+    if request.standard_tenors:
+        data["standard_tenors"] = list(request.standard_tenors)
+    out = convert_request(parse_request(data, convert=True))
+    return pb.ConvertPositionResponse(
+        market_id=out["curve_id"],
+        conversions=[
+            pb.Conversion(
+                defaulted=_valuation(r),
+                standard=_valuation({**r, "standard_pv01": ""}, "standard_"),
+                standard_tenor=r["standard"],
+                standard_maturity=r["standard_maturity"],
+                standard_fixed_rate=r["standard_fixed_rate"],
+                rcv=r["rcv"],
+                implied_bid=r["implied_bid"],
+                residual_dv01=r["residual_dv01"],
+                hedge_notional=r["hedge_notional"],
+                hedge_side=(
+                    pb.SWAP_SIDE_PAYER if r["hedge_side"] == "payer" else pb.SWAP_SIDE_RECEIVER
+                ),
+            )
+            for r in out["swaps"]
+        ],
+    )
+
+
+def performance_bond(
+    request: pb.ComputePerformanceBondRequest,
+) -> pb.ComputePerformanceBondResponse:
+    """ComputePerformanceBond's work."""
+    data: dict[str, Any] = {
+        **market_in(request.market),
+        "swaps": [_swap(s, with_member=True) for s in request.swaps],
+        "collateral": dict(request.collateral),
+    }
+    if request.scenarios:
+        data["scenarios"] = [scenario_in(s) for s in request.scenarios]
+    out = margin_request(parse_margin_request(data))
+    return pb.ComputePerformanceBondResponse(
+        market_id=out["curve_id"],
+        members=[pb.MemberRequirement(**m) for m in out["members"]],
+    )
+
+
+_WORK: dict[str, tuple[type[Message], Callable[[Any], Message]]] = {
+    "BuildCurve": (pb.BuildCurveRequest, build_curve),
+    "PriceSwaps": (pb.PriceSwapsRequest, price_swaps),
+    "ConvertPosition": (pb.ConvertPositionRequest, convert_position),
+    "ComputePerformanceBond": (pb.ComputePerformanceBondRequest, performance_bond),
+}
+
+
+def job(method: str, raw: bytes) -> bytes:
+    """The worker's entry point: the serialized request of ``method`` -> the serialized
+    answer (errors propagate: they pickle)."""
+    request_type, work = _WORK[method]
+    return work(request_type.FromString(raw)).SerializeToString()
 
 
 def scenario_in(msg: pb.CurveScenario) -> dict[str, Any]:

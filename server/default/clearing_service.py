@@ -14,7 +14,6 @@ the recorded disclosure, and never acknowledge before the registry says it is du
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from closeout.v1 import clearing_pb2 as pb
@@ -66,11 +65,12 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
             positions_booked=len(positions),
         )
 
-    def _markets(self, request: Any) -> Callable[[Sequence[Any]], valuation.PricedMarkets]:
-        """The request's ``market``/``markets``, built for the positions concerned."""
+    def _markets(self, request: Any) -> valuation.Markets:
+        """The request's ``market``/``markets`` as plain data (built, for the positions
+        concerned, where the pricing runs)."""
         market = wire.market_in(request.market) if request.HasField("market") else None
         markets = wire.markets_in(request.markets) if request.HasField("markets") else None
-        return lambda positions: valuation.markets_for(market, markets, positions)
+        return market, markets
 
     async def RunMargin(  # noqa: N802
         self, request: pb.RunMarginRequest, context: Any

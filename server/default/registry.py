@@ -207,30 +207,27 @@ class DefaultRegistry:
         self,
         *,
         run_id: str,
-        markets: Callable[[Sequence[Any]], valuation.PricedMarkets],
+        markets: valuation.Markets,
         scenarios: Sequence[Any],
         by: str,
     ) -> MarginResult:
         """Price every active member's requirement and record the run.
 
-        ``markets`` builds the request's markets for the positions concerned.
+        ``markets`` is the request's (market, markets) data, built for the positions concerned.
         """
         house = self.house
         active = steps.margin_positions(house)
         collateral = steps.margin_collateral(house)
-
-        def price() -> tuple[valuation.PricedMarkets, Any, Any]:
-            pmx = markets(active)
-            return pmx, *valuation.margin_requirements(pmx, active, collateral, scenarios)
-
-        # Curves and scenarios are CPU work: on the compute pool, never on the event loop.
-        pmx, requirements, worst = await self._compute.run(price)
+        # Curves and scenarios are CPU work: in a worker process, never on the event loop.
+        valuation_day, curve_id, requirements, worst = await self._compute.run(
+            valuation.margin_job, markets, active, collateral, scenarios
+        )
         decision = await self._clearing(
             lambda h: h.record_margin_run(
                 run_id=run_id,
                 requirements=requirements,
-                valuation_date=pmx.valuation_day,
-                curve_id=pmx.curve_id,
+                valuation_date=valuation_day,
+                curve_id=curve_id,
                 by=by,
                 now=self._now(),
                 worst=worst,
@@ -243,16 +240,18 @@ class DefaultRegistry:
         *,
         member: str,
         reason: str | None,
-        markets: Callable[[Sequence[Any]], valuation.PricedMarkets] | None,
+        markets: valuation.Markets | None,
         by: str,
     ) -> Ack | None:
-        """Declare a member in default; with markets its positions are listed with NPVs."""
+        """Declare a member in default; with markets its positions are listed with NPVs
+        (priced in a worker process from a snapshot of its positions)."""
         house = self.house
         house.member(member)
         values = None
         if markets is not None:
             held = house.open_positions(member)
-            values = valuation.position_npvs(markets(held), held)
+            values = await self._compute.run(valuation.npv_job, markets, held)
+            _unchanged(held, self.house.open_positions(member), member)
         decision = await self._clearing(
             lambda h: h.declare_default(
                 member=member, by=by, now=self._now(), reason=reason, values=values
@@ -264,7 +263,7 @@ class DefaultRegistry:
         self,
         *,
         member: str,
-        markets: Callable[[Sequence[Any]], valuation.PricedMarkets],
+        markets: valuation.Markets,
         rcv_convention: str,
         standard_tenors: Sequence[str],
         grouping: str,
@@ -275,11 +274,21 @@ class DefaultRegistry:
         by: str,
     ) -> tuple[Ack | None, list[str]]:
         """Convert the defaulter's positions into lots (``matching.process.steps``), all or
-        nothing."""
+        nothing. The pricing runs in a worker process on a snapshot of the positions; the
+        decision is taken on the loop afterwards, against the house as it is then."""
         house = self.house
         held = steps.positions_to_convert(house, member, position_ids)
-        pmx = markets(held)
-        converted = valuation.conversions(pmx, held, rcv_convention, standard_tenors, settled_flows)
+        valuation_day, converted, pricing, hedged = await self._compute.run(
+            valuation.conversion_job,
+            markets,
+            held,
+            rcv_convention,
+            standard_tenors,
+            settled_flows,
+            hedge,
+        )
+        house = self.house
+        _unchanged(held, steps.positions_to_convert(house, member, position_ids), member)
         limit = to_cents(max_lot_dv01, "max_lot_dv01") if max_lot_dv01 else None
         groups = steps.group_into_lots(
             held,
@@ -293,11 +302,11 @@ class DefaultRegistry:
             member=member,
             conversions=converted,
             groups=groups,
-            pricing=lambda market: valuation.lot_pricing(pmx, market),
-            valuation_time=pmx.valuation_day,
+            pricing=pricing.__getitem__,
+            valuation_time=valuation_day,
             rcv_convention=valuation.rcv_name(rcv_convention),
             settled_flows=valuation.settled_flows_name(settled_flows),
-            hedges=valuation.hedges(pmx, converted) if hedge else None,
+            hedges=hedged,
             by=by,
             now=self._now(),
         )
@@ -568,6 +577,14 @@ class DefaultRegistry:
 
         written.add_done_callback(durable)
         return asyncio.shield(written)
+
+
+def _unchanged(before: Sequence[Any], after: Sequence[Any], member: str) -> None:
+    """Refuse (nothing changed) if ``member``'s positions changed while they were priced."""
+    if [p.position_id for p in before] != [p.position_id for p in after]:
+        raise InvalidTransition(
+            f"the positions of {member!r} changed while they were priced; retry"
+        )
 
 
 def owner_of(event: Event) -> str | None:

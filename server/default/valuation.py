@@ -8,9 +8,9 @@ request field (``market.curve.quotes[3]``). Every position is priced off the mar
 own currency and index (:class:`pricing.clearing.PricedMarkets`); one ``market`` alone is
 the market of the positions concerned, which must then share one currency and index.
 
-Pure and synchronous (pricing is fast for these sizes). It must never decide a clearing or
-auction rule (the engines do), never compute a price itself, never journal and never read
-a clock.
+Pure and synchronous; the server runs the ``*_job`` functions in worker processes. It must
+never decide a clearing or auction rule (the engines do), never compute a price itself,
+never journal and never read a clock.
 """
 
 from __future__ import annotations
@@ -30,13 +30,17 @@ from pricing.errors import PricingInputError
 from pricing.margin import Scenario as MarginScenario
 
 __all__ = [
+    "Markets",
     "PricedMarkets",
+    "conversion_job",
     "conversions",
     "hedges",
     "lot_pricing",
+    "margin_job",
     "margin_requirements",
     "margin_scenarios",
     "markets_for",
+    "npv_job",
     "position_npvs",
     "rcv_name",
     "reserve_at_bp",
@@ -162,3 +166,50 @@ def reserve_at_bp(lot: Lot, reserve_bp: str, field: str = "reserve_bp") -> str:
     """The reserve b* - reserve_bp x |DV01| in cents, rounded half-even (decimal string)."""
     cents = _guard("", lambda: clearing.reserve_at_bp(lot.implied_bid, lot.dv01, reserve_bp, field))
     return cents_text(cents)
+
+
+# -- jobs for the compute pool ---------------------------------------------------------------
+# Module-level functions of plain, picklable arguments (the request's market data and a
+# snapshot of the positions concerned), so that the server runs them in a worker process
+# (``server/compute.py``): the pricing of a margin run, a default or a conversion never holds
+# the event loop. Each builds the markets itself, from the request's data.
+
+Markets = tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]
+
+
+def margin_job(
+    markets: Markets,
+    positions: Sequence[Position],
+    collateral: Mapping[str, int],
+    scenarios: Sequence[MarginScenario],
+) -> tuple[str, str, dict[str, str], dict[str, str]]:
+    """A margin run's pricing: (valuation day, curve id, requirements, worst scenarios)."""
+    pmx = markets_for(*markets, positions)
+    requirements, worst = margin_requirements(pmx, positions, collateral, scenarios)
+    return pmx.valuation_day, pmx.curve_id, requirements, worst
+
+
+def npv_job(markets: Markets, positions: Sequence[Position]) -> dict[str, str]:
+    """A default's pricing: each position's NPV to its holder."""
+    return position_npvs(markets_for(*markets, positions), positions)
+
+
+def conversion_job(
+    markets: Markets,
+    positions: Sequence[Position],
+    rcv_convention: str,
+    standard_tenors: Sequence[str],
+    settled_flows: str,
+    hedge: bool,
+) -> tuple[
+    str,
+    dict[str, ConvertedPosition],
+    dict[tuple[str, str], LotPricing],
+    dict[str, SwapTerms] | None,
+]:
+    """A conversion's pricing: (valuation day, conversions by position id, each market's lot
+    pricing, hedges when wanted)."""
+    pmx = markets_for(*markets, positions)
+    converted = conversions(pmx, positions, rcv_convention, standard_tenors, settled_flows)
+    pricing = {p.terms.market: lot_pricing(pmx, p.terms.market) for p in positions}
+    return pmx.valuation_day, converted, pricing, hedges(pmx, converted) if hedge else None
