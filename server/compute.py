@@ -27,7 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -108,8 +112,8 @@ class Compute:
                 self._executor = concurrent.futures.ProcessPoolExecutor(
                     max_workers=self._workers,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=self._initializer,
-                    initargs=self._initargs,
+                    initializer=_worker_start,
+                    initargs=(os.getpid(), self._initializer, self._initargs),
                 )
             else:
                 self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -125,3 +129,21 @@ class Compute:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+
+
+def _worker_start(
+    server_pid: int, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
+) -> None:
+    """Every worker process, first: die with the server. A server killed outright (SIGKILL,
+    OOM) must not leave workers behind holding its pipes and CPU: on Linux the kernel sends
+    the worker SIGKILL when its parent dies (``PR_SET_PDEATHSIG``)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != server_pid:  # the server died before the line above took effect
+        os._exit(1)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+_PR_SET_PDEATHSIG = 1

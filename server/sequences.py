@@ -25,6 +25,8 @@ from bisect import bisect_right
 
 __all__ = ["AUCTION_NUMBERS", "Numbering", "ViewNumbers"]
 
+_EMPTY: array[int] = array("q")
+
 
 class ViewNumbers:
     """One auction's events, numbered per viewer (None: operators and observers, who see the
@@ -47,6 +49,14 @@ class ViewNumbers:
             self._public.append(seq)
         else:
             self._own.setdefault(owner, array("q")).append(seq)
+
+    def public_seqs(self) -> array[int]:
+        """The auction numbers of the public events, in order (do not modify)."""
+        return self._public
+
+    def own_seqs(self, owner: str) -> array[int]:
+        """The auction numbers of ``owner``'s private events, in order (do not modify)."""
+        return self._own.get(owner, _EMPTY)
 
     def position(self, viewer: str | None, seq: int) -> int:
         """How many of the events ``viewer`` may see have an auction number <= ``seq``: the

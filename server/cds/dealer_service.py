@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
+from contextlib import nullcontext
 from typing import Any
 
 import grpc
@@ -375,20 +376,29 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         for event in self._registry.public_history(request.auction_id, 0):
             if event.seq <= after:  # only these change the phase
                 phase = wire.phase_after(event, phase)
+        buffers = self._registry.watch_buffers
         while True:
             durable = self._registry.durable_seq(request.auction_id)
-            if viewer is None:  # operators and observers see no submissions: skip reading them
-                events = self._registry.public_history(request.auction_id, after)
-                through = durable
-            else:  # one page at a time: a slow reader holds a page, never the history
-                events = await self._registry.durable_history(request.auction_id, after)
-                through = min(durable, after + WATCH_PAGE)
-            for event in events:
-                phase = wire.phase_after(event, phase)
-                after = event.seq
-                message = wire.watch_out(event, phase, viewer, auction, numbering.out(event.seq))
-                if message is not None:
-                    yield message
+            # One page at a time, within the participant's share of the watch buffer: a slow
+            # or non-reading client holds its page (gRPC waits for the client to read), never
+            # the history, and never more than the participant's cap over all its streams.
+            page = nullcontext(WATCH_PAGE) if viewer is None else buffers.page(viewer, WATCH_PAGE)
+            with page as size:
+                if viewer is None:  # operators and observers see public events (in memory)
+                    events = self._registry.public_history(request.auction_id, after)
+                    through = durable
+                else:  # the dealer's own events only, read back from the journal
+                    events, through = await self._registry.visible_history(
+                        request.auction_id, viewer, after, size
+                    )
+                for event in events:
+                    phase = wire.phase_after(event, phase)
+                    after = event.seq
+                    message = wire.watch_out(
+                        event, phase, viewer, auction, numbering.out(event.seq)
+                    )
+                    if message is not None:
+                        yield message
             if phase in (Phase.FINAL, Phase.FAILED, Phase.CANCELLED):
                 return
             after = max(after, through)  # everything up to ``through`` has been through

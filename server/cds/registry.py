@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import heapq
 from array import array
-from collections.abc import Awaitable, Callable, Generator, Iterator
+from bisect import bisect_right
+from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,6 +34,7 @@ from server.events_log import log_durable
 from server.journal import Journal, Record
 from server.scheduler import WindowScheduler
 from server.sequences import ViewNumbers
+from server.watch_buffer import WatchBuffers
 
 __all__ = ["STREAM_PREFIX", "WATCH_PAGE", "AuctionRegistry", "owner_of"]
 
@@ -91,6 +94,8 @@ class AuctionRegistry:
         self._pending_ticket = 0
         self._auctions: dict[str, _Entry] = {}
         self._scheduler = WindowScheduler("cds", now, self.auctions, self.execute)
+        #: The per-participant cap on watch history held for sending (``WatchAuction``).
+        self.watch_buffers = WatchBuffers()
         # Commands applied since the last flush to the journal (one append per loop turn).
         self._pending: list[tuple[str, list[dict[str, Any]]]] = []
         self._pending_marks: list[tuple[_Entry, int]] = []  # (auction, number of events)
@@ -161,6 +166,43 @@ class AuctionRegistry:
             seqs[durable - 1],
         )
         return [ev.event_from_dict(r.payload) for r in records]
+
+    async def visible_history(
+        self, auction_id: str, viewer: str, after: int, limit: int = WATCH_PAGE
+    ) -> tuple[list[ev.Event], int]:
+        """What dealer ``viewer`` may see after ``after``: up to ``limit`` of its own durable
+        events (read back from the journal, and only those) merged with the public events
+        among them (from memory), and the auction number ``through`` which that covers.
+
+        A dealer with no submissions reads nothing from the journal at all; a dealer's watch
+        never reads, decodes or holds another dealer's submissions.
+        """
+        entry = self._entry(auction_id)
+        durable = entry.durable_seq
+        if after >= durable:
+            return [], after
+        own = entry.numbers.own_seqs(viewer)
+        first = bisect_right(own, after)
+        end = bisect_right(own, durable)
+        page = own[first : min(end, first + limit)]
+        through = durable if first + limit >= end else page[-1]
+        mine: list[ev.Event] = []
+        if page:
+            runs = _runs(page)
+            seqs = entry.journal_seqs
+            stream = STREAM_PREFIX + auction_id
+            ranges = [(seqs[a - 1], seqs[b - 1]) for a, b in runs]
+            records = await asyncio.to_thread(self._read_ranges, stream, ranges)
+            mine = [ev.event_from_dict(r.payload) for r in records]
+        public_seqs = entry.numbers.public_seqs()
+        public = entry.public[bisect_right(public_seqs, after) : bisect_right(public_seqs, through)]
+        return list(heapq.merge(mine, public, key=lambda e: e.seq)), through
+
+    def _read_ranges(self, stream: str, ranges: list[tuple[int, int]]) -> list[Record]:
+        out: list[Record] = []
+        for first, last in ranges:
+            out.extend(self._journal.read_stream(stream, first, last))
+        return out
 
     async def wait_for_events(self, auction_id: str, after: int) -> None:
         """Return once an event with ``seq > after`` is durable."""
@@ -324,6 +366,19 @@ class AuctionRegistry:
             future.set_result(None)
 
         written.add_done_callback(durable)
+
+
+def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
+    """Consecutive auction numbers as (first, last) runs: one journal range read each."""
+    runs: list[tuple[int, int]] = []
+    start = prev = seqs[0]
+    for seq in seqs[1:]:
+        if seq != prev + 1:
+            runs.append((start, prev))
+            start = seq
+        prev = seq
+    runs.append((start, prev))
+    return runs
 
 
 def owner_of(event: ev.Event) -> str | None:

@@ -15,7 +15,7 @@ import asyncio
 import importlib
 import multiprocessing
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -162,6 +162,7 @@ async def test_commands_go_on_while_a_default_or_a_conversion_is_priced(
         async with ClearingClient(dflt.target(server), dflt.OPS) as ops:
             await load_state(ops, dflt.BASIC)
             await ops.run_margin(MARGIN_RUN, dflt.MARKET)
+            heavy: Awaitable[Any]
             if step == "convert":
                 gate.release.set()
                 await ops.declare_default("Dealer-D", market=dflt.MARKET)
