@@ -92,10 +92,10 @@ class LoadResult:
 
     def timeline(self, bins: int = 80) -> list[list[float]]:
         """Orders answered per second over the run, ``[[t, per_s], ...]`` (``t`` seconds from
-        the start, the end of each of about ``bins`` equal bins)."""
+        the start, the end of each of about ``bins`` equal bins, at most one per 4 calls)."""
         if not self.done or self.span <= 0:
             return []
-        width = max(0.05, self.span / bins)
+        width = max(0.05, self.span / max(1, min(bins, len(self.done) // 4)))
         counts = [0] * (int(self.span / width) + 1)
         for t, n in self.done:
             counts[min(len(counts) - 1, max(0, int((t - self.start) / width)))] += n

@@ -141,29 +141,30 @@ def plot_default(data: Mapping[str, Any], path: Path) -> Path | None:
 
 
 def plot_ingest(data: Mapping[str, Any], path: Path) -> Path | None:
-    """``closeout bench ingest``: latency curves per call (unary, stream) against the
-    baseline's, and orders per second over time (when the result has timelines)."""
+    """``closeout bench ingest``: per mode (unary, stream), latency curves per call against
+    the baseline's and, when the result has timelines, orders per second over time."""
     plt = _pyplot()
     if plt is None:
         return None
     modes = [m for m in ("unary", "stream") if m in data]
     with_time = any(data[m].get("timeline") for m in modes)
-    fig, axes = plt.subplots(1, 3 if with_time else 2, figsize=(16 if with_time else 11, 4.4))
-    for ax, mode in zip(axes, modes, strict=False):
+    rows = 2 if with_time else 1
+    fig, axes = plt.subplots(rows, len(modes), figsize=(6 * len(modes), 4.2 * rows), squeeze=False)
+    for col, mode in enumerate(modes):
         m = data[mode]
+        batch = f" ({data['config']['batch']:,} orders)" if mode == "stream" else ""
         latency_panel(
-            ax,
+            axes[0][col],
             {"server": m.get("curve", []), "baseline": m["baseline"].get("curve", [])},
-            f"{mode}: latency per call"
-            + (f" ({data['config']['batch']:,} orders)" if mode == "stream" else ""),
+            f"{mode}: latency per call{batch}",
         )
-    if with_time:
-        series = {}
-        for mode in modes:
-            series[f"{mode}, server"] = data[mode].get("timeline", [])
-            series[f"{mode}, baseline"] = data[mode]["baseline"].get("timeline", [])
-        throughput_panel(axes[-1], series, "Acknowledged orders per second", "orders/s")
-        axes[-1].set_yscale("log")
+        if with_time:
+            throughput_panel(
+                axes[1][col],
+                {"server": m.get("timeline", []), "baseline": m["baseline"].get("timeline", [])},
+                f"{mode}: acknowledged orders per second (best run)",
+                "orders/s",
+            )
     return _save(fig, plt, path)
 
 
