@@ -94,17 +94,36 @@ class Compute:
                 f"{limit} computation(s) of role {role.value} already in progress;"
                 " retry when one has finished"
             )
-        executor = self._pool()
-        self._running[role] += 1
         self.started += 1
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(executor, fn, *args)
 
         def release(_: object) -> None:
             self._running[role] -= 1
 
-        future.add_done_callback(release)
-        return await asyncio.shield(future)
+        for attempt in (1, 2):
+            executor = self._pool()
+            future = self._submit(executor, fn, args)
+            # The slot is held until the work ends, even if the caller gives up before.
+            self._running[role] += 1
+            future.add_done_callback(release)
+            try:
+                return await asyncio.shield(future)
+            except concurrent.futures.BrokenExecutor:
+                # A worker died (killed, out of memory): the pool is unusable. Start a new
+                # one and run the (pure) work again, once; a second failure is reported.
+                self._discard(executor)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _submit(
+        self, executor: concurrent.futures.Executor, fn: Callable[..., T], args: tuple[Any, ...]
+    ) -> asyncio.Future[T]:
+        return asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+
+    def _discard(self, executor: concurrent.futures.Executor) -> None:
+        if self._executor is executor:
+            self._executor = None
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def _pool(self) -> concurrent.futures.Executor:
         if self._executor is None:

@@ -46,7 +46,11 @@ STATUS_FOR: MappingProxyType[ErrorCode, grpc.StatusCode] = MappingProxyType(
 
 
 def reason_of(err: DomainError) -> str:
-    """The ErrorInfo reason of ``err``: its class name in UPPER_SNAKE_CASE (``NOT_FOUND``)."""
+    """The ErrorInfo reason of ``err``: its class's ``REASON`` if it names one, else its class
+    name in UPPER_SNAKE_CASE (``NOT_FOUND``)."""
+    explicit = getattr(err, "REASON", None)
+    if isinstance(explicit, str):
+        return explicit
     name = type(err).__name__
     return "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(name)).upper()
 

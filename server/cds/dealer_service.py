@@ -29,6 +29,7 @@ from server.cds import wire
 from server.cds.registry import WATCH_PAGE, AuctionRegistry
 from server.config import Role
 from server.errors import STATUS_FOR
+from server.request_checks import check_request
 from server.runtime import Runtime
 from server.sequences import AUCTION_NUMBERS, Numbering
 
@@ -112,6 +113,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         self, request: pb.SubmitMarketRequest, context: Any
     ) -> pb.SubmitMarketResponse:
         dealer = _panel_dealer(self._registry, request.auction_id)
+        check_request(request)  # every bad field at once (server/request_checks.py)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.submit_market(
@@ -128,6 +130,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         self, request: pb.WithdrawMarketRequest, context: Any
     ) -> pb.WithdrawMarketResponse:
         dealer = _panel_dealer(self._registry, request.auction_id)
+        check_request(request)  # every bad field at once (server/request_checks.py)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.withdraw_market(
@@ -140,6 +143,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         self, request: pb.SubmitSettlementRequestRequest, context: Any
     ) -> pb.SubmitSettlementRequestResponse:
         dealer = _panel_dealer(self._registry, request.auction_id)
+        check_request(request)  # every bad field at once (server/request_checks.py)
         side = wire.side_in(request.side, "side")
         position = position_side = None
         if request.HasField("market_position"):
@@ -166,6 +170,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         self, request: pb.WithdrawSettlementRequestRequest, context: Any
     ) -> pb.WithdrawSettlementRequestResponse:
         dealer = _panel_dealer(self._registry, request.auction_id)
+        check_request(request)  # every bad field at once (server/request_checks.py)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.withdraw_request(
@@ -183,6 +188,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         self, request: pb.SubmitLimitOrderRequest, context: Any
     ) -> pb.SubmitLimitOrderResponse:
         dealer = _panel_dealer(self._registry, request.auction_id)
+        check_request(request)  # every bad field at once (server/request_checks.py)
         side = wire.order_side_in(request.side)
         decision = await self._registry.execute(
             request.auction_id,
@@ -205,6 +211,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         self, request: pb.ReplaceLimitOrderRequest, context: Any
     ) -> pb.ReplaceLimitOrderResponse:
         dealer = _panel_dealer(self._registry, request.auction_id)
+        check_request(request)  # every bad field at once (server/request_checks.py)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.replace_limit_order(
@@ -222,6 +229,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         self, request: pb.CancelLimitOrderRequest, context: Any
     ) -> pb.CancelLimitOrderResponse:
         dealer = _panel_dealer(self._registry, request.auction_id)
+        check_request(request)  # every bad field at once (server/request_checks.py)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.cancel_limit_order(
@@ -237,6 +245,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         self, request: pb.DeclineCustomerRequestRequest, context: Any
     ) -> pb.DeclineCustomerRequestResponse:
         dealer = _panel_dealer(self._registry, request.auction_id)
+        check_request(request)  # every bad field at once (server/request_checks.py)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.decline_customer_request(
@@ -345,6 +354,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         self, request: pb.ListMySubmissionsRequest, context: Any
     ) -> pb.ListMySubmissionsResponse:
         dealer = _panel_dealer(self._registry, request.auction_id)
+        check_request(request)  # every bad field at once (server/request_checks.py)
         auction = self._registry.get(request.auction_id)
         return wire.view_out(
             auction, auction.view_of(dealer), self._registry.numbers(request.auction_id).of(dealer)

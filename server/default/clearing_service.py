@@ -25,6 +25,7 @@ from server.auth import require_role
 from server.config import Role
 from server.default import valuation, wire
 from server.default.registry import DefaultRegistry
+from server.request_checks import check_request
 from server.runtime import Runtime
 from server.timestamps import timestamp_in
 
@@ -200,6 +201,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         self, request: pb.CreateDefaultAuctionRequest, context: Any
     ) -> pb.CreateDefaultAuctionResponse:
         operator = _operator()
+        check_request(request)  # every bad field at once (server/request_checks.py)
         created, ack = await self._registry.create_auction(
             auction_id=request.auction_id,
             lot_id=request.lot_id,

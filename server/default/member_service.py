@@ -23,6 +23,7 @@ from server.auth import require_role
 from server.config import Role
 from server.default import wire
 from server.default.registry import DefaultRegistry
+from server.request_checks import check_request
 from server.runtime import Runtime
 from server.sequences import AUCTION_NUMBERS, Numbering
 
@@ -81,6 +82,7 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
         self, request: pb.GetLotRequest, context: Any
     ) -> pb.GetLotResponse:
         member = _eligible_member(self._registry, request.auction_id)
+        check_request(request)  # every bad field at once (server/request_checks.py)
         auction = self._registry.auction(request.auction_id)
         return wire.view_out(auction.view_of(member), auction.lot, self._numbering(request, member))
 
@@ -88,6 +90,7 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
         self, request: pb.SubmitBidRequest, context: Any
     ) -> pb.SubmitBidResponse:
         member = _eligible_member(self._registry, request.auction_id)
+        check_request(request)  # every bad field at once (server/request_checks.py)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.submit_bid(
@@ -105,6 +108,7 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
         self, request: pb.WithdrawBidRequest, context: Any
     ) -> pb.WithdrawBidResponse:
         member = _eligible_member(self._registry, request.auction_id)
+        check_request(request)  # every bad field at once (server/request_checks.py)
         decision = await self._registry.execute(
             request.auction_id,
             lambda a: a.withdraw_bid(
@@ -119,6 +123,7 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
         self, request: pb.GetMyBidRequest, context: Any
     ) -> pb.GetMyBidResponse:
         member = _eligible_member(self._registry, request.auction_id)
+        check_request(request)  # every bad field at once (server/request_checks.py)
         auction = self._registry.auction(request.auction_id)
         bid = auction.bid_of(member)
         numbering = self._numbering(request, member)

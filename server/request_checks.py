@@ -1,0 +1,162 @@
+"""Every field of a request checked at once: INVALID_ARGUMENT names *all* bad fields.
+
+The engines refuse a request at its first broken rule (they decide in order, and a later
+rule may depend on an earlier one). A client with three bad fields would then fix them one
+round trip at a time. So each handler, once it has checked the caller's role (and panel or
+invitation), runs :func:`check_request` before anything else: the table :data:`CHECKS`
+lists, per request type, the fields whose validity depends on nothing but their own value
+(identifiers, decimal syntax and bounds, whole amounts, enums, timestamps), each checked
+with **the engines' own functions** (``check_id``, ``parse_decimal``, ``parse_amount``, the
+price grid of cents, the wire's enum and timestamp converters), so a field refused here is
+refused with the same words the engine would use. Every violation is collected; if there is
+any, the request is refused as a whole with a BadRequest listing them all (and an ErrorInfo,
+reason ``INVALID_INPUT``) before anything is decided, so nothing changes. The engines still
+check everything (and the rules that tie fields to each other or to the auction's state).
+
+This module must never decide a rule of its own: a check here is a call to the function
+that decides it. A field absent from a message (proto3 default) is checked only where the
+engine would refuse the default too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from closeout.v1 import auction_pb2 as apb
+from closeout.v1 import clearing_pb2 as cpb
+from matching.default.cash import to_cents
+from matching.errors import FieldViolation, InvalidInput
+from matching.eventsourcing import check_id
+from matching.money import parse_amount, parse_decimal
+from server.timestamps import timestamp_in
+
+__all__ = ["CHECKS", "InvalidRequest", "check_request"]
+
+Check = Callable[[Any, str], object]
+
+
+class InvalidRequest(InvalidInput):
+    """Several fields of one request are invalid; ``violations`` lists every one."""
+
+    #: The ErrorInfo reason: the same as one invalid field's.
+    REASON = "INVALID_INPUT"
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        first = violations[0]
+        super().__init__(first.field, first.description)
+        more = "; ".join(f"{v.field}: {v.description}" for v in violations)
+        self.message = f"{len(violations)} invalid fields: {more}" if len(violations) > 1 else more
+        self.args = (self.message,)
+        self.violations = tuple(violations)
+
+
+def _id(value: str, field: str) -> object:
+    return check_id(value, field)
+
+
+def _decimal(value: str, field: str) -> object:
+    return parse_decimal(value, field)
+
+
+def _positive(value: int, field: str) -> object:
+    if value <= 0:
+        raise InvalidInput(field, "must be positive")
+    return value
+
+
+def _amount(value: int, field: str) -> object:
+    return parse_amount(value, field)
+
+
+def _cents(value: str, field: str) -> object:
+    return to_cents(value, field)
+
+
+def _order_side(value: int, field: str) -> object:
+    from server.cds.wire import order_side_in  # not at import: server.cds imports this module
+
+    return order_side_in(value, field)
+
+
+def _side(value: int, field: str) -> object:
+    from server.cds.wire import side_in
+
+    return side_in(value, field)
+
+
+def _timestamp(name: str) -> Check:
+    def check(message: Any, field: str) -> object:
+        return timestamp_in(message, name, field)
+
+    return check
+
+
+def _field(name: str, check: Check) -> tuple[str, Check, bool]:
+    """Check field ``name``'s value."""
+    return name, check, False
+
+
+def _whole(name: str, check: Check) -> tuple[str, Check, bool]:
+    """Check with the containing message (for timestamps: presence matters)."""
+    return name, check, True
+
+
+#: Request type -> its independent field checks (field path, check, whole-message check).
+CHECKS: Mapping[str, tuple[tuple[str, Check, bool], ...]] = {
+    apb.SubmitMarketRequest.DESCRIPTOR.full_name: (
+        _field("client_order_id", _id),
+        _field("bid", _decimal),
+        _field("offer", _decimal),
+    ),
+    apb.WithdrawMarketRequest.DESCRIPTOR.full_name: (_field("client_order_id", _id),),
+    apb.SubmitSettlementRequestRequest.DESCRIPTOR.full_name: (
+        _field("client_order_id", _id),
+        _field("side", _side),
+        _field("size", _amount),
+    ),
+    apb.WithdrawSettlementRequestRequest.DESCRIPTOR.full_name: (_field("client_order_id", _id),),
+    apb.SubmitLimitOrderRequest.DESCRIPTOR.full_name: (
+        _field("client_order_id", _id),
+        _field("side", _order_side),
+        _field("price", _decimal),
+        _field("size", _positive),
+    ),
+    apb.ReplaceLimitOrderRequest.DESCRIPTOR.full_name: (
+        _field("client_order_id", _id),
+        _field("order_client_order_id", _id),
+        _field("price", _decimal),
+        _field("size", _positive),
+    ),
+    apb.CancelLimitOrderRequest.DESCRIPTOR.full_name: (
+        _field("client_order_id", _id),
+        _field("order_client_order_id", _id),
+    ),
+    cpb.SubmitBidRequest.DESCRIPTOR.full_name: (
+        _field("client_order_id", _id),
+        _field("amount", _cents),
+    ),
+    cpb.WithdrawBidRequest.DESCRIPTOR.full_name: (_field("client_order_id", _id),),
+    cpb.CreateDefaultAuctionRequest.DESCRIPTOR.full_name: (
+        _field("reserve", lambda v, f: _cents(v, f) if v else None),
+        _field("grading_threshold", lambda v, f: _cents(v, f) if v else None),
+        _whole("open_at", _timestamp("open_at")),
+        _whole("close_at", _timestamp("close_at")),
+    ),
+}
+
+
+def check_request(request: Any) -> None:
+    """Raise :class:`InvalidRequest` naming every invalid field of ``request`` (of a type in
+    :data:`CHECKS`); return if none is (or the type has no table)."""
+    checks = CHECKS.get(getattr(getattr(request, "DESCRIPTOR", None), "full_name", ""))
+    if not checks:
+        return
+    violations: list[FieldViolation] = []
+    for name, check, whole in checks:
+        try:
+            check(request, name) if whole else check(getattr(request, name), name)
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+    if violations:
+        raise InvalidRequest(violations)
