@@ -24,7 +24,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from clients.cli.connection import (
     Target,
@@ -59,6 +58,7 @@ from clients.default_sdk import (
     scenario_to_proto,
 )
 from clients.scenario import ScenarioError
+from clients.tables import Table
 from closeout.v1 import clearing_pb2 as pb
 from closeout.v1 import common_pb2
 from closeout.v1 import pricing_pb2 as ppb
