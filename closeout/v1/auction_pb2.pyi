@@ -319,7 +319,9 @@ class Auction(_message.Message):
     phase: Global___Phase.ValueType
     """Current phase."""
     last_sequence: _builtins.int
-    """Sequence number of the auction's last event."""
+    """Sequence number of the last durable event the caller may see, as it counts (see Ack in
+    common.proto): moves for a dealer only with public events and its own submissions.
+    """
     auction_set: _builtins.str
     """The auction set (one set of terms) the auction belongs to; empty for a lone auction."""
     @_builtins.property
@@ -966,7 +968,9 @@ class SubmitOrdersResponse(_message.Message):
     duplicates: _builtins.int
     """Of those, repeats of an earlier identical submission."""
     last_sequence: _builtins.int
-    """Highest sequence number among the accepted orders: everything up to it is durable."""
+    """Highest sequence number among the accepted orders, as the dealer counts (see Ack in
+    common.proto): everything up to it is durable.
+    """
     @_builtins.property
     def rejections(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrderRejection]:
         """Refused orders; the others are unaffected."""
@@ -1026,7 +1030,7 @@ class MyMarket(_message.Message):
     offer: _builtins.str
     """Offer."""
     sequence: _builtins.int
-    """Sequence number of its acceptance."""
+    """Sequence number of its acceptance, as the caller counts (see Ack in common.proto)."""
     def __init__(
         self,
         *,
@@ -1063,7 +1067,7 @@ class MySettlementRequest(_message.Message):
     size: _builtins.int
     """Size."""
     sequence: _builtins.int
-    """Sequence number of its acceptance."""
+    """Sequence number of its acceptance, as the caller counts (see Ack in common.proto)."""
     def __init__(
         self,
         *,
@@ -1104,7 +1108,7 @@ class MyLimitOrder(_message.Message):
     carried_over: _builtins.bool
     """True for the initial market carried over from stage 1."""
     sequence: _builtins.int
-    """Sequence number of its (latest) acceptance."""
+    """Sequence number of its (latest) acceptance, as the caller counts (see Ack)."""
     def __init__(
         self,
         *,
@@ -1216,7 +1220,9 @@ class WatchAuctionRequest(_message.Message):
     auction_id: _builtins.str
     """Auction."""
     after_sequence: _builtins.int
-    """Only events after this sequence number; 0 for the whole history."""
+    """Only events after this sequence number, as the caller counts (see Ack in common.proto);
+    0 for the whole history.
+    """
     def __init__(
         self,
         *,
@@ -1348,7 +1354,9 @@ class WatchAuctionResponse(_message.Message):
     MY_FILLS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
-    """Sequence number within the auction (resume after it)."""
+    """Sequence number as the caller counts (see Ack in common.proto): 1, 2, 3, ... without
+    gaps in the caller's own stream (resume after it).
+    """
     phase: Global___Phase.ValueType
     """The phase after this event."""
     type: _builtins.str

@@ -1518,7 +1518,9 @@ class DefaultAuction(_message.Message):
     grading_threshold: _builtins.str
     """Mandatory bidders more than this below the winning bid are graded SHORT."""
     last_sequence: _builtins.int
-    """Sequence number of the auction's last event."""
+    """Sequence number of the auction's last event (operators count every event; see Ack in
+    common.proto).
+    """
     @_builtins.property
     def open_at(self) -> _timestamp_pb2.Timestamp:
         """When the window opens on the server's clock; unset: by hand."""
@@ -1824,7 +1826,7 @@ class Bid(_message.Message):
     client_order_id: _builtins.str
     """Client order id it came with."""
     sequence: _builtins.int
-    """Sequence number of its acceptance."""
+    """Sequence number of its acceptance, as its bidder counts (see Ack in common.proto)."""
     @_builtins.property
     def accepted_at(self) -> _timestamp_pb2.Timestamp:
         """When the server accepted it (equal bids go to the earlier)."""
@@ -2877,7 +2879,9 @@ class WatchLotRequest(_message.Message):
     auction_id: _builtins.str
     """Auction."""
     after_sequence: _builtins.int
-    """Only events after this sequence number; 0 for the whole history."""
+    """Only events after this sequence number, as the caller counts (see Ack in common.proto);
+    0 for the whole history.
+    """
     def __init__(
         self,
         *,
@@ -2909,7 +2913,9 @@ class WatchLotResponse(_message.Message):
     TOOK_LOT_FIELD_NUMBER: _builtins.int
     AWARD_AMOUNT_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
-    """Sequence number within the auction (resume after it)."""
+    """Sequence number as the caller counts (see Ack in common.proto): no gaps in the
+    caller's own stream (resume after it).
+    """
     phase: Global___DefaultAuctionPhase.ValueType
     """The phase after this event."""
     type: _builtins.str

@@ -25,6 +25,18 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class Ack(_message.Message):
     """The server's acknowledgement of an accepted command. It is sent only after the journal
     commit holding the command's events is durable, so `sequence` is never rolled back.
+
+    Sequence numbers are per caller. In an auction, every sequence number a caller is given
+    (an Ack, a WatchAuction/WatchLot message, `after_sequence`, `Auction.last_sequence`,
+    `SubmitOrdersResponse.last_sequence`, the sequence of one of its own submissions or bids)
+    is the position of the event in the stream that caller may watch, counted from 1: the
+    public events (phase changes, publications) plus, for a dealer or member, its own
+    submissions; for an observer the public events only; for an operator every event of the
+    auction. So a caller's numbers run 1, 2, 3, ... without gaps, move only with what it is
+    shown (never with another dealer's sealed activity) and never change once given. Clients
+    that resume a watch after the last number they saw, or after an Ack's, work unchanged;
+    numbers are not comparable between callers. (Before this rule, every caller was given the
+    auction's own event numbers, which let a dealer count others' sealed submissions.)
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -33,8 +45,9 @@ class Ack(_message.Message):
     ACCEPTED_AT_FIELD_NUMBER: _builtins.int
     CLIENT_ORDER_ID_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
-    """Sequence number of the command's event within its auction (auctions number their
-    events from 1): the number `WatchAuction` resumes after.
+    """Sequence number of the command's event as the caller counts its auction's events (see
+    above): the number `WatchAuction` / `WatchLot` resumes after. Commands on the clearing
+    house (operators only) carry the house journal's own number.
     """
     client_order_id: _builtins.str
     """Echo of the caller's idempotency key, empty for commands that do not carry one."""

@@ -19,7 +19,8 @@ import grpc
 
 from closeout.v1 import auction_pb2 as pb
 from closeout.v1 import auction_pb2_grpc
-from matching.cds.auction import CdsAuction
+from closeout.v1.common_pb2 import Ack
+from matching.cds.auction import CdsAuction, Decision
 from matching.cds.phases import Phase
 from matching.errors import DomainError, InvalidInput, LimitExceeded, NotFound
 from server.auth import Principal, require_role
@@ -28,6 +29,7 @@ from server.cds.registry import WATCH_PAGE, AuctionRegistry
 from server.config import Role
 from server.errors import STATUS_FOR
 from server.runtime import Runtime
+from server.sequences import AUCTION_NUMBERS, Numbering
 
 #: Orders one SubmitOrders stream may carry. Its answer (at most a rejection per order, each
 #: with a bounded message and id) then stays well below gRPC's 4 MiB message limit.
@@ -64,14 +66,26 @@ def viewer_of(principal: Principal, auction: CdsAuction) -> str | None:
     return None
 
 
+def numbering_of(registry: AuctionRegistry, principal: Principal, auction_id: str) -> Numbering:
+    """How ``principal`` numbers the auction's events (``server.sequences``): operators by
+    the auction's own numbers; a dealer by its position among the public events and its own
+    submissions; an observer by its position among the public events. Only the operator's
+    numbers move when someone else submits."""
+    if principal.role is Role.OPERATOR:
+        return AUCTION_NUMBERS
+    viewer = principal.participant_id if principal.role is Role.DEALER else None
+    return registry.numbers(auction_id).of(viewer)
+
+
 def sealed_auction_out(
     registry: AuctionRegistry, principal: Principal, auction: CdsAuction
 ) -> pb.Auction:
-    """The auction as ``principal`` may see it: operators get the last event number; anyone
-    else the last public one, which does not move while others submit in a sealed window."""
+    """The auction as ``principal`` may see it: ``last_sequence`` is the number of the last
+    durable event it may see, as it counts (for operators: the auction's last event)."""
     if principal.role is Role.OPERATOR:
         return wire.auction_out(auction)
-    return wire.auction_out(auction, registry.public_seq(auction.auction_id))
+    viewer = principal.participant_id if principal.role is Role.DEALER else None
+    return wire.auction_out(auction, registry.seen_count(auction.auction_id, viewer))
 
 
 def _panel_dealer(registry: AuctionRegistry, auction_id: str) -> str:
@@ -89,6 +103,10 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         self._registry = registry
         self._now = runtime.clock.now
 
+    def _ack(self, auction_id: str, dealer: str, decision: Decision) -> Ack:
+        """The dealer's acknowledgement, numbered as the dealer counts."""
+        return wire.ack_out(decision.ack, self._registry.numbers(auction_id).of(dealer))
+
     async def SubmitMarket(  # noqa: N802 - RPC names are fixed by the proto
         self, request: pb.SubmitMarketRequest, context: Any
     ) -> pb.SubmitMarketResponse:
@@ -103,7 +121,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                 now=self._now(),
             ),
         )
-        return pb.SubmitMarketResponse(ack=wire.ack_out(decision.ack))
+        return pb.SubmitMarketResponse(ack=self._ack(request.auction_id, dealer, decision))
 
     async def WithdrawMarket(  # noqa: N802
         self, request: pb.WithdrawMarketRequest, context: Any
@@ -115,7 +133,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                 dealer=dealer, client_order_id=request.client_order_id, now=self._now()
             ),
         )
-        return pb.WithdrawMarketResponse(ack=wire.ack_out(decision.ack))
+        return pb.WithdrawMarketResponse(ack=self._ack(request.auction_id, dealer, decision))
 
     async def SubmitSettlementRequest(  # noqa: N802
         self, request: pb.SubmitSettlementRequestRequest, context: Any
@@ -139,7 +157,9 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                 now=self._now(),
             ),
         )
-        return pb.SubmitSettlementRequestResponse(ack=wire.ack_out(decision.ack))
+        return pb.SubmitSettlementRequestResponse(
+            ack=self._ack(request.auction_id, dealer, decision)
+        )
 
     async def WithdrawSettlementRequest(  # noqa: N802
         self, request: pb.WithdrawSettlementRequestRequest, context: Any
@@ -154,7 +174,9 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                 now=self._now(),
             ),
         )
-        return pb.WithdrawSettlementRequestResponse(ack=wire.ack_out(decision.ack))
+        return pb.WithdrawSettlementRequestResponse(
+            ack=self._ack(request.auction_id, dealer, decision)
+        )
 
     async def SubmitLimitOrder(  # noqa: N802
         self, request: pb.SubmitLimitOrderRequest, context: Any
@@ -174,7 +196,8 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
             ),
         )
         return pb.SubmitLimitOrderResponse(
-            ack=wire.ack_out(decision.ack), order_id=f"{dealer}/{request.client_order_id}"
+            ack=self._ack(request.auction_id, dealer, decision),
+            order_id=f"{dealer}/{request.client_order_id}",
         )
 
     async def ReplaceLimitOrder(  # noqa: N802
@@ -192,7 +215,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                 now=self._now(),
             ),
         )
-        return pb.ReplaceLimitOrderResponse(ack=wire.ack_out(decision.ack))
+        return pb.ReplaceLimitOrderResponse(ack=self._ack(request.auction_id, dealer, decision))
 
     async def CancelLimitOrder(  # noqa: N802
         self, request: pb.CancelLimitOrderRequest, context: Any
@@ -207,7 +230,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                 now=self._now(),
             ),
         )
-        return pb.CancelLimitOrderResponse(ack=wire.ack_out(decision.ack))
+        return pb.CancelLimitOrderResponse(ack=self._ack(request.auction_id, dealer, decision))
 
     async def DeclineCustomerRequest(  # noqa: N802
         self, request: pb.DeclineCustomerRequestRequest, context: Any
@@ -227,7 +250,9 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                 now=self._now(),
             ),
         )
-        return pb.DeclineCustomerRequestResponse(ack=wire.ack_out(decision.ack))
+        return pb.DeclineCustomerRequestResponse(
+            ack=self._ack(request.auction_id, dealer, decision)
+        )
 
     async def SubmitOrders(  # noqa: N802
         self, request_iterator: AsyncIterator[pb.SubmitOrdersRequest], context: Any
@@ -300,8 +325,9 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                 continue
             response.accepted += 1
             ack = decision.ack
-            if ack is not None and ack.seq > response.last_sequence:
-                response.last_sequence = ack.seq
+            if ack is not None:  # the dealer's own number for it, as its acks count
+                mine = self._registry.numbers(request.auction_id).position(dealer, ack.seq)
+                response.last_sequence = max(response.last_sequence, mine)
             if ack is None or ack.duplicate:
                 # An idempotent repeat: its original's commit may still be in flight.
                 response.duplicates += ack is not None
@@ -319,7 +345,9 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
     ) -> pb.ListMySubmissionsResponse:
         dealer = _panel_dealer(self._registry, request.auction_id)
         auction = self._registry.get(request.auction_id)
-        return wire.view_out(auction, auction.view_of(dealer))
+        return wire.view_out(
+            auction, auction.view_of(dealer), self._registry.numbers(request.auction_id).of(dealer)
+        )
 
     async def GetAuction(  # noqa: N802
         self, request: pb.GetAuctionRequest, context: Any
@@ -335,10 +363,14 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         principal = require_role(*WATCH_ROLES)
         auction = self._registry.get(request.auction_id)
         viewer = viewer_of(principal, auction)
-        known = self._registry.durable_seq(request.auction_id)
+        # Numbers as the caller counts them (``server.sequences``): no gaps for others' events.
+        numbering = numbering_of(self._registry, principal, request.auction_id)
+        known = numbering.out(self._registry.durable_seq(request.auction_id))
         if request.after_sequence > known:
-            raise InvalidInput("after_sequence", f"the auction has only {known} events so far")
-        after = request.after_sequence
+            raise InvalidInput(
+                "after_sequence", f"you have been shown only {known} events of this auction"
+            )
+        after = numbering.into(request.after_sequence)
         phase = Phase.SCHEDULED
         for event in self._registry.public_history(request.auction_id, 0):
             if event.seq <= after:  # only these change the phase
@@ -354,7 +386,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
             for event in events:
                 phase = wire.phase_after(event, phase)
                 after = event.seq
-                message = wire.watch_out(event, phase, viewer, auction)
+                message = wire.watch_out(event, phase, viewer, auction, numbering.out(event.seq))
                 if message is not None:
                     yield message
             if phase in (Phase.FINAL, Phase.FAILED, Phase.CANCELLED):

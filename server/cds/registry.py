@@ -31,8 +31,9 @@ from server.durability import Durability
 from server.events_log import log_durable
 from server.journal import Journal, Record
 from server.scheduler import WindowScheduler
+from server.sequences import ViewNumbers
 
-__all__ = ["STREAM_PREFIX", "WATCH_PAGE", "AuctionRegistry"]
+__all__ = ["STREAM_PREFIX", "WATCH_PAGE", "AuctionRegistry", "owner_of"]
 
 #: Journal streams of CDS auctions are ``cds/<auction id>``.
 STREAM_PREFIX = "cds/"
@@ -47,6 +48,8 @@ class _Entry:
     public: list[ev.Event] = field(default_factory=list)
     #: The journal sequence number of each durable event, by the event's ``seq - 1``.
     journal_seqs: array[int] = field(default_factory=lambda: array("q"))
+    #: Each event's number as each viewer counts (see ``server.sequences``).
+    numbers: ViewNumbers = field(default_factory=ViewNumbers)
     durable_seq: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     waiting: int = 0
@@ -121,14 +124,15 @@ class AuctionRegistry:
         """The auction's last durable event sequence number."""
         return self._entry(auction_id).durable_seq
 
-    def public_seq(self, auction_id: str) -> int:
-        """The number of the auction's last durable public event (a phase change or a
-        publication): what a caller who may not count others' submissions is shown."""
+    def numbers(self, auction_id: str) -> ViewNumbers:
+        """The auction's events numbered per viewer (``server.sequences``)."""
+        return self._entry(auction_id).numbers
+
+    def seen_count(self, auction_id: str, viewer: str | None) -> int:
+        """How many durable events ``viewer`` (a dealer; None: public only) may see: its
+        ``last_sequence``, which moves only with what it is shown."""
         entry = self._entry(auction_id)
-        for event in reversed(entry.public):
-            if event.seq <= entry.durable_seq:
-                return event.seq
-        return 0
+        return entry.numbers.position(viewer, entry.durable_seq)
 
     def public_history(self, auction_id: str, after: int) -> list[ev.Event]:
         """Durable events with ``seq > after`` that are nobody's submission (kept in memory)."""
@@ -224,8 +228,9 @@ class AuctionRegistry:
         else:
             entry = self._entry(event.auction_id)
             entry.auction.apply(event)
-        if getattr(event, "client_order_id", None) is None:
+        if owner_of(event) is None:
             entry.public.append(event)
+        entry.numbers.add(event.seq, owner_of(event))
         entry.journal_seqs.append(record.seq)
         entry.mark_durable(event.seq)
 
@@ -258,7 +263,12 @@ class AuctionRegistry:
         to the journal as one append (queued at the end of the turn, in apply order), with
         one future and one callback for all of them instead of one each.
         """
-        public = [e for e in events if getattr(e, "client_order_id", None) is None]
+        public = []
+        for event in events:
+            owner = owner_of(event)
+            entry.numbers.add(event.seq, owner)
+            if owner is None:
+                public.append(event)
         entry.public.extend(public)
         self._pending.append(
             (STREAM_PREFIX + entry.auction.auction_id, [e.to_dict() for e in events])
@@ -314,6 +324,14 @@ class AuctionRegistry:
             future.set_result(None)
 
         written.add_done_callback(durable)
+
+
+def owner_of(event: ev.Event) -> str | None:
+    """Whose private event this is (the submitting dealer), or None for a public one (a
+    phase change or a publication: the events without a client order id)."""
+    if getattr(event, "client_order_id", None) is None:
+        return None
+    return str(event.dealer)  # type: ignore[attr-defined]
 
 
 async def _done() -> None:

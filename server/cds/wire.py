@@ -23,6 +23,7 @@ from matching.cds.publication import PublicResult
 from matching.cds.result import AuctionResult
 from matching.cds.settlement import SettlementStatement
 from matching.errors import InvalidInput
+from server.sequences import AUCTION_NUMBERS, Numbering
 from server.timestamps import timestamp_in
 
 _SIDE_IN = {pb.SIDE_BUY: Side.BUY, pb.SIDE_SELL: Side.SELL}
@@ -159,17 +160,22 @@ def auction_out(auction: CdsAuction, last_sequence: int | None = None) -> pb.Auc
     )
 
 
-def ack_out(ack: Ack | None) -> common_pb2.Ack:
-    """The acknowledgement (sequence = the event's number within its auction)."""
+def ack_out(ack: Ack | None, numbering: Numbering = AUCTION_NUMBERS) -> common_pb2.Ack:
+    """The acknowledgement (sequence = the event's number as the caller counts:
+    ``server.sequences``)."""
     if ack is None:
         return common_pb2.Ack()
     return common_pb2.Ack(
-        sequence=ack.seq, accepted_at=timestamp(ack.at), client_order_id=ack.client_order_id
+        sequence=numbering.out(ack.seq),
+        accepted_at=timestamp(ack.at),
+        client_order_id=ack.client_order_id,
     )
 
 
-def view_out(auction: CdsAuction, view: DealerView) -> pb.ListMySubmissionsResponse:
-    """A dealer's own submissions."""
+def view_out(
+    auction: CdsAuction, view: DealerView, numbering: Numbering = AUCTION_NUMBERS
+) -> pb.ListMySubmissionsResponse:
+    """A dealer's own submissions (sequence numbers as ``numbering`` counts)."""
     grid = auction.params.grid
     msg = pb.ListMySubmissionsResponse()
     if view.market is not None:
@@ -179,7 +185,7 @@ def view_out(auction: CdsAuction, view: DealerView) -> pb.ListMySubmissionsRespo
                 client_order_id=view.market.client_order_id,
                 bid=grid.format(m.bid),
                 offer=grid.format(m.offer),
-                sequence=m.seq,
+                sequence=numbering.out(m.seq),
             )
         )
     for entry in view.requests:
@@ -190,7 +196,7 @@ def view_out(auction: CdsAuction, view: DealerView) -> pb.ListMySubmissionsRespo
                 customer=r.customer or "",
                 side=_SIDE_OUT[r.side],
                 size=r.size,
-                sequence=r.seq,
+                sequence=numbering.out(r.seq),
             )
         )
     for o in view.orders:
@@ -201,7 +207,7 @@ def view_out(auction: CdsAuction, view: DealerView) -> pb.ListMySubmissionsRespo
                 size=o.size,
                 customer=o.customer or "",
                 carried_over=o.carried,
-                sequence=o.seq,
+                sequence=numbering.out(o.seq),
             )
         )
     return msg
@@ -434,19 +440,20 @@ def phase_after(event: ev.Event, current: Phase) -> Phase:
 
 
 def watch_out(
-    event: ev.Event, phase: Phase, viewer: str | None, auction: CdsAuction
+    event: ev.Event, phase: Phase, viewer: str | None, auction: CdsAuction, sequence: int
 ) -> pb.WatchAuctionResponse | None:
     """The event as ``viewer`` may see it, or None if it is someone else's private event.
 
     ``viewer`` is the dealer watching (None for operators and observers, who see only public
-    events). A dealer's own submissions come through with their client order id; its
-    adjustment amount and fills ride on the public events that fixed them.
+    events); ``sequence`` is the event's number as the watcher counts. A dealer's own
+    submissions come through with their client order id; its adjustment amount and fills
+    ride on the public events that fixed them.
     """
     dealer = getattr(event, "dealer", None)
     if not isinstance(event, PUBLIC_EVENTS) and (viewer is None or dealer != viewer):
         return None
     msg = pb.WatchAuctionResponse(
-        sequence=event.seq,
+        sequence=sequence,
         at=timestamp(event.at),
         phase=PHASE_OUT[phase],
         type=event.type,

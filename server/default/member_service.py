@@ -24,6 +24,7 @@ from server.config import Role
 from server.default import wire
 from server.default.registry import DefaultRegistry
 from server.runtime import Runtime
+from server.sequences import AUCTION_NUMBERS, Numbering
 
 #: Events a watcher's history is taken in.
 WATCH_PAGE = 1000
@@ -52,6 +53,11 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
         self._registry = registry
         self._now = runtime.clock.now
 
+    def _numbering(self, request: Any, member: str) -> Numbering:
+        """How ``member`` numbers the events of the request's auction: the public ones and its
+        own bids (``server.sequences``), never moving with other members' bids."""
+        return self._registry.numbers(request.auction_id).of(member)
+
     async def ListInvitations(  # noqa: N802 - RPC names are fixed by the proto
         self, request: pb.ListInvitationsRequest, context: Any
     ) -> pb.ListInvitationsResponse:
@@ -76,7 +82,7 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
     ) -> pb.GetLotResponse:
         member = _eligible_member(self._registry, request.auction_id)
         auction = self._registry.auction(request.auction_id)
-        return wire.view_out(auction.view_of(member), auction.lot)
+        return wire.view_out(auction.view_of(member), auction.lot, self._numbering(request, member))
 
     async def SubmitBid(  # noqa: N802
         self, request: pb.SubmitBidRequest, context: Any
@@ -91,7 +97,9 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
                 now=self._now(),
             ),
         )
-        return pb.SubmitBidResponse(ack=wire.ack_out(decision.ack))
+        return pb.SubmitBidResponse(
+            ack=wire.ack_out(decision.ack, self._numbering(request, member))
+        )
 
     async def WithdrawBid(  # noqa: N802
         self, request: pb.WithdrawBidRequest, context: Any
@@ -103,7 +111,9 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
                 member=member, client_order_id=request.client_order_id, now=self._now()
             ),
         )
-        return pb.WithdrawBidResponse(ack=wire.ack_out(decision.ack))
+        return pb.WithdrawBidResponse(
+            ack=wire.ack_out(decision.ack, self._numbering(request, member))
+        )
 
     async def GetMyBid(  # noqa: N802
         self, request: pb.GetMyBidRequest, context: Any
@@ -111,7 +121,8 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
         member = _eligible_member(self._registry, request.auction_id)
         auction = self._registry.auction(request.auction_id)
         bid = auction.bid_of(member)
-        return pb.GetMyBidResponse(bid=None if bid is None else wire.bid_out(bid))
+        numbering = self._numbering(request, member)
+        return pb.GetMyBidResponse(bid=None if bid is None else wire.bid_out(bid, numbering))
 
     async def WatchLot(  # noqa: N802
         self, request: pb.WatchLotRequest, context: Any
@@ -121,10 +132,19 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
         viewer: str | None = None
         if principal.role in MEMBER_ROLES:
             viewer = _eligible_member(self._registry, request.auction_id)
-        known = self._registry.durable_seq(request.auction_id)
+        # Numbers as the caller counts them: operators the auction's own, members the public
+        # events and their own bids, observers the public events (no gaps for others' bids).
+        numbering = (
+            AUCTION_NUMBERS
+            if principal.role is Role.OPERATOR
+            else self._registry.numbers(request.auction_id).of(viewer)
+        )
+        known = numbering.out(self._registry.durable_seq(request.auction_id))
         if request.after_sequence > known:
-            raise InvalidInput("after_sequence", f"the auction has only {known} events so far")
-        after = request.after_sequence
+            raise InvalidInput(
+                "after_sequence", f"you have been shown only {known} events of this auction"
+            )
+        after = numbering.into(request.after_sequence)
         phase = Phase.CREATED
         for event in self._registry.durable_history(request.auction_id, 0, after):
             phase = wire.phase_after(event, phase)
@@ -134,7 +154,7 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
             for event in page:
                 phase = wire.phase_after(event, phase)
                 after = event.seq
-                message = wire.watch_out(event, phase, viewer)
+                message = wire.watch_out(event, phase, viewer, numbering.out(event.seq))
                 if message is not None:
                     yield message
             if phase in TERMINAL:

@@ -52,6 +52,7 @@ from server.durability import Durability
 from server.events_log import log_durable
 from server.journal import Journal, Record
 from server.scheduler import WindowScheduler
+from server.sequences import ViewNumbers
 
 __all__ = ["AUCTION_PREFIX", "CLEARING_PREFIX", "DEFAULT_HOUSE", "DefaultRegistry"]
 
@@ -75,6 +76,15 @@ class _Stream(Generic[_Engine, E]):
     history: list[E] = field(default_factory=list)
     durable_seq: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: An auction's events numbered per viewer (``server.sequences``); unused for the house.
+    numbers: ViewNumbers = field(default_factory=ViewNumbers)
+
+    def extend(self, events: Sequence[E]) -> None:
+        """Append applied events to the history (and, for an auction, number them)."""
+        self.history.extend(events)
+        if self.stream.startswith(AUCTION_PREFIX):
+            for event in events:
+                self.numbers.add(event.seq, owner_of(event))
 
     def mark_durable(self, seq: int) -> None:
         if seq > self.durable_seq:
@@ -138,6 +148,10 @@ class DefaultRegistry:
     def durable_seq(self, auction_id: str) -> int:
         """The auction's last durable event sequence number."""
         return self._entry(auction_id).durable_seq
+
+    def numbers(self, auction_id: str) -> ViewNumbers:
+        """The auction's events numbered per viewer (``server.sequences``)."""
+        return self._entry(auction_id).numbers
 
     def auction_rows(self) -> Iterator[tuple[str, str, str, int | None]]:
         """(kind, auction id, phase, live bids) per default auction, for metrics scrapes."""
@@ -469,7 +483,7 @@ class DefaultRegistry:
                 raise ValueError(f"clearing event {event.seq} before HouseCreated")
             else:
                 self._house.engine.apply(event)
-            self._house.history.append(event)
+            self._house.extend([event])
             self._house.mark_durable(event.seq)
         elif record.stream.startswith(AUCTION_PREFIX):
             aevent = aev.event_from_dict(record.payload)
@@ -481,7 +495,7 @@ class DefaultRegistry:
             else:
                 entry = self._entry(aevent.auction_id)
                 entry.engine.apply(aevent)
-            entry.history.append(aevent)
+            entry.extend([aevent])
             entry.mark_durable(aevent.seq)
 
     # -- scheduler -----------------------------------------------------------------------
@@ -527,7 +541,7 @@ class DefaultRegistry:
 
     def _commit(self, entry: _Stream[Any, Any], events: Sequence[Event]) -> Awaitable[object]:
         """Queue ``events`` (already applied) now; the awaitable resolves once durable."""
-        entry.history.extend(events)
+        entry.extend(events)
         durability = self._durability
         ticket = durability.applied()
         try:
@@ -554,6 +568,13 @@ class DefaultRegistry:
 
         written.add_done_callback(durable)
         return asyncio.shield(written)
+
+
+def owner_of(event: Event) -> str | None:
+    """Whose private event this is (a member's bid or withdrawal), or None for a public one."""
+    if isinstance(event, aev.BidSubmitted | aev.BidWithdrawn):
+        return event.member
+    return None
 
 
 class _Scheduled:

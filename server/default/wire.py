@@ -30,6 +30,7 @@ from matching.errors import InvalidInput
 from matching.eventsourcing import Ack
 from server.pricing_service import market_in as pricing_market
 from server.pricing_service import scenario_in as pricing_scenario
+from server.sequences import AUCTION_NUMBERS, Numbering
 
 _ROLE_IN = {
     pb.MEMBER_ROLE_CLEARING_MEMBER: Role.CLEARING_MEMBER,
@@ -171,12 +172,15 @@ def timestamp(value: datetime | str) -> Timestamp:
     return stamp
 
 
-def ack_out(ack: Ack | None) -> common_pb2.Ack:
-    """The acknowledgement (sequence within the command's journal stream)."""
+def ack_out(ack: Ack | None, numbering: Numbering = AUCTION_NUMBERS) -> common_pb2.Ack:
+    """The acknowledgement: sequence within the command's journal stream, for a member's bid
+    as the member counts its auction's events (``server.sequences``)."""
     if ack is None:
         return common_pb2.Ack()
     return common_pb2.Ack(
-        sequence=ack.seq, accepted_at=timestamp(ack.at), client_order_id=ack.client_order_id
+        sequence=numbering.out(ack.seq),
+        accepted_at=timestamp(ack.at),
+        client_order_id=ack.client_order_id,
     )
 
 
@@ -378,14 +382,14 @@ def auction_out(auction: DefaultAuction) -> pb.DefaultAuction:
     return msg
 
 
-def bid_out(bid: BidView | Mapping[str, Any]) -> pb.Bid:
-    """A bid."""
+def bid_out(bid: BidView | Mapping[str, Any], numbering: Numbering = AUCTION_NUMBERS) -> pb.Bid:
+    """A bid (its sequence as ``numbering`` counts)."""
     d = bid.to_dict() if isinstance(bid, BidView) else bid
     return pb.Bid(
         member_id=d["member"],
         amount=d["amount"],
         client_order_id=d["client_order_id"],
-        sequence=d["seq"],
+        sequence=numbering.out(d["seq"]),
         accepted_at=timestamp(d["at"]),
     )
 
@@ -448,8 +452,10 @@ def result_out(result: Mapping[str, Any]) -> pb.DefaultAuctionResult:
     return msg
 
 
-def view_out(view: Mapping[str, Any], lot: Lot) -> pb.GetLotResponse:
-    """What an invited member sees (``DefaultAuction.view_of``)."""
+def view_out(
+    view: Mapping[str, Any], lot: Lot, numbering: Numbering = AUCTION_NUMBERS
+) -> pb.GetLotResponse:
+    """What an invited member sees (``DefaultAuction.view_of``), numbered as it counts."""
     msg = pb.GetLotResponse(
         lot=lot_terms_out(lot),
         phase=_enum(pb.DefaultAuctionPhase, "DEFAULT_AUCTION_PHASE_", view["phase"]),
@@ -461,7 +467,7 @@ def view_out(view: Mapping[str, Any], lot: Lot) -> pb.GetLotResponse:
     if view["close_at"]:
         msg.close_at.CopyFrom(timestamp(view["close_at"]))
     if view["bid"] is not None:
-        msg.my_bid.CopyFrom(bid_out(view["bid"]))
+        msg.my_bid.CopyFrom(bid_out(view["bid"], numbering))
     return msg
 
 
@@ -470,11 +476,14 @@ def phase_after(event: aev.Event, phase: Phase) -> Phase:
     return _PHASE_AFTER.get(type(event), phase)
 
 
-def watch_out(event: aev.Event, phase: Phase, viewer: str | None) -> pb.WatchLotResponse | None:
-    """The event as ``viewer`` may see it (None: operators' and observers' public view);
-    None when the viewer may not see it at all (another member's bid or withdrawal)."""
+def watch_out(
+    event: aev.Event, phase: Phase, viewer: str | None, sequence: int
+) -> pb.WatchLotResponse | None:
+    """The event as ``viewer`` may see it (None: operators' and observers' public view),
+    numbered ``sequence`` (as the watcher counts); None when the viewer may not see it at all
+    (another member's bid or withdrawal)."""
     msg = pb.WatchLotResponse(
-        sequence=event.seq, at=timestamp(event.at), phase=PHASE_OUT[phase], type=event.type
+        sequence=sequence, at=timestamp(event.at), phase=PHASE_OUT[phase], type=event.type
     )
     if isinstance(event, aev.BidSubmitted | aev.BidWithdrawn):
         if viewer is None or event.member != viewer:
