@@ -1,4 +1,5 @@
-"""The empty baseline: ``AuctionService`` with handlers that do nothing, on grpc.aio + uvloop.
+"""The empty baseline: ``AuctionService`` (and the members' ``DefaultAuctionService``) with
+handlers that do nothing, on grpc.aio + uvloop.
 
 Run as ``python -m bench.baseline [--listen 127.0.0.1:0]``; prints ``PORT <n>`` once serving
 and stops on SIGTERM/SIGINT. The bench drives it with exactly the client it drives the real
@@ -25,9 +26,9 @@ import grpc
 import grpc.aio
 
 from closeout.v1 import auction_pb2 as pb
-from closeout.v1 import auction_pb2_grpc, common_pb2
+from closeout.v1 import auction_pb2_grpc, clearing_pb2, clearing_pb2_grpc, common_pb2
 
-__all__ = ["EmptyAuctionService", "main"]
+__all__ = ["EmptyAuctionService", "EmptyDefaultAuctionService", "main"]
 
 
 class EmptyAuctionService(auction_pb2_grpc.AuctionServiceServicer):
@@ -50,10 +51,32 @@ class EmptyAuctionService(auction_pb2_grpc.AuctionServiceServicer):
         return pb.SubmitOrdersResponse(accepted=count, last_sequence=count)
 
 
+class EmptyDefaultAuctionService(clearing_pb2_grpc.DefaultAuctionServiceServicer):
+    """A fixed acknowledgement for every bid and withdrawal (``closeout bench default``)."""
+
+    def __init__(self) -> None:
+        self._ack = common_pb2.Ack(sequence=1, client_order_id="x")
+        self._ack.accepted_at.GetCurrentTime()
+
+    async def SubmitBid(  # noqa: N802
+        self, request: clearing_pb2.SubmitBidRequest, context: Any
+    ) -> clearing_pb2.SubmitBidResponse:
+        return clearing_pb2.SubmitBidResponse(ack=self._ack)
+
+    async def WithdrawBid(  # noqa: N802
+        self, request: clearing_pb2.WithdrawBidRequest, context: Any
+    ) -> clearing_pb2.WithdrawBidResponse:
+        return clearing_pb2.WithdrawBidResponse(ack=self._ack)
+
+
 async def _serve(listen: str) -> None:
     server = grpc.aio.server()
     auction_pb2_grpc.add_AuctionServiceServicer_to_server(
         EmptyAuctionService(),  # type: ignore[abstract]  # the other methods: UNIMPLEMENTED
+        server,
+    )
+    clearing_pb2_grpc.add_DefaultAuctionServiceServicer_to_server(
+        EmptyDefaultAuctionService(),  # type: ignore[abstract]
         server,
     )
     port = server.add_insecure_port(listen)

@@ -14,7 +14,7 @@ A second workload is DV01's: a curve set and its +1bp / -1bp rebuilds (every quo
 Ours shares the bootstrap workspace between the three (``Market.bumped``); QuantLib moves
 its quotes and recalculates. Three cold builds of ours are timed too, for comparison.
 
-Writes ``curves.json``, ``curves.md`` and ``curves.png`` (matplotlib, the ``bench`` extra)
+Writes ``curves.json``, ``curves.md`` and ``curves.png`` (``bench.plots``, the ``bench`` extra)
 under ``bench/out/`` unless told otherwise. This module measures and reports; it must never
 change how curves are built.
 """
@@ -27,7 +27,6 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -416,62 +415,3 @@ def markdown(data: dict[str, Any]) -> str:
             f"(tolerance {DF_TOLERANCE:g}).",
         ]
     )
-
-
-def plot(data: dict[str, Any], path: Path) -> Path | None:
-    """Curve-build time by interpolation against QuantLib, as a PNG (None without matplotlib)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    results = data["results"]
-    names = [r["interpolation"].replace("_", " ") for r in results]
-    x = np.arange(len(results))
-    width = 0.2
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4))
-    bars = (
-        ("ours", "ours: build"),
-        ("quantlib", "QuantLib: build"),
-        ("risk_ours", "ours: base ±1bp"),
-        ("risk_quantlib", "QuantLib: base ±1bp"),
-    )
-    for i, (key, label) in enumerate(bars):
-        left.bar(
-            x + (i - 1.5) * width,
-            [r["wall"][f"{key}_ms_per_set"] for r in results],
-            width,
-            label=label,
-        )
-    left.set_xticks(x, names)
-    left.set_ylabel("ms per curve set (best round, wall)")
-    left.set_title(f"Curve building, {data['sets']} sets ({data['curves']} curves)")
-    left.legend(fontsize=8)
-    for i, (key, label) in enumerate((("speedup", "build"), ("risk_speedup", "base ±1bp"))):
-        for j, (clock, hatch) in enumerate((("wall", ""), ("cpu", "//"))):
-            mids = np.array([r[clock][key] for r in results])
-            lows = np.array([r[clock][f"{key}_rounds"][0] for r in results])
-            highs = np.array([r[clock][f"{key}_rounds"][1] for r in results])
-            right.bar(
-                x + (2 * i + j - 1.5) * width,
-                mids,
-                width,
-                yerr=[(mids - lows).clip(0), (highs - mids).clip(0)],
-                capsize=3,
-                hatch=hatch,
-                color=f"C{i}",
-                edgecolor="white" if not hatch else "black",
-                label=f"{label}, {clock}",
-            )
-    right.axhline(3.0, color="grey", linestyle="--", linewidth=1, label="3x")
-    right.axhline(1.0, color="black", linewidth=0.8)
-    right.set_xticks(x, names)
-    right.set_ylabel("QuantLib time / ours")
-    right.set_title("Speedup (best rounds; whiskers: per-round range)")
-    right.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

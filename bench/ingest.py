@@ -136,6 +136,8 @@ def _summary(result: LoadResult, cpu: float | None) -> dict[str, Any]:
         ),
         "errors": result.errors,
         "error_codes": dict(result.error_codes),
+        "curve": result.latency_curve(),  # for bench.plots
+        "timeline": result.timeline(),
     }
 
 

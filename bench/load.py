@@ -4,9 +4,10 @@
 channel per dealer it plays (each with the dealer's bearer token), builds its orders, reports
 ready, waits for the common start signal, then submits either unary ``SubmitLimitOrder``
 calls (``in_flight`` concurrent calls per channel) or ``SubmitOrders`` bulk streams of
-``batch`` orders. Every call is timed into an HdrHistogram (microseconds). Results come back
-through a queue: counts, errors by status code, acknowledged client order ids, the encoded
-histogram and the wall-clock span of the work.
+``batch`` orders. Every call is timed into an HdrHistogram (microseconds) and its completion
+time kept (for throughput over time). Results come back through a queue: counts, errors by
+status code, acknowledged client order ids, the encoded histogram, completion times and the
+wall-clock span of the work.
 
 The same worker code drives the real server and the empty baseline (``bench.baseline``), so
 the client's own cost is in both figures. Workers import only grpc, the wire code, uvloop
@@ -72,6 +73,8 @@ class LoadResult:
     span: float = 0.0
     hist: Any = None
     acked: dict[str, list[str]] = field(default_factory=dict)  # dealer -> client order ids
+    start: float = 0.0
+    done: list[tuple[float, int]] = field(default_factory=list)  # (epoch s, orders) per call
 
     @property
     def per_s(self) -> float:
@@ -81,6 +84,22 @@ class LoadResult:
         if self.hist is None or self.hist.get_total_count() == 0:
             return 0.0
         return float(self.hist.get_value_at_percentile(p)) / 1000.0
+
+    def latency_curve(self) -> list[list[float]]:
+        """``[[percentile, ms], ...]`` per call, for a percentile plot."""
+        levels = (0.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 100.0)
+        return [[p, round(self.percentile_ms(p), 3)] for p in levels]
+
+    def timeline(self, bins: int = 80) -> list[list[float]]:
+        """Orders answered per second over the run, ``[[t, per_s], ...]`` (``t`` seconds from
+        the start, the end of each of about ``bins`` equal bins, at most one per 4 calls)."""
+        if not self.done or self.span <= 0:
+            return []
+        width = max(0.05, self.span / max(1, min(bins, len(self.done) // 4)))
+        counts = [0] * (int(self.span / width) + 1)
+        for t, n in self.done:
+            counts[min(len(counts) - 1, max(0, int((t - self.start) / width)))] += n
+        return [[round((i + 1) * width, 3), round(c / width, 1)] for i, c in enumerate(counts)]
 
 
 def order_fields(seed: int, i: int) -> tuple[str, int]:
@@ -121,6 +140,7 @@ async def _run_dealer(
     seed = spec.seed * 1000 + index
     ids = [f"{spec.prefix}{i}" for i in range(spec.per_dealer)]
     acked: list[str] = []
+    done: list[tuple[float, int]] = []
     codes: Counter[str] = Counter()
     calls = 0
     try:
@@ -173,6 +193,7 @@ async def _run_dealer(
                     else:
                         acked.append(ids[i])
                     hist.record_value(max(1, (time.perf_counter_ns() - t0) // 1000))
+                    done.append((time.time(), 1))
                     calls += 1
                     if calls % 256 == 0:
                         progress(256)
@@ -200,6 +221,7 @@ async def _run_dealer(
                             codes[r.code] += 1
                         acked.extend(ids[lo + j] for j in range(len(chunk)) if j not in refused)
                     hist.record_value(max(1, (time.perf_counter_ns() - t0) // 1000))
+                    done.append((time.time(), len(chunk)))
                     calls += 1
                     progress(len(chunk))
 
@@ -207,7 +229,14 @@ async def _run_dealer(
         end = time.time()
     finally:
         await channel.close()
-    return {"acked": acked, "codes": codes, "calls": calls, "start": start, "end": end}
+    return {
+        "acked": acked,
+        "codes": codes,
+        "calls": calls,
+        "start": start,
+        "end": end,
+        "done": done,
+    }
 
 
 def _worker(spec: WorkerSpec, number: int, out: Any, go: Any) -> None:
@@ -252,6 +281,7 @@ def _worker(spec: WorkerSpec, number: int, out: Any, go: Any) -> None:
                     "start": min(r["start"] for r in results),
                     "end": max(r["end"] for r in results),
                     "hist": hist.encode(),
+                    "done": [t for r in results for t in r["done"]],
                 },
             )
         )
@@ -327,7 +357,9 @@ def drive(
         result.hist.decode_and_add(d["hist"])
     result.ok = sum(len(v) for v in result.acked.values())
     result.errors = sum(result.error_codes.values())
-    result.span = max(d["end"] for d in done) - min(d["start"] for d in done)
+    result.start = min(d["start"] for d in done)
+    result.span = max(d["end"] for d in done) - result.start
+    result.done = sorted(t for d in done for t in d["done"])
     return result
 
 

@@ -11,6 +11,9 @@ built once) and its time is scaled to per-swap throughput; the sample's numbers 
 against ours (NPV within 0.01 per 10 million notional). Run::
 
     python -m bench.pricing_bench [--quick] [--json]
+
+Writes ``pricing.json``, ``pricing.md`` and ``pricing.png`` (``bench.plots``) under
+``bench/out/``.
 """
 
 from __future__ import annotations
@@ -342,35 +345,40 @@ def main() -> None:
     args = parser.parse_args()
     sizes = (10_000, 1_000, 500, 200) if args.quick else (100_000, 10_000, 2_000, 1_000)
     result = run(*sizes)
+    lines = _lines(result)
+    from bench.plots import plot
+    from bench.report import write_report
+
+    path = write_report("pricing", result, "\n\n".join(lines), None)
+    plot("pricing", result, path.with_suffix(".png"))
     if args.json:
         print(json.dumps(result, indent=2))
         return
+    print("\n".join(lines))
+
+
+def _lines(result: dict[str, Any]) -> list[str]:
+    """The printed report, one line per workload."""
     n, r, o = result["npv"], result["rcv"], result["npv_distinct"]
-    print(f"QuantLib {result['quantlib']} on {result['machine']}")
-    print(
+    return [
+        f"QuantLib {result['quantlib']} on {result['machine']}",
         f"NPV  {n['swaps']:>7} swaps ({n['distinct_schedules']} schedules): "
         f"ours {n['ours_s']:.3f}s "
         f"= {n['ours_swaps_per_s']:,}/s; QuantLib {n['quantlib_swaps_per_s']:,}/s "
         f"(sample {n['quantlib_sample']}); speedup {n['speedup']}x; "
-        f"worst diff {n['worst_npv_diff_per_10mm']:.2g} per 10mm"
-    )
-    print(
+        f"worst diff {n['worst_npv_diff_per_10mm']:.2g} per 10mm",
         f"NPV  {o['swaps']:>7} swaps ({o['distinct_schedules']} schedules): "
         f"ours {o['ours_s']:.3f}s = {o['ours_swaps_per_s']:,}/s; "
         f"QuantLib {o['quantlib_swaps_per_s']:,}/s (sample {o['quantlib_sample']}); "
-        f"speedup {o['speedup']}x; worst diff {o['worst_npv_diff_per_10mm']:.2g} per 10mm"
-    )
-    print(
+        f"speedup {o['speedup']}x; worst diff {o['worst_npv_diff_per_10mm']:.2g} per 10mm",
         f"RCV  {r['positions']:>7} positions: ours {r['ours_s']:.3f}s "
         f"= {r['ours_positions_per_s']:,}/s; QuantLib {r['quantlib_positions_per_s']:,}/s "
         f"(sample {r['quantlib_sample']}); speedup {r['speedup']}x; "
-        f"worst diff {r['worst_rcv_diff_per_10mm']:.2g} per 10mm"
-    )
-    print(
+        f"worst diff {r['worst_rcv_diff_per_10mm']:.2g} per 10mm",
         f"     full conversion with DV01s, residual risk and hedges: "
-        f"{r['ours_full_conversion_s']:.3f}s"
-    )
-    print("numbers agree" if result["agree"] else "NUMBERS DISAGREE")
+        f"{r['ours_full_conversion_s']:.3f}s",
+        "numbers agree" if result["agree"] else "NUMBERS DISAGREE",
+    ]
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""``closeout bench``: the load harness (ingest, whole auctions) against a same-run baseline,
-and curve building against QuantLib.
+"""``closeout bench``: the load harness (ingest, whole auctions, default auctions) against a
+same-run baseline, and curve building against QuantLib.
 
 The harness lives in ``bench/`` and is imported lazily inside each command: it starts
 servers (``bench.serverproc`` imports ``server``), which no other client command may load.
@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-app = typer.Typer(help="Benchmarks: ingestion and whole auctions vs the baseline.")
+app = typer.Typer(
+    help="Benchmarks: ingestion, whole auctions and default auctions vs the baseline; curves."
+)
 
 _err = Console(stderr=True, soft_wrap=True)
 
@@ -24,7 +26,9 @@ Quick = Annotated[bool, typer.Option("--quick", help="A smaller run (under a min
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 Out = Annotated[
     Path | None,
-    typer.Option("--out", help="Folder for <name>.json and <name>.md (default bench/out/)."),
+    typer.Option(
+        "--out", help="Folder for <name>.json, <name>.md and <name>.png (default bench/out/)."
+    ),
 ]
 
 
@@ -65,7 +69,6 @@ def ingest(
     from dataclasses import replace
 
     from bench.ingest import IngestConfig, compare_journals, markdown, run_ingest
-    from bench.report import write_report
 
     cfg = IngestConfig.quick() if quick else IngestConfig()
     cfg = replace(cfg, in_flight=in_flight)
@@ -89,16 +92,13 @@ def ingest(
             log=lambda m: None if as_json else _err.print(m, highlight=False),
         )
         data = compare_journals(data, other)
-    text = markdown(data)
-    path = write_report("ingest", data, text, out)
-    _emit(data, text, path, as_json)
+    _emit("ingest", data, markdown(data), out, as_json)
 
 
 @app.command("auction")
 def auction(quick: Quick = False, as_json: AsJson = False, out: Out = None) -> None:
     """Whole auctions (10^3 to 10^6 orders) by phase; stage-2 clearing vs numpy; memory."""
     from bench.auction import AuctionConfig, markdown, run_auction
-    from bench.report import write_report
 
     cfg = AuctionConfig.quick() if quick else AuctionConfig()
     data = run_auction(
@@ -106,9 +106,7 @@ def auction(quick: Quick = False, as_json: AsJson = False, out: Out = None) -> N
         show_progress=not as_json and _err.is_terminal,
         log=lambda m: None if as_json else _err.print(m, highlight=False),
     )
-    text = markdown(data)
-    path = write_report("auction", data, text, out)
-    _emit(data, text, path, as_json)
+    _emit("auction", data, markdown(data), out, as_json)
 
 
 @app.command("curves")
@@ -124,8 +122,7 @@ def curves(
     """Curve bootstrapping per interpolation vs QuantLib, same run; DV01 rebuilds; a PNG."""
     from dataclasses import replace
 
-    from bench.curves import CurveBenchConfig, markdown, plot, run_curves
-    from bench.report import write_report
+    from bench.curves import CurveBenchConfig, markdown, run_curves
 
     cfg = CurveBenchConfig.quick() if quick else CurveBenchConfig()
     if sets is not None:
@@ -133,17 +130,53 @@ def curves(
     if rounds is not None:
         cfg = replace(cfg, rounds=rounds)
     data = run_curves(cfg, log=lambda m: None if as_json else _err.print(m, highlight=False))
-    text = markdown(data)
-    path = write_report("curves", data, text, out)
-    png = plot(data, path.with_suffix(".png"))
-    if png is None and not as_json:
-        _err.print("no plot: install the bench extra (pip install -e '.[bench]')")
-    _emit(data, text, path, as_json)
+    _emit("curves", data, markdown(data), out, as_json)
 
 
-def _emit(data: dict[str, object], text: str, path: Path, as_json: bool) -> None:
+@app.command("default")
+def default(
+    quick: Quick = False,
+    as_json: AsJson = False,
+    out: Out = None,
+    members: Annotated[
+        int | None, typer.Option("--members", help="Clearing members (default 300).")
+    ] = None,
+    lots: Annotated[int | None, typer.Option("--lots", help="Lots in the window (default 40).")] = (
+        None
+    ),
+    window: Annotated[
+        float | None, typer.Option("--window", help="Seconds the bid window is open (default 30).")
+    ] = None,
+) -> None:
+    """Default auctions under load: members bidding and replacing concurrently, a window
+    closing on the server's clock, awards and settlement, every acknowledged bid verified."""
+    from dataclasses import replace
+
+    from bench.default_auction import DefaultBenchConfig, markdown, run_default
+
+    cfg = DefaultBenchConfig.quick() if quick else DefaultBenchConfig()
+    if members is not None:
+        cfg = replace(cfg, members=members)
+    if lots is not None:
+        cfg = replace(cfg, lots=lots)
+    if window is not None:
+        cfg = replace(cfg, window=window)
+    data = run_default(cfg, log=lambda m: None if as_json else _err.print(m, highlight=False))
+    _emit("default", data, markdown(data), out, as_json)
+
+
+def _emit(name: str, data: dict[str, Any], text: str, out: Path | None, as_json: bool) -> None:
+    """Write ``<name>.json``, ``.md`` and ``.png``; print the JSON or the Markdown."""
+    from bench.plots import plot
+    from bench.report import write_report
+
+    path = write_report(name, data, text, out)
+    png = plot(name, data, path.with_suffix(".png"))
     if as_json:
         print(json.dumps(data, sort_keys=True))
         return
     Console().print(text, markup=False, highlight=False)
-    _err.print(f"written: {path} and {path.with_suffix('.md')}", highlight=False)
+    written = f"{path}, {path.with_suffix('.md')}" + (f" and {png}" if png else "")
+    _err.print(f"written: {written}", highlight=False)
+    if png is None:
+        _err.print("no plot: install the bench extra (pip install -e '.[bench]')")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.curves import DF_TOLERANCE, CurveBenchConfig, markdown, plot, run_curves
+from bench.curves import DF_TOLERANCE, CurveBenchConfig, markdown, run_curves
+from bench.plots import plot_curves
 from pricing.interpolation import Interpolation
 
 
@@ -25,5 +26,5 @@ def test_curve_bench_tiny_agrees_with_quantlib_and_writes_a_plot(tmp_path: Path)
             assert r[clock]["speedup"] > 0 and r[clock]["risk_speedup"] > 0
     text = markdown(data)
     assert all(m.value in text for m in Interpolation)
-    png = plot(data, tmp_path / "curves.png")
+    png = plot_curves(data, tmp_path / "curves.png")
     assert png is not None and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
