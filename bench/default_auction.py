@@ -9,10 +9,11 @@ One run, in this order:
    ``lots`` swaps into one lot each (server-side pricing, the neutralising hedge booked);
 2. build a seeded **bid plan** (``bench.bidders``): market makers bid in every lot, each
    clearing member in a share of the lots it is invited to, around its own view of the
-   lot's value (b* plus noise of about half a basis point of DV01; some round to thousands,
-   so equal amounts happen and the earlier bid must win); a wave at the opening, steady
-   replacements, a burst of last-second replacements just before the close, a few bids
-   sent after it (which must be refused) and a few withdrawals;
+   lot's value (where the market sees the lot, b* plus about half a basis point of DV01,
+   plus the member's own view, a twentieth of a basis point; half the members bid round
+   thousands, so equal best amounts happen and the earlier bid must win); a wave at the
+   opening, steady replacements, a burst of last-second replacements just before the close,
+   a few bids sent after it (which must be refused) and a few withdrawals;
 3. **server**: one window for every lot, opening and closing on the server's clock
    (``open_at``/``close_at``); the load processes play the plan, one channel per member;
    once the scheduled close has passed the operator waits for every auction to be CLOSED
@@ -202,16 +203,20 @@ def bid_plan(cfg: DefaultBenchConfig, lots: Sequence[Any]) -> list[Pair]:
     rng = random.Random(cfg.seed + 1)
     w = cfg.window
     makers = set(market_maker_ids(cfg.market_makers))
-    round_thousands = {m for m in member_ids(cfg.members) if rng.random() < 0.25}
+    everyone = member_ids(cfg.members) + market_maker_ids(cfg.market_makers)
+    round_thousands = {m for m in everyone if rng.random() < 0.5}
     pairs = []
     for lot in lots:
         implied = _cents(lot.terms.implied_bid)
-        sigma = max(50_000, int(abs(Decimal(lot.terms.dv01 or "0")) * 50))
+        dv01 = abs(Decimal(lot.terms.dv01 or "0"))  # per basis point
+        sigma = max(50_000, int(dv01 * 50))  # half a basis point, in cents
+        common = implied + int(rng.gauss(0, sigma))  # where the market sees the lot
+        spread = max(30_000, int(dv01 * 5))  # how far members' views differ from it
         for member in lot.eligible:
             if member not in makers and rng.random() >= cfg.bid_share:
                 continue
             grid = 100_000 if member in round_thousands else 1_000
-            value = implied + int(rng.gauss(0, sigma))
+            value = common + int(rng.gauss(0, spread))
             n = min(6, int(rng.expovariate(1 / cfg.replacements))) if cfg.replacements else 0
             first = rng.uniform(0, 0.05 * w) if rng.random() < 0.3 else rng.uniform(0, 0.85 * w)
             times = [first, *sorted(rng.uniform(first, 0.95 * w) for _ in range(n))]
@@ -224,7 +229,7 @@ def bid_plan(cfg: DefaultBenchConfig, lots: Sequence[Any]) -> list[Pair]:
             if rng.random() < cfg.withdraw_share:
                 actions.append(Action(rng.uniform(times[-1], 0.97 * w), "withdraw", "w"))
             elif rng.random() < cfg.snipe_share:
-                last = value + int(rng.uniform(0, 0.3) * sigma)
+                last = value + int(rng.uniform(0, 0.3) * spread)
                 actions.append(
                     Action(w - cfg.snipe_lead, "replace", "s", _money(round(last / grid) * grid))
                 )
