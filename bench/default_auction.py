@@ -302,7 +302,7 @@ def _phase_figures(
     span = max(r[5] + r[6] / 1e6 for r in acked) - min(r[5] for r in acked) if acked else 0.0
     series = timeline(records, opening)
     burst = [r for r in records if r[3] == "s"]
-    answered = [r[5] + r[6] / 1e6 for r in burst if r[7] == "OK"]
+    answered = [r[5] + r[6] / 1e6 for r in burst if r[7] != "TIME_CAP"]
     drain = max(answered) - min(r[5] for r in burst) if answered else 0.0
     return {
         "calls": len(records),
@@ -322,10 +322,11 @@ def _phase_figures(
         "timeline": series,
         "burst": {  # the last-second replacements, all sent at the same moment
             "calls": len(burst),
-            "acknowledged": len(answered),
-            "drain_s": round(drain, 3),
-            "per_s": round(len(answered) / drain, 1) if drain else 0.0,
-            "latency": latency_summary([r[6] for r in burst if r[7] == "OK"]),
+            "acknowledged": sum(1 for r in burst if r[7] == "OK"),
+            "refused_late": sum(1 for r in burst if r[7] in REFUSED),
+            "drain_s": round(drain, 3),  # from sending to the last answer
+            "per_s": round(len(answered) / drain, 1) if drain else 0.0,  # answers per second
+            "latency": latency_summary([r[6] for r in burst if r[7] != "TIME_CAP"]),
         },
     }
 
@@ -662,7 +663,13 @@ def run_default(
         },
         "bids_per_s": ours["bids_per_s"],
         "peak_bids_per_s": ours["peak_bids_per_s"],
+        "planned_late": sum(1 for p in pairs for a in p.actions if a.client_order_id == "late"),
         "late_refused": sum(1 for r in records if r[3] == "late" and r[7] in REFUSED),
+        # Sent before the scheduled close, yet refused as late: stamped after it by a server
+        # still working through the calls queued before the close.
+        "refused_sent_before_close": sum(
+            1 for r in records if r[7] in REFUSED and r[5] < close.close_at
+        ),
         "errors": sum(n for c, n in ours["codes"].items() if c != "OK" and c not in REFUSED),
         "lost": check["lost"],
         "verification": check,
@@ -755,8 +762,8 @@ def markdown(data: dict[str, Any]) -> str:
                     data.get("ratios", {}).get("peak_bids_per_s", "-"),
                 ],
                 [
-                    f"last-second burst: {s['burst']['calls']:,} replacements sent at once, "
-                    "answered per s",
+                    f"last-second burst: {s['burst']['calls']:,} replacements sent at once "
+                    f"{cfg['snipe_lead']:g} s before the close, answered per s",
                     f"{s['burst']['per_s']:,.0f} (p99 {s['burst']['latency']['p99_ms']} ms)",
                     f"{base['burst']['per_s']:,.0f} (p99 {base['burst']['latency']['p99_ms']} ms)"
                     if base
@@ -776,6 +783,11 @@ def markdown(data: dict[str, Any]) -> str:
         f"every lot awarded after **{c['awarded_s']:.3f} s**, every lot settled (its "
         f"settlement instructions made; {c['instructions']} in all) after "
         f"**{c['settled_s']:.3f} s**.",
+        "",
+        f"Sent before the scheduled close but refused as late (the server stamped them after "
+        f"it): **{data['refused_sent_before_close']:,}**, of which "
+        f"{s['burst']['refused_late']:,} of the {s['burst']['calls']:,} last-second "
+        "replacements.",
         "",
         f"Verification: **{v['lost']} lost** of {v['acknowledged_calls']:,} acknowledged calls; "
         f"{v['live_bids_at_close']:,} live bids at the close, {v['changed']} changed, "
