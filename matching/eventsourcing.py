@@ -52,6 +52,8 @@ class EventFamily(Generic[E]):
     def __init__(self, name: str) -> None:
         self.name = name
         self._types: dict[str, type[E]] = {}
+        #: Each type's field names and ``type``, worked out once (replay decodes millions).
+        self._names: dict[type[E], frozenset[str]] = {}
 
     def register(self, cls: _C) -> _C:
         """Class decorator: add an event type (its ``type`` tag must be new)."""
@@ -66,11 +68,15 @@ class EventFamily(Generic[E]):
         cls = self._types.get(kind) if isinstance(kind, str) else None
         if cls is None:
             raise InvalidInput("type", f"unknown {self.name} event type {kind!r}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        extra = set(data) - names - {"type"}
+        names = self._names.get(cls)
+        if names is None:
+            names = self._names[cls] = frozenset(f.name for f in dataclasses.fields(cls)) | {"type"}
+        extra = data.keys() - names
         if extra:
             raise InvalidInput("event", f"unknown fields {sorted(extra)} for {kind}")
-        return cls(**{k: v for k, v in data.items() if k != "type"})
+        fields = dict(data)
+        del fields["type"]
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)

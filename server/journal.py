@@ -114,6 +114,16 @@ _CANONICAL: Final = json.JSONEncoder(
 _QUOTE: Final = json.encoder.encode_basestring
 
 
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"non-finite number {name}")
+
+
+#: One decoder for replay (``json.loads`` with options builds a new one per call); raw, so
+#: the caller checks that the document ends where the payload does (canonical JSON has no
+#: surrounding whitespace).
+_DECODE: Final = json.JSONDecoder(parse_constant=_refuse_constant).raw_decode
+
+
 def canonical_json(value: Any) -> str:
     """The one JSON spelling hashed and stored: sorted keys, no spaces, no NaN/Infinity."""
     return _CANONICAL(value)
@@ -187,6 +197,13 @@ class Journal:
         Blocking (reads the store on the caller's thread through its own connection): call
         it at startup before serving, or through ``asyncio.to_thread``.
 
+        Every record's sequence, link and hash are recomputed and its payload decoded once
+        (the one JSON parse whose result the record carries); a record that fails any of
+        that is described by :func:`check_row`, the same words ``verify`` uses. Unlike
+        ``verify``, replay does not re-encode each payload to check its canonical spelling:
+        the hash already proves the bytes are the ones the writer hashed, and the writer
+        only writes canonical JSON.
+
         Raises:
             JournalCorrupt: at the first record whose sequence or hash does not chain, or
                 when the store cannot be read (a damaged file).
@@ -197,14 +214,30 @@ class Journal:
             if found is None:
                 raise JournalCorrupt(f"record {after} not found")
             expected_seq, prev = after + 1, found
+        sha256 = hashlib.sha256
+        quoted: dict[tuple[object, object], str] = {}  # streams and types recur: quote once
         try:
-            for seq, stream, type_, payload, prev_hash, hash_ in self.store.read(after):
-                problem = check_row(
-                    expected_seq, prev, seq, stream, type_, payload, prev_hash, hash_
-                )
-                if problem:
+            for row in self.store.read(after):
+                seq, stream, type_, payload, prev_hash, hash_ = row
+                decoded: dict[str, Any] | None = None
+                head = quoted.get((stream, type_))
+                if head is None and type(stream) is str and type(type_) is str:
+                    head = quoted[(stream, type_)] = f"{_QUOTE(stream)},{_QUOTE(type_)}"
+                if (
+                    seq == expected_seq
+                    and prev_hash == prev
+                    and type(seq) is int
+                    and type(payload) is str
+                    and head is not None
+                    # record_hash, inlined as in _commit_batch (the same bytes).
+                    and sha256(f"{prev}[{seq},{head},{_QUOTE(payload)}]".encode()).hexdigest()
+                    == hash_
+                ):
+                    decoded = _decode_payload(payload, type_)
+                if decoded is None:
+                    problem = check_row(expected_seq, prev, *row) or "payload does not decode"
                     raise JournalCorrupt(f"record {seq}: {problem}")
-                yield Record(seq, stream, type_, json.loads(payload), prev_hash, hash_)
+                yield Record(seq, stream, type_, decoded, prev_hash, hash_)
                 expected_seq, prev = seq + 1, hash_
         except JournalError:
             raise
@@ -515,6 +548,18 @@ def _encode(events: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
     return types, payloads
 
 
+def _decode_payload(payload: str, type_: object) -> dict[str, Any] | None:
+    """The payload as a dict if it is one JSON object (nothing around it, no NaN) whose
+    ``type`` is ``type_``; else None (:func:`check_row` then says what is wrong)."""
+    try:
+        decoded, end = _DECODE(payload)
+    except ValueError:
+        return None
+    if end != len(payload) or type(decoded) is not dict or decoded.get("type") != type_:
+        return None
+    return decoded
+
+
 def _resolve_all(batch: list[_Entry], results: list[list[Record] | int]) -> None:
     """Resolve a committed batch's futures: one wake-up of each event loop, not one each."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Entry, object]]] = {}
@@ -576,10 +621,6 @@ def check_row(
     if canonical_json(decoded) != payload:
         return "payload is not in canonical form"
     return None
-
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"non-finite number {name}")
 
 
 @dataclass(frozen=True, slots=True)

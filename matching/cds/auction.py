@@ -131,17 +131,37 @@ def _compact_at(at: str) -> int | str:
     acknowledgement: as an ISO string that is 81 bytes per resting order, as an int in an
     array 8.
     Only the shape ``iso()`` writes for a UTC clock is converted (32 characters, six
-    fraction digits, ``+00:00``), so the acknowledgement of a repeat is byte for byte the
-    original; any other shape (another zone, a whole second, an old journal) stays a string.
+    fraction digits, not all zero, ``+00:00``), so the acknowledgement of a repeat is byte
+    for byte the original; any other shape (another zone, a whole second, an old journal)
+    stays a string. The whole second is parsed once per distinct second (a book's orders
+    share a few thousand): replay converts every order's time.
     """
     if len(at) != 32 or at[19] != "." or not at.endswith("+00:00"):
         return at
-    try:
-        moment = datetime.fromisoformat(at)
-    except ValueError:
+    fraction = at[20:26]
+    # isoformat() writes no fraction for a whole second, so "000000" never round-trips.
+    if fraction == "000000" or not (fraction.isascii() and fraction.isdigit()):
         return at
-    micros = (moment - _EPOCH) // timedelta(microseconds=1)
-    return micros if _expand_at(micros) == at else at
+    second = at[:19]
+    base = _SECONDS.get(second)
+    if base is None:
+        whole = second + "+00:00"
+        try:
+            moment = datetime.fromisoformat(whole)
+        except ValueError:
+            return at
+        base = (moment - _EPOCH) // timedelta(microseconds=1)
+        if _expand_at(base) != whole:
+            return at
+        if len(_SECONDS) >= _SECONDS_KEPT:
+            _SECONDS.clear()
+        _SECONDS[second] = base
+    return base + int(fraction)
+
+
+#: Whole seconds already parsed by :func:`_compact_at` (text to microseconds); bounded.
+_SECONDS: dict[str, int] = {}
+_SECONDS_KEPT = 4096
 
 
 def _expand_at(micros: int) -> str:

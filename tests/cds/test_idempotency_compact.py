@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from matching.cds.auction import CdsAuction, _compact_at, _expand_at
 from matching.errors import AlreadyExists
@@ -31,6 +33,46 @@ ZONES = [UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5, minutes
 def test_a_compacted_time_expands_to_the_same_string(at: str) -> None:
     compact = _compact_at(at)
     assert (compact if isinstance(compact, str) else _expand_at(compact)) == at
+
+
+def _compact_by_round_trip(at: str) -> int | str:
+    """The definition: microseconds when they give back the very same string."""
+    if len(at) != 32 or at[19] != "." or not at.endswith("+00:00"):
+        return at
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        return at
+    micros = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    return micros if _expand_at(micros) == at else at
+
+
+_TIMES = st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
+)
+
+
+@given(
+    st.one_of(
+        _TIMES.map(lambda t: t.isoformat()),
+        st.builds(
+            lambda t, cut, text: (t.isoformat() + "." * 32)[:cut] + text,
+            _TIMES,
+            st.integers(0, 32),
+            st.text(max_size=12),
+        ),
+        st.builds(  # one character of a well-shaped time changed
+            lambda t, i, c: (lambda s: s[:i] + c + s[i + 1 :])(t.isoformat()),
+            _TIMES,
+            st.integers(0, 31),
+            st.characters(),
+        ),
+        st.text(max_size=40),
+    )
+)
+def test_compacting_is_exactly_the_round_trip_definition(at: str) -> None:
+    assert _compact_at(at) == _compact_by_round_trip(at)
+    assert _compact_at(at) == _compact_by_round_trip(at)  # and again, from the cache
 
 
 @pytest.mark.parametrize("zone", ZONES)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -274,6 +274,63 @@ async def test_replay_refuses_a_tampered_journal(location: str | Path) -> None:
             list(j.replay())
     finally:
         await j.close()
+
+
+def _rehash(location: str | Path, seq: int, type_: str, payload: str) -> None:
+    """Replace record ``seq`` by ``payload`` with a hash that matches it (a forger's edit)."""
+    ((prev,),) = run_sql(location, "SELECT prev_hash FROM journal WHERE seq = ?", seq)
+    digest = record_hash(str(prev), seq, "s", type_, payload)
+    run_sql(
+        location,
+        "UPDATE journal SET type = ?, payload = ?, hash = ? WHERE seq = ?",
+        type_,
+        payload,
+        digest,
+        seq,
+    )
+    # Keep the successor linked to it, so the damage under test is the record's content.
+    run_sql(location, "UPDATE journal SET prev_hash = ? WHERE seq = ?", digest, seq + 1)
+
+
+_DAMAGE: dict[str, Callable[[str | Path], object]] = {
+    "altered payload": lambda loc: run_sql(
+        loc, "UPDATE journal SET payload = ? WHERE seq = 3", canonical_json(_event(7))
+    ),
+    "altered prev_hash": lambda loc: run_sql(
+        loc, "UPDATE journal SET prev_hash = ? WHERE seq = 3", "ab" * 32
+    ),
+    "deleted row": lambda loc: run_sql(loc, "DELETE FROM journal WHERE seq = 2"),
+    "rehashed forgery": lambda loc: _rehash(
+        loc, 3, "Submitted", canonical_json({**_event(2), "size": 1})
+    ),
+    "rehashed payload that is not an object": lambda loc: _rehash(loc, 3, "Submitted", "[1]"),
+    "rehashed payload that is not JSON": lambda loc: _rehash(loc, 3, "Submitted", "{oops"),
+    "rehashed non-finite number": lambda loc: _rehash(
+        loc, 3, "Submitted", '{"size":NaN,"type":"Submitted"}'
+    ),
+    "rehashed type column that lies": lambda loc: _rehash(
+        loc, 3, "Cancelled", canonical_json(_event(3))
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(_DAMAGE))
+async def test_replay_refuses_what_verify_refuses_with_the_same_words(
+    location: str | Path, damage: str
+) -> None:
+    await _journal_with(location, 5)
+    _DAMAGE[damage](location)
+    report = verify(location)
+    assert not report.ok
+    j = await Journal.open(location)
+    try:
+        replayed: list[int] = []
+        with pytest.raises(JournalCorrupt) as refused:
+            replayed.extend(r.seq for r in j.replay())
+    finally:
+        await j.close()
+    assert str(refused.value) == f"record {report.first_bad_seq}: {report.problem}"
+    assert replayed == list(range(1, report.records + 1))  # the good ones, nothing after
 
 
 def test_verify_reports_a_journal_that_does_not_exist(location: str | Path) -> None:
