@@ -502,9 +502,17 @@ async def _server_window(
     auction_ids = [lot.terms.lot_id for lot in lots]
     async with ClearingClient(server.target, OPERATOR_TOKEN, timeout=300) as ops:
 
-        async def phases() -> dict[str, int]:
-            overview = await ops.overview()
-            return {s.auction.auction_id: s.auction.phase for s in overview.auctions}
+        async def wait_for(phase: int, pause: float) -> None:
+            """Poll the server until every auction reached ``phase`` (over the wire: no
+            local event says so), for at most the run's time cap."""
+            deadline = time.monotonic() + cfg.time_cap
+            while True:
+                overview = await ops.overview()
+                if all(s.auction.phase >= phase for s in overview.auctions):
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the auctions never reached phase {phase}")
+                await asyncio.sleep(pause)
 
         async def open_window() -> float:
             open_at = datetime.now(UTC) + timedelta(seconds=cfg.lead)
@@ -516,9 +524,7 @@ async def _server_window(
                 open_at=open_at,
                 close_at=close_at,
             )
-            # The server's phases are polled over the wire: no local event says so.
-            while any(p < pb.DEFAULT_AUCTION_PHASE_OPEN for p in (await phases()).values()):  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+            await wait_for(pb.DEFAULT_AUCTION_PHASE_OPEN, 0.01)
             close.opened = time.time() - open_at.timestamp()
             cpu.append(server.cpu())
             close.close_at = close_at.timestamp()
@@ -536,8 +542,7 @@ async def _server_window(
         if not window_set.is_set():
             await playing  # raises what went wrong
         await asyncio.sleep(max(0.0, close.close_at - time.time()))
-        while any(p < pb.DEFAULT_AUCTION_PHASE_CLOSED for p in (await phases()).values()):  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
+        await wait_for(pb.DEFAULT_AUCTION_PHASE_CLOSED, 0.005)
         close.closed = time.time() - close.close_at
         cpu.append(server.cpu())
 
