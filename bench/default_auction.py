@@ -9,10 +9,11 @@ One run, in this order:
    ``lots`` swaps into one lot each (server-side pricing, the neutralising hedge booked);
 2. build a seeded **bid plan** (``bench.bidders``): market makers bid in every lot, each
    clearing member in a share of the lots it is invited to, around its own view of the
-   lot's value (b* plus noise of about half a basis point of DV01; some round to thousands,
-   so equal amounts happen and the earlier bid must win); a wave at the opening, steady
-   replacements, a burst of last-second replacements just before the close, a few bids
-   sent after it (which must be refused) and a few withdrawals;
+   lot's value (where the market sees the lot, b* plus about half a basis point of DV01,
+   plus the member's own view, a twentieth of a basis point; half the members bid round
+   thousands, so equal best amounts happen and the earlier bid must win); a wave at the
+   opening, steady replacements, a burst of last-second replacements just before the close,
+   a few bids sent after it (which must be refused) and a few withdrawals;
 3. **server**: one window for every lot, opening and closing on the server's clock
    (``open_at``/``close_at``); the load processes play the plan, one channel per member;
    once the scheduled close has passed the operator waits for every auction to be CLOSED
@@ -202,16 +203,20 @@ def bid_plan(cfg: DefaultBenchConfig, lots: Sequence[Any]) -> list[Pair]:
     rng = random.Random(cfg.seed + 1)
     w = cfg.window
     makers = set(market_maker_ids(cfg.market_makers))
-    round_thousands = {m for m in member_ids(cfg.members) if rng.random() < 0.25}
+    everyone = member_ids(cfg.members) + market_maker_ids(cfg.market_makers)
+    round_thousands = {m for m in everyone if rng.random() < 0.5}
     pairs = []
     for lot in lots:
         implied = _cents(lot.terms.implied_bid)
-        sigma = max(50_000, int(abs(Decimal(lot.terms.dv01 or "0")) * 50))
+        dv01 = abs(Decimal(lot.terms.dv01 or "0"))  # per basis point
+        sigma = max(50_000, int(dv01 * 50))  # half a basis point, in cents
+        common = implied + int(rng.gauss(0, sigma))  # where the market sees the lot
+        spread = max(30_000, int(dv01 * 5))  # how far members' views differ from it
         for member in lot.eligible:
             if member not in makers and rng.random() >= cfg.bid_share:
                 continue
             grid = 100_000 if member in round_thousands else 1_000
-            value = implied + int(rng.gauss(0, sigma))
+            value = common + int(rng.gauss(0, spread))
             n = min(6, int(rng.expovariate(1 / cfg.replacements))) if cfg.replacements else 0
             first = rng.uniform(0, 0.05 * w) if rng.random() < 0.3 else rng.uniform(0, 0.85 * w)
             times = [first, *sorted(rng.uniform(first, 0.95 * w) for _ in range(n))]
@@ -224,7 +229,7 @@ def bid_plan(cfg: DefaultBenchConfig, lots: Sequence[Any]) -> list[Pair]:
             if rng.random() < cfg.withdraw_share:
                 actions.append(Action(rng.uniform(times[-1], 0.97 * w), "withdraw", "w"))
             elif rng.random() < cfg.snipe_share:
-                last = value + int(rng.uniform(0, 0.3) * sigma)
+                last = value + int(rng.uniform(0, 0.3) * spread)
                 actions.append(
                     Action(w - cfg.snipe_lead, "replace", "s", _money(round(last / grid) * grid))
                 )
@@ -297,7 +302,7 @@ def _phase_figures(
     span = max(r[5] + r[6] / 1e6 for r in acked) - min(r[5] for r in acked) if acked else 0.0
     series = timeline(records, opening)
     burst = [r for r in records if r[3] == "s"]
-    answered = [r[5] + r[6] / 1e6 for r in burst if r[7] == "OK"]
+    answered = [r[5] + r[6] / 1e6 for r in burst if r[7] != "TIME_CAP"]
     drain = max(answered) - min(r[5] for r in burst) if answered else 0.0
     return {
         "calls": len(records),
@@ -317,10 +322,11 @@ def _phase_figures(
         "timeline": series,
         "burst": {  # the last-second replacements, all sent at the same moment
             "calls": len(burst),
-            "acknowledged": len(answered),
-            "drain_s": round(drain, 3),
-            "per_s": round(len(answered) / drain, 1) if drain else 0.0,
-            "latency": latency_summary([r[6] for r in burst if r[7] == "OK"]),
+            "acknowledged": sum(1 for r in burst if r[7] == "OK"),
+            "refused_late": sum(1 for r in burst if r[7] in REFUSED),
+            "drain_s": round(drain, 3),  # from sending to the last answer
+            "per_s": round(len(answered) / drain, 1) if drain else 0.0,  # answers per second
+            "latency": latency_summary([r[6] for r in burst if r[7] != "TIME_CAP"]),
         },
     }
 
@@ -657,7 +663,13 @@ def run_default(
         },
         "bids_per_s": ours["bids_per_s"],
         "peak_bids_per_s": ours["peak_bids_per_s"],
+        "planned_late": sum(1 for p in pairs for a in p.actions if a.client_order_id == "late"),
         "late_refused": sum(1 for r in records if r[3] == "late" and r[7] in REFUSED),
+        # Sent before the scheduled close, yet refused as late: stamped after it by a server
+        # still working through the calls queued before the close.
+        "refused_sent_before_close": sum(
+            1 for r in records if r[7] in REFUSED and r[5] < close.close_at
+        ),
         "errors": sum(n for c, n in ours["codes"].items() if c != "OK" and c not in REFUSED),
         "lost": check["lost"],
         "verification": check,
@@ -750,8 +762,8 @@ def markdown(data: dict[str, Any]) -> str:
                     data.get("ratios", {}).get("peak_bids_per_s", "-"),
                 ],
                 [
-                    f"last-second burst: {s['burst']['calls']:,} replacements sent at once, "
-                    "answered per s",
+                    f"last-second burst: {s['burst']['calls']:,} replacements sent at once "
+                    f"{cfg['snipe_lead']:g} s before the close, answered per s",
                     f"{s['burst']['per_s']:,.0f} (p99 {s['burst']['latency']['p99_ms']} ms)",
                     f"{base['burst']['per_s']:,.0f} (p99 {base['burst']['latency']['p99_ms']} ms)"
                     if base
@@ -771,6 +783,11 @@ def markdown(data: dict[str, Any]) -> str:
         f"every lot awarded after **{c['awarded_s']:.3f} s**, every lot settled (its "
         f"settlement instructions made; {c['instructions']} in all) after "
         f"**{c['settled_s']:.3f} s**.",
+        "",
+        f"Sent before the scheduled close but refused as late (the server stamped them after "
+        f"it): **{data['refused_sent_before_close']:,}**, of which "
+        f"{s['burst']['refused_late']:,} of the {s['burst']['calls']:,} last-second "
+        "replacements.",
         "",
         f"Verification: **{v['lost']} lost** of {v['acknowledged_calls']:,} acknowledged calls; "
         f"{v['live_bids_at_close']:,} live bids at the close, {v['changed']} changed, "

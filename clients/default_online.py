@@ -25,7 +25,7 @@ It speaks only the wire API and must never import ``server`` or decide a rule it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -37,6 +37,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from clients.default_scenario import MARGIN_RUN, Action, Scenario, window_opens
 from clients.default_sdk import (
+    DEFAULT_LOAD_CHUNK,
     AnyMarket,
     ClearingClient,
     MarketFormatError,
@@ -390,30 +391,35 @@ async def result_dict(
     }
 
 
-async def load_state(ops: ClearingClient, scenario: Scenario) -> pb.LoadClearingStateResponse:
-    """Load a scenario's members, collateral and positions into the server's clearing house."""
-    return await ops.load(
-        [
-            member_to_proto(m.member, m.role.value, m.mandatory, m.collateral, m.default_fund)
-            for m in scenario.members
-        ],
-        [
-            pb.ClearedPosition(
-                position_id=p.position_id,
-                member_id=p.member,
-                terms=cleared_swap(
-                    currency=p.terms.currency,
-                    index=p.terms.index,
-                    side=p.terms.side.value,
-                    notional=p.terms.notional,
-                    fixed_rate=p.terms.fixed_rate,
-                    start=p.terms.start,
-                    maturity=p.terms.maturity,
-                ),
-            )
-            for p in scenario.positions
-        ],
-        house_id=scenario.house,
+def _members_out(scenario: Scenario) -> Iterator[pb.ClearingMember]:
+    for m in scenario.members:
+        yield member_to_proto(m.member, m.role.value, m.mandatory, m.collateral, m.default_fund)
+
+
+def _positions_out(scenario: Scenario) -> Iterator[pb.ClearedPosition]:
+    for p in scenario.positions:
+        yield pb.ClearedPosition(
+            position_id=p.position_id,
+            member_id=p.member,
+            terms=cleared_swap(
+                currency=p.terms.currency,
+                index=p.terms.index,
+                side=p.terms.side.value,
+                notional=p.terms.notional,
+                fixed_rate=p.terms.fixed_rate,
+                start=p.terms.start,
+                maturity=p.terms.maturity,
+            ),
+        )
+
+
+async def load_state(
+    ops: ClearingClient, scenario: Scenario, chunk_size: int = DEFAULT_LOAD_CHUNK
+) -> pb.LoadClearingStateChunksResponse:
+    """Load a scenario's members, collateral and positions into the server's clearing house,
+    streamed in chunks of ``chunk_size`` (one all-or-nothing load, whatever its size)."""
+    return await ops.load_chunks(
+        _members_out(scenario), _positions_out(scenario), scenario.house, chunk_size
     )
 
 

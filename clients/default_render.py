@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+
+from clients.tables import Table
 
 INSTRUCTION_COLUMNS = (
     "instruction_id",
@@ -107,7 +108,7 @@ def render_default_result(result: Mapping[str, Any], console: Console) -> None:
         ]
         table = _table(
             f"Lot {lot['lot_id']} ({lot['currency']} {lot['index']}, {lot['rcv_convention']}): "
-            f"RCV {money(lot['rcv'])}, b* {money(lot['implied_bid'])}",
+            f"RCV {money(lot['rcv'])}, b* {money(lot['implied_bid'])}, DV01 {money(lot['dv01'])}",
             ["position", "side", "notional", "defaulted", "standard", "rcv", "b*", "dv01"],
             rows,
         )

@@ -20,11 +20,13 @@ This module speaks only the wire API (``closeout.v1``); it never imports ``serve
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import itertools
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from clients.sdk import Session
@@ -33,10 +35,12 @@ from closeout.v1 import clearing_pb2_grpc, common_pb2
 from closeout.v1 import pricing_pb2 as ppb
 
 __all__ = [
+    "DEFAULT_LOAD_CHUNK",
     "ClearingClient",
     "MarketFormatError",
     "MemberClient",
     "cleared_swap",
+    "load_chunks",
     "market_to_proto",
     "markets_to_proto",
     "member_to_proto",
@@ -262,6 +266,41 @@ def _stamp(when: datetime) -> Timestamp:
     return stamp
 
 
+#: Members or positions per chunk of a streamed load: about 0.4 MB of positions, well under
+#: gRPC's default 4 MiB message limit.
+DEFAULT_LOAD_CHUNK = 5_000
+
+
+def load_chunks(
+    members: Iterable[pb.ClearingMember],
+    positions: Iterable[pb.ClearedPosition],
+    house_id: str = "",
+    chunk_size: int = DEFAULT_LOAD_CHUNK,
+) -> Iterator[pb.LoadClearingStateChunksRequest]:
+    """The chunks of a streamed load: the members, then the positions, ``chunk_size`` at a
+    time, the house id in the first and ``last`` set on the final one (at least one chunk,
+    even for an empty load)."""
+    member_items, position_items = iter(members), iter(positions)
+
+    def chunks() -> Iterator[pb.LoadClearingStateChunksRequest]:
+        while batch := list(itertools.islice(member_items, chunk_size)):
+            yield pb.LoadClearingStateChunksRequest(members=batch)
+        while more := list(itertools.islice(position_items, chunk_size)):
+            yield pb.LoadClearingStateChunksRequest(positions=more)
+
+    previous: pb.LoadClearingStateChunksRequest | None = None
+    for chunk in chunks():
+        if previous is None:
+            chunk.house_id = house_id
+        else:
+            yield previous
+        previous = chunk
+    if previous is None:
+        previous = pb.LoadClearingStateChunksRequest(house_id=house_id)
+    previous.last = True
+    yield previous
+
+
 class ClearingClient(Session):
     """The clearing-house operator's calls (the read calls also work for observers)."""
 
@@ -283,6 +322,34 @@ class ClearingClient(Session):
         response: pb.LoadClearingStateResponse = await self._call(
             self.stub.LoadClearingState, request
         )
+        return response
+
+    async def load_chunks(
+        self,
+        members: Iterable[pb.ClearingMember],
+        positions: Iterable[pb.ClearedPosition],
+        house_id: str = "",
+        chunk_size: int = DEFAULT_LOAD_CHUNK,
+    ) -> pb.LoadClearingStateChunksResponse:
+        """The same load as :meth:`load`, streamed in chunks of at most ``chunk_size`` members
+        or positions each, for portfolios too large for one message (all or none; nothing
+        stands unless the whole stream is loaded).
+
+        The deadline covers the whole stream. It is never sent again to another target (a
+        load is not idempotent: a second one finds its positions booked)."""
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        async with self._slots:
+            try:
+                response: pb.LoadClearingStateChunksResponse = (
+                    await self.stub.LoadClearingStateChunks(
+                        load_chunks(members, positions, house_id, chunk_size),
+                        metadata=self.metadata,
+                        timeout=self.settings.timeout,
+                    )
+                )
+            except grpc.aio.AioRpcError as exc:
+                raise self._unreachable(exc, [self.target]) from None
         return response
 
     async def run_margin(

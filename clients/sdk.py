@@ -450,12 +450,29 @@ class OperatorClient(Session):
         )
         return response
 
-    async def results(self, auction_id: str) -> opb.AuctionResult:
-        """The publication so far."""
-        response: opb.GetResultsResponse = await self._call(
-            self.stub.GetResults, opb.GetResultsRequest(auction_id=auction_id)
-        )
-        return response.result
+    async def results(self, auction_id: str, max_part_bytes: int = 0) -> opb.AuctionResult:
+        """The publication so far, as the caller may see it, streamed in parts and merged
+        (StreamResults), so that an auction of any size fits under the message limit.
+        ``max_part_bytes``: 0 for the server's default part size."""
+        request = opb.StreamResultsRequest(auction_id=auction_id, max_part_bytes=max_part_bytes)
+
+        async def attempt() -> opb.AuctionResult:
+            result, count, seen = opb.AuctionResult(), 1, 0
+            call = self.stub.StreamResults(
+                request, metadata=self.metadata, timeout=self.settings.timeout
+            )
+            async for response in call:
+                if response.index != seen:
+                    raise ValueError(f"results part {response.index} came as part {seen}")
+                result.MergeFrom(response.part)
+                count, seen = response.count, seen + 1
+            if seen != count:
+                raise ValueError(f"the results stream ended after {seen} of {count} parts")
+            return result
+
+        async with self._slots:
+            found: opb.AuctionResult = await self._failover(attempt, idempotent=True)
+        return found
 
     async def auction(self, auction_id: str) -> apb.Auction:
         """Public facts of the auction (parameters, panel, schedule, phase)."""

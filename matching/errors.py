@@ -91,3 +91,43 @@ class LimitExceeded(DomainError):
     """Raised when a configured limit (orders per dealer, message size) would be passed."""
 
     code = ErrorCode.RESOURCE_EXHAUSTED
+
+
+#: A refusal lists at most this many problems (its message counts them all).
+MAX_LISTED_PROBLEMS = 100
+
+
+def refusal_of(problems: list[tuple[str, DomainError]]) -> DomainError:
+    """One refusal for several problems found in one request, each ``(where, error)``
+    (``where`` empty: the error names its whole field already).
+
+    One problem is refused as it was raised, named by ``where``. Several keep the first's
+    type (hence status) and list the first :data:`MAX_LISTED_PROBLEMS` as field violations,
+    each named by where it is (``positions[12].terms.notional``); the message counts all.
+    """
+    listed: list[FieldViolation] = []
+    for where, error in problems[:MAX_LISTED_PROBLEMS]:
+        if isinstance(error, InvalidInput):
+            field = f"{where}.{error.field}" if where else error.field
+            listed.append(FieldViolation(field, error.description))
+        else:
+            listed.append(FieldViolation(where, error.message))
+    where, first = problems[0]
+    if len(problems) == 1:
+        if isinstance(first, InvalidInput):
+            return InvalidInput(listed[0].field, listed[0].description)
+        return type(first)(f"{where}: {first.message}" if where else first.message)
+    count = f"{len(problems)} problems" + (
+        f" (the first {MAX_LISTED_PROBLEMS} listed)" if len(problems) > MAX_LISTED_PROBLEMS else ""
+    )
+    head = listed[0]
+    message = f"{count}; the first: " + (
+        f"{head.field}: {head.description}" if head.field else head.description
+    )
+    if isinstance(first, InvalidInput):
+        refused = InvalidInput(listed[0].field, listed[0].description)
+        refused.message = message
+        refused.args = (message,)
+        refused.violations = tuple(listed)
+        return refused
+    return type(first)(message, tuple(listed))

@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from clients.cli.connection import (
     Target,
@@ -27,6 +26,7 @@ from clients.cli.connection import (
 )
 from clients.results import phase_name, statement_to_dict
 from clients.sdk import DealerClient, OperatorClient
+from clients.tables import Table
 from closeout.v1 import auction_pb2 as apb
 from closeout.v1 import operator_pb2 as opb
 

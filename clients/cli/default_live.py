@@ -24,7 +24,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from clients.cli.connection import (
     Target,
@@ -49,6 +48,7 @@ from clients.default_online import (
 from clients.default_render import instructions_csv, ledger_table, money
 from clients.default_scenario import Scenario, parse_default_scenario
 from clients.default_sdk import (
+    DEFAULT_LOAD_CHUNK,
     AnyMarket,
     ClearingClient,
     MarketFormatError,
@@ -59,6 +59,7 @@ from clients.default_sdk import (
     scenario_to_proto,
 )
 from clients.scenario import ScenarioError
+from clients.tables import Table
 from closeout.v1 import clearing_pb2 as pb
 from closeout.v1 import common_pb2
 from closeout.v1 import pricing_pb2 as ppb
@@ -191,16 +192,24 @@ def _show_result(r: dict[str, Any]) -> None:
 @networked
 def load(
     file: Annotated[Path, typer.Argument(help="Scenario JSON: its house, members, positions.")],
+    chunk_size: Annotated[
+        int,
+        typer.Option(
+            "--chunk-size",
+            min=1,
+            help="Members or positions per streamed chunk (the load is one, all or nothing).",
+        ),
+    ] = DEFAULT_LOAD_CHUNK,
     target: Target = "127.0.0.1:50051",
     token: Token = None,
     tls_ca: TlsCa = None,
 ) -> None:
-    """Load members, collateral and positions (operator)."""
+    """Load members, collateral and positions (operator), streamed in chunks."""
     state = _clearing_state(file)
 
-    async def call() -> pb.LoadClearingStateResponse:
+    async def call() -> pb.LoadClearingStateChunksResponse:
         async with _ops(target, token, tls_ca) as ops:
-            return await load_state(ops, state)
+            return await load_state(ops, state, chunk_size)
 
     response = call_server(call)
     print_ack(

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from clients.tables import Table
 
 if TYPE_CHECKING:
     from server.journal_tools import Copied

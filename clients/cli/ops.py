@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from clients.cli.cds import show, show_public
 from clients.cli.connection import (
@@ -20,6 +19,7 @@ from clients.cli.connection import (
 )
 from clients.results import phase_name, public_result_to_dict, result_to_dict, side_name
 from clients.sdk import OperatorClient
+from clients.tables import Table
 
 
 @networked

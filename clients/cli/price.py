@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from clients.tables import Table
 from pricing.errors import PricingInputError
 from pricing.inputs import Request, parse_request
 from pricing.report import convert_request, price_request

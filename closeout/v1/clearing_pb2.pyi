@@ -774,6 +774,88 @@ class LoadClearingStateResponse(_message.Message):
 Global___LoadClearingStateResponse: _TypeAlias = LoadClearingStateResponse  # noqa: Y015
 
 @_typing.final
+class LoadClearingStateChunksRequest(_message.Message):
+    """One chunk of a streamed load. Chunks append their members and positions in order; indices
+    in refusals (`positions[150000]`) count across the whole stream.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSE_ID_FIELD_NUMBER: _builtins.int
+    MEMBERS_FIELD_NUMBER: _builtins.int
+    POSITIONS_FIELD_NUMBER: _builtins.int
+    LAST_FIELD_NUMBER: _builtins.int
+    house_id: _builtins.str
+    """The clearing house: in the first chunk (later chunks leave it empty or repeat it)."""
+    last: _builtins.bool
+    """Set on the final chunk only. A stream that ends without it (a client that failed or
+    gave up half way) loads nothing, whatever the transport made of its end.
+    """
+    @_builtins.property
+    def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClearingMember]:
+        """Members to admit."""
+
+    @_builtins.property
+    def positions(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClearedPosition]:
+        """Positions to book (their members admitted before or in this load)."""
+
+    def __init__(
+        self,
+        *,
+        house_id: _builtins.str = ...,
+        members: _abc.Iterable[Global___ClearingMember] | None = ...,
+        positions: _abc.Iterable[Global___ClearedPosition] | None = ...,
+        last: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["house_id", b"house_id", "last", b"last", "members", b"members", "positions", b"positions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoadClearingStateChunksRequest: _TypeAlias = LoadClearingStateChunksRequest  # noqa: Y015
+
+@_typing.final
+class LoadClearingStateChunksResponse(_message.Message):
+    """A streamed load, complete and durable."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACK_FIELD_NUMBER: _builtins.int
+    HOUSE_ID_FIELD_NUMBER: _builtins.int
+    MEMBERS_ADMITTED_FIELD_NUMBER: _builtins.int
+    POSITIONS_BOOKED_FIELD_NUMBER: _builtins.int
+    CHUNKS_FIELD_NUMBER: _builtins.int
+    house_id: _builtins.str
+    """The clearing house."""
+    members_admitted: _builtins.int
+    """Members admitted by the whole stream."""
+    positions_booked: _builtins.int
+    """Positions booked by the whole stream."""
+    chunks: _builtins.int
+    """Chunks received."""
+    @_builtins.property
+    def ack(self) -> _common_pb2.Ack:
+        """Acknowledgement (sequence within the clearing house's journal)."""
+
+    def __init__(
+        self,
+        *,
+        ack: _common_pb2.Ack | None = ...,
+        house_id: _builtins.str = ...,
+        members_admitted: _builtins.int = ...,
+        positions_booked: _builtins.int = ...,
+        chunks: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "chunks", b"chunks", "house_id", b"house_id", "members_admitted", b"members_admitted", "positions_booked", b"positions_booked"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoadClearingStateChunksResponse: _TypeAlias = LoadClearingStateChunksResponse  # noqa: Y015
+
+@_typing.final
 class RunMarginRequest(_message.Message):
     """Run the performance bond call."""
 

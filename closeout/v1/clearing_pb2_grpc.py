@@ -40,6 +40,11 @@ class ClearingServiceStub(object):
                 request_serializer=closeout_dot_v1_dot_clearing__pb2.LoadClearingStateRequest.SerializeToString,
                 response_deserializer=closeout_dot_v1_dot_clearing__pb2.LoadClearingStateResponse.FromString,
                 _registered_method=True)
+        self.LoadClearingStateChunks = channel.stream_unary(
+                '/closeout.v1.ClearingService/LoadClearingStateChunks',
+                request_serializer=closeout_dot_v1_dot_clearing__pb2.LoadClearingStateChunksRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_clearing__pb2.LoadClearingStateChunksResponse.FromString,
+                _registered_method=True)
         self.RunMargin = channel.unary_unary(
                 '/closeout.v1.ClearingService/RunMargin',
                 request_serializer=closeout_dot_v1_dot_clearing__pb2.RunMarginRequest.SerializeToString,
@@ -153,6 +158,15 @@ class ClearingServiceServicer(object):
 
     def LoadClearingState(self, request, context):
         """Admits members with their collateral and books their cleared positions (all or none).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LoadClearingStateChunks(self, request_iterator, context):
+        """The same load as a client stream of chunks, for portfolios too large for one message: all
+        or nothing once the stream is complete (a refused, cancelled or unfinished stream changes
+        nothing), acknowledged once durable.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -322,6 +336,11 @@ def add_ClearingServiceServicer_to_server(servicer, server):
                     request_deserializer=closeout_dot_v1_dot_clearing__pb2.LoadClearingStateRequest.FromString,
                     response_serializer=closeout_dot_v1_dot_clearing__pb2.LoadClearingStateResponse.SerializeToString,
             ),
+            'LoadClearingStateChunks': grpc.stream_unary_rpc_method_handler(
+                    servicer.LoadClearingStateChunks,
+                    request_deserializer=closeout_dot_v1_dot_clearing__pb2.LoadClearingStateChunksRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_clearing__pb2.LoadClearingStateChunksResponse.SerializeToString,
+            ),
             'RunMargin': grpc.unary_unary_rpc_method_handler(
                     servicer.RunMargin,
                     request_deserializer=closeout_dot_v1_dot_clearing__pb2.RunMarginRequest.FromString,
@@ -456,6 +475,33 @@ class ClearingService(object):
             '/closeout.v1.ClearingService/LoadClearingState',
             closeout_dot_v1_dot_clearing__pb2.LoadClearingStateRequest.SerializeToString,
             closeout_dot_v1_dot_clearing__pb2.LoadClearingStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadClearingStateChunks(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/closeout.v1.ClearingService/LoadClearingStateChunks',
+            closeout_dot_v1_dot_clearing__pb2.LoadClearingStateChunksRequest.SerializeToString,
+            closeout_dot_v1_dot_clearing__pb2.LoadClearingStateChunksResponse.FromString,
             options,
             channel_credentials,
             insecure,

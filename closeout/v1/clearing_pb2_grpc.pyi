@@ -55,6 +55,11 @@ class ClearingServiceStub:
     def __new__(cls, channel: _aio.Channel) -> ClearingServiceAsyncStub: ...
     LoadClearingState: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.LoadClearingStateRequest, _clearing_pb2.LoadClearingStateResponse]
     """Admits members with their collateral and books their cleared positions (all or none)."""
+    LoadClearingStateChunks: _grpc.StreamUnaryMultiCallable[_clearing_pb2.LoadClearingStateChunksRequest, _clearing_pb2.LoadClearingStateChunksResponse]
+    """The same load as a client stream of chunks, for portfolios too large for one message: all
+    or nothing once the stream is complete (a refused, cancelled or unfinished stream changes
+    nothing), acknowledged once durable.
+    """
     RunMargin: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.RunMarginRequest, _clearing_pb2.RunMarginResponse]
     """Prices every member's performance bond requirement and records the margin run."""
     DeclareDefault: _grpc.UnaryUnaryMultiCallable[_clearing_pb2.DeclareDefaultRequest, _clearing_pb2.DeclareDefaultResponse]
@@ -120,6 +125,11 @@ class ClearingServiceAsyncStub(ClearingServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     LoadClearingState: _aio.UnaryUnaryMultiCallable[_clearing_pb2.LoadClearingStateRequest, _clearing_pb2.LoadClearingStateResponse]  # type: ignore[assignment]
     """Admits members with their collateral and books their cleared positions (all or none)."""
+    LoadClearingStateChunks: _aio.StreamUnaryMultiCallable[_clearing_pb2.LoadClearingStateChunksRequest, _clearing_pb2.LoadClearingStateChunksResponse]  # type: ignore[assignment]
+    """The same load as a client stream of chunks, for portfolios too large for one message: all
+    or nothing once the stream is complete (a refused, cancelled or unfinished stream changes
+    nothing), acknowledged once durable.
+    """
     RunMargin: _aio.UnaryUnaryMultiCallable[_clearing_pb2.RunMarginRequest, _clearing_pb2.RunMarginResponse]  # type: ignore[assignment]
     """Prices every member's performance bond requirement and records the margin run."""
     DeclareDefault: _aio.UnaryUnaryMultiCallable[_clearing_pb2.DeclareDefaultRequest, _clearing_pb2.DeclareDefaultResponse]  # type: ignore[assignment]
@@ -188,6 +198,17 @@ class ClearingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_clearing_pb2.LoadClearingStateResponse, _abc.Awaitable[_clearing_pb2.LoadClearingStateResponse]]:
         """Admits members with their collateral and books their cleared positions (all or none)."""
+
+    @_abc_1.abstractmethod
+    def LoadClearingStateChunks(
+        self,
+        request_iterator: _MaybeAsyncIterator[_clearing_pb2.LoadClearingStateChunksRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_clearing_pb2.LoadClearingStateChunksResponse, _abc.Awaitable[_clearing_pb2.LoadClearingStateChunksResponse]]:
+        """The same load as a client stream of chunks, for portfolios too large for one message: all
+        or nothing once the stream is complete (a refused, cancelled or unfinished stream changes
+        nothing), acknowledged once durable.
+        """
 
     @_abc_1.abstractmethod
     def RunMargin(

@@ -1489,6 +1489,68 @@ class GetResultsResponse(_message.Message):
 Global___GetResultsResponse: _TypeAlias = GetResultsResponse  # noqa: Y015
 
 @_typing.final
+class StreamResultsRequest(_message.Message):
+    """Stream an auction's result in parts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUCTION_ID_FIELD_NUMBER: _builtins.int
+    MAX_PART_BYTES_FIELD_NUMBER: _builtins.int
+    auction_id: _builtins.str
+    """Auction."""
+    max_part_bytes: _builtins.int
+    """Largest part in bytes; 0: the server default (1 MiB). Kept between 16 KiB and 1 MiB, and
+    under half the server's message limit.
+    """
+    def __init__(
+        self,
+        *,
+        auction_id: _builtins.str = ...,
+        max_part_bytes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auction_id", b"auction_id", "max_part_bytes", b"max_part_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamResultsRequest: _TypeAlias = StreamResultsRequest  # noqa: Y015
+
+@_typing.final
+class StreamResultsResponse(_message.Message):
+    """One part of a streamed result."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PART_FIELD_NUMBER: _builtins.int
+    INDEX_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    """This part's position in the stream, from 0."""
+    count: _builtins.int
+    """Parts in the whole stream."""
+    @_builtins.property
+    def part(self) -> Global___AuctionResult:
+        """The first part holds every single field and no list entry; the others hold list
+        entries, in order.
+        """
+
+    def __init__(
+        self,
+        *,
+        part: Global___AuctionResult | None = ...,
+        index: _builtins.int = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "index", b"index", "part", b"part"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamResultsResponse: _TypeAlias = StreamResultsResponse  # noqa: Y015
+
+@_typing.final
 class ListAuctionsRequest(_message.Message):
     """List auctions."""
 

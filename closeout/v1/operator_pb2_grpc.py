@@ -65,6 +65,11 @@ class OperatorServiceStub(object):
                 request_serializer=closeout_dot_v1_dot_operator__pb2.GetResultsRequest.SerializeToString,
                 response_deserializer=closeout_dot_v1_dot_operator__pb2.GetResultsResponse.FromString,
                 _registered_method=True)
+        self.StreamResults = channel.unary_stream(
+                '/closeout.v1.OperatorService/StreamResults',
+                request_serializer=closeout_dot_v1_dot_operator__pb2.StreamResultsRequest.SerializeToString,
+                response_deserializer=closeout_dot_v1_dot_operator__pb2.StreamResultsResponse.FromString,
+                _registered_method=True)
         self.ListAuctions = channel.unary_unary(
                 '/closeout.v1.OperatorService/ListAuctions',
                 request_serializer=closeout_dot_v1_dot_operator__pb2.ListAuctionsRequest.SerializeToString,
@@ -133,6 +138,14 @@ class OperatorServiceServicer(object):
 
     def GetResults(self, request, context):
         """The publication of an auction so far.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamResults(self, request, context):
+        """GetResults' result as a stream of parts, for auctions of any size (the same visibility,
+        shown once durable): merged in order (MergeFrom: lists concatenate) they are that result.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -208,6 +221,11 @@ def add_OperatorServiceServicer_to_server(servicer, server):
                     servicer.GetResults,
                     request_deserializer=closeout_dot_v1_dot_operator__pb2.GetResultsRequest.FromString,
                     response_serializer=closeout_dot_v1_dot_operator__pb2.GetResultsResponse.SerializeToString,
+            ),
+            'StreamResults': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamResults,
+                    request_deserializer=closeout_dot_v1_dot_operator__pb2.StreamResultsRequest.FromString,
+                    response_serializer=closeout_dot_v1_dot_operator__pb2.StreamResultsResponse.SerializeToString,
             ),
             'ListAuctions': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAuctions,
@@ -398,6 +416,33 @@ class OperatorService(object):
             '/closeout.v1.OperatorService/GetResults',
             closeout_dot_v1_dot_operator__pb2.GetResultsRequest.SerializeToString,
             closeout_dot_v1_dot_operator__pb2.GetResultsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamResults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/closeout.v1.OperatorService/StreamResults',
+            closeout_dot_v1_dot_operator__pb2.StreamResultsRequest.SerializeToString,
+            closeout_dot_v1_dot_operator__pb2.StreamResultsResponse.FromString,
             options,
             channel_credentials,
             insecure,

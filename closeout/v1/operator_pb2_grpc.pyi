@@ -52,6 +52,10 @@ class OperatorServiceStub:
     """Reads a sealed book before its window closes; recorded and visible to everyone."""
     GetResults: _grpc.UnaryUnaryMultiCallable[_operator_pb2.GetResultsRequest, _operator_pb2.GetResultsResponse]
     """The publication of an auction so far."""
+    StreamResults: _grpc.UnaryStreamMultiCallable[_operator_pb2.StreamResultsRequest, _operator_pb2.StreamResultsResponse]
+    """GetResults' result as a stream of parts, for auctions of any size (the same visibility,
+    shown once durable): merged in order (MergeFrom: lists concatenate) they are that result.
+    """
     ListAuctions: _grpc.UnaryUnaryMultiCallable[_operator_pb2.ListAuctionsRequest, _operator_pb2.ListAuctionsResponse]
     """Every auction on the server, oldest first."""
     GetPublicResults: _grpc.UnaryUnaryMultiCallable[_operator_pb2.GetPublicResultsRequest, _operator_pb2.GetPublicResultsResponse]
@@ -85,6 +89,10 @@ class OperatorServiceAsyncStub(OperatorServiceStub):
     """Reads a sealed book before its window closes; recorded and visible to everyone."""
     GetResults: _aio.UnaryUnaryMultiCallable[_operator_pb2.GetResultsRequest, _operator_pb2.GetResultsResponse]  # type: ignore[assignment]
     """The publication of an auction so far."""
+    StreamResults: _aio.UnaryStreamMultiCallable[_operator_pb2.StreamResultsRequest, _operator_pb2.StreamResultsResponse]  # type: ignore[assignment]
+    """GetResults' result as a stream of parts, for auctions of any size (the same visibility,
+    shown once durable): merged in order (MergeFrom: lists concatenate) they are that result.
+    """
     ListAuctions: _aio.UnaryUnaryMultiCallable[_operator_pb2.ListAuctionsRequest, _operator_pb2.ListAuctionsResponse]  # type: ignore[assignment]
     """Every auction on the server, oldest first."""
     GetPublicResults: _aio.UnaryUnaryMultiCallable[_operator_pb2.GetPublicResultsRequest, _operator_pb2.GetPublicResultsResponse]  # type: ignore[assignment]
@@ -151,6 +159,16 @@ class OperatorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_operator_pb2.GetResultsResponse, _abc.Awaitable[_operator_pb2.GetResultsResponse]]:
         """The publication of an auction so far."""
+
+    @_abc_1.abstractmethod
+    def StreamResults(
+        self,
+        request: _operator_pb2.StreamResultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_operator_pb2.StreamResultsResponse], _abc.AsyncIterator[_operator_pb2.StreamResultsResponse]]:
+        """GetResults' result as a stream of parts, for auctions of any size (the same visibility,
+        shown once durable): merged in order (MergeFrom: lists concatenate) they are that result.
+        """
 
     @_abc_1.abstractmethod
     def ListAuctions(

@@ -49,7 +49,14 @@ from matching.clearing.settlement import Instruction, SettlementPlan, plan_settl
 from matching.default.auction import ReplayMismatch
 from matching.default.cash import cents_text, to_cents
 from matching.default.lot import ConvertedPosition, Lot
-from matching.errors import AlreadyExists, InvalidInput, InvalidTransition, NotFound
+from matching.errors import (
+    AlreadyExists,
+    DomainError,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    refusal_of,
+)
 from matching.eventsourcing import Ack, EventSourced, check_id, iso
 from matching.eventsourcing import Decision as _Decision
 from matching.money import DecimalLike
@@ -362,19 +369,21 @@ class ClearingHouse(EventSourced[ev.Event]):
     ) -> Decision:
         """Admit members with their collateral and book ``(position_id, member, terms)``.
 
-        All or nothing: the whole load is validated before any event is returned; errors
-        name the entry (``members[2]``, ``positions[0]``).
+        All or nothing: the whole load is validated before any event is returned; a refusal
+        names each entry at fault (``members[2]``, ``positions[0]``), listing every problem
+        up to :data:`~matching.errors.MAX_LISTED_PROBLEMS` (an entry at fault is skipped, so
+        the entries after it are still checked).
         """
         scratch = copy.deepcopy(self)
         out: list[ev.Event] = []
+        problems: list[tuple[str, DomainError]] = []
 
         def run(where: str, command: Callable[[], Decision]) -> None:
             try:
                 decision = command()
-            except InvalidInput as exc:
-                raise InvalidInput(f"{where}.{exc.field}", exc.description) from None
-            except (AlreadyExists, NotFound, InvalidTransition) as exc:
-                raise type(exc)(f"{where}: {exc.message}") from None
+            except (InvalidInput, AlreadyExists, NotFound, InvalidTransition) as exc:
+                problems.append((where, exc))
+                return
             scratch.apply_all(decision.events)
             out.extend(decision.events)
 
@@ -405,6 +414,8 @@ class ClearingHouse(EventSourced[ev.Event]):
                     position_id=pid, member=owner, terms=terms, by=by, now=now
                 ),
             )
+        if problems:
+            raise refusal_of(problems)
         last = out[-1] if out else None
         return Decision(tuple(out), Ack(last.seq, last.at, "load") if last else None)
 

@@ -10,6 +10,7 @@ This module must never decide an auction rule or return a sealed book without th
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from closeout.v1 import common_pb2, operator_pb2_grpc
@@ -25,9 +26,16 @@ from server.cds import wire
 from server.cds.dealer_service import WATCH_ROLES, sealed_auction_out, viewer_of
 from server.cds.registry import AuctionRegistry
 from server.config import Role
+from server.parts import split
 from server.runtime import Runtime
 
 MAX_PAGE = 500
+
+
+#: Bounds of a StreamResults part, in bytes (the default is the largest; never more than half
+#: the server's message limit).
+MIN_PART_BYTES = 16 * 1024
+MAX_PART_BYTES = 1024 * 1024
 
 
 class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
@@ -36,6 +44,9 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
     def __init__(self, registry: AuctionRegistry, runtime: Runtime) -> None:
         self._registry = registry
         self._now = runtime.clock.now
+        self._barrier = runtime.durability.barrier
+        # Parts stay well under the server's own message limit, whatever it is configured to.
+        self._part_ceiling = min(MAX_PART_BYTES, max(1024, runtime.config.max_message_bytes // 2))
 
     async def CreateAuction(  # noqa: N802 - RPC names are fixed by the proto
         self, request: pb.CreateAuctionRequest, context: Any
@@ -122,17 +133,36 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
             ],
         )
 
-    async def GetResults(  # noqa: N802
-        self, request: pb.GetResultsRequest, context: Any
-    ) -> pb.GetResultsResponse:
+    def _result(self, auction_id: str) -> pb.AuctionResult:
+        """The auction's result as the caller may see it (GetResults and StreamResults)."""
         principal = require_role(*WATCH_ROLES)
-        auction = self._registry.get(request.auction_id)
+        auction = self._registry.get(auction_id)
         viewer = viewer_of(principal, auction)
         # Customer ids: every one for operators, a dealer's own for it, none for observers.
         customers: str | bool = (
             True if principal.role is Role.OPERATOR else viewer if viewer is not None else False
         )
-        return pb.GetResultsResponse(result=wire.result_out(auction.result(customers_of=customers)))
+        return wire.result_out(auction.result(customers_of=customers))
+
+    async def GetResults(  # noqa: N802
+        self, request: pb.GetResultsRequest, context: Any
+    ) -> pb.GetResultsResponse:
+        return pb.GetResultsResponse(result=self._result(request.auction_id))
+
+    async def StreamResults(  # noqa: N802
+        self, request: pb.StreamResultsRequest, context: Any
+    ) -> AsyncIterator[pb.StreamResultsResponse]:
+        """GetResults' answer in parts (:func:`server.parts.split`): computed once, so every
+        part is of one moment, and sent only once everything it reflects is durable (the
+        guard's barrier covers unary answers; a stream waits here)."""
+        result = self._result(request.auction_id)
+        if (pending := self._barrier()) is not None:
+            await pending
+        wanted = request.max_part_bytes or MAX_PART_BYTES
+        budget = min(max(wanted, MIN_PART_BYTES), self._part_ceiling)
+        parts = split(result, budget)
+        for index, part in enumerate(parts):
+            yield pb.StreamResultsResponse(part=part, index=index, count=len(parts))
 
     async def GetPublicResults(  # noqa: N802
         self, request: pb.GetPublicResultsRequest, context: Any

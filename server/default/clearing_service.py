@@ -14,12 +14,17 @@ the recorded disclosure, and never acknowledge before the registry says it is du
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
+
+import grpc
 
 from closeout.v1 import clearing_pb2 as pb
 from closeout.v1 import clearing_pb2_grpc
-from matching.errors import InvalidInput, NotFound
+from matching.clearing.model import SwapTerms
+from matching.clearing.state import MemberSpec
+from matching.errors import DomainError, InvalidInput, LimitExceeded, NotFound, refusal_of
 from matching.process import steps
 from matching.process.waterfall import WaterfallConfig
 from server.auth import require_role
@@ -37,6 +42,57 @@ def _operator() -> str:
     return require_role(Role.OPERATOR).participant_id
 
 
+#: Positions one streamed load may carry, and the seconds its stream may take to arrive.
+MAX_STREAMED_POSITIONS = 1_000_000
+LOAD_STREAM_SECONDS = 600.0
+
+
+class LoadEntries:
+    """The members and positions of one load (a request, or a stream's chunks in order),
+    converted from the wire as they arrive; the wire's problems are collected, not raised at
+    the first, so that a refusal lists them all (indices count across the whole load)."""
+
+    def __init__(self, house_id: str) -> None:
+        self.house_id = house_id
+        self.members: list[MemberSpec] = []
+        self.positions: list[tuple[str, str, SwapTerms]] = []
+        self._problems: list[tuple[str, DomainError]] = []
+        self._member_count = 0
+        self._position_count = 0
+
+    def add(self, part: pb.LoadClearingStateRequest | pb.LoadClearingStateChunksRequest) -> None:
+        """Append a request's (or a chunk's) members and positions."""
+        if part.house_id and part.house_id != self.house_id:
+            self._problems.append(
+                ("", InvalidInput("house_id", f"{part.house_id!r} differs from {self.house_id!r}"))
+            )
+        for m in part.members:
+            where = f"members[{self._member_count}]"
+            self._member_count += 1
+            try:
+                self.members.append(wire.member_in(m, where))
+            except InvalidInput as exc:
+                self._problems.append(("", exc))
+        if self._position_count + len(part.positions) > MAX_STREAMED_POSITIONS:
+            raise LimitExceeded(
+                f"a load carries at most {MAX_STREAMED_POSITIONS:,} positions; nothing was loaded"
+            )
+        for p in part.positions:
+            where = f"positions[{self._position_count}]"
+            self._position_count += 1
+            try:
+                if not p.HasField("terms"):
+                    raise InvalidInput(f"{where}.terms", "required")
+                self.positions.append((p.position_id, p.member_id, wire.swap_in(p.terms, where)))
+            except InvalidInput as exc:
+                self._problems.append(("", exc))
+
+    def check(self) -> None:
+        """Refuse the load, listing every problem the wire found (up to the bound)."""
+        if self._problems:
+            raise refusal_of(self._problems)
+
+
 class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
     """Operator RPCs over the registry."""
 
@@ -50,20 +106,73 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         self, request: pb.LoadClearingStateRequest, context: Any
     ) -> pb.LoadClearingStateResponse:
         operator = _operator()
-        members = [wire.member_in(m, f"members[{i}]") for i, m in enumerate(request.members)]
-        positions = []
-        for i, p in enumerate(request.positions):
-            if not p.HasField("terms"):
-                raise InvalidInput(f"positions[{i}].terms", "required")
-            positions.append((p.position_id, p.member_id, wire.swap_in(p.terms, f"positions[{i}]")))
-        ack = await self._registry.load(
-            house_id=request.house_id, members=members, positions=positions, by=operator
-        )
+        entries = LoadEntries(request.house_id)
+        entries.add(request)
+        ack = await self._load(entries, operator)
         return pb.LoadClearingStateResponse(
             ack=wire.ack_out(ack),
             house_id=self._registry.house.house_id,
-            members_admitted=len(members),
-            positions_booked=len(positions),
+            members_admitted=len(entries.members),
+            positions_booked=len(entries.positions),
+        )
+
+    async def LoadClearingStateChunks(  # noqa: N802
+        self, request_iterator: AsyncIterator[pb.LoadClearingStateChunksRequest], context: Any
+    ) -> pb.LoadClearingStateChunksResponse:
+        """The load as a stream of chunks, all or nothing: nothing is decided until the whole
+        stream has arrived (its chunk marked ``last`` included, within
+        :data:`LOAD_STREAM_SECONDS`, at most :data:`MAX_STREAMED_POSITIONS` positions); a
+        stream that fails, is cancelled or times out before that changes nothing, even when
+        the transport ends it as a client's half-close would. Then it is one load, decided
+        and journaled as the unary one, and acknowledged once durable."""
+        operator = _operator()
+        entries: LoadEntries | None = None
+        chunks = 0
+        complete = False
+        try:
+            async with asyncio.timeout(LOAD_STREAM_SECONDS):
+                async for chunk in request_iterator:
+                    if complete:
+                        raise InvalidInput(
+                            "last", "a chunk came after the last; nothing was loaded"
+                        )
+                    if entries is None:
+                        entries = LoadEntries(chunk.house_id)
+                    entries.add(chunk)
+                    chunks += 1
+                    complete = chunk.last
+        except TimeoutError:
+            await context.abort(  # ABORTED: the client's own deadline is DEADLINE_EXCEEDED
+                grpc.StatusCode.ABORTED,
+                f"the load stream was not complete within {LOAD_STREAM_SECONDS:g} s;"
+                " nothing was loaded",
+            )
+        # A client that cancels ends the request stream as a half-close would; its
+        # cancellation reaches this task a moment later. Let it land before loading anything.
+        await asyncio.sleep(0)
+        if context.cancelled():  # the client went away: its stream ended, but not complete
+            raise asyncio.CancelledError
+        if entries is None or not complete:
+            raise InvalidInput(
+                "last", "the stream ended before its last chunk (last: true); nothing was loaded"
+            )
+        ack = await self._load(entries, operator)
+        return pb.LoadClearingStateChunksResponse(
+            ack=wire.ack_out(ack),
+            house_id=self._registry.house.house_id,
+            members_admitted=len(entries.members),
+            positions_booked=len(entries.positions),
+            chunks=chunks,
+        )
+
+    async def _load(self, entries: LoadEntries, operator: str) -> Any:
+        """The one load, unary or streamed: the wire's problems, then the engine's."""
+        entries.check()
+        return await self._registry.load(
+            house_id=entries.house_id,
+            members=entries.members,
+            positions=entries.positions,
+            by=operator,
         )
 
     def _markets(self, request: Any) -> Callable[[Sequence[Any]], valuation.PricedMarkets]:

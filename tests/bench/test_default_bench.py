@@ -42,9 +42,11 @@ def test_default_bench_tiny_loses_nothing_and_reports(tmp_path: Path) -> None:
     assert server["codes"].get("OK", 0) == v["acknowledged_calls"]
     # Every planned call was made, against the server and against the baseline.
     assert server["calls"] == data["planned_calls"] == data["baseline"]["calls"]
-    # Bids planned after the close were refused by the server, never acknowledged.
-    late = server["codes"].get("FAILED_PRECONDITION", 0)
-    assert data["late_refused"] == late
+    # Bids sent after the close were refused by the server, never acknowledged; others may
+    # be refused too when the server stamps them after the close (a loaded machine).
+    assert data["late_refused"] == data["planned_late"] > 0
+    refused = server["codes"].get("FAILED_PRECONDITION", 0)
+    assert refused >= data["late_refused"] + data["refused_sent_before_close"]
     for figures in (server, data["baseline"]):
         for key in ("first_bids", "replacements", "all"):
             summary = figures[key]
