@@ -462,6 +462,7 @@ class _Close:
 
     close_at: float = 0.0
     opened: float = 0.0  # from the scheduled opening to every auction seen OPEN
+    stamped: float = 0.0  # to the last close the server applied (its own time stamp)
     closed: float = 0.0
     awarded: float = 0.0
     settled: float = 0.0
@@ -502,9 +503,17 @@ async def _server_window(
     auction_ids = [lot.terms.lot_id for lot in lots]
     async with ClearingClient(server.target, OPERATOR_TOKEN, timeout=300) as ops:
 
-        async def phases() -> dict[str, int]:
-            overview = await ops.overview()
-            return {s.auction.auction_id: s.auction.phase for s in overview.auctions}
+        async def wait_for(phase: int, pause: float) -> None:
+            """Poll the server until every auction reached ``phase`` (over the wire: no
+            local event says so), for at most the run's time cap."""
+            deadline = time.monotonic() + cfg.time_cap
+            while True:
+                overview = await ops.overview()
+                if all(s.auction.phase >= phase for s in overview.auctions):
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the auctions never reached phase {phase}")
+                await asyncio.sleep(pause)
 
         async def open_window() -> float:
             open_at = datetime.now(UTC) + timedelta(seconds=cfg.lead)
@@ -516,9 +525,7 @@ async def _server_window(
                 open_at=open_at,
                 close_at=close_at,
             )
-            # The server's phases are polled over the wire: no local event says so.
-            while any(p < pb.DEFAULT_AUCTION_PHASE_OPEN for p in (await phases()).values()):  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+            await wait_for(pb.DEFAULT_AUCTION_PHASE_OPEN, 0.01)
             close.opened = time.time() - open_at.timestamp()
             cpu.append(server.cpu())
             close.close_at = close_at.timestamp()
@@ -536,8 +543,7 @@ async def _server_window(
         if not window_set.is_set():
             await playing  # raises what went wrong
         await asyncio.sleep(max(0.0, close.close_at - time.time()))
-        while any(p < pb.DEFAULT_AUCTION_PHASE_CLOSED for p in (await phases()).values()):  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
+        await wait_for(pb.DEFAULT_AUCTION_PHASE_CLOSED, 0.005)
         close.closed = time.time() - close.close_at
         cpu.append(server.cpu())
 
@@ -554,6 +560,22 @@ async def _server_window(
         for auction_id in auction_ids:
             close.results[auction_id] = await ops.result(auction_id)
         close.instructions = await ops.instructions()
+
+        async def close_stamp(auction_id: str) -> float:
+            """When the server applied the close (its clock), from the auction's history."""
+            call = ops.members.WatchLot(
+                pb.WatchLotRequest(auction_id=auction_id), metadata=ops.metadata
+            )
+            try:
+                async for event in call:
+                    if event.type == "DefaultWindowClosed":
+                        return float(event.at.ToDatetime(tzinfo=UTC).timestamp())
+            finally:
+                call.cancel()
+            raise RuntimeError(f"{auction_id} has no DefaultWindowClosed event")
+
+        stamps = await asyncio.gather(*(close_stamp(a) for a in auction_ids))
+        close.stamped = max(stamps) - close.close_at
     opening = close.close_at - cfg.window
     return records, close, opening, cpu[1] - cpu[0] if len(cpu) == 2 else None
 
@@ -656,6 +678,7 @@ def run_default(
         "server": ours,
         "close": {
             "opened_s": round(close.opened, 3),
+            "close_stamped_s": round(close.stamped, 3),
             "closed_s": round(close.closed, 3),
             "awarded_s": round(close.awarded, 3),
             "settled_s": round(close.settled, 3),
@@ -779,7 +802,9 @@ def markdown(data: dict[str, Any]) -> str:
             ],
         ),
         "",
-        f"After the scheduled close: every auction CLOSED after **{c['closed_s']:.3f} s**, "
+        f"After the scheduled close: the server applied the last close (its time stamp) after "
+        f"{c['close_stamped_s']:.3f} s, every auction was seen CLOSED after "
+        f"**{c['closed_s']:.3f} s**, "
         f"every lot awarded after **{c['awarded_s']:.3f} s**, every lot settled (its "
         f"settlement instructions made; {c['instructions']} in all) after "
         f"**{c['settled_s']:.3f} s**.",

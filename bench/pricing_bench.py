@@ -178,8 +178,22 @@ class _QuantLib:
                 self.index.addFixing(day, FIXING)
             day += 1
         self.engine = ql.DiscountingSwapEngine(self.handle)
+        # A defaulted swap's converted position leaves out every flow paying on or before
+        # the settlement (spot) date (pricing/conversion.py, ``EXCLUDE_SETTLED``): QuantLib's
+        # engine with that settlement date and flows on it counted as settled, valued today.
+        spot = qcal.advance(today, 2, ql.Days)
+        self.converted_engine = ql.DiscountingSwapEngine(self.handle, False, spot, today)
 
-    def npv(self, start: int, end: int, notional: float, rate: float, side: float) -> float:
+    def npv(
+        self,
+        start: int,
+        end: int,
+        notional: float,
+        rate: float,
+        side: float,
+        *,
+        exclude_settled: bool = False,
+    ) -> float:
         ql = self.ql
         s, e = dt.date.fromordinal(int(start)), dt.date.fromordinal(int(end))
         qs, qe = ql.Date(s.day, s.month, s.year), ql.Date(e.day, e.month, e.year)
@@ -202,7 +216,7 @@ class _QuantLib:
             0.0,
             ql.Actual360(),
         )
-        swap.setPricingEngine(self.engine)
+        swap.setPricingEngine(self.converted_engine if exclude_settled else self.engine)
         return float(swap.NPV())
 
 
@@ -285,7 +299,7 @@ def run(n_swaps: int, n_rcv: int, ql_sample: int, ql_rcv_sample: int) -> dict[st
     ql_rcv = []
     for i in rsample:
         args = (defaulted.notional[i], defaulted.fixed_rate[i], defaulted.side[i])
-        v_d = ref.npv(defaulted.start[i], defaulted.maturity[i], *args)
+        v_d = ref.npv(defaulted.start[i], defaulted.maturity[i], *args, exclude_settled=True)
         v_s = ref.npv(spot, conv.standard_maturity[i], *args)
         ql_rcv.append(v_d - v_s)
     t_ql_rcv = time.perf_counter() - t0

@@ -35,7 +35,7 @@ from server.app import CloseoutServer
 from server.cds.registry import STREAM_PREFIX
 from server.config import demo_config
 from server.journal import Journal
-from server.journal_store import parse_location
+from server.journal_store import open_store, parse_location
 
 DEALERS = ("dealer-a", "dealer-b", "dealer-c", "dealer-d")
 
@@ -146,8 +146,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         location = parse_location(args.journal) if args.journal else Path(tmp) / "bench.sqlite"
-        fresh = isinstance(location, Path) and not location.exists()
-        if fresh or (args.journal is None):
+        store = open_store(location)
+        try:
+            fresh = not store.exists()
+        finally:
+            store.close()
+        if fresh:
             t0 = time.perf_counter()
             records = asyncio.run(build(location, args.orders))
             print(f"built {records} records in {time.perf_counter() - t0:.1f} s: {location}")

@@ -114,10 +114,13 @@ class QlValues:
     dv01: np.ndarray
 
 
-def ql_swaps(book: SwapBook, m: QlMarket, qcal: Any) -> list[Any]:
-    """QuantLib swaps for every entry of ``book`` (stored fixings added to the index)."""
+def ql_swaps(book: SwapBook, m: QlMarket, qcal: Any, engine: Any = None) -> list[Any]:
+    """QuantLib swaps for every entry of ``book`` (stored fixings added to the index).
+
+    ``engine`` defaults to a plain discounting engine on the market's discount curve.
+    """
     c = book.convention
-    engine = ql.DiscountingSwapEngine(m.discount)
+    engine = engine or ql.DiscountingSwapEngine(m.discount)
     out = []
     for i in range(len(book)):
         start, end = qdate(book.start[i]), qdate(book.maturity[i])
