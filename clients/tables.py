@@ -11,6 +11,8 @@ Every CLI table (results, margin runs, lots, ledgers, prices, listings) is built
    digit: an amount, a price, a date, an id), so only words without digits fold;
 4. one row per block, ``column  value`` per line, wrapping between words.
 
+The one case it cannot help is a figure longer than the whole line (rich then folds it).
+
 Presentation only: it never formats, rounds or reorders a value it is given.
 """
 

@@ -35,3 +35,14 @@ def test_metadata_carries_classifiers() -> None:
     assert "Programming Language :: Python :: 3.11" in classifiers
     assert "Topic :: Office/Business :: Financial" in classifiers
     assert "License :: OSI Approved :: Apache Software License" not in classifiers  # PEP 639
+
+
+def test_python_classifiers_are_versions_the_package_accepts() -> None:
+    from packaging.specifiers import SpecifierSet
+
+    accepted = SpecifierSet(PROJECT["requires-python"])
+    prefix = "Programming Language :: Python :: "
+    versions = [c.removeprefix(prefix) for c in PROJECT["classifiers"] if c.startswith(prefix)]
+    minor = [v for v in versions if v.count(".") == 1]
+    assert minor and all(v in accepted for v in minor)
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" in minor  # the one tested

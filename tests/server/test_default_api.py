@@ -455,6 +455,8 @@ async def test_readme_commands_run_a_default_by_hand(
         assert code == 0, f"{' '.join(args)}:\n{output}"
         outputs.append(output)
     text = "\n".join(outputs)
+    closed = outputs[[c[1] for c in commands].index("close")]
+    assert "12,200.00" in closed and "12,050.00" in closed  # the close prints the bids
     assert "297,807.07" in text  # Dealer-D's shortfall
     assert "-12,337.67" in text  # the lot's RCV
     assert "AWARD to MM-1 at 12,200.00" in text
