@@ -32,6 +32,7 @@ from server.errors import STATUS_FOR
 from server.request_checks import check_request
 from server.runtime import Runtime
 from server.sequences import AUCTION_NUMBERS, Numbering
+from server.streams import stream_complete
 
 #: Orders one SubmitOrders stream may carry. Its answer (at most a rejection per order, each
 #: with a bounded message and id) then stays well below gRPC's 4 MiB message limit.
@@ -292,11 +293,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                 f"the stream was not complete within {BULK_STREAM_SECONDS:g} s;"
                 " nothing was applied",
             )
-        # A client that cancels ends the request stream as a half-close would; its
-        # cancellation reaches this task a moment later. Let it land before applying anything.
-        await asyncio.sleep(0)
-        if context.cancelled():  # the client went away: its stream ended, but not complete
-            raise asyncio.CancelledError
+        await stream_complete(context)  # a cancelled or broken stream applies nothing
         response = pb.SubmitOrdersResponse()
         # No await from here to the last order: nothing can interrupt the application half
         # way (a cancellation lands only at an await). Commits complete in queue order and a

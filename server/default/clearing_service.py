@@ -33,6 +33,7 @@ from server.default import valuation, wire
 from server.default.registry import DefaultRegistry
 from server.request_checks import check_request
 from server.runtime import Runtime
+from server.streams import stream_complete
 from server.timestamps import timestamp_in
 
 READ_ROLES = (Role.OPERATOR, Role.OBSERVER)
@@ -148,11 +149,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
                 f"the load stream was not complete within {LOAD_STREAM_SECONDS:g} s;"
                 " nothing was loaded",
             )
-        # A client that cancels ends the request stream as a half-close would; its
-        # cancellation reaches this task a moment later. Let it land before loading anything.
-        await asyncio.sleep(0)
-        if context.cancelled():  # the client went away: its stream ended, but not complete
-            raise asyncio.CancelledError
+        await stream_complete(context)  # a cancelled or broken stream loads nothing
         if entries is None or not complete:
             raise InvalidInput(
                 "last", "the stream ended before its last chunk (last: true); nothing was loaded"
