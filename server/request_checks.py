@@ -34,6 +34,7 @@ from matching.default.cash import to_cents
 from matching.errors import FieldViolation, InvalidInput
 from matching.eventsourcing import check_id
 from matching.money import parse_amount, parse_decimal
+from matching.process.waterfall import WaterfallConfig
 from server.timestamps import timestamp_in
 
 __all__ = ["CHECKS", "InvalidRequest", "check_request"]
@@ -200,6 +201,19 @@ def _set_members(auctions: Any, field: str) -> object:
     return None
 
 
+def _waterfall(config: Any, field: str) -> object:
+    """Each tranche of a loss allocation, by ``WaterfallConfig.build`` (the other at its
+    default)."""
+    violations: list[FieldViolation] = []
+    for name in ("ccp_tranche", "assessment_multiple"):
+        try:
+            WaterfallConfig.build(**{name: getattr(config, name)})
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+    _collect(violations)
+    return None
+
+
 #: Request type -> its independent field checks (field path, check, whole-message check).
 CHECKS: Mapping[str, tuple[tuple[str, Check, bool], ...]] = {
     apb.SubmitMarketRequest.DESCRIPTOR.full_name: (
@@ -241,6 +255,7 @@ CHECKS: Mapping[str, tuple[tuple[str, Check, bool], ...]] = {
         _whole("open_at", _timestamp("open_at")),
         _whole("close_at", _timestamp("close_at")),
     ),
+    cpb.AllocateLossesRequest.DESCRIPTOR.full_name: (_field("config", _waterfall),),
     opb.CreateAuctionRequest.DESCRIPTOR.full_name: (
         _whole("parameters", _parameters),
         _field("panel", _panel),

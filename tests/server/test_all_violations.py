@@ -87,6 +87,18 @@ CASES: dict[str, tuple[str, str, Any, dict[str, list[Any]]]] = {
             "schedule.stage2_close": [Timestamp(seconds=1_800_000_000, nanos=5)],
         },
     ),
+    "AllocateLosses": (
+        "/closeout.v1.ClearingService/AllocateLosses",
+        "operator",
+        cpb.AllocateLossesRequest(
+            defaulter="mm-never",
+            config=cpb.WaterfallConfig(ccp_tranche="1000000", assessment_multiple="1.5"),
+        ),
+        {
+            "config.ccp_tranche": ["-1", "1.001", "x", "1e6"],
+            "config.assessment_multiple": ["-1", "x", "Infinity", "NaN"],
+        },
+    ),
     "CreateAuctionSet": (
         "/closeout.v1.OperatorService/CreateAuctionSet",
         "operator",
