@@ -8,10 +8,14 @@ lists, per request type, the fields whose validity depends on nothing but their 
 (identifiers, decimal syntax and bounds, whole amounts, enums, timestamps), each checked
 with **the engines' own functions** (``check_id``, ``parse_decimal``, ``parse_amount``, the
 price grid of cents, the wire's enum and timestamp converters), so a field refused here is
-refused with the same words the engine would use. Every violation is collected; if there is
-any, the request is refused as a whole with a BadRequest listing them all (and an ErrorInfo,
-reason ``INVALID_INPUT``) before anything is decided, so nothing changes. The engines still
-check everything (and the rules that tie fields to each other or to the auction's state).
+refused with the same words the engine would use. An auction's parameters are checked one
+field at a time by the engine's own parser (``params_in`` -> ``AuctionParams.build``): the
+field (and the fields its rule reads, :data:`PARAMETER_FIELDS`) copied onto parameters that
+are valid, a violation counted when the engine names that field. Every violation is
+collected; if there is any, the request is refused as a whole with a BadRequest listing them
+all (and an ErrorInfo, reason ``INVALID_INPUT``) before anything is decided, so nothing
+changes. The engines still check everything (and the rules that tie fields to each other or
+to the auction's state).
 
 This module must never decide a rule of its own: a check here is a call to the function
 that decides it. A field absent from a message (proto3 default) is checked only where the
@@ -25,10 +29,12 @@ from typing import Any
 
 from closeout.v1 import auction_pb2 as apb
 from closeout.v1 import clearing_pb2 as cpb
+from closeout.v1 import operator_pb2 as opb
 from matching.default.cash import to_cents
 from matching.errors import FieldViolation, InvalidInput
 from matching.eventsourcing import check_id
 from matching.money import parse_amount, parse_decimal
+from matching.process.waterfall import WaterfallConfig
 from server.timestamps import timestamp_in
 
 __all__ = ["CHECKS", "InvalidRequest", "check_request"]
@@ -102,6 +108,112 @@ def _whole(name: str, check: Check) -> tuple[str, Check, bool]:
     return name, check, True
 
 
+#: An auction parameter -> the other parameters its rule reads (copied with it when it is
+#: checked). Parameters whose every wire value is valid (0 meaning the default) are absent.
+PARAMETER_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("currency", ()),
+    ("quotation_amount", ()),
+    ("price_increment", ()),
+    ("max_spread", ("price_increment",)),
+    ("cap_amount", ("price_increment", "max_spread")),
+    ("min_limit_order_size", ()),
+    ("midpoint_rounding", ()),
+    ("rounding_amount", ("currency",)),
+    ("calendar", ()),
+    ("fallback_settlement_method", ()),
+    ("auction_date", ()),
+)
+
+#: Valid parameters a checked field is copied onto (every one explicit, so that no default
+#: ties one field to another).
+_VALID_PARAMETERS = apb.AuctionParameters(
+    auction_id="check",
+    currency="USD",
+    quotation_amount=1,
+    max_spread="1",
+    cap_amount="0",
+    price_increment="0.125",
+    rounding_amount=1,
+)
+
+
+def parameter_violations(params: apb.AuctionParameters, prefix: str) -> list[FieldViolation]:
+    """Every invalid field of an auction's parameters, each found by the engine's parser."""
+    from server.cds.wire import params_in  # not at import: server.cds imports this module
+
+    violations: list[FieldViolation] = []
+    try:  # the identifier rule of CdsAuction.create (stricter than the parameters' own)
+        check_id(params.auction_id, f"{prefix}.auction_id")
+    except InvalidInput as exc:
+        violations.extend(exc.violations)
+    for name, reads in PARAMETER_FIELDS:
+        probe = apb.AuctionParameters()
+        probe.CopyFrom(_VALID_PARAMETERS)
+        for field in (name, *reads):
+            setattr(probe, field, getattr(params, field))
+        try:
+            params_in(probe, prefix)
+        except InvalidInput as exc:
+            violations.extend(v for v in exc.violations if v.field == f"{prefix}.{name}")
+    return violations
+
+
+def _collect(violations: list[FieldViolation]) -> None:
+    if violations:
+        raise InvalidRequest(violations)
+
+
+def _parameters(message: Any, field: str) -> object:
+    if not message.HasField(field):
+        raise InvalidInput(field, "required")
+    _collect(parameter_violations(getattr(message, field), field))
+    return None
+
+
+def _panel(panel: Any, field: str) -> object:
+    violations: list[FieldViolation] = []
+    for i, dealer in enumerate(panel):
+        try:
+            check_id(dealer, f"{field}[{i}]")
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+    _collect(violations)
+    return None
+
+
+def _schedule(schedule: Any, field: str) -> object:
+    violations: list[FieldViolation] = []
+    for name in ("stage1_open", "stage1_close", "stage2_open", "stage2_close"):
+        try:
+            timestamp_in(schedule, name, f"{field}.{name}")
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+    _collect(violations)
+    return None
+
+
+def _set_members(auctions: Any, field: str) -> object:
+    violations: list[FieldViolation] = []
+    for i, member in enumerate(auctions):
+        if member.HasField("parameters"):  # a missing one: the handler refuses it
+            violations.extend(parameter_violations(member.parameters, f"{field}[{i}].parameters"))
+    _collect(violations)
+    return None
+
+
+def _waterfall(config: Any, field: str) -> object:
+    """Each tranche of a loss allocation, by ``WaterfallConfig.build`` (the other at its
+    default)."""
+    violations: list[FieldViolation] = []
+    for name in ("ccp_tranche", "assessment_multiple"):
+        try:
+            WaterfallConfig.build(**{name: getattr(config, name)})
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+    _collect(violations)
+    return None
+
+
 #: Request type -> its independent field checks (field path, check, whole-message check).
 CHECKS: Mapping[str, tuple[tuple[str, Check, bool], ...]] = {
     apb.SubmitMarketRequest.DESCRIPTOR.full_name: (
@@ -142,6 +254,18 @@ CHECKS: Mapping[str, tuple[tuple[str, Check, bool], ...]] = {
         _field("grading_threshold", lambda v, f: _cents(v, f) if v else None),
         _whole("open_at", _timestamp("open_at")),
         _whole("close_at", _timestamp("close_at")),
+    ),
+    cpb.AllocateLossesRequest.DESCRIPTOR.full_name: (_field("config", _waterfall),),
+    opb.CreateAuctionRequest.DESCRIPTOR.full_name: (
+        _whole("parameters", _parameters),
+        _field("panel", _panel),
+        _field("schedule", _schedule),
+    ),
+    opb.CreateAuctionSetRequest.DESCRIPTOR.full_name: (
+        _field("auction_set", _id),
+        _field("auctions", _set_members),
+        _field("panel", _panel),
+        _field("schedule", _schedule),
     ),
 }
 

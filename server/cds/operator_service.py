@@ -27,6 +27,7 @@ from server.cds.dealer_service import WATCH_ROLES, sealed_auction_out, viewer_of
 from server.cds.registry import AuctionRegistry
 from server.config import Role
 from server.parts import split
+from server.request_checks import check_request
 from server.runtime import Runtime
 
 MAX_PAGE = 500
@@ -52,8 +53,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         self, request: pb.CreateAuctionRequest, context: Any
     ) -> pb.CreateAuctionResponse:
         operator = require_role(Role.OPERATOR).participant_id
-        if not request.HasField("parameters"):
-            raise InvalidInput("parameters", "required")
+        check_request(request)  # every bad field at once (server/request_checks.py)
         decision = CdsAuction.create(
             params=wire.params_in(request.parameters),
             panel=list(request.panel),
@@ -206,6 +206,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         self, request: pb.CreateAuctionSetRequest, context: Any
     ) -> pb.CreateAuctionSetResponse:
         operator = require_role(Role.OPERATOR).participant_id
+        check_request(request)  # every bad field at once (server/request_checks.py)
         members = [
             AuctionOfSet(wire.params_in(a.parameters, f"auctions[{i}].parameters"), a.description)
             for i, a in enumerate(request.auctions)

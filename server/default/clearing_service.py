@@ -275,6 +275,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         self, request: pb.AllocateLossesRequest, context: Any
     ) -> pb.AllocateLossesResponse:
         operator = _operator()
+        check_request(request)  # every bad field at once (server/request_checks.py)
         config = WaterfallConfig.build(
             ccp_tranche=request.config.ccp_tranche or "0",
             assessment_multiple=request.config.assessment_multiple or "1",

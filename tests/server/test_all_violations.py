@@ -1,13 +1,18 @@
 """A request with k independent bad fields is refused with k field violations (BadRequest),
 ErrorInfo reason INVALID_INPUT naming the same fields, and changes nothing: a hypothesis
-property against a live server (``server/request_checks.py``)."""
+property against a live server (``server/request_checks.py``).
+
+Fields are named by their path (``parameters.currency``, ``auctions[0].parameters.calendar``,
+``schedule.stage1_open``); a bad ``panel`` is bad at its first entry (``panel[0]``)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2  # type: ignore[import-untyped]
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,6 +20,10 @@ from hypothesis import strategies as st
 from clients.errors import field_violations, rich_status
 from closeout.v1 import auction_pb2 as apb
 from closeout.v1 import clearing_pb2 as cpb
+from closeout.v1 import operator_pb2 as opb
+from matching.errors import InvalidInput
+from server.cds.wire import params_in
+from server.request_checks import InvalidRequest, check_request
 from tests.server.test_default_api import LOT
 from tests.server.test_fuzz_live import TOKENS, Live, head
 from tests.server.test_fuzz_live import live as live  # the live server fixture
@@ -54,18 +63,98 @@ CASES: dict[str, tuple[str, str, Any, dict[str, list[Any]]]] = {
             "amount": ["12000.001", "1e3", " 1", "12000.0000000000000000000000000001"],
         },
     ),
+    "CreateAuction": (
+        "/closeout.v1.OperatorService/CreateAuction",
+        "operator",
+        opb.CreateAuctionRequest(
+            parameters=apb.AuctionParameters(
+                auction_id="never-created", quotation_amount=2_000_000, max_spread="2"
+            ),
+            panel=["dealer-a", "dealer-b"],
+        ),
+        {
+            "parameters.auction_id": ["", "a/b", "x~", "x" * 129],
+            "parameters.currency": ["usd", "US", "E1R", "EURO"],
+            "parameters.quotation_amount": [0, -2_000_000],
+            "parameters.price_increment": ["0", "0.3", "-0.125", ".5", "1e-1"],
+            "parameters.min_limit_order_size": [-1],
+            "parameters.midpoint_rounding": [99],
+            "parameters.calendar": ["Nowhere", "NewYork+Atlantis"],
+            "parameters.fallback_settlement_method": ["\n", "x" * 200],
+            "parameters.auction_date": ["2026-13-01", "tomorrow"],
+            "panel": [["a/b", "dealer-a"], [""]],
+            "schedule.stage1_open": [Timestamp(seconds=-(10**15))],
+            "schedule.stage2_close": [Timestamp(seconds=1_800_000_000, nanos=5)],
+        },
+    ),
+    "AllocateLosses": (
+        "/closeout.v1.ClearingService/AllocateLosses",
+        "operator",
+        cpb.AllocateLossesRequest(
+            defaulter="mm-never",
+            config=cpb.WaterfallConfig(ccp_tranche="1000000", assessment_multiple="1.5"),
+        ),
+        {
+            "config.ccp_tranche": ["-1", "1.001", "x", "1e6"],
+            "config.assessment_multiple": ["-1", "x", "Infinity", "NaN"],
+        },
+    ),
+    "CreateAuctionSet": (
+        "/closeout.v1.OperatorService/CreateAuctionSet",
+        "operator",
+        opb.CreateAuctionSetRequest(
+            auction_set="never-created-set",
+            terms="Terms",
+            panel=["dealer-a"],
+            auctions=[
+                opb.AuctionOfSet(
+                    parameters=apb.AuctionParameters(
+                        auction_id="never-created-1", quotation_amount=2_000_000, max_spread="2"
+                    ),
+                    description="Senior",
+                )
+            ],
+        ),
+        {
+            "auction_set": ["", "s/t"],
+            "auctions[0].parameters.auction_id": ["", "a~b"],
+            "auctions[0].parameters.currency": ["eur"],
+            "auctions[0].parameters.calendar": ["Nowhere"],
+            "panel": [["x/y"]],
+            "schedule.stage1_close": [Timestamp(seconds=10**15)],
+        },
+    ),
 }
+
+
+def set_path(message: Any, path: str, value: Any) -> str:
+    """Set the field at ``path`` (``a.b``, ``a[0].b``) and return the field the server
+    should name (a bad panel: its first entry)."""
+    *parents, leaf = path.split(".")
+    for part in parents:
+        name, index = re.fullmatch(r"(\w+)(?:\[(\d+)\])?", part).groups()  # type: ignore[union-attr]
+        message = getattr(message, name)
+        if index is not None:
+            message = message[int(index)]
+    if isinstance(value, list):
+        del getattr(message, leaf)[:]
+        getattr(message, leaf).extend(value)
+        return f"{path}[0]"
+    if isinstance(value, Timestamp):
+        getattr(message, leaf).CopyFrom(value)
+        return path
+    setattr(message, leaf, value)
+    return path
 
 
 @st.composite
 def bad_requests(draw: st.DrawFn) -> tuple[str, str, Any, set[str]]:
     name = draw(st.sampled_from(sorted(CASES)))
     path, role, valid, bad = CASES[name]
-    fields = draw(st.sets(st.sampled_from(sorted(bad)), min_size=1))
+    paths = draw(st.sets(st.sampled_from(sorted(bad)), min_size=1))
     request = type(valid)()
     request.CopyFrom(valid)
-    for field in fields:
-        setattr(request, field, draw(st.sampled_from(bad[field])))
+    fields = {set_path(request, p, draw(st.sampled_from(bad[p]))) for p in paths}
     return path, role, request, fields
 
 
@@ -81,7 +170,7 @@ def error_info(error: grpc.RpcError) -> Any:
 
 
 @settings(
-    max_examples=80,
+    max_examples=120,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -103,3 +192,55 @@ def test_every_bad_field_is_named_and_nothing_changes(
     assert info.reason == "INVALID_INPUT"
     assert set(info.metadata["fields"].split(",")) == fields
     assert head(live) == before  # nothing was journaled
+
+
+def violations_of(request: Any) -> list[str]:
+    try:
+        check_request(request)
+    except InvalidRequest as exc:
+        return [v.field for v in exc.violations]
+    return []
+
+
+def create(**fields: Any) -> opb.CreateAuctionRequest:
+    base: dict[str, Any] = {"auction_id": "a-1", "quotation_amount": 2_000_000, "max_spread": "2"}
+    return opb.CreateAuctionRequest(
+        parameters=apb.AuctionParameters(**{**base, **fields}), panel=["dealer-a"]
+    )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"price_increment": "0.1", "max_spread": "0.3", "cap_amount": "0.1"},
+        {"price_increment": "0.25", "max_spread": "1"},  # the cap: half the spread, on grid
+        {"currency": "GBP", "rounding_amount": 500},
+        {"currency": "JPY", "calendar": "Tokyo", "auction_date": "2026-12-03"},
+        {"midpoint_rounding": apb.MIDPOINT_ROUNDING_HALF_DOWN, "min_limit_order_size": 1},
+    ],
+)
+def test_valid_parameters_pass_the_checks_and_the_engine(fields: dict[str, Any]) -> None:
+    request = create(**fields)
+    assert violations_of(request) == []
+    params_in(request.parameters)  # the engine agrees
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        # Rules that read another field: checked with the request's own value of it.
+        ({"price_increment": "0.25", "max_spread": "0.125"}, ["parameters.max_spread"]),
+        ({"max_spread": "0.125"}, ["parameters.cap_amount"]),  # half of it is off the grid
+        ({"currency": "GBP"}, ["parameters.rounding_amount"]),  # no default unit for GBP
+        # ...and not counted again when the field they read is itself refused.
+        ({"price_increment": "0.3", "max_spread": "x"}, ["parameters.price_increment"]),
+        ({"currency": "gbp"}, ["parameters.currency"]),
+    ],
+)
+def test_dependent_parameters_are_named_once(fields: dict[str, Any], named: list[str]) -> None:
+    request = create(**fields)
+    assert violations_of(request) == named
+    with pytest.raises(InvalidInput) as engine:
+        params_in(request.parameters)
+    assert engine.value.field == named[0]  # the engine's first refusal is the same field
