@@ -24,13 +24,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from matching.allocation import Claim, pro_rata
 from matching.default.cash import cents_text, to_cents
 from matching.errors import InvalidInput
-from matching.money import DecimalLike
+from matching.money import DecimalLike, parse_decimal
 
 
 class Tier(enum.Enum):
@@ -83,13 +83,8 @@ class WaterfallConfig:
         if tranche < 0:
             raise InvalidInput("config.ccp_tranche", "must not be negative")
         text = assessment_multiple if assessment_multiple != "" else 1
-        try:
-            multiple = Decimal(str(text))
-        except InvalidOperation:
-            raise InvalidInput(
-                "config.assessment_multiple", f"{text!r} is not a decimal number"
-            ) from None
-        if not multiple.is_finite() or multiple < 0:
+        multiple = parse_decimal(text, "config.assessment_multiple")
+        if multiple < 0:
             raise InvalidInput("config.assessment_multiple", "must be a non-negative number")
         return cls(tranche, multiple)
 

@@ -175,6 +175,9 @@ def test_config_is_validated() -> None:
         WaterfallConfig.build(assessment_multiple="lots")
     with pytest.raises(InvalidInput, match="assessment_multiple"):
         WaterfallConfig.build(assessment_multiple="-2")
+    for loose in (" 1 ", ".5", "1e0", "Infinity", "\u0661", 1.5):
+        with pytest.raises(InvalidInput, match="assessment_multiple"):
+            WaterfallConfig.build(assessment_multiple=loose)  # type: ignore[arg-type]
     assert WaterfallConfig.build(assessment_multiple="1.5").cap(101) == 151
     assert WaterfallConfig.from_dict(WaterfallConfig.build(ccp_tranche="5").to_dict()) == (
         WaterfallConfig(500, Decimal("5") / Decimal("5"))
