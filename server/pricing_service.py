@@ -3,13 +3,19 @@
 Per RPC: protobuf -> the request's plain-data form (the same shape as the JSON format of
 ``examples/pricing/README.md``, so field paths in errors agree) -> ``pricing.inputs`` parses
 it into domain values -> ``pricing.report`` prices and formats decimal strings -> protobuf.
-A ``PricingInputError`` becomes INVALID_ARGUMENT with a BadRequest field violation through
-the one error table (``server/errors.py``). Stateless: nothing is journalled. This module
-must never compute a price, round money or decide what input is valid.
+A ``PricingInputError`` becomes INVALID_ARGUMENT with a BadRequest through the one error
+table (``server/errors.py``), listing every bad entry at once: when the request is refused,
+each curve quote and each swap is parsed again on its own by the pricing library's own
+functions (``quote_of``; ``book_of`` against the request's valuation date and conventions,
+read by ``parse_date`` and ``conventions_of``), and every entry they refuse is named by its path
+(``curve.quotes[3].rate``, ``swaps[7].notional``) next to the first refusal (at most
+:data:`MAX_VIOLATIONS`; the message says how many in all). Stateless: nothing is journalled.
+This module must never compute a price, round money or decide what input is valid.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,13 +25,21 @@ from google.protobuf.message import Message
 
 from closeout.v1 import pricing_pb2 as pb
 from closeout.v1 import pricing_pb2_grpc
-from matching.errors import InvalidInput
+from matching.errors import FieldViolation, InvalidInput
 from pricing.dates import parse_date
 from pricing.errors import PricingInputError
-from pricing.inputs import parse_margin_request, parse_market, parse_request
+from pricing.inputs import (
+    book_of,
+    conventions_of,
+    parse_margin_request,
+    parse_market,
+    parse_request,
+    quote_of,
+)
 from pricing.report import convert_request, curve_report, margin_request, price_request
 from server.compute import Compute
 from server.errors import abort
+from server.request_checks import InvalidRequest
 from server.runtime import Registration, Runtime
 
 __all__ = ["PricingServicer", "add_to_server", "register"]
@@ -164,6 +178,9 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         except PricingInputError as exc:
             await abort(context, InvalidInput(exc.field, exc.message))
             raise  # pragma: no cover - abort raises
+        except PricingViolations as exc:
+            await abort(context, exc.refusal())
+            raise  # pragma: no cover - abort raises
 
     async def BuildCurve(  # noqa: N802 -- the RPC's name, fixed by the proto
         self, request: pb.BuildCurveRequest, context: Any
@@ -273,11 +290,84 @@ _WORK: dict[str, tuple[type[Message], Callable[[Any], Message]]] = {
 }
 
 
+#: At most this many violations are listed (the message says how many there are in all).
+MAX_VIOLATIONS = 100
+
+
+class PricingViolations(Exception):
+    """Several entries of one pricing request are invalid (picklable: raised in a worker)."""
+
+    def __init__(self, violations: list[tuple[str, str]]) -> None:
+        super().__init__(violations)
+        self.violations = violations
+
+    def refusal(self) -> InvalidInput:
+        """The refusal to answer with: every violation, at most :data:`MAX_VIOLATIONS`."""
+        listed = [FieldViolation(f, d) for f, d in self.violations[:MAX_VIOLATIONS]]
+        if len(listed) == 1:
+            return InvalidInput(listed[0].field, listed[0].description)
+        refusal = InvalidRequest(listed)
+        if len(self.violations) > len(listed):
+            refusal.message = (
+                f"{len(self.violations)} invalid fields (the first {len(listed)} listed): "
+                + refusal.message.split(": ", 1)[1]
+            )
+            refusal.args = (refusal.message,)
+        return refusal
+
+
+def entry_violations(request: Message) -> list[tuple[str, str]]:
+    """Every curve quote and every swap of ``request`` the pricing library refuses, each
+    parsed on its own (a swap against the request's market, if that parses)."""
+    found: list[tuple[str, str]] = []
+    market = getattr(request, "market", None)
+    if market is None:
+        return found
+    for name in ("curve", "discount_curve"):
+        if market.HasField(name):
+            for i, quote in enumerate(getattr(market, name).quotes):
+                try:
+                    quote_of(_quote(quote), f"{name}.quotes[{i}]")
+                except PricingInputError as exc:
+                    found.append((exc.field, exc.message))
+    swaps = getattr(request, "swaps", ())
+    if not swaps:
+        return found
+    data = market_in(market)
+    try:  # what a swap is parsed against: the valuation date and conventions (not the curves)
+        valuation = parse_date(data["valuation_date"], "valuation_date").toordinal()
+        convention = conventions_of(data.get("conventions"), "conventions")
+    except PricingInputError:
+        return found  # nothing to parse the swaps against
+    for i, swap in enumerate(swaps):
+        try:
+            book_of([_swap(swap)], "swaps", valuation, convention)
+        except PricingInputError as exc:
+            # The one swap is parsed as ``swaps[0]``: named by its own index.
+            field = re.sub(r"^swaps\[0\]", f"swaps[{i}]", exc.field)
+            found.append((field, exc.message))
+    return found
+
+
+def _all_violations(request: Message, first: PricingInputError) -> Exception:
+    listed = [(first.field, first.message)]
+    seen = {first.field}
+    for field, message in entry_violations(request):
+        if field not in seen:
+            seen.add(field)
+            listed.append((field, message))
+    return first if len(listed) == 1 else PricingViolations(listed)
+
+
 def job(method: str, raw: bytes) -> bytes:
     """The worker's entry point: the serialized request of ``method`` -> the serialized
-    answer (errors propagate: they pickle)."""
+    answer (errors propagate: they pickle). A refused request names every bad entry."""
     request_type, work = _WORK[method]
-    return work(request_type.FromString(raw)).SerializeToString()
+    request = request_type.FromString(raw)
+    try:
+        return work(request).SerializeToString()
+    except PricingInputError as exc:
+        raise _all_violations(request, exc) from None
 
 
 def scenario_in(msg: pb.CurveScenario) -> dict[str, Any]:

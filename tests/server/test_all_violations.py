@@ -21,9 +21,13 @@ from clients.errors import field_violations, rich_status
 from closeout.v1 import auction_pb2 as apb
 from closeout.v1 import clearing_pb2 as cpb
 from closeout.v1 import operator_pb2 as opb
+from closeout.v1 import pricing_pb2 as pb
 from matching.errors import InvalidInput
 from server.cds.wire import params_in
+from server.pricing_service import PricingViolations, job
 from server.request_checks import InvalidRequest, check_request
+from tests.pricing.test_pricing_service import _market as pricing_market
+from tests.pricing.test_pricing_service import _swaps as pricing_swaps
 from tests.server.test_default_api import LOT
 from tests.server.test_fuzz_live import TOKENS, Live, head
 from tests.server.test_fuzz_live import live as live  # the live server fixture
@@ -244,3 +248,88 @@ def test_dependent_parameters_are_named_once(fields: dict[str, Any], named: list
     with pytest.raises(InvalidInput) as engine:
         params_in(request.parameters)
     assert engine.value.field == named[0]  # the engine's first refusal is the same field
+
+
+# --- the pricing service: every bad curve quote and every bad swap, each by its own path ----
+
+#: Per entry field: some bad values, each refused by the pricing library on its own.
+BAD_QUOTE: dict[str, list[Any]] = {
+    "rate": ["x", "1e", "NaN", "", " 0.05"],
+    "instrument": [pb.CURVE_INSTRUMENT_UNSPECIFIED],
+}
+BAD_SWAP: dict[str, list[Any]] = {
+    "notional": ["-1", "x", "Infinity"],
+    "fixed_rate": ["y", "0,05"],
+    "side": [pb.SWAP_SIDE_UNSPECIFIED],
+    "maturity": ["2007-13-01", "2000-01-01"],
+}
+PRICING = {
+    "PriceSwaps": pb.PriceSwapsRequest,
+    "ConvertPosition": pb.ConvertPositionRequest,
+    "BuildCurve": pb.BuildCurveRequest,
+}
+
+
+@st.composite
+def bad_pricing_requests(draw: st.DrawFn) -> tuple[str, Any, set[str]]:
+    method = draw(st.sampled_from(sorted(PRICING)))
+    market = pricing_market()
+    request = PRICING[method](market=market)
+    if method != "BuildCurve":
+        request.swaps.extend(pricing_swaps())
+    quotes = draw(st.sets(st.integers(0, len(request.market.curve.quotes) - 1)))
+    swaps: set[int] = set()
+    if method != "BuildCurve":
+        swaps = draw(st.sets(st.integers(0, len(request.swaps) - 1)))
+    if not quotes and not swaps:
+        quotes = {draw(st.integers(0, len(request.market.curve.quotes) - 1))}
+    fields: set[str] = set()
+    for i in quotes:
+        name = draw(st.sampled_from(sorted(BAD_QUOTE)))
+        setattr(request.market.curve.quotes[i], name, draw(st.sampled_from(BAD_QUOTE[name])))
+        fields.add(f"curve.quotes[{i}].{name}")
+    for i in swaps:
+        name = draw(st.sampled_from(sorted(BAD_SWAP)))
+        setattr(request.swaps[i], name, draw(st.sampled_from(BAD_SWAP[name])))
+        fields.add(f"swaps[{i}].{name}")
+    return method, request, fields
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(case=bad_pricing_requests())
+def test_every_bad_pricing_entry_is_named(live: Live, case: tuple[str, Any, set[str]]) -> None:
+    method, request, fields = case
+    stub = live.channel.unary_unary(
+        f"/closeout.v1.PricingService/{method}",
+        request_serializer=type(request).SerializeToString,
+    )
+    with pytest.raises(grpc.RpcError) as refused:
+        stub(request, metadata=(("authorization", f"Bearer {TOKENS['observer']}"),), timeout=60)
+    error = refused.value
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT, (error.code(), error.details())
+    named = [v.field for v in field_violations(error)]
+    assert sorted(named) == sorted(fields), (named, fields, error.details())
+    info = error_info(error)
+    assert info.reason == "INVALID_INPUT"
+    assert set(info.metadata["fields"].split(",")) == fields
+
+
+def test_pricing_violations_are_capped_and_counted() -> None:
+    request = pb.PriceSwapsRequest(market=pricing_market(), swaps=pricing_swaps()[:1] * 150)
+    for swap in request.swaps:
+        swap.notional = "-1"
+    with pytest.raises(PricingViolations) as refused:
+        job("PriceSwaps", request.SerializeToString())
+    refusal = refused.value.refusal()
+    assert [v.field for v in refusal.violations] == [f"swaps[{i}].notional" for i in range(100)]
+    assert refusal.message.startswith("150 invalid fields (the first 100 listed): ")
+
+
+def test_a_valid_pricing_request_is_answered_by_the_worker() -> None:
+    request = pb.PriceSwapsRequest(market=pricing_market(), swaps=pricing_swaps())
+    answer = pb.PriceSwapsResponse.FromString(job("PriceSwaps", request.SerializeToString()))
+    assert [s.id for s in answer.swaps] == [s.id for s in request.swaps]
