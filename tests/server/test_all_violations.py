@@ -103,6 +103,22 @@ CASES: dict[str, tuple[str, str, Any, dict[str, list[Any]]]] = {
             "config.assessment_multiple": ["-1", "x", "Infinity", "NaN"],
         },
     ),
+    "RunMargin": (
+        "/closeout.v1.ClearingService/RunMargin",
+        "operator",
+        cpb.RunMarginRequest(
+            run_id="never-run",
+            market=pricing_market(),
+            scenarios=[
+                pb.CurveScenario(name="up", short_bp="100", long_bp="100"),
+                pb.CurveScenario(name="down", short_bp="-100", long_bp="-100"),
+            ],
+        ),
+        {
+            "scenarios[0].short_bp": ["x", "1e", "NaN", " 1"],
+            "scenarios[1].long_bp": ["y", "Infinity"],
+        },
+    ),
     "CreateAuctionSet": (
         "/closeout.v1.OperatorService/CreateAuctionSet",
         "operator",
