@@ -1,5 +1,8 @@
-"""Whether a client-streamed request really ended, before a bulk handler applies it.
+"""Receiving a client-streamed request whole, before a bulk handler applies any of it.
 
+:func:`receive_whole` feeds each message to the handler's ``take`` (which may refuse, e.g. a
+size bound) until the client half-closes, within a time limit (ABORTED after it: the
+client's own deadline is DEADLINE_EXCEEDED), and then makes sure the stream really ended.
 A request stream ends the same way for the handler whether the client half-closed it (it
 is complete) or the call died under it: the client cancelled, or the transport refused a
 message (one over the message limit ends the call with RESOURCE_EXHAUSTED after the
@@ -13,10 +16,36 @@ This module must never apply, journal or answer anything itself.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
+import grpc
 import grpc.aio
 
-__all__ = ["stream_complete"]
+__all__ = ["receive_whole", "stream_complete"]
+
+M = TypeVar("M")
+
+
+async def receive_whole(
+    messages: AsyncIterator[M],
+    context: grpc.aio.ServicerContext[object, object],
+    take: Callable[[M], None],
+    *,
+    seconds: float,
+    nothing: str,
+) -> None:
+    """Give every message of the stream to ``take``, in order, until the client half-closes
+    within ``seconds``; ``nothing`` ends the refusals ("nothing was applied")."""
+    try:
+        async with asyncio.timeout(seconds):
+            async for message in messages:
+                take(message)
+    except TimeoutError:
+        await context.abort(
+            grpc.StatusCode.ABORTED, f"the stream was not complete within {seconds:g} s; {nothing}"
+        )
+    await stream_complete(context)
 
 
 async def stream_complete(context: grpc.aio.ServicerContext[object, object]) -> None:

@@ -11,12 +11,9 @@ submissions, and never acknowledge before the registry says the events are durab
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import nullcontext
 from typing import Any
-
-import grpc
 
 from closeout.v1 import auction_pb2 as pb
 from closeout.v1 import auction_pb2_grpc
@@ -32,7 +29,7 @@ from server.errors import STATUS_FOR
 from server.request_checks import check_request
 from server.runtime import Runtime
 from server.sequences import AUCTION_NUMBERS, Numbering
-from server.streams import stream_complete
+from server.streams import receive_whole
 
 #: Orders one SubmitOrders stream may carry. Its answer (at most a rejection per order, each
 #: with a bounded message and id) then stays well below gRPC's 4 MiB message limit.
@@ -278,22 +275,22 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         """
         dealer = _dealer()
         requests: list[pb.SubmitOrdersRequest] = []
-        try:
-            async with asyncio.timeout(BULK_STREAM_SECONDS):
-                async for request in request_iterator:
-                    if len(requests) >= MAX_BULK_ORDERS:
-                        raise LimitExceeded(
-                            f"a SubmitOrders stream carries at most {MAX_BULK_ORDERS} orders;"
-                            " nothing was applied"
-                        )
-                    requests.append(request)
-        except TimeoutError:
-            await context.abort(  # ABORTED: the client's own deadline is DEADLINE_EXCEEDED
-                grpc.StatusCode.ABORTED,
-                f"the stream was not complete within {BULK_STREAM_SECONDS:g} s;"
-                " nothing was applied",
-            )
-        await stream_complete(context)  # a cancelled or broken stream applies nothing
+
+        def take(request: pb.SubmitOrdersRequest) -> None:
+            if len(requests) >= MAX_BULK_ORDERS:
+                raise LimitExceeded(
+                    f"a SubmitOrders stream carries at most {MAX_BULK_ORDERS} orders;"
+                    " nothing was applied"
+                )
+            requests.append(request)
+
+        await receive_whole(
+            request_iterator,
+            context,
+            take,
+            seconds=BULK_STREAM_SECONDS,
+            nothing="nothing was applied",
+        )
         response = pb.SubmitOrdersResponse()
         # No await from here to the last order: nothing can interrupt the application half
         # way (a cancellation lands only at an await). Commits complete in queue order and a

@@ -14,11 +14,8 @@ the recorded disclosure, and never acknowledge before the registry says it is du
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
-
-import grpc
 
 from closeout.v1 import clearing_pb2 as pb
 from closeout.v1 import clearing_pb2_grpc
@@ -33,7 +30,7 @@ from server.default import valuation, wire
 from server.default.registry import DefaultRegistry
 from server.request_checks import check_request
 from server.runtime import Runtime
-from server.streams import stream_complete
+from server.streams import receive_whole
 from server.timestamps import timestamp_in
 
 READ_ROLES = (Role.OPERATOR, Role.OBSERVER)
@@ -131,25 +128,24 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         entries: LoadEntries | None = None
         chunks = 0
         complete = False
-        try:
-            async with asyncio.timeout(LOAD_STREAM_SECONDS):
-                async for chunk in request_iterator:
-                    if complete:
-                        raise InvalidInput(
-                            "last", "a chunk came after the last; nothing was loaded"
-                        )
-                    if entries is None:
-                        entries = LoadEntries(chunk.house_id)
-                    entries.add(chunk)
-                    chunks += 1
-                    complete = chunk.last
-        except TimeoutError:
-            await context.abort(  # ABORTED: the client's own deadline is DEADLINE_EXCEEDED
-                grpc.StatusCode.ABORTED,
-                f"the load stream was not complete within {LOAD_STREAM_SECONDS:g} s;"
-                " nothing was loaded",
-            )
-        await stream_complete(context)  # a cancelled or broken stream loads nothing
+
+        def take(chunk: pb.LoadClearingStateChunksRequest) -> None:
+            nonlocal entries, chunks, complete
+            if complete:
+                raise InvalidInput("last", "a chunk came after the last; nothing was loaded")
+            if entries is None:
+                entries = LoadEntries(chunk.house_id)
+            entries.add(chunk)
+            chunks += 1
+            complete = chunk.last
+
+        await receive_whole(
+            request_iterator,
+            context,
+            take,
+            seconds=LOAD_STREAM_SECONDS,
+            nothing="nothing was loaded",
+        )
         if entries is None or not complete:
             raise InvalidInput(
                 "last", "the stream ended before its last chunk (last: true); nothing was loaded"
