@@ -26,6 +26,7 @@ from server.clock import FakeClock
 from server.config import Role, ServerConfig, demo_config
 from server.journal import JournalFailed, Record
 from server.runtime import Registration, Runtime, ServiceModule
+from tests.server import test_cds_api as cds
 
 PROBE = "closeout.test.Probe"
 OPERATOR = (("authorization", "Bearer demo-operator-token"),)
@@ -176,3 +177,14 @@ async def server(tmp_path: Path) -> AsyncIterator[CloseoutServer]:
 async def channel(server: CloseoutServer) -> AsyncIterator[grpc.aio.Channel]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
         yield ch
+
+
+@pytest.fixture
+async def cds_server(tmp_path: Path) -> AsyncIterator[CloseoutServer]:
+    """A server with every real service on the CDS tests' configuration (test_cds_api)."""
+    srv = CloseoutServer(cds.config(tmp_path), clock=FakeClock())
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.stop(grace=0)

@@ -17,7 +17,6 @@ from closeout.v1 import auction_pb2 as apb
 from server.app import CloseoutServer
 from server.cds import dealer_service
 from tests.server import test_cds_api as cds
-from tests.server.test_durable_reads import cds_server  # noqa: F401 - a fixture
 
 METHOD = "/closeout.v1.AuctionService/SubmitOrders"
 
@@ -48,7 +47,7 @@ async def orders_of(server: CloseoutServer) -> list[str]:
 
 
 async def test_an_undecodable_third_message_leaves_no_order(
-    cds_server: CloseoutServer,  # noqa: F811
+    cds_server: CloseoutServer,
 ) -> None:
     await stage2(cds_server)
     head = cds_server.journal.head[0]
@@ -63,7 +62,7 @@ async def test_an_undecodable_third_message_leaves_no_order(
 
 
 async def test_an_unfinished_stream_times_out_and_leaves_no_order(
-    cds_server: CloseoutServer,  # noqa: F811
+    cds_server: CloseoutServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await stage2(cds_server)
@@ -86,7 +85,7 @@ async def test_an_unfinished_stream_times_out_and_leaves_no_order(
 
 
 async def test_too_many_orders_are_refused_whole_and_answers_stay_small(
-    cds_server: CloseoutServer,  # noqa: F811
+    cds_server: CloseoutServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await stage2(cds_server)

@@ -99,16 +99,6 @@ async def read_while_held(
     return answer, on_disk
 
 
-@pytest.fixture
-async def cds_server(tmp_path: Path) -> Any:
-    srv = CloseoutServer(cds.config(tmp_path), clock=FakeClock())
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.stop(grace=0)
-
-
 @pytest.mark.parametrize("reader", ["results", "list", "mine", "dealer-auction", "refusal"])
 async def test_cds_reads_wait_until_the_close_is_durable(
     cds_server: CloseoutServer, reader: str

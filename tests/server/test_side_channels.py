@@ -18,7 +18,6 @@ from server.app import CloseoutServer
 from server.clock import FakeClock
 from tests.server import test_cds_api as cds
 from tests.server import test_default_api as dflt
-from tests.server.test_durable_reads import cds_server  # noqa: F401 - a fixture
 
 
 async def refusal(awaitable: object) -> tuple[grpc.StatusCode, str]:
@@ -28,7 +27,7 @@ async def refusal(awaitable: object) -> tuple[grpc.StatusCode, str]:
 
 
 async def test_off_panel_dealer_cannot_tell_real_auctions_from_unknown(
-    cds_server: CloseoutServer,  # noqa: F811
+    cds_server: CloseoutServer,
 ) -> None:
     await cds.stage1(cds_server)
     async with DealerClient(cds.target(cds_server), cds.OUTSIDER) as outsider:
@@ -67,7 +66,7 @@ async def test_uninvited_member_cannot_tell_real_lots_from_unknown(tmp_path: Pat
 
 
 async def test_others_submissions_do_not_move_what_a_dealer_or_observer_is_shown(
-    cds_server: CloseoutServer,  # noqa: F811
+    cds_server: CloseoutServer,
 ) -> None:
     await cds.stage1(cds_server)
     where = cds.target(cds_server)

@@ -12,7 +12,6 @@ import dataclasses
 import json
 import os
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -65,13 +64,8 @@ async def final_auction(server: CloseoutServer, per_dealer: int) -> None:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[CloseoutServer]:
-    srv = CloseoutServer(cds.config(tmp_path), clock=FakeClock())
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.stop(grace=0)
+def server(cds_server: CloseoutServer) -> CloseoutServer:
+    return cds_server
 
 
 def test_split_parts_merge_back_and_keep_to_the_budget() -> None:

@@ -31,7 +31,6 @@ from server.clock import FakeClock
 from tests.pricing.test_pricing_service import _market, _swaps
 from tests.server import test_cds_api as cds
 from tests.server import test_default_api as dflt
-from tests.server.test_durable_reads import cds_server  # noqa: F401 - a fixture
 
 REFUSED = [
     "39.99999999999999999999999999999",  # would round to 40 in a 28-digit context
@@ -125,7 +124,7 @@ async def violation(awaitable: object) -> list[str]:
 
 
 async def test_cds_bids_that_would_round_are_refused_and_change_nothing(
-    cds_server: CloseoutServer,  # noqa: F811
+    cds_server: CloseoutServer,
 ) -> None:
     await cds.stage1(cds_server)
     async with DealerClient(cds.target(cds_server), cds.TOKEN[cds.A]) as dealer:
@@ -141,7 +140,7 @@ async def test_cds_bids_that_would_round_are_refused_and_change_nothing(
 
 
 async def test_out_of_range_schedule_times_are_invalid_argument(
-    cds_server: CloseoutServer,  # noqa: F811
+    cds_server: CloseoutServer,
 ) -> None:
     async with OperatorClient(cds.target(cds_server), cds.OPS) as ops:
         for seconds, nanos in ((10**15, 0), (-(10**15), 0), (0, -1), (0, 10**9)):
@@ -180,7 +179,7 @@ async def test_default_bids_and_windows_out_of_bounds_are_refused(tmp_path: Path
 
 
 @pytest.fixture
-async def pricing(cds_server: CloseoutServer) -> pricing_pb2_grpc.PricingServiceStub:  # noqa: F811
+async def pricing(cds_server: CloseoutServer) -> pricing_pb2_grpc.PricingServiceStub:
     channel = grpc.aio.insecure_channel(cds.target(cds_server))
     return pricing_pb2_grpc.PricingServiceStub(channel)
 

@@ -7,8 +7,6 @@ here measures time."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import grpc.aio
@@ -19,7 +17,6 @@ from closeout.v1 import auction_pb2 as apb
 from closeout.v1 import auction_pb2_grpc
 from server.app import CloseoutServer
 from server.cds.registry import AuctionRegistry
-from server.clock import FakeClock
 from server.watch_buffer import WatchBuffers
 from tests.server import test_cds_api as cds
 
@@ -28,13 +25,8 @@ STREAMS = 5
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[CloseoutServer]:
-    srv = CloseoutServer(cds.config(tmp_path), clock=FakeClock())
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.stop(grace=0)
+def server(cds_server: CloseoutServer) -> CloseoutServer:
+    return cds_server
 
 
 async def long_auction(server: CloseoutServer) -> None:
