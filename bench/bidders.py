@@ -24,13 +24,12 @@ it started.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import multiprocessing as mp
-import queue
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from bench.workers import run_together, spawn_context
 
 __all__ = ["Action", "BidRecord", "BidderSpec", "Pair", "play"]
 
@@ -192,61 +191,18 @@ def play(
     """Run one bid plan: start every load process, wait until all are connected, then ask
     ``opening_at`` for the window's opening (epoch seconds; it may first create the
     auctions and wait for them to open) and start them together; returns every record."""
-    ctx = mp.get_context("spawn")
-    out: Any = ctx.Queue()
-    go = ctx.Event()
-    opening = ctx.Value("d", 0.0)
-    procs = [
-        ctx.Process(
-            target=_worker, args=(spec, n, out, go, opening), daemon=True, name=f"bench-bid-{n}"
-        )
-        for n, spec in enumerate(specs)
-    ]
-    records: list[BidRecord] = []
-    try:
-        for p in procs:
-            p.start()
-        ready = 0
-        while ready < len(procs):
-            kind, value = _get(out, patience, procs)
-            if kind == "ready":
-                ready += 1
-            elif kind == "failed":
-                raise RuntimeError(f"a bidder process failed while starting: {value}")
+    opening = spawn_context().Value("d", 0.0)
+
+    def open_window() -> None:
         opening.value = opening_at()
-        go.set()
-        done = 0
-        deadline = time.monotonic() + max(s.time_cap for s in specs) + patience
-        while done < len(procs):
-            kind, value = _get(out, max(1.0, deadline - time.monotonic()), procs)
-            if kind == "done":
-                records.extend(value)
-                done += 1
-            elif kind == "failed":
-                raise RuntimeError(f"a bidder process failed: {value}")
-        for p in procs:
-            p.join(10)
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-                p.join(5)
-            if p.is_alive():
-                p.kill()
-                p.join()
-        with contextlib.suppress(Exception):
-            out.close()
-    return records
 
-
-def _get(out: Any, timeout: float, procs: Sequence[Any]) -> tuple[str, Any]:
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            item: tuple[str, Any] = out.get(timeout=0.5)
-            return item
-        except queue.Empty:
-            if time.monotonic() > end:
-                raise TimeoutError("the bidder processes did not answer in time") from None
-            if all(not p.is_alive() for p in procs):
-                raise RuntimeError("every bidder process exited without a result") from None
+    done = run_together(
+        _worker,
+        specs,
+        kind="bidder",
+        time_cap=max(s.time_cap for s in specs),
+        patience=patience,
+        extra_args=(opening,),
+        before_go=open_window,
+    )
+    return [record for records in done for record in records]

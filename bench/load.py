@@ -19,14 +19,13 @@ stops the processes it started.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import multiprocessing as mp
-import queue
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from bench.workers import run_together
 
 __all__ = ["LoadResult", "WorkerSpec", "drive", "order_fields"]
 
@@ -305,50 +304,21 @@ def drive(
     ``on_start`` runs just before the start signal (e.g. to read the server's CPU time);
     ``on_progress`` gets the number of orders completed since its last call.
     """
-    ctx = mp.get_context("spawn")
-    out: Any = ctx.Queue()
-    go = ctx.Event()
-    procs = [
-        ctx.Process(target=_worker, args=(spec, n, out, go), daemon=True, name=f"bench-load-{n}")
-        for n, spec in enumerate(specs)
-    ]
     result = LoadResult(hist=_new_hist())
-    cap = max(s.time_cap for s in specs) + patience
-    try:
-        for p in procs:
-            p.start()
-        ready = 0
-        while ready < len(procs):
-            kind, value = _get(out, patience, procs)
-            if kind == "ready":
-                ready += 1
-            elif kind == "failed":
-                raise RuntimeError(f"a load process failed while starting: {value}")
-        if on_start is not None:
-            on_start()
-        go.set()
-        done: list[dict[str, Any]] = []
-        deadline = time.monotonic() + cap
-        while len(done) < len(procs):
-            kind, value = _get(out, max(1.0, deadline - time.monotonic()), procs)
-            if kind == "progress" and on_progress is not None:
-                on_progress(value)
-            elif kind == "done":
-                done.append(value)
-            elif kind == "failed":
-                raise RuntimeError(f"a load process failed: {value}")
-        for p in procs:
-            p.join(10)
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-                p.join(5)
-            if p.is_alive():
-                p.kill()
-                p.join()
-        with contextlib.suppress(Exception):
-            out.close()
+
+    def progress(message: str, value: Any) -> None:
+        if message == "progress" and on_progress is not None:
+            on_progress(value)
+
+    done: list[dict[str, Any]] = run_together(
+        _worker,
+        specs,
+        kind="load",
+        time_cap=max(s.time_cap for s in specs),
+        patience=patience,
+        before_go=on_start,
+        on_message=progress,
+    )
     for d in done:
         for dealer, ids in d["acked"].items():
             result.acked.setdefault(dealer, []).extend(ids)
@@ -361,16 +331,3 @@ def drive(
     result.span = max(d["end"] for d in done) - result.start
     result.done = sorted(t for d in done for t in d["done"])
     return result
-
-
-def _get(out: Any, timeout: float, procs: Sequence[Any]) -> tuple[str, Any]:
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            item: tuple[str, Any] = out.get(timeout=0.5)
-            return item
-        except queue.Empty:
-            if time.monotonic() > end:
-                raise TimeoutError("the load processes did not answer in time") from None
-            if all(not p.is_alive() for p in procs):
-                raise RuntimeError("every load process exited without a result") from None
