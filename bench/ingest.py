@@ -253,9 +253,14 @@ def run_ingest(
         "stream": s,
         "config": cfg.__dict__,
         "environment": environment(),
-        "targets": {
-            "unary_ratio_ge_0.75": bool(u["ratio"] and u["ratio"] >= 0.75),
-            "stream_ratio_ge_0.50": bool(s["ratio"] and s["ratio"] >= 0.50),
+        "targets": {  # issue 14's figures
+            "unary_ratio_ge_0.80": bool(u["ratio"] and u["ratio"] >= 0.80),
+            "unary_cpu_le_1.3x_baseline": bool(
+                u["server_cpu_us_per_order"]
+                and u["baseline"]["server_cpu_us_per_order"]
+                and u["server_cpu_us_per_order"] <= 1.3 * u["baseline"]["server_cpu_us_per_order"]
+            ),
+            "stream_ratio_ge_0.55": bool(s["ratio"] and s["ratio"] >= 0.55),
             "p99_le_2x_baseline": bool(
                 u["p99_vs_baseline"] is not None and u["p99_vs_baseline"] <= 2.0
             ),
