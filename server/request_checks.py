@@ -24,37 +24,59 @@ engine would refuse the default too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from closeout.v1 import auction_pb2 as apb
 from closeout.v1 import clearing_pb2 as cpb
 from closeout.v1 import operator_pb2 as opb
 from matching.default.cash import to_cents
-from matching.errors import FieldViolation, InvalidInput
+from matching.errors import MAX_LISTED_PROBLEMS, FieldViolation, InvalidInput
 from matching.eventsourcing import check_id
 from matching.money import parse_amount, parse_decimal
+from matching.process import steps
 from matching.process.waterfall import WaterfallConfig
+from pricing.clearing import standard_tenors
+from pricing.errors import PricingInputError
+from server import pricing_checks
 from server.timestamps import timestamp_in
 
-__all__ = ["CHECKS", "InvalidRequest", "check_request"]
+if TYPE_CHECKING:
+    from server.compute import Compute
+
+__all__ = [
+    "CHECKS",
+    "OFF_LOOP",
+    "InvalidRequest",
+    "check_request",
+    "check_request_off_loop",
+    "violations_job",
+    "violations_of",
+]
 
 Check = Callable[[Any, str], object]
 
 
 class InvalidRequest(InvalidInput):
-    """Several fields of one request are invalid; ``violations`` lists every one."""
+    """Several fields of one request are invalid; ``violations`` lists the first
+    :data:`MAX_LISTED_PROBLEMS` of them and the message says how many there are in all
+    (``total``, when more were found than are given)."""
 
     #: The ErrorInfo reason: the same as one invalid field's.
     REASON = "INVALID_INPUT"
 
-    def __init__(self, violations: list[FieldViolation]) -> None:
-        first = violations[0]
+    def __init__(self, violations: Sequence[FieldViolation], total: int | None = None) -> None:
+        listed = list(violations[:MAX_LISTED_PROBLEMS])
+        count = max(total or 0, len(violations))
+        first = listed[0]
         super().__init__(first.field, first.description)
-        more = "; ".join(f"{v.field}: {v.description}" for v in violations)
-        self.message = f"{len(violations)} invalid fields: {more}" if len(violations) > 1 else more
+        more = "; ".join(f"{v.field}: {v.description}" for v in listed)
+        if count > len(listed):
+            self.message = f"{count} invalid fields (the first {len(listed)} listed): {more}"
+        else:
+            self.message = f"{count} invalid fields: {more}" if count > 1 else more
         self.args = (self.message,)
-        self.violations = tuple(violations)
+        self.violations = tuple(listed)
 
 
 def _id(value: str, field: str) -> object:
@@ -214,6 +236,68 @@ def _waterfall(config: Any, field: str) -> object:
     return None
 
 
+def _market(message: Any, field: str) -> object:
+    """A single market definition, every field (``market.curve.quotes[3].rate``)."""
+    if message.HasField(field):
+        from server.pricing_service import market_in  # imports this module
+
+        found = pricing_checks.market_violations(market_in(getattr(message, field)), f"{field}.")
+        _collect(found)
+    return None
+
+
+def _market_set(message: Any, field: str) -> object:
+    """A MarketSet, every field (``markets.markets[1].market.valuation_date``)."""
+    if message.HasField(field):
+        from server.default.wire import markets_in  # imports this module
+
+        _collect(pricing_checks.market_set_violations(markets_in(getattr(message, field))))
+    return None
+
+
+def _scenarios(scenarios: Any, field: str) -> object:
+    from server.default.wire import scenarios_in
+
+    _collect(pricing_checks.scenario_violations(scenarios_in(scenarios), field))
+    return None
+
+
+def _rcv(value: int, field: str) -> object:
+    from server.default.wire import rcv_in
+
+    return rcv_in(value)
+
+
+def _settled_flows(value: int, field: str) -> object:
+    from server.default.wire import settled_flows_in
+
+    return settled_flows_in(value)
+
+
+def _grouping(message: Any, field: str) -> object:
+    from server.default.wire import grouping_in
+
+    return grouping_in(message.group_by, message.max_lot_dv01)
+
+
+def _standard_tenors(tenors: Any, field: str) -> object:
+    violations: list[FieldViolation] = []
+    for i, tenor in enumerate(tenors):
+        try:  # the one tenor, by the library's parser, named by its own index
+            standard_tenors([tenor], f"{field}[{i}]")
+        except PricingInputError as exc:
+            violations.append(FieldViolation(exc.field.replace("[0]", "", 1), exc.message))
+    _collect(violations)
+    return None
+
+
+def _dv01_limit(value: str, field: str) -> object:
+    """A lot's DV01 limit: whole cents, and a limit the grouping accepts."""
+    if value:
+        steps.group_into_lots([], grouping="dv01", dv01={}, max_dv01=to_cents(value, field))
+    return None
+
+
 #: Request type -> its independent field checks (field path, check, whole-message check).
 CHECKS: Mapping[str, tuple[tuple[str, Check, bool], ...]] = {
     apb.SubmitMarketRequest.DESCRIPTOR.full_name: (
@@ -256,6 +340,25 @@ CHECKS: Mapping[str, tuple[tuple[str, Check, bool], ...]] = {
         _whole("close_at", _timestamp("close_at")),
     ),
     cpb.AllocateLossesRequest.DESCRIPTOR.full_name: (_field("config", _waterfall),),
+    cpb.RunMarginRequest.DESCRIPTOR.full_name: (
+        _field("run_id", _id),
+        _whole("market", _market),
+        _whole("markets", _market_set),
+        _field("scenarios", _scenarios),
+    ),
+    cpb.DeclareDefaultRequest.DESCRIPTOR.full_name: (
+        _whole("market", _market),
+        _whole("markets", _market_set),
+    ),
+    cpb.ConvertPositionsRequest.DESCRIPTOR.full_name: (
+        _whole("market", _market),
+        _whole("markets", _market_set),
+        _field("rcv_convention", _rcv),
+        _field("standard_tenors", _standard_tenors),
+        _whole("group_by", _grouping),
+        _field("max_lot_dv01", _dv01_limit),
+        _field("settled_flows", _settled_flows),
+    ),
     opb.CreateAuctionRequest.DESCRIPTOR.full_name: (
         _whole("parameters", _parameters),
         _field("panel", _panel),
@@ -270,17 +373,46 @@ CHECKS: Mapping[str, tuple[tuple[str, Check, bool], ...]] = {
 }
 
 
-def check_request(request: Any) -> None:
-    """Raise :class:`InvalidRequest` naming every invalid field of ``request`` (of a type in
-    :data:`CHECKS`); return if none is (or the type has no table)."""
+def violations_of(request: Any) -> list[FieldViolation]:
+    """Every invalid field of ``request`` (of a type in :data:`CHECKS`; none for the others)."""
     checks = CHECKS.get(getattr(getattr(request, "DESCRIPTOR", None), "full_name", ""))
-    if not checks:
-        return
     violations: list[FieldViolation] = []
-    for name, check, whole in checks:
+    for name, check, whole in checks or ():
         try:
             check(request, name) if whole else check(getattr(request, name), name)
         except InvalidInput as exc:
             violations.extend(exc.violations)
+        except PricingInputError as exc:
+            violations.append(FieldViolation(exc.field, exc.message))
+    return violations
+
+
+def check_request(request: Any) -> None:
+    """Raise :class:`InvalidRequest` naming every invalid field of ``request`` (of a type in
+    :data:`CHECKS`); return if none is (or the type has no table)."""
+    violations = violations_of(request)
     if violations:
         raise InvalidRequest(violations)
+
+
+#: Requests whose checks parse market definitions (any size, up to the message limit): they
+#: are checked in a worker process (:func:`check_request_off_loop`), not on the event loop.
+OFF_LOOP: Mapping[str, type[Any]] = {
+    t.DESCRIPTOR.full_name: t
+    for t in (cpb.RunMarginRequest, cpb.DeclareDefaultRequest, cpb.ConvertPositionsRequest)
+}
+
+
+def violations_job(name: str, raw: bytes) -> tuple[int, list[tuple[str, str]]]:
+    """In a worker: the serialized request of type ``name`` (in :data:`OFF_LOOP`) -> how many
+    fields are invalid, and the first :data:`MAX_LISTED_PROBLEMS` (field, description)."""
+    found = violations_of(OFF_LOOP[name].FromString(raw))
+    return len(found), [(v.field, v.description) for v in found[:MAX_LISTED_PROBLEMS]]
+
+
+async def check_request_off_loop(compute: Compute, request: Any) -> None:
+    """:func:`check_request`, run in ``compute``'s worker processes."""
+    name = request.DESCRIPTOR.full_name
+    total, listed = await compute.run(violations_job, name, request.SerializeToString())
+    if listed:
+        raise InvalidRequest([FieldViolation(f, d) for f, d in listed], total)

@@ -28,7 +28,7 @@ from server.auth import require_role
 from server.config import Role
 from server.default import valuation, wire
 from server.default.registry import DefaultRegistry
-from server.request_checks import check_request
+from server.request_checks import check_request, check_request_off_loop
 from server.runtime import Runtime
 from server.streams import receive_whole
 from server.timestamps import timestamp_in
@@ -98,6 +98,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
     def __init__(self, registry: DefaultRegistry, runtime: Runtime) -> None:
         self._registry = registry
         self._now = runtime.clock.now
+        self._compute = runtime.compute
 
     # -- clearing state, margin, default, conversion -------------------------------------
 
@@ -180,6 +181,8 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         self, request: pb.RunMarginRequest, context: Any
     ) -> pb.RunMarginResponse:
         operator = _operator()
+        # every bad field at once, markets included (parsed in a worker: server/request_checks)
+        await check_request_off_loop(self._compute, request)
         if not request.HasField("market") and not request.HasField("markets"):
             raise InvalidInput("markets", "required (or market, for one currency and index)")
         scenarios = valuation.margin_scenarios(wire.scenarios_in(request.scenarios))
@@ -208,6 +211,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         self, request: pb.DeclareDefaultRequest, context: Any
     ) -> pb.DeclareDefaultResponse:
         operator = _operator()
+        await check_request_off_loop(self._compute, request)  # every bad field at once
         priced = None
         if request.HasField("market") or request.HasField("markets"):
             priced = self._markets(request)
@@ -223,6 +227,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         self, request: pb.ConvertPositionsRequest, context: Any
     ) -> pb.ConvertPositionsResponse:
         operator = _operator()
+        await check_request_off_loop(self._compute, request)  # every bad field at once
         if not request.HasField("market") and not request.HasField("markets"):
             raise InvalidInput("markets", "required (or market, for one currency and index)")
         ack, lot_ids = await self._registry.convert(
