@@ -30,13 +30,21 @@ from typing import TYPE_CHECKING, Any
 from closeout.v1 import auction_pb2 as apb
 from closeout.v1 import clearing_pb2 as cpb
 from closeout.v1 import operator_pb2 as opb
+from matching.cds.auction import (
+    check_dealer_names,
+    decline_kind,
+    decline_reason,
+    decline_side,
+)
+from matching.cds.auction_set import check_rates, check_terms
+from matching.default.auction import assignment_reason
 from matching.default.cash import to_cents
 from matching.errors import MAX_LISTED_PROBLEMS, FieldViolation, InvalidInput
 from matching.eventsourcing import check_id
 from matching.money import parse_amount, parse_decimal
 from matching.process import steps
 from matching.process.waterfall import WaterfallConfig
-from pricing.clearing import standard_tenors
+from pricing.clearing import reserve_at_bp, standard_tenors
 from pricing.errors import PricingInputError
 from server import pricing_checks
 from server.timestamps import timestamp_in
@@ -85,6 +93,89 @@ def _id(value: str, field: str) -> object:
 
 def _decimal(value: str, field: str) -> object:
     return parse_decimal(value, field)
+
+
+def _optional_id(value: str, field: str) -> object:
+    """An identifier that may be left out (empty)."""
+    return check_id(value, field) if value else None
+
+
+def _optional_decimal(value: str, field: str) -> object:
+    return parse_decimal(value, field) if value else None
+
+
+def _market_position(message: Any, field: str) -> object:
+    """An attested market position: its size (whole) and its side, each on its own."""
+    if not message.HasField(field):
+        return None
+    from server.cds.wire import side_in
+
+    position = getattr(message, field)
+    violations: list[FieldViolation] = []
+    for check in (
+        lambda: parse_amount(position.size, f"{field}.size"),
+        lambda: side_in(position.side, f"{field}.side"),
+    ):
+        try:
+            check()
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+    _collect(violations)
+    return None
+
+
+def _decline_kind(value: str, field: str) -> object:
+    return decline_kind(value)
+
+
+def _decline_side(message: Any, field: str) -> object:
+    """A declined request's side, read against its kind (not judged if the kind is bad)."""
+    try:
+        kind = decline_kind(message.kind)
+    except InvalidInput:
+        return None  # the kind is named on its own
+    return decline_side(kind, message.side)
+
+
+def _decline_reason(value: str, field: str) -> object:
+    return decline_reason(value)
+
+
+def _dealer_names(message: Any, field: str) -> object:
+    """Each published dealer name on its own (``check_dealer_names``, against the panel)."""
+    violations: list[FieldViolation] = []
+    for dealer, name in sorted(message.dealer_names.items()):
+        try:
+            check_dealer_names({dealer: name}, message.panel)
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+    _collect(violations)
+    return None
+
+
+def _currency_rates(rates: Any, field: str) -> object:
+    """Each currency rate of a set on its own (``check_rates``)."""
+    violations: list[FieldViolation] = []
+    for code, rate in sorted(rates.items()):
+        try:
+            check_rates({code: rate})
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+    _collect(violations)
+    return None
+
+
+def _terms(value: str, field: str) -> object:
+    return check_terms(value)
+
+
+def _reserve_bp(value: str, field: str) -> object:
+    """A reserve in basis points of DV01 below the implied bid (read by the library)."""
+    return reserve_at_bp(0, 0, value, field) if value else None
+
+
+def _assignment_reason(value: str, field: str) -> object:
+    return assignment_reason(value)
 
 
 def _positive(value: int, field: str) -> object:
@@ -310,6 +401,8 @@ CHECKS: Mapping[str, tuple[tuple[str, Check, bool], ...]] = {
         _field("client_order_id", _id),
         _field("side", _side),
         _field("size", _amount),
+        _field("customer", _optional_id),
+        _whole("market_position", _market_position),
     ),
     apb.WithdrawSettlementRequestRequest.DESCRIPTOR.full_name: (_field("client_order_id", _id),),
     apb.SubmitLimitOrderRequest.DESCRIPTOR.full_name: (
@@ -317,6 +410,7 @@ CHECKS: Mapping[str, tuple[tuple[str, Check, bool], ...]] = {
         _field("side", _order_side),
         _field("price", _decimal),
         _field("size", _positive),
+        _field("customer", _optional_id),
     ),
     apb.ReplaceLimitOrderRequest.DESCRIPTOR.full_name: (
         _field("client_order_id", _id),
@@ -328,6 +422,15 @@ CHECKS: Mapping[str, tuple[tuple[str, Check, bool], ...]] = {
         _field("client_order_id", _id),
         _field("order_client_order_id", _id),
     ),
+    apb.DeclineCustomerRequestRequest.DESCRIPTOR.full_name: (
+        _field("client_order_id", _id),
+        _field("customer", _id),
+        _field("kind", _decline_kind),
+        _whole("side", _decline_side),
+        _field("size", _amount),
+        _field("price", _optional_decimal),
+        _field("reason", _decline_reason),
+    ),
     cpb.SubmitBidRequest.DESCRIPTOR.full_name: (
         _field("client_order_id", _id),
         _field("amount", _cents),
@@ -335,11 +438,17 @@ CHECKS: Mapping[str, tuple[tuple[str, Check, bool], ...]] = {
     cpb.WithdrawBidRequest.DESCRIPTOR.full_name: (_field("client_order_id", _id),),
     cpb.CreateDefaultAuctionRequest.DESCRIPTOR.full_name: (
         _field("reserve", lambda v, f: _cents(v, f) if v else None),
+        _field("auction_id", _optional_id),
+        _field("reserve_bp", _reserve_bp),
         _field("grading_threshold", lambda v, f: _cents(v, f) if v else None),
         _whole("open_at", _timestamp("open_at")),
         _whole("close_at", _timestamp("close_at")),
     ),
     cpb.AllocateLossesRequest.DESCRIPTOR.full_name: (_field("config", _waterfall),),
+    cpb.AssignLotRequest.DESCRIPTOR.full_name: (
+        _field("member_id", _id),
+        _field("reason", _assignment_reason),
+    ),
     cpb.RunMarginRequest.DESCRIPTOR.full_name: (
         _field("run_id", _id),
         _whole("market", _market),
@@ -363,12 +472,16 @@ CHECKS: Mapping[str, tuple[tuple[str, Check, bool], ...]] = {
         _whole("parameters", _parameters),
         _field("panel", _panel),
         _field("schedule", _schedule),
+        _whole("dealer_names", _dealer_names),
     ),
     opb.CreateAuctionSetRequest.DESCRIPTOR.full_name: (
         _field("auction_set", _id),
+        _field("terms", _terms),
         _field("auctions", _set_members),
         _field("panel", _panel),
         _field("schedule", _schedule),
+        _whole("dealer_names", _dealer_names),
+        _field("currency_rates", _currency_rates),
     ),
 }
 

@@ -3,7 +3,11 @@ ErrorInfo reason INVALID_INPUT naming the same fields, and changes nothing: a hy
 property against a live server (``server/request_checks.py``).
 
 Fields are named by their path (``parameters.currency``, ``auctions[0].parameters.calendar``,
-``schedule.stage1_open``); a bad ``panel`` is bad at its first entry (``panel[0]``)."""
+``schedule.stage1_open``, ``market.curve.quotes[3].rate``, ``positions[0].terms.notional``);
+a bad ``panel`` is bad at its first entry (``panel[0]``), a bad map entry by its key
+(``currency_rates[usd]``). Fields whose rule reads another field are drawn in separate cases
+(``ConvertPositionsByDv01``, ``DeclineCustomerRequestSide``), since a field read against a
+refused one is not judged (it is counted once)."""
 
 from __future__ import annotations
 
@@ -74,6 +78,120 @@ CASES: dict[str, tuple[str, str, Any, dict[str, list[Any]]]] = {
             "side": [apb.ORDER_SIDE_UNSPECIFIED, 99],
             "price": [".5", "  40 ", "1e5", "40.", "NaN", "٤٠", "1" * 40],
             "size": [0, -5],
+            "customer": ["a/b", "~", "\t"],
+        },
+    ),
+    "SubmitSettlementRequest": (
+        "/closeout.v1.AuctionService/SubmitSettlementRequest",
+        "dealer",
+        apb.SubmitSettlementRequestRequest(
+            auction_id="t-1",
+            client_order_id="ok",
+            side=apb.SIDE_BUY,
+            size=1,
+            market_position=apb.MarketPosition(side=apb.SIDE_BUY, size=5),
+        ),
+        {
+            "client_order_id": ["", "a/b"],
+            "side": [apb.SIDE_UNSPECIFIED, 7],
+            "size": [-1],
+            "customer": ["x/y"],
+            "market_position.size": [-3],
+            "market_position.side": [apb.SIDE_UNSPECIFIED, 9],
+        },
+    ),
+    "DeclineCustomerRequest": (
+        "/closeout.v1.AuctionService/DeclineCustomerRequest",
+        "dealer",
+        apb.DeclineCustomerRequestRequest(
+            auction_id="t-1",
+            client_order_id="ok",
+            customer="cust-1",
+            kind="PSR",
+            side="BUY",
+            size=1,
+            reason="no credit line",
+        ),
+        {
+            "client_order_id": ["", "a~b"],
+            "customer": ["", "a/b"],
+            "kind": ["SWAP", ""],
+            "size": [-1],
+            "price": ["abc", ".5", "1e2"],
+            "reason": ["", "   "],
+        },
+    ),
+    "DeclineCustomerRequestSide": (  # the side is read against the kind: with a valid kind
+        "/closeout.v1.AuctionService/DeclineCustomerRequest",
+        "dealer",
+        apb.DeclineCustomerRequestRequest(
+            auction_id="t-1",
+            client_order_id="ok",
+            customer="cust-1",
+            kind="LIMIT_ORDER",
+            side="BID",
+            size=1,
+            price="40",
+            reason="no credit line",
+        ),
+        {"side": ["BUY", "LEFT", ""], "size": [-2], "reason": [""]},
+    ),
+    "LoadClearingState": (
+        "/closeout.v1.ClearingService/LoadClearingState",
+        "operator",
+        cpb.LoadClearingStateRequest(
+            members=[
+                cpb.ClearingMember(
+                    member_id="m-never",
+                    role=cpb.MEMBER_ROLE_CLEARING_MEMBER,
+                    collateral="100",
+                    default_fund="10",
+                )
+            ],
+            positions=[
+                cpb.ClearedPosition(
+                    position_id="p-never",
+                    member_id="m-never",
+                    terms=cpb.ClearedSwap(
+                        currency="USD",
+                        index="USD-LIBOR-3M",
+                        side=pb.SWAP_SIDE_PAYER,
+                        notional=1_000_000,
+                        fixed_rate="0.05",
+                        start="2024-01-02",
+                        maturity="2029-01-02",
+                    ),
+                )
+            ],
+        ),
+        {
+            "members[0].member_id": ["", "a/b"],
+            "members[0].role": [cpb.MEMBER_ROLE_UNSPECIFIED, 9],
+            "members[0].collateral": ["-1", "x", "1.001"],
+            "members[0].default_fund": ["-5", "y"],
+            "positions[0].position_id": ["", "~"],
+            "positions[0].terms.currency": ["", "U S", "x" * 33],
+            "positions[0].terms.side": [pb.SWAP_SIDE_UNSPECIFIED],
+            "positions[0].terms.notional": [0, -5],
+            "positions[0].terms.fixed_rate": ["five", "1e-2"],
+            "positions[0].terms.maturity": ["2020-01-01", "x"],
+        },
+    ),
+    "AssignLot": (
+        "/closeout.v1.ClearingService/AssignLot",
+        "operator",
+        cpb.AssignLotRequest(auction_id=LOT, member_id="mm-2", reason="late"),
+        {"member_id": ["", "a/b"], "reason": ["", "  "]},
+    ),
+    "CreateDefaultAuction": (
+        "/closeout.v1.ClearingService/CreateDefaultAuction",
+        "operator",
+        cpb.CreateDefaultAuctionRequest(auction_id="never", lot_id="L-never", reserve_bp="1"),
+        {
+            "auction_id": ["a/b"],
+            "reserve_bp": ["x", "-1", "1e2"],
+            "grading_threshold": ["x", "1.001"],
+            "open_at": [Timestamp(seconds=-(10**15))],
         },
     ),
     "SubmitMarket": (
@@ -115,6 +233,7 @@ CASES: dict[str, tuple[str, str, Any, dict[str, list[Any]]]] = {
             "parameters.fallback_settlement_method": ["\n", "x" * 200],
             "parameters.auction_date": ["2026-13-01", "tomorrow"],
             "panel": [["a/b", "dealer-a"], [""]],
+            "dealer_names": [{"dealer-a": "\n"}, {"dealer-a": "x" * 300}, {"nobody": "N Ltd"}],
             "schedule.stage1_open": [Timestamp(seconds=-(10**15))],
             "schedule.stage2_close": [Timestamp(seconds=1_800_000_000, nanos=5)],
         },
@@ -202,6 +321,8 @@ CASES: dict[str, tuple[str, str, Any, dict[str, list[Any]]]] = {
         ),
         {
             "auction_set": ["", "s/t"],
+            "terms": ["\n", "x" * 201],
+            "currency_rates": [{"usd": "1"}, {"EUR": "-1"}, {"GBP": "x"}],
             "auctions[0].parameters.auction_id": ["", "a~b"],
             "auctions[0].parameters.currency": ["eur"],
             "auctions[0].parameters.calendar": ["Nowhere"],
@@ -221,6 +342,9 @@ def set_path(message: Any, path: str, value: Any) -> str:
         message = getattr(message, name)
         if index is not None:
             message = message[int(index)]
+    if isinstance(value, dict):  # a map: the one entry is named by its key
+        getattr(message, leaf).update(value)
+        return f"{path}[{next(iter(value))}]"
     if isinstance(value, list):
         del getattr(message, leaf)[:]
         getattr(message, leaf).extend(value)
@@ -255,7 +379,7 @@ def error_info(error: grpc.RpcError) -> Any:
 
 
 @settings(
-    max_examples=120,
+    max_examples=250,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
