@@ -8,7 +8,8 @@ stream's order is the order of application), and the caller is acknowledged only
 commit holding them is durable. Commands that touch both (settlement) decide on both
 engines before applying either.
 
-The registry also keeps each auction's history for ``WatchLot`` (resumable by sequence),
+The registry also keeps each auction's history for ``WatchLot`` (resumable by sequence, sent
+within a per-participant cap on what the streams hold: ``server/watch_buffer.py``),
 wakes watchers when events become durable, runs the window scheduler that opens and closes
 bid windows on the server's clock, and draws the award seed (``secrets.randbits(64)``), which
 the engine journals. Pricing is done by :mod:`server.default.valuation` before the engine is
@@ -53,6 +54,7 @@ from server.events_log import log_durable
 from server.journal import Journal, Record
 from server.scheduler import WindowScheduler
 from server.sequences import ViewNumbers
+from server.watch_buffer import WatchBuffers
 
 __all__ = ["AUCTION_PREFIX", "CLEARING_PREFIX", "DEFAULT_HOUSE", "DefaultRegistry"]
 
@@ -123,6 +125,8 @@ class DefaultRegistry:
         self._house: _Stream[ClearingHouse, cev.Event] | None = None
         self._auctions: dict[str, _Stream[DefaultAuction, aev.Event]] = {}
         self._scheduler = WindowScheduler("default", now, self.auctions, self._scheduled)
+        #: The per-participant cap on watch history held for sending (``WatchLot``).
+        self.watch_buffers = WatchBuffers()
 
     # -- queries -------------------------------------------------------------------------
 
