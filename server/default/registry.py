@@ -553,16 +553,26 @@ class DefaultRegistry:
             raise NotFound(f"no default auction {auction_id!r}") from None
 
     def _commit(self, entry: _Stream[Any, Any], events: Sequence[Event]) -> Awaitable[object]:
-        """Queue ``events`` (already applied) now; the awaitable resolves once durable."""
+        """Queue ``events`` (already applied) now; the awaitable resolves once durable.
+
+        Everything that can fail is done before the read barrier's ticket is taken, and the
+        ticket is returned whatever the callback meets: a ticket never returned would hold
+        every answer of the server at the barrier for ever. No events: nothing to write, no
+        ticket, already done."""
+        if not events:
+            done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        records = [e.to_dict() for e in events]
+        last = events[-1].seq
         entry.extend(events)
         durability = self._durability
         ticket = durability.applied()
         try:
-            written = self._journal.submit(entry.stream, [e.to_dict() for e in events])
+            written = self._journal.submit(entry.stream, records)
         except BaseException as exc:
             durability.failed(exc)
             raise
-        last = events[-1].seq
 
         def durable(future: asyncio.Future[Any]) -> None:
             # Commits complete in queue order: everything up to ``last`` is durable now.
@@ -572,8 +582,10 @@ class DefaultRegistry:
             if exc is not None:
                 durability.failed(exc)
                 return
-            entry.mark_durable(last)
-            durability.durable(ticket)
+            try:
+                entry.mark_durable(last)
+            finally:
+                durability.durable(ticket)
             kind, _, stream_id = entry.stream.partition("/")
             log_durable(
                 stream_id, events, "house_id" if kind + "/" == CLEARING_PREFIX else "auction_id"
