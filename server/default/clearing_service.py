@@ -102,8 +102,7 @@ class LoadEntries:
         if not self.members and not self.positions:
             raise InvalidInput(
                 "positions",
-                "nothing to load: the request has no members and no positions; nothing was"
-                " changed",
+                "nothing to load: the request has no members and no positions; nothing was changed",
             )
 
 
