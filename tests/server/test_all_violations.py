@@ -611,3 +611,13 @@ def test_a_megabyte_id_is_refused_with_a_readable_message(live: Live) -> None:
     error = refused.value
     assert error.code() is grpc.StatusCode.NOT_FOUND, (error.code(), error.details())
     assert len((error.details() or "").encode()) <= 400
+
+
+def test_an_undecodable_pricing_request_is_refused_as_malformed(live: Live) -> None:
+    """The pricing methods take bytes (the worker parses them): bytes that are no request
+    of the method are INVALID_ARGUMENT, as the guard refuses them for every other method."""
+    stub = live.channel.unary_unary("/closeout.v1.PricingService/PriceSwaps")
+    with pytest.raises(grpc.RpcError) as refused:
+        stub(b"\xff\xff\xff", metadata=(("authorization", f"Bearer {TOKENS['observer']}"),))
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "malformed request" in (refused.value.details() or "")
