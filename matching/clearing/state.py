@@ -161,6 +161,9 @@ class ClearingHouse(EventSourced[ev.Event]):
         self.lots: dict[str, LotRecord] = {}
         self.instructions: list[Instruction] = []
         self._in_lot: dict[str, str] = {}  # position id -> lot id
+        #: Terms of bookings decided here and not yet applied, by event (``id``): applying
+        #: them does not parse again what the decision was made from.
+        self._booked: dict[int, tuple[ev.PositionBooked, SwapTerms]] = {}
         #: The last load's events, the sequence they follow and the scratch they were
         #: decided on (applied: see :meth:`apply_all`).
         self._decided: tuple[tuple[ev.Event, ...], int, ClearingHouse] | None = None
@@ -196,6 +199,7 @@ class ClearingHouse(EventSourced[ev.Event]):
             if isinstance(value, dict | list | set):
                 setattr(other, name, value.copy())
         other._decided = None
+        other._booked = {}
         return other
 
     # -- queries -------------------------------------------------------------------------
@@ -360,15 +364,11 @@ class ClearingHouse(EventSourced[ev.Event]):
             raise InvalidTransition(f"{member} is in default: no new positions")
         if position_id in self.positions:
             raise AlreadyExists(f"position {position_id!r} is already booked")
-        return self._decide(
-            ev.PositionBooked(
-                **self._head(now),
-                by=by,
-                position_id=position_id,
-                member=member,
-                terms=terms.to_dict(),
-            )
+        event = ev.PositionBooked(
+            **self._head(now), by=by, position_id=position_id, member=member, terms=terms.to_dict()
         )
+        self._booked[id(event)] = (event, terms)
+        return self._decide(event)
 
     def load(
         self,
@@ -445,6 +445,7 @@ class ClearingHouse(EventSourced[ev.Event]):
             self.__dict__.update(vars(scratch))
             return
         super().apply_all(events)
+        self._booked.clear()  # what was decided here and not applied will never be
 
     # -- commands: margin and default ---------------------------------------------------------
 
@@ -781,7 +782,12 @@ class ClearingHouse(EventSourced[ev.Event]):
         self.allocations[e.defaulter] = e
 
     def _on_PositionBooked(self, e: ev.PositionBooked) -> None:  # noqa: N802
-        terms = SwapTerms.from_dict(dict(e.terms))
+        # The terms this house just decided the event from, else (replay) read and checked.
+        decided = self._booked.pop(id(e), None)
+        if decided is not None and decided[0] is e:
+            terms = decided[1]
+        else:
+            terms = SwapTerms.from_dict(dict(e.terms))
         self.positions[e.position_id] = Position(e.position_id, e.member, terms, "cleared")
 
     def _on_MarginRunRecorded(self, e: ev.MarginRunRecorded) -> None:  # noqa: N802
