@@ -204,6 +204,15 @@ class Schedule:
     def _items(self) -> list[tuple[str, datetime | None]]:
         return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]
 
+    def check_ahead(self, now: datetime) -> None:
+        """Refuse a close at or before ``now`` (the server's time at creation): its bidding
+        period would be over before anyone could submit, and its results published empty."""
+        for name, value in self._items():
+            if name.endswith("_close") and value is not None and value <= now:
+                raise InvalidInput(
+                    f"schedule.{name}", f"must be after the server's time ({now.isoformat()})"
+                )
+
     def to_dict(self) -> dict[str, str | None]:
         """ISO-8601 strings (or None), the journal form."""
         return {n: (t.isoformat() if t else None) for n, t in self._items()}
@@ -317,6 +326,7 @@ class CdsAuction(EventSourced[ev.Event]):
         if not dealers:
             raise InvalidInput("panel", "must name at least one dealer")
         check_id(params.auction_id, "auction.id")
+        schedule.check_ahead(now)
         names = check_dealer_names(dealer_names or {}, dealers)
         created = ev.AuctionCreated(
             auction_id=params.auction_id,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
 from matching.book import BookOrder, SealedBook
@@ -49,6 +49,10 @@ class ReplayMismatch(RuntimeError):
     """Replay recomputed a different award than the journal recorded: stop, do not serve."""
 
 
+#: The longest bid window a schedule may give.
+MAX_WINDOW = timedelta(days=7)
+
+
 @dataclass(frozen=True, slots=True)
 class Schedule:
     """When the window opens and closes on the server's clock; None means by hand only."""
@@ -63,6 +67,21 @@ class Schedule:
                 raise InvalidInput(f"schedule.{name}", "must carry a time zone (use UTC)")
         if self.open_at and self.close_at and not self.open_at < self.close_at:
             raise InvalidInput("schedule.close_at", "must be after open_at")
+
+    def check_ahead(self, now: datetime) -> None:
+        """Refuse a close at or before ``now`` (the server's time at creation: nobody could
+        bid, and the lot would go to an assignment), or a window longer than
+        :data:`MAX_WINDOW` (the spec's windows last from an hour to a day)."""
+        if self.close_at is None:
+            return
+        if self.close_at <= now:
+            raise InvalidInput(
+                "schedule.close_at", f"must be after the server's time ({now.isoformat()})"
+            )
+        if self.close_at - max(self.open_at or now, now) > MAX_WINDOW:
+            raise InvalidInput(
+                "schedule.close_at", f"a bid window lasts at most {MAX_WINDOW.days} days"
+            )
 
     def to_dict(self) -> dict[str, str | None]:
         """ISO-8601 strings (or None), the journal form."""
@@ -170,6 +189,7 @@ class DefaultAuction(EventSourced[ev.Event]):
         assignment pool and ``mandatory`` ones are graded.
         """
         check_id(auction_id, "auction_id")
+        schedule.check_ahead(now)
         invited, makers, obliged = _check_invitation(lot, eligible, market_makers, mandatory)
         created = ev.AuctionCreated(
             auction_id=auction_id,
