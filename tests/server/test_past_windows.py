@@ -56,7 +56,7 @@ async def test_default_windows_in_the_past_or_too_long_are_refused(server: Close
             {"window_seconds": 4_294_967_295},
             {"open_at": NOW + timedelta(days=1), "window_seconds": 8 * 24 * 3600},
         ):
-            field = await refused_field(ops.create_auction(dflt.LOT, **window))  # type: ignore[arg-type]
+            field = await refused_field(ops.create_auction(dflt.LOT, **window))
             assert field == "schedule.close_at"
         assert server.journal.head == head
         created = await ops.create_auction(dflt.LOT, window_seconds=3600)  # an hour: fine
