@@ -97,6 +97,10 @@ def check_dealer_names(names: Mapping[str, str], panel: Iterable[str]) -> dict[s
     return out
 
 
+#: How far ahead of the server's time a schedule may reach (a year: auctions are held
+#: within weeks of a credit event; a date further out is a typing error).
+SCHEDULE_HORIZON = timedelta(days=366)
+
 #: What a CDS auction command returns.
 Decision: TypeAlias = _Decision[ev.Event]
 
@@ -206,11 +210,17 @@ class Schedule:
 
     def check_ahead(self, now: datetime) -> None:
         """Refuse a close at or before ``now`` (the server's time at creation): its bidding
-        period would be over before anyone could submit, and its results published empty."""
+        period would be over before anyone could submit, and its results published empty;
+        and any time beyond :data:`SCHEDULE_HORIZON` from ``now``."""
         for name, value in self._items():
             if name.endswith("_close") and value is not None and value <= now:
                 raise InvalidInput(
                     f"schedule.{name}", f"must be after the server's time ({now.isoformat()})"
+                )
+            if value is not None and value > now + SCHEDULE_HORIZON:
+                raise InvalidInput(
+                    f"schedule.{name}",
+                    f"must be within {SCHEDULE_HORIZON.days} days of the server's time",
                 )
 
     def to_dict(self) -> dict[str, str | None]:

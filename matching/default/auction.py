@@ -51,6 +51,8 @@ class ReplayMismatch(RuntimeError):
 
 #: The longest bid window a schedule may give.
 MAX_WINDOW = timedelta(days=7)
+#: How far ahead of the server's time a schedule may reach (a year).
+SCHEDULE_HORIZON = timedelta(days=366)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,13 @@ class Schedule:
         """Refuse a close at or before ``now`` (the server's time at creation: nobody could
         bid, and the lot would go to an assignment), or a window longer than
         :data:`MAX_WINDOW` (the spec's windows last from an hour to a day)."""
+        for name in ("open_at", "close_at"):
+            value = getattr(self, name)
+            if value is not None and value > now + SCHEDULE_HORIZON:
+                raise InvalidInput(
+                    f"schedule.{name}",
+                    f"must be within {SCHEDULE_HORIZON.days} days of the server's time",
+                )
         if self.close_at is None:
             return
         if self.close_at <= now:

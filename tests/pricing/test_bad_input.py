@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import copy
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from clients.cli import app
 from pricing.errors import PricingInputError
-from pricing.inputs import parse_request
+from pricing.inputs import number, parse_request
 from pricing.report import convert_request, price_request
 from pricing.swaps import SwapBook
 from tests.pricing import patent
@@ -90,6 +93,24 @@ def test_fifteen_significant_digits_are_priced() -> None:
     data = _edit("swaps[0].notional", "999999999999999")
     data["swaps"][1]["fixed_rate"] = "0.0515000000000000000"  # trailing zeros: exact
     assert price_request(parse_request(data))["swaps"][0]["id"]
+
+
+def _in_bounds(value: Decimal) -> bool:
+    exponent = value.as_tuple().exponent
+    return abs(value) < Decimal(10) ** 18 and isinstance(exponent, int) and exponent >= -18
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.decimals(allow_nan=False, allow_infinity=False).filter(_in_bounds))
+def test_an_accepted_number_round_trips_exactly(value: Decimal) -> None:
+    """Whatever the strict parser accepts, the float it gives reads back as the same
+    decimal (so nothing accepted is rounded); what it refuses has too many digits."""
+    text = format(value, "f")
+    if len(value.normalize().as_tuple().digits) > 15:
+        with pytest.raises(PricingInputError, match="significant digits"):
+            number(text, "x")
+        return
+    assert Decimal(repr(number(text, "x"))) == Decimal(text)
 
 
 def test_non_increasing_pillars_are_refused() -> None:

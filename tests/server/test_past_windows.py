@@ -1,6 +1,7 @@
 """A window that closes at or before the server's time is refused (nobody could bid: a CDS
 initial bidding period would be spent and published empty, a lot would go to an assignment
-without one bid), and so is a default bid window longer than 7 days; nothing is recorded.
+without one bid), and so are a default bid window longer than 7 days and a schedule more
+than a year ahead; nothing is recorded.
 The server's clock is a FakeClock: nothing here depends on real time."""
 
 from __future__ import annotations
@@ -55,9 +56,10 @@ async def test_default_windows_in_the_past_or_too_long_are_refused(server: Close
             {"close_at": NOW},
             {"window_seconds": 4_294_967_295},
             {"open_at": NOW + timedelta(days=1), "window_seconds": 8 * 24 * 3600},
+            {"open_at": NOW + timedelta(days=400), "window_seconds": 3600},
         ):
             field = await refused_field(ops.create_auction(dflt.LOT, **window))
-            assert field == "schedule.close_at"
+            assert field in ("schedule.close_at", "schedule.open_at")
         assert server.journal.head == head
         created = await ops.create_auction(dflt.LOT, window_seconds=3600)  # an hour: fine
         assert created.auction.auction_id
@@ -72,6 +74,9 @@ async def test_a_cds_schedule_closing_in_the_past_is_refused(server: CloseoutSer
         }
         field = await refused_field(ops.create_auction(cds.params("past"), ["dealer-a"], past))
         assert field == "schedule.stage1_close"
+        far = {"stage1_open": NOW + timedelta(days=400), "stage1_close": NOW + timedelta(days=401)}
+        field = await refused_field(ops.create_auction(cds.params("far"), ["dealer-a"], far))
+        assert field == "schedule.stage1_open"
         assert server.journal.head == head
         ahead = {
             "stage1_open": NOW - timedelta(minutes=1),
