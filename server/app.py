@@ -176,6 +176,7 @@ class CloseoutServer:
                 logger=logging.getLogger("closeout.rpc"),
                 metrics=self.metrics,
                 durability=self.runtime.durability,
+                max_calls=self.config.max_calls_per_participant,
             )
             # Exclusive bind (SO_REUSEPORT off), keepalive policy, message sizes.
             self._server = grpc.aio.server(

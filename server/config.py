@@ -121,6 +121,9 @@ class ServerConfig:
     standby: bool = False
     #: Listen off loopback without TLS (explicit waiver; see ``server/transport_policy.py``).
     allow_insecure: bool = False
+    #: Unary calls one participant may have in progress at once, answers not yet taken by
+    #: the client included (``server/interceptors.py``).
+    max_calls_per_participant: int = 64
 
 
 #: The demo's documented tokens. Never use them outside a local demo.
@@ -208,7 +211,15 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
     server = _table(data, "server")
     _no_unknown(
         server,
-        {"listen", "grace_seconds", "log_level", "max_message_bytes", "metrics", "allow_insecure"},
+        {
+            "listen",
+            "grace_seconds",
+            "log_level",
+            "max_message_bytes",
+            "metrics",
+            "allow_insecure",
+            "max_calls_per_participant",
+        },
         "server.",
     )
     journal_path = _journal_setting(data.get("journal"), base)
@@ -232,6 +243,11 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
     allow_insecure = server.get("allow_insecure", False)
     if not isinstance(allow_insecure, bool):
         raise ConfigError(f"server.allow_insecure: expected true or false, got {allow_insecure!r}")
+    max_calls = server.get("max_calls_per_participant", defaults.max_calls_per_participant)
+    if isinstance(max_calls, bool) or not isinstance(max_calls, int) or max_calls < 1:
+        raise ConfigError(
+            f"server.max_calls_per_participant: expected an integer >= 1, got {max_calls!r}"
+        )
     tls = _tls(data, base)
     participants = _participants(data.get("participants"))
     return ServerConfig(
@@ -245,6 +261,7 @@ def _from_mapping(data: Mapping[str, Any], *, source: str, base: Path) -> Server
         metrics=metrics,
         source=source,
         allow_insecure=allow_insecure,
+        max_calls_per_participant=max_calls,
     )
 
 

@@ -24,7 +24,10 @@ caller of that RPC and nobody else's. In order, the wrapper:
    only;
 5. counts each participant's open streams (watches, bulk submissions) and refuses one over
    :data:`MAX_STREAMS_PER_PARTICIPANT` with RESOURCE_EXHAUSTED (what a stream may hold is
-   bounded by its service: watches read their history a page at a time);
+   bounded by its service: watches read their history a page at a time), and its unary calls
+   in progress, from the handler's start until the RPC is over (an answer the client does
+   not read keeps its call in progress), refusing one over
+   :data:`MAX_CALLS_PER_PARTICIPANT` the same way;
 6. turns any other exception into INTERNAL ``internal error (correlation id <id>)`` and logs
    the traceback under that id.
 
@@ -91,6 +94,8 @@ UNFENCED: frozenset[str] = frozenset(
 )
 #: Streams (watches, bulk submissions) one participant may have open at once.
 MAX_STREAMS_PER_PARTICIPANT = 16
+#: Unary calls one participant may have in progress (``server.max_calls_per_participant``).
+MAX_CALLS_PER_PARTICIPANT = 64
 _UNFENCED_SERVICES = ("/closeout.v1.PricingService/", "/grpc.")
 
 _KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
@@ -135,10 +140,13 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
         metrics: ServerMetrics | None = None,
         durability: Durability | None = None,
         max_streams: int | None = None,
+        max_calls: int | None = None,
     ) -> None:
         self._authenticator = authenticator
         self._max_streams = max_streams or MAX_STREAMS_PER_PARTICIPANT
         self._streams: dict[str, int] = {}
+        self._max_calls = max_calls or MAX_CALLS_PER_PARTICIPANT
+        self._calls: dict[str, int] = {}
         self._metrics = metrics
         self._durability = durability or Durability()
         self._public = public_services
@@ -157,6 +165,28 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
             )
         self._streams[pid] = open_now + 1
         return True
+
+    def _take_call(self, principal: Principal | None, context: Any) -> None:
+        """Count a unary call of ``principal`` until the RPC is over, its answer sent
+        included (a client that does not read keeps it); RESOURCE_EXHAUSTED over the limit."""
+        if principal is None:
+            return
+        pid = principal.participant_id
+        in_progress = self._calls.get(pid, 0)
+        if in_progress >= self._max_calls:
+            raise LimitExceeded(
+                f"at most {self._max_calls} calls in progress per participant (answers not yet"
+                " read included); wait for one to finish"
+            )
+        self._calls[pid] = in_progress + 1
+        context.add_done_callback(lambda _: self._give_call(pid))
+
+    def _give_call(self, pid: str) -> None:
+        left = self._calls[pid] - 1
+        if left:
+            self._calls[pid] = left
+        else:
+            del self._calls[pid]
 
     def _give_stream(self, principal: Principal | None) -> None:
         assert principal is not None
@@ -283,6 +313,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
             slot = False
             try:
                 request = await admit(request, context)
+                guard._take_call(principal, context)
                 if streamed_requests:
                     slot = guard._take_stream(principal)
                 result = behaviour(request, context)
