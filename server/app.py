@@ -35,10 +35,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from server import admin_service, cds, default, pricing_service
-from server.auth import Authenticator
+from server.auth import AuthenticationError, Authenticator
 from server.clock import Clock, SystemClock
 from server.compute import Compute
-from server.config import ConfigError, ServerConfig, parse_listen
+from server.config import ConfigError, Role, ServerConfig, parse_listen
 from server.events_log import configure_logging
 from server.interceptors import GuardInterceptor
 from server.journal import Journal
@@ -244,8 +244,23 @@ class CloseoutServer:
 
     def _serve_metrics(self, metrics: ServerMetrics, listen: str) -> int:
         host, port = parse_listen(listen, "server.metrics")
+        authenticator = Authenticator(self.config.participants)
+
+        def authorize(header: str | None) -> str | None:
+            """Operators and observers may scrape (Prometheus: ``authorization`` with the
+            bearer token); nobody else, and nobody without credentials."""
+            try:
+                who = authenticator.authenticate([("authorization", header)] if header else [])
+            except AuthenticationError as exc:
+                return str(exc)
+            if who.role not in (Role.OPERATOR, Role.OBSERVER):
+                return (
+                    f"participant {who.participant_id} (role {who.role.value}) may not read metrics"
+                )
+            return None
+
         try:
-            bound = metrics.serve(host, port)
+            bound = metrics.serve(host, port, authorize)
         except OSError as exc:
             raise ConfigError(f"server.metrics: cannot listen on {listen}: {exc}") from None
         self._log.info("metrics on http://%s:%d/metrics", host, bound)

@@ -14,7 +14,8 @@ What is counted where, so the hot path stays cheap:
   Prometheus scrapes; an auction's submissions only once its window is no longer open
   (:data:`SEALED_PHASES`).
 
-The endpoint has no authentication and no TLS: ``server/transport_policy.py`` refuses it off
+The endpoint answers only a scrape with ``Authorization: Bearer <token>`` of an operator or
+observer (401 otherwise); it has no TLS, so ``server/transport_policy.py`` refuses it off
 loopback unless ``server.allow_insecure`` waives it.
 
 Every server instance has its own :class:`prometheus_client.CollectorRegistry`, so tests
@@ -25,12 +26,15 @@ participant's token, a price or an amount, and never slow a call down when metri
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import MetricsHandler
 from prometheus_client.registry import Collector
 
 __all__ = ["ServerMetrics"]
@@ -60,6 +64,10 @@ _BATCH_BUCKETS = (1, 2, 5, 10, 50, 100, 500, 1000, 5000, 20000)
 #: submission count is not exported then, since how many times others submitted is exactly
 #: what a sealed window keeps from every participant; it appears once the window closes.
 SEALED_PHASES = frozenset({"STAGE1_OPEN", "STAGE2_OPEN", "OPEN"})
+
+#: A scrape's ``Authorization`` header (None: absent) -> None if it may read the metrics,
+#: else the reason it may not.
+Authorize = Callable[[str | None], str | None]
 
 #: A source of (kind, auction id, phase, submissions or None) rows, read at scrape time.
 AuctionSource = Callable[[], Iterator[tuple[str, str, str, int | None]]]
@@ -175,9 +183,30 @@ class ServerMetrics:
 
     # -- endpoint ------------------------------------------------------------------------
 
-    def serve(self, host: str, port: int) -> int:
-        """Serve ``/metrics`` on ``host:port`` (a thread); returns the bound port."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+    def serve(self, host: str, port: int, authorize: Authorize) -> int:
+        """Serve ``/metrics`` on ``host:port`` (a thread) to scrapers whose ``Authorization``
+        header ``authorize`` accepts (it returns None, else why not: answered 401 with
+        that reason); returns the bound port."""
+        registry = self.registry
+
+        class Handler(MetricsHandler):
+            def do_GET(self) -> None:  # noqa: N802 -- http.server's name
+                refusal = authorize(self.headers.get("Authorization"))
+                if refusal is not None:
+                    body = (refusal + "\n").encode()
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Bearer realm="closeout metrics"')
+                    self.send_header("Content-Type", "text/plain; charset=utf-8")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                super().do_GET()
+
+        Handler.registry = registry
+        server = ThreadingHTTPServer((host.strip("[]"), port), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name="closeout-metrics", daemon=True).start()
         self._http = server
         bound: int = server.server_address[1]
         return bound

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -44,15 +45,27 @@ def target(server: CloseoutServer) -> str:
     return f"127.0.0.1:{server.port}"
 
 
+async def fetch(server: CloseoutServer, token: str | None) -> tuple[int, str]:
+    """GET /metrics with ``token`` as the bearer (None: no credentials): status and body."""
+    request = urllib.request.Request(f"http://127.0.0.1:{server.metrics_port}/metrics")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+
+    def get() -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                body: bytes = response.read()
+                return response.status, body.decode()
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.read().decode()
+
+    return await asyncio.to_thread(get)
+
+
 async def scrape(server: CloseoutServer) -> Samples:
-    url = f"http://127.0.0.1:{server.metrics_port}/metrics"
+    status, text = await fetch(server, WATCHER)  # an observer's token, as Prometheus sends it
+    assert status == 200, text
 
-    def get() -> str:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            body: bytes = response.read()
-        return body.decode()
-
-    text = await asyncio.to_thread(get)
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
@@ -203,3 +216,14 @@ async def test_no_submission_count_is_exported_while_a_window_is_sealed(
         await ops.close_window("t-1")
     after = await scrape(server)
     assert value(after, "closeout_auction_submissions", kind="cds", auction_id="t-1") == 3
+
+
+async def test_metrics_answer_operators_and_observers_only(server: CloseoutServer) -> None:
+    for token, allowed in ((OPS, True), (WATCHER, True), (TOKEN["a"], False), (None, False)):
+        status, body = await fetch(server, token)
+        assert (status == 200) is allowed, (token, status, body)
+        if not allowed:
+            assert status == 401
+            assert "closeout_" not in body
+    status, body = await fetch(server, "not-a-token")
+    assert status == 401 and "closeout_" not in body
