@@ -41,6 +41,8 @@ BAD_MARKET: dict[str, list[Any]] = {
     "market.valuation_date": ["2007-13-01", "x", "", "2007-02-30"],
     "market.conventions.fixed_frequency": ["x", "0M"],
     "market.conventions.business_day": ["sometimes"],
+    "market.conventions.spot_lag": [-5],
+    "market.conventions.fixing_days": [-7],
     "market.curve.quotes[0].rate": ["x", "NaN", " 0.05"],
     "market.curve.quotes[1].instrument": [pb.CURVE_INSTRUMENT_UNSPECIFIED, 99],
     "market.curve.quotes[3].rate": ["1e-2"],
@@ -326,6 +328,7 @@ CASES: dict[str, tuple[str, str, Any, dict[str, list[Any]]]] = {
             "auctions[0].parameters.auction_id": ["", "a~b"],
             "auctions[0].parameters.currency": ["eur"],
             "auctions[0].parameters.calendar": ["Nowhere"],
+            "auctions[0].parameters.max_spread": ["q", "-1"],
             "panel": [["x/y"]],
             "schedule.stage1_close": [Timestamp(seconds=10**15)],
         },
@@ -530,6 +533,13 @@ def bad_pricing_requests(draw: st.DrawFn) -> tuple[str, Any, set[str]]:
         for name in draw(st.sets(st.sampled_from(["m0", "m1", "m7"]), max_size=2)):
             request.collateral[name] = draw(st.sampled_from(["-1", "x", "1e3"]))
             fields.add(f"collateral[{name}]")
+    if method == "ConvertPosition":
+        if draw(st.booleans()):
+            request.standard_tenors.extend([draw(st.sampled_from(["zz", "0Q", "10"])), "10Y"])
+            fields.add("standard_tenors[0]")
+        if draw(st.booleans()):
+            request.rcv_convention = 99
+            fields.add("rcv_convention")
     if method == "BuildCurve":
         for i in draw(st.sets(st.integers(0, 1), max_size=2)):
             request.dates[i] = draw(st.sampled_from(["2008-02-30", "tomorrow", ""]))
