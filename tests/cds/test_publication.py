@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ from matching.cds.phases import Phase
 from matching.cds.publication import public_result, public_set
 from matching.cds.settlement import cash_settlement, settlement_statement
 from matching.errors import InvalidInput, InvalidTransition
-from tests.cds.builders import Driver
+from tests.cds.builders import T0, Driver
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -429,7 +429,7 @@ def test_scenario_reruns_are_played_in_turn() -> None:
 
 
 def test_a_rerun_is_run_by_hand_whatever_the_first_schedule_said() -> None:
-    t0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    t0 = T0 + timedelta(days=59)  # within a year of the auction's creation (at T0)
     schedule = Schedule(
         stage1_open=t0, stage1_close=t0.replace(minute=30), stage2_open=t0.replace(hour=11)
     )
