@@ -42,6 +42,13 @@ __all__ = ["STREAM_PREFIX", "WATCH_PAGE", "AuctionRegistry", "owner_of"]
 STREAM_PREFIX = "cds/"
 #: Events a watcher's history is read in (per journal read, and at most held per stream).
 WATCH_PAGE = 1000
+#: Group commits of one registry handed to the journal and not yet durable, at most. While
+#: that many are, what is applied meanwhile waits in the one pending group, which the next
+#: completion hands over whole: the journal's writer always has the next group queued while
+#: it commits one, and the event loop pays for one append, one future and one callback per
+#: group commit instead of one per loop turn (under load nearly every call arrives in a turn
+#: of its own).
+COMMITS_IN_FLIGHT = 2
 
 
 @dataclass
@@ -100,6 +107,7 @@ class AuctionRegistry:
         self._pending: list[tuple[str, list[dict[str, Any]]]] = []
         self._pending_marks: list[tuple[_Entry, int]] = []  # (auction, number of events)
         self._pending_future: asyncio.Future[Any] | None = None
+        self._in_flight = 0  # group commits handed to the journal, not yet durable
 
     # -- queries -------------------------------------------------------------------------
 
@@ -303,7 +311,9 @@ class AuctionRegistry:
 
         Group commit starts here: every command applied in one turn of the event loop goes
         to the journal as one append (queued at the end of the turn, in apply order), with
-        one future and one callback for all of them instead of one each.
+        one future and one callback for all of them instead of one each; while
+        :data:`COMMITS_IN_FLIGHT` groups are in the journal already, the group grows over
+        further turns until one of them is durable.
         """
         public = []
         for event in events:
@@ -320,9 +330,10 @@ class AuctionRegistry:
         if future is None:
             loop = asyncio.get_running_loop()
             future = self._pending_future = loop.create_future()
-            # One read-barrier ticket for everything applied in this loop turn.
+            # One read-barrier ticket for everything in the group.
             self._pending_ticket = self._durability.applied()
-            loop.call_soon(self._flush)
+            if self._in_flight < COMMITS_IN_FLIGHT:
+                loop.call_soon(self._flush)  # else the next completion hands it over
         if public:  # phase changes and publications: a handful per auction
             future.add_done_callback(
                 functools.partial(_log_when_durable, entry.auction.auction_id, public)
@@ -333,7 +344,7 @@ class AuctionRegistry:
         future, items, marks = self._pending_future, self._pending, self._pending_marks
         self._pending_future, self._pending, self._pending_marks = None, [], []
         ticket, durability = self._pending_ticket, self._durability
-        if future is None or future.done():  # pragma: no cover - nothing queued
+        if future is None or future.done():  # handed over already (by a completion)
             return
         try:
             written = self._journal.submit_many(items)
@@ -342,10 +353,14 @@ class AuctionRegistry:
             future.set_exception(exc)
             future.exception()  # retrieved: nobody may be awaiting (bulk streams)
             return
+        self._in_flight += 1
 
         def durable(done: asyncio.Future[Any]) -> None:
             # Commits complete in queue order, so everything up to each mark is durable now.
             # Runs whether or not anyone awaits: watchers must not depend on the submitter.
+            self._in_flight -= 1
+            if self._pending_future is not None:
+                self._flush()  # the group that waited: to the writer before anything else
             if done.cancelled():
                 future.cancel()
                 return
