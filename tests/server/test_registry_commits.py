@@ -56,9 +56,11 @@ async def test_commands_one_per_turn_share_bounded_group_commits(tmp_path: Path)
                     now=next(ticks),
                 ),
             )
+            ack = decision.ack
+            assert ack is not None
             # Acknowledged only once the journal holds it.
-            assert registry.durable_seq("A") >= decision.ack.seq
-            return decision.ack.seq
+            assert registry.durable_seq("A") >= ack.seq
+            return ack.seq
 
         tasks = []
         for i in range(400):
