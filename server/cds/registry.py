@@ -21,7 +21,7 @@ import functools
 import heapq
 from array import array
 from bisect import bisect_right
-from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -73,17 +73,21 @@ class _Entry:
                 woken.set()
 
 
-class _Durable:
-    """Awaitable durability of one command: shields the shared commit future only if awaited
-    (bulk streams await just the last one; commits complete in queue order)."""
+class _Commit(asyncio.Future[Any]):
+    """The durability of one group commit, shared by every command in the group.
 
-    __slots__ = ("_future",)
+    Awaited by many handlers at once, so a cancelled handler must not cancel it for the
+    others: :meth:`cancel` refuses, and the cancelled task (``Task.cancel`` then marks it)
+    sees its ``CancelledError`` once the commit is over, the events durable or failed. This
+    replaces a ``asyncio.shield`` per command (a second future and two callbacks each).
+    """
 
-    def __init__(self, future: asyncio.Future[Any]) -> None:
-        self._future = future
+    def cancel(self, msg: Any | None = None) -> bool:
+        return False
 
-    def __await__(self) -> Generator[Any, None, Any]:
-        return asyncio.shield(self._future).__await__()
+    def abandon(self) -> None:
+        """Cancel for real: the journal's own future was cancelled (nothing was written)."""
+        super().cancel()
 
 
 class AuctionRegistry:
@@ -106,7 +110,7 @@ class AuctionRegistry:
         # Commands applied since the last flush to the journal (one append per loop turn).
         self._pending: list[tuple[str, list[dict[str, Any]]]] = []
         self._pending_marks: list[tuple[_Entry, int]] = []  # (auction, number of events)
-        self._pending_future: asyncio.Future[Any] | None = None
+        self._pending_future: _Commit | None = None
         self._in_flight = 0  # group commits handed to the journal, not yet durable
 
     # -- queries -------------------------------------------------------------------------
@@ -329,7 +333,7 @@ class AuctionRegistry:
         future = self._pending_future
         if future is None:
             loop = asyncio.get_running_loop()
-            future = self._pending_future = loop.create_future()
+            future = self._pending_future = _Commit(loop=loop)
             # One read-barrier ticket for everything in the group.
             self._pending_ticket = self._durability.applied()
             if self._in_flight < COMMITS_IN_FLIGHT:
@@ -338,7 +342,7 @@ class AuctionRegistry:
             future.add_done_callback(
                 functools.partial(_log_when_durable, entry.auction.auction_id, public)
             )
-        return _Durable(future)
+        return future
 
     def _flush(self) -> None:
         future, items, marks = self._pending_future, self._pending, self._pending_marks
@@ -362,7 +366,7 @@ class AuctionRegistry:
             if self._pending_future is not None:
                 self._flush()  # the group that waited: to the writer before anything else
             if done.cancelled():
-                future.cancel()
+                future.abandon()
                 return
             exc = done.exception()
             if exc is not None:
