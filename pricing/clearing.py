@@ -54,9 +54,12 @@ __all__ = [
     "Booked",
     "PricedMarket",
     "converted_positions",
+    "fixing_table",
     "forward_hedges",
+    "fx_rate_of",
     "margin_requirements",
     "margin_scenarios",
+    "market_key",
     "position_npvs",
     "priced_market",
     "rcv_convention",
@@ -85,20 +88,7 @@ def priced_market(raw: Any, fixings: Sequence[Any] = (), where: str = "fixings")
     (``[{"date": "YYYY-MM-DD", "rate": "0.0525"}]``) are the index's published fixings."""
     parsed = parse_market_input(raw)
     curve_id = parsed.market.build().id
-    table: dict[int, float] = {}
-    for i, row in enumerate(fixings):
-        at = f"{where}[{i}]"
-        if not isinstance(row, Mapping) or set(row) != {"date", "rate"}:
-            raise PricingInputError(at, "a fixing is {date, rate}")
-        try:
-            day = date.fromisoformat(str(row["date"])).toordinal()
-        except ValueError:
-            raise PricingInputError(f"{at}.date", "must be an ISO date YYYY-MM-DD") from None
-        if day >= parsed.valuation:
-            raise PricingInputError(f"{at}.date", "a fixing must be before the valuation date")
-        if day in table:
-            raise PricingInputError(f"{at}.date", "a second fixing for the same date")
-        table[day] = float(parse_number(str(row["rate"]), f"{at}.rate"))
+    table = fixing_table(fixings, parsed.valuation, where)
     return PricedMarket(
         market=parsed.market,
         convention=parsed.convention,
@@ -108,6 +98,28 @@ def priced_market(raw: Any, fixings: Sequence[Any] = (), where: str = "fixings")
         curve_id=curve_id,
         fixings=table,
     )
+
+
+def fixing_table(
+    fixings: Sequence[Any], valuation: int, where: str = "fixings"
+) -> dict[int, float]:
+    """An index's published fixings (``[{"date": "YYYY-MM-DD", "rate": "0.0525"}]``), each
+    before the valuation day (an ordinal), by day."""
+    table: dict[int, float] = {}
+    for i, row in enumerate(fixings):
+        at = f"{where}[{i}]"
+        if not isinstance(row, Mapping) or set(row) != {"date", "rate"}:
+            raise PricingInputError(at, "a fixing is {date, rate}")
+        try:
+            day = date.fromisoformat(str(row["date"])).toordinal()
+        except ValueError:
+            raise PricingInputError(f"{at}.date", "must be an ISO date YYYY-MM-DD") from None
+        if day >= valuation:
+            raise PricingInputError(f"{at}.date", "a fixing must be before the valuation date")
+        if day in table:
+            raise PricingInputError(f"{at}.date", "a second fixing for the same date")
+        table[day] = float(parse_number(str(row["rate"]), f"{at}.rate"))
+    return table
 
 
 # -- books ----------------------------------------------------------------------------------
@@ -368,9 +380,7 @@ def priced_markets(raw: Mapping[str, Any]) -> PricedMarkets:
         where = f"markets.markets[{i}]"
         if not isinstance(entry, Mapping):
             raise PricingInputError(where, "must be an object")
-        currency, index = str(entry.get("currency") or ""), str(entry.get("index") or "")
-        if not currency or not index:
-            raise PricingInputError(where, "needs a currency and an index")
+        currency, index = market_key(entry, where)
         if (currency, index) in markets:
             raise PricingInputError(where, f"a second market for {currency}/{index}")
         try:
@@ -389,17 +399,30 @@ def priced_markets(raw: Mapping[str, Any]) -> PricedMarkets:
         raise PricingInputError("markets.markets", f"one valuation date for all: {sorted(days)}")
     fx: dict[str, Decimal] = {}
     for i, row in enumerate(raw.get("fx_rates") or []):
-        where = f"markets.fx_rates[{i}]"
-        if not isinstance(row, Mapping) or not row.get("currency"):
-            raise PricingInputError(where, "needs a currency and a rate")
-        rate = parse_number(str(row.get("rate")), f"{where}.rate")  # strict, exact, bounded
-        if rate <= 0:
-            raise PricingInputError(f"{where}.rate", "must be a positive decimal number")
-        currency = str(row["currency"])
-        if currency == clearing and rate != 1:
-            raise PricingInputError(f"{where}.rate", f"{clearing} is the clearing currency: 1")
+        currency, rate = fx_rate_of(row, clearing, f"markets.fx_rates[{i}]")
         fx[currency] = rate
     return PricedMarkets(clearing, markets, fx)
+
+
+def market_key(entry: Mapping[str, Any], where: str) -> tuple[str, str]:
+    """The (currency, index) a market set's entry serves."""
+    currency, index = str(entry.get("currency") or ""), str(entry.get("index") or "")
+    if not currency or not index:
+        raise PricingInputError(where, "needs a currency and an index")
+    return currency, index
+
+
+def fx_rate_of(row: Any, clearing: str, where: str) -> tuple[str, Decimal]:
+    """One FX rate ``{currency, rate}``: units of ``clearing`` per unit of the currency."""
+    if not isinstance(row, Mapping) or not row.get("currency"):
+        raise PricingInputError(where, "needs a currency and a rate")
+    rate = parse_number(str(row.get("rate")), f"{where}.rate")  # strict, exact, bounded
+    if rate <= 0:
+        raise PricingInputError(f"{where}.rate", "must be a positive decimal number")
+    currency = str(row["currency"])
+    if currency == clearing and rate != 1:
+        raise PricingInputError(f"{where}.rate", f"{clearing} is the clearing currency: 1")
+    return currency, rate
 
 
 def markets_of(

@@ -15,8 +15,7 @@ This module must never compute a price, round money or decide what input is vali
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -25,18 +24,14 @@ from google.protobuf.message import Message
 
 from closeout.v1 import pricing_pb2 as pb
 from closeout.v1 import pricing_pb2_grpc
-from matching.errors import FieldViolation, InvalidInput
+from matching.errors import MAX_LISTED_PROBLEMS, FieldViolation, InvalidInput
+from pricing.conventions import Tenor
+from pricing.conversion import RcvConvention
 from pricing.dates import parse_date
 from pricing.errors import PricingInputError
-from pricing.inputs import (
-    book_of,
-    conventions_of,
-    parse_margin_request,
-    parse_market,
-    parse_request,
-    quote_of,
-)
+from pricing.inputs import parse_margin_request, parse_market, parse_request
 from pricing.report import convert_request, curve_report, margin_request, price_request
+from server import pricing_checks
 from server.compute import Compute
 from server.errors import abort
 from server.request_checks import InvalidRequest
@@ -89,8 +84,8 @@ def _conventions(msg: pb.SwapConventions) -> dict[str, Any]:
         out["spot_lag"] = msg.spot_lag
     if msg.HasField("fixing_days"):
         out["fixing_days"] = msg.fixing_days
-    if msg.float_index in _FLOAT_KIND:
-        out["float_index"] = _FLOAT_KIND[msg.float_index]
+    if msg.float_index:
+        out["float_index"] = _known(_FLOAT_KIND, msg.float_index)
     return out
 
 
@@ -98,8 +93,8 @@ def _curve(msg: pb.CurveDefinition) -> dict[str, Any]:
     out: dict[str, Any] = {"quotes": [_quote(q) for q in msg.quotes]}
     if msg.HasField("conventions"):
         out["conventions"] = _conventions(msg.conventions)
-    if msg.interpolation in _INTERPOLATION:
-        out["interpolation"] = _INTERPOLATION[msg.interpolation]
+    if msg.interpolation:
+        out["interpolation"] = _known(_INTERPOLATION, msg.interpolation)
     return out
 
 
@@ -121,6 +116,22 @@ def market_in(msg: pb.MarketDefinition) -> dict[str, Any]:
     if msg.HasField("discount_curve"):
         out["discount_curve"] = _curve(msg.discount_curve)
     return out
+
+
+def _known(names: Mapping[Any, str], value: int) -> str:
+    """An enum's name for the library; an unknown number as its text (the library refuses
+    it, naming the field), never silently the default."""
+    return names.get(value, str(value))
+
+
+def _conversion(request: pb.ConvertPositionRequest) -> dict[str, Any]:
+    """The conversion's own fields (RCV convention, standard tenors) as plain data."""
+    data: dict[str, Any] = {}
+    if request.rcv_convention:
+        data["rcv_convention"] = _known(_RCV, request.rcv_convention)
+    if request.standard_tenors:
+        data["standard_tenors"] = list(request.standard_tenors)
+    return data
 
 
 def _swap(msg: pb.SwapTerms, with_member: bool = False) -> dict[str, Any]:
@@ -237,10 +248,7 @@ def convert_position(request: pb.ConvertPositionRequest) -> pb.ConvertPositionRe
         **market_in(request.market),
         "swaps": [_swap(s) for s in request.swaps],
     }
-    if request.rcv_convention in _RCV:
-        data["rcv_convention"] = _RCV[request.rcv_convention]
-    if request.standard_tenors:
-        data["standard_tenors"] = list(request.standard_tenors)
+    data.update(_conversion(request))
     out = convert_request(parse_request(data, convert=True))
     return pb.ConvertPositionResponse(
         market_id=out["curve_id"],
@@ -290,73 +298,70 @@ _WORK: dict[str, tuple[type[Message], Callable[[Any], Message]]] = {
 }
 
 
-#: At most this many violations are listed (the message says how many there are in all).
-MAX_VIOLATIONS = 100
-
-
 class PricingViolations(Exception):
-    """Several entries of one pricing request are invalid (picklable: raised in a worker)."""
+    """Several fields of one pricing request are invalid (picklable: raised in a worker).
+    ``violations`` are the first :data:`MAX_LISTED_PROBLEMS` (field, description); ``total``
+    counts them all."""
 
-    def __init__(self, violations: list[tuple[str, str]]) -> None:
-        super().__init__(violations)
+    def __init__(self, violations: list[tuple[str, str]], total: int) -> None:
+        super().__init__(violations, total)
         self.violations = violations
+        self.total = total
 
     def refusal(self) -> InvalidInput:
-        """The refusal to answer with: every violation, at most :data:`MAX_VIOLATIONS`."""
-        listed = [FieldViolation(f, d) for f, d in self.violations[:MAX_VIOLATIONS]]
-        if len(listed) == 1:
-            return InvalidInput(listed[0].field, listed[0].description)
-        refusal = InvalidRequest(listed)
-        if len(self.violations) > len(listed):
-            refusal.message = (
-                f"{len(self.violations)} invalid fields (the first {len(listed)} listed): "
-                + refusal.message.split(": ", 1)[1]
-            )
-            refusal.args = (refusal.message,)
-        return refusal
+        """The refusal to answer with: every violation listed, and how many there are."""
+        return InvalidRequest([FieldViolation(f, d) for f, d in self.violations], self.total)
 
 
-def entry_violations(request: Message) -> list[tuple[str, str]]:
-    """Every curve quote and every swap of ``request`` the pricing library refuses, each
-    parsed on its own (a swap against the request's market, if that parses)."""
-    found: list[tuple[str, str]] = []
-    market = getattr(request, "market", None)
-    if market is None:
-        return found
-    for name in ("curve", "discount_curve"):
-        if market.HasField(name):
-            for i, quote in enumerate(getattr(market, name).quotes):
-                try:
-                    quote_of(_quote(quote), f"{name}.quotes[{i}]")
-                except PricingInputError as exc:
-                    found.append((exc.field, exc.message))
-    swaps = getattr(request, "swaps", ())
-    if not swaps:
-        return found
-    data = market_in(market)
-    try:  # what a swap is parsed against: the valuation date and conventions (not the curves)
-        valuation = parse_date(data["valuation_date"], "valuation_date").toordinal()
-        convention = conventions_of(data.get("conventions"), "conventions")
-    except PricingInputError:
-        return found  # nothing to parse the swaps against
-    for i, swap in enumerate(swaps):
-        try:
-            book_of([_swap(swap)], "swaps", valuation, convention)
-        except PricingInputError as exc:
-            # The one swap is parsed as ``swaps[0]``: named by its own index.
-            field = re.sub(r"^swaps\[0\]", f"swaps[{i}]", exc.field)
-            found.append((field, exc.message))
+def entry_violations(method: str, request: Any) -> list[FieldViolation]:
+    """Every invalid field of a pricing request, each parsed on its own by the pricing
+    library (``server/pricing_checks.py``): the market definition's, each curve quote's, each
+    swap's (read against the request's market), and the request's own (dates, conventions of
+    the conversion, members, collateral, scenarios)."""
+    market = market_in(request.market)
+    found = pricing_checks.market_violations(market)
+    if method == "BuildCurve":
+        return found + pricing_checks.date_violations(request.dates)
+    margin = method == "ComputePerformanceBond"
+    swaps = [_swap(s, with_member=margin) for s in request.swaps]
+    found += pricing_checks.swap_violations(swaps, market)
+    if margin:
+        found += pricing_checks.member_violations(swaps)
+        found += pricing_checks.collateral_violations(dict(request.collateral))
+        found += pricing_checks.scenario_violations([scenario_in(s) for s in request.scenarios])
+    if method == "ConvertPosition":
+        for name, value in _conversion(request).items():
+            if name == "rcv_convention":
+                found += _one("rcv_convention", RcvConvention.parse, value, "rcv_convention")
+            else:
+                for i, tenor in enumerate(value):
+                    at = f"standard_tenors[{i}]"
+                    found += _one(at, Tenor.parse, tenor, at)
     return found
 
 
-def _all_violations(request: Message, first: PricingInputError) -> Exception:
-    listed = [(first.field, first.message)]
+def _one(field: str, parse: Callable[..., object], *args: Any) -> list[FieldViolation]:
+    try:
+        parse(*args)
+    except PricingInputError as exc:
+        return [FieldViolation(exc.field or field, exc.message)]
+    return []
+
+
+def _all_violations(method: str, request: Message, first: PricingInputError) -> Exception:
+    """The refusal of a request whose parse stopped at ``first``: it and every other field
+    the library refuses on its own."""
+    listed = [FieldViolation(first.field, first.message)]
     seen = {first.field}
-    for field, message in entry_violations(request):
-        if field not in seen:
-            seen.add(field)
-            listed.append((field, message))
-    return first if len(listed) == 1 else PricingViolations(listed)
+    for violation in entry_violations(method, request):
+        if violation.field not in seen:
+            seen.add(violation.field)
+            listed.append(violation)
+    if len(listed) == 1:
+        return first
+    return PricingViolations(
+        [(v.field, v.description) for v in listed[:MAX_LISTED_PROBLEMS]], len(listed)
+    )
 
 
 def job(method: str, raw: bytes) -> bytes:
@@ -367,7 +372,7 @@ def job(method: str, raw: bytes) -> bytes:
     try:
         return work(request).SerializeToString()
     except PricingInputError as exc:
-        raise _all_violations(request, exc) from None
+        raise _all_violations(method, request, exc) from None
 
 
 def scenario_in(msg: pb.CurveScenario) -> dict[str, Any]:

@@ -54,7 +54,17 @@ from matching.eventsourcing import HEADER_FIELDS, Ack, EventSourced, check_id, i
 from matching.eventsourcing import Decision as _Decision
 from matching.money import DecimalLike, parse_amount
 
-__all__ = ["Ack", "CdsAuction", "Decision", "Schedule", "check_dealer_names", "check_id"]
+__all__ = [
+    "Ack",
+    "CdsAuction",
+    "Decision",
+    "Schedule",
+    "check_dealer_names",
+    "check_id",
+    "decline_kind",
+    "decline_reason",
+    "decline_side",
+]
 
 #: Longest published dealer name accepted.
 MAX_NAME_LENGTH = 200
@@ -751,14 +761,11 @@ class CdsAuction(EventSourced[ev.Event]):
         self._require_panel(dealer)
         check_id(client_order_id, "client_order_id")
         check_id(customer, "customer")
-        kind_v = str(kind).upper()
-        if kind_v not in ("PSR", "LIMIT_ORDER"):
-            raise InvalidInput("kind", "must be PSR or LIMIT_ORDER")
-        side_v = _side(side, "side").value if kind_v == "PSR" else _order_side(side).value
+        kind_v = decline_kind(kind)
+        side_v = decline_side(kind_v, side)
         amount = parse_amount(size, "size")
         price_text = None if price is None or price == "" else self._limit_price(price)[1]
-        if not reason.strip():
-            raise InvalidInput("reason", "a decline needs a reason")
+        decline_reason(reason)
         event = ev.CustomerRequestDeclined(
             **self._head(now),
             dealer=dealer,
@@ -1154,6 +1161,27 @@ class CdsAuction(EventSourced[ev.Event]):
     def terminal(self) -> bool:
         """True once the auction is FINAL, FAILED or CANCELLED."""
         return self.phase in TERMINAL
+
+
+def decline_kind(kind: str) -> str:
+    """The kind of a declined customer request: PSR or LIMIT_ORDER."""
+    kind_v = str(kind).upper()
+    if kind_v not in ("PSR", "LIMIT_ORDER"):
+        raise InvalidInput("kind", "must be PSR or LIMIT_ORDER")
+    return kind_v
+
+
+def decline_side(kind: str, side: str) -> str:
+    """The side of a declined customer request of ``kind`` (a PSR's BUY/SELL, a limit
+    order's BID/OFFER)."""
+    return _side(side, "side").value if kind == "PSR" else _order_side(side).value
+
+
+def decline_reason(reason: str) -> str:
+    """The reason a dealer gives for a decline (required)."""
+    if not reason.strip():
+        raise InvalidInput("reason", "a decline needs a reason")
+    return reason.strip()
 
 
 def _side(value: Side | str, field: str) -> Side:

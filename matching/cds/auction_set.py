@@ -33,6 +33,13 @@ class AuctionOfSet:
     description: str = ""
 
 
+def check_terms(terms: str) -> str:
+    """A set's terms (what its auctions settle): at most 200 printable characters."""
+    if len(terms) > 200 or not terms.isprintable():
+        raise InvalidInput("terms", "must be at most 200 printable characters")
+    return terms
+
+
 def check_rates(rates: Mapping[str, str]) -> dict[str, str]:
     """Currency rates by ISO code: positive exact decimals, canonical strings."""
     out: dict[str, str] = {}
@@ -64,8 +71,7 @@ def plan_auction_set(
     Auctions in more than one currency need a rate for each of them.
     """
     check_id(set_id, "auction_set")
-    if len(terms) > 200 or not terms.isprintable():
-        raise InvalidInput("terms", "must be at most 200 printable characters")
+    check_terms(terms)
     if not auctions:
         raise InvalidInput("auctions", "a set holds at least one auction")
     ids = [a.params.auction_id for a in auctions]

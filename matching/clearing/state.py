@@ -318,9 +318,7 @@ class ClearingHouse(EventSourced[ev.Event]):
     ) -> Decision:
         """Set a member's collateral to ``amount`` (decimal string, cents at most)."""
         self.member(member)
-        cents = to_cents(amount, "collateral")
-        if cents < 0:
-            raise InvalidInput("collateral", "must not be negative")
+        cents = contribution_cents(amount, "collateral")
         return self._decide(
             ev.CollateralSet(**self._head(now), by=by, member=member, amount=cents_text(cents))
         )
@@ -330,9 +328,7 @@ class ClearingHouse(EventSourced[ev.Event]):
     ) -> Decision:
         """Set a member's default-fund contribution (clearing currency, cents at most)."""
         self.member(member)
-        cents = to_cents(amount, "default_fund")
-        if cents < 0:
-            raise InvalidInput("default_fund", "must not be negative")
+        cents = contribution_cents(amount, "default_fund")
         if self.allocations:
             raise InvalidTransition("losses have been allocated: contributions are final")
         return self._decide(
@@ -1005,3 +1001,12 @@ class ClearingHouse(EventSourced[ev.Event]):
 
 def _opt_cents(value: int | None) -> str | None:
     return None if value is None else cents_text(value)
+
+
+def contribution_cents(amount: DecimalLike, field: str) -> int:
+    """A member's collateral or default-fund contribution in cents (whole cents, not
+    negative)."""
+    cents = to_cents(amount, field)
+    if cents < 0:
+        raise InvalidInput(field, "must not be negative")
+    return cents

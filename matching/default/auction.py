@@ -379,8 +379,7 @@ class DefaultAuction(EventSourced[ev.Event]):
         check_id(member, "member")
         if member == self.lot.defaulter:
             raise InvalidInput("member", f"{member} is the defaulter")
-        if not isinstance(reason, str) or not reason.strip():
-            raise InvalidInput("reason", "an operator's assignment needs a reason")
+        assignment_reason(reason)
         return self._decide(
             ev.LotAssignedByOperator(
                 **self._head(now),
@@ -646,3 +645,10 @@ def _check_invitation(
         if outside:
             raise InvalidInput(name, f"{', '.join(outside)} not among the eligible members")
     return invited, makers, obliged
+
+
+def assignment_reason(reason: str) -> str:
+    """The recorded reason of an operator's assignment (required)."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput("reason", "an operator's assignment needs a reason")
+    return reason

@@ -28,7 +28,7 @@ from server.auth import require_role
 from server.config import Role
 from server.default import valuation, wire
 from server.default.registry import DefaultRegistry
-from server.request_checks import check_request
+from server.request_checks import check_request, check_request_off_loop
 from server.runtime import Runtime
 from server.streams import receive_whole
 from server.timestamps import timestamp_in
@@ -60,7 +60,9 @@ class LoadEntries:
         self._position_count = 0
 
     def add(self, part: pb.LoadClearingStateRequest | pb.LoadClearingStateChunksRequest) -> None:
-        """Append a request's (or a chunk's) members and positions."""
+        """Append a request's (or a chunk's) members and positions; every field of an entry
+        that the engines refuse whatever the house holds is named (``members[3].role`` and
+        ``members[3].collateral`` both)."""
         if part.house_id and part.house_id != self.house_id:
             self._problems.append(
                 ("", InvalidInput("house_id", f"{part.house_id!r} differs from {self.house_id!r}"))
@@ -71,7 +73,9 @@ class LoadEntries:
             try:
                 self.members.append(wire.member_in(m, where))
             except InvalidInput as exc:
-                self._problems.append(("", exc))
+                self._problems.extend(
+                    ("", InvalidInput(v.field, v.description)) for v in exc.violations
+                )
         if self._position_count + len(part.positions) > MAX_STREAMED_POSITIONS:
             raise LimitExceeded(
                 f"a load carries at most {MAX_STREAMED_POSITIONS:,} positions; nothing was loaded"
@@ -80,11 +84,15 @@ class LoadEntries:
             where = f"positions[{self._position_count}]"
             self._position_count += 1
             try:
-                if not p.HasField("terms"):
-                    raise InvalidInput(f"{where}.terms", "required")
-                self.positions.append((p.position_id, p.member_id, wire.swap_in(p.terms, where)))
+                self.positions.append(wire.position_in(p, where))
             except InvalidInput as exc:
-                self._problems.append(("", exc))
+                self._problems.extend(
+                    ("", InvalidInput(v.field, v.description)) for v in exc.violations
+                )
+
+    def _refused(self, entry: InvalidInput) -> None:
+        """Each bad field of one entry is a problem of its own (a refusal lists them all)."""
+        self._problems.extend(("", InvalidInput(v.field, v.description)) for v in entry.violations)
 
     def check(self) -> None:
         """Refuse the load, listing every problem the wire found (up to the bound)."""
@@ -98,6 +106,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
     def __init__(self, registry: DefaultRegistry, runtime: Runtime) -> None:
         self._registry = registry
         self._now = runtime.clock.now
+        self._compute = runtime.compute
 
     # -- clearing state, margin, default, conversion -------------------------------------
 
@@ -180,6 +189,8 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         self, request: pb.RunMarginRequest, context: Any
     ) -> pb.RunMarginResponse:
         operator = _operator()
+        # every bad field at once, markets included (parsed in a worker: server/request_checks)
+        await check_request_off_loop(self._compute, request)
         if not request.HasField("market") and not request.HasField("markets"):
             raise InvalidInput("markets", "required (or market, for one currency and index)")
         scenarios = valuation.margin_scenarios(wire.scenarios_in(request.scenarios))
@@ -208,6 +219,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         self, request: pb.DeclareDefaultRequest, context: Any
     ) -> pb.DeclareDefaultResponse:
         operator = _operator()
+        await check_request_off_loop(self._compute, request)  # every bad field at once
         priced = None
         if request.HasField("market") or request.HasField("markets"):
             priced = self._markets(request)
@@ -223,6 +235,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         self, request: pb.ConvertPositionsRequest, context: Any
     ) -> pb.ConvertPositionsResponse:
         operator = _operator()
+        await check_request_off_loop(self._compute, request)  # every bad field at once
         if not request.HasField("market") and not request.HasField("markets"):
             raise InvalidInput("markets", "required (or market, for one currency and index)")
         ack, lot_ids = await self._registry.convert(
@@ -389,6 +402,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         self, request: pb.AssignLotRequest, context: Any
     ) -> pb.AssignLotResponse:
         operator = _operator()
+        check_request(request)  # every bad field at once (server/request_checks.py)
         decision = await self._registry.assign(
             request.auction_id, member=request.member_id, reason=request.reason, by=operator
         )

@@ -22,16 +22,12 @@ from typing import Any, TypeVar
 from matching.clearing.model import Position, SwapTerms
 from matching.default.cash import cents_text
 from matching.default.lot import ConvertedPosition, Lot
-from matching.errors import FieldViolation, InvalidInput
+from matching.errors import InvalidInput
 from matching.process.steps import LotPricing
 from pricing import clearing
 from pricing.clearing import PricedMarkets
 from pricing.errors import PricingInputError
 from pricing.margin import Scenario as MarginScenario
-from server.request_checks import InvalidRequest
-
-#: At most this many bad scenarios are named.
-MAX_VIOLATIONS = 100
 
 __all__ = [
     "Markets",
@@ -82,21 +78,9 @@ def _swaps(positions: Sequence[Position]) -> tuple[list[dict[str, Any]], list[tu
 
 def margin_scenarios(raw: Sequence[Mapping[str, str]]) -> tuple[MarginScenario, ...]:
     """Curve scenarios from ``{name, short_bp, long_bp, short_years, long_years}`` (decimal
-    strings; absent years take 2 and 30); none given: the pricing library's defaults.
-    Refused: every bad scenario is named (each parsed on its own by the library)."""
-    try:
-        return _guard("", lambda: clearing.margin_scenarios(raw or None))
-    except InvalidInput as first:
-        violations: list[FieldViolation] = []
-        for i, one in enumerate(raw):
-            try:  # the one scenario, by the same parser, named by its own index
-                clearing.margin_scenarios([one], f"scenarios[{i}]")
-            except PricingInputError as exc:
-                field = exc.field.replace(f"scenarios[{i}][0]", f"scenarios[{i}]", 1)
-                violations.append(FieldViolation(field, exc.message))
-        if len(violations) < 2:
-            raise
-        raise InvalidRequest(violations[:MAX_VIOLATIONS]) from first
+    strings; absent years take 2 and 30); none given: the pricing library's defaults. (A
+    request's bad scenarios are all named before: ``server/request_checks.py``.)"""
+    return _guard("", lambda: clearing.margin_scenarios(raw or None))
 
 
 def margin_requirements(

@@ -20,14 +20,20 @@ from closeout.v1 import clearing_pb2 as pb
 from closeout.v1 import common_pb2, pricing_pb2
 from matching.clearing.model import Role, Side, SwapTerms
 from matching.clearing.settlement import Instruction
-from matching.clearing.state import DefaultRecord, LotRecord, MarginRow, MemberSpec
+from matching.clearing.state import (
+    DefaultRecord,
+    LotRecord,
+    MarginRow,
+    MemberSpec,
+    contribution_cents,
+)
 from matching.default import events as aev
 from matching.default.auction import BidView, DefaultAuction
 from matching.default.cash import cents_text
 from matching.default.lot import ConvertedPosition, Lot
 from matching.default.phases import Phase
-from matching.errors import InvalidInput
-from matching.eventsourcing import Ack
+from matching.errors import FieldViolation, InvalidInput
+from matching.eventsourcing import Ack, check_id
 from server.pricing_service import market_in as pricing_market
 from server.pricing_service import scenario_in as pricing_scenario
 from server.sequences import AUCTION_NUMBERS, Numbering
@@ -130,13 +136,29 @@ def rcv_in(value: int) -> str:
 
 
 def member_in(msg: pb.ClearingMember, field: str) -> MemberSpec:
-    """A member to admit; an unset role is refused."""
-    try:
-        role = _ROLE_IN[msg.role]
-    except KeyError:
-        raise InvalidInput(
-            f"{field}.role", "must be MEMBER_ROLE_CLEARING_MEMBER or MEMBER_ROLE_MARKET_MAKER"
-        ) from None
+    """A member to admit. Every field the engine refuses whatever the house holds (the id,
+    the role, the collateral and default-fund amounts) is checked, by the engine's own
+    functions, and all bad ones are named at once."""
+    found: list[FieldViolation] = []
+    role = _ROLE_IN.get(msg.role)
+    if role is None:
+        found.append(
+            FieldViolation(
+                f"{field}.role", "must be MEMBER_ROLE_CLEARING_MEMBER or MEMBER_ROLE_MARKET_MAKER"
+            )
+        )
+    checks: list[tuple[Any, ...]] = [(check_id, msg.member_id, f"{field}.member_id")]
+    checks.append((contribution_cents, msg.collateral or "0", f"{field}.collateral"))
+    if msg.default_fund:
+        checks.append((contribution_cents, msg.default_fund, f"{field}.default_fund"))
+    for check, value, where in checks:
+        try:
+            check(value, where)
+        except InvalidInput as exc:
+            found.extend(exc.violations)
+    if found:
+        raise _all_of(found)
+    assert role is not None
     return MemberSpec(
         msg.member_id, role, msg.mandatory, msg.collateral or "0", msg.default_fund or "0"
     )
@@ -160,6 +182,68 @@ def swap_in(msg: pb.ClearedSwap, field: str) -> SwapTerms:
         maturity=msg.maturity,
         field=field,
     )
+
+
+#: Valid swap terms, which one field of refused terms at a time is copied onto.
+_VALID_TERMS = pb.ClearedSwap(
+    currency="USD",
+    index="USD-LIBOR-3M",
+    side=pricing_pb2.SWAP_SIDE_PAYER,
+    notional=1,
+    fixed_rate="0.05",
+    start="2020-01-02",
+    maturity="2030-01-02",
+)
+#: A term -> the other terms its rule reads.
+_TERMS_READ = {"maturity": ("start",)}
+
+
+def terms_violations(msg: pb.ClearedSwap, field: str) -> list[FieldViolation]:
+    """Every bad field of swap terms, each checked on its own by :func:`swap_in` (copied,
+    with the fields its rule reads, onto valid terms); none if the terms are valid."""
+    try:
+        swap_in(msg, field)
+        return []
+    except InvalidInput as whole:
+        first = list(whole.violations)
+    found: list[FieldViolation] = []
+    for name in ("currency", "index", "side", "notional", "fixed_rate", "start", "maturity"):
+        probe = pb.ClearedSwap()
+        probe.CopyFrom(_VALID_TERMS)
+        for one in (name, *_TERMS_READ.get(name, ())):
+            setattr(probe, one, getattr(msg, one))
+        try:
+            swap_in(probe, field)
+        except InvalidInput as exc:
+            found.extend(v for v in exc.violations if v.field == f"{field}.{name}")
+    return found or first
+
+
+def position_in(msg: pb.ClearedPosition, field: str) -> tuple[str, str, SwapTerms]:
+    """A position to book (id, member, terms); every bad field of it named at once."""
+    found: list[FieldViolation] = []
+    try:
+        check_id(msg.position_id, f"{field}.position_id")
+    except InvalidInput as exc:
+        found.extend(exc.violations)
+    terms = None
+    if not msg.HasField("terms"):
+        found.append(FieldViolation(f"{field}.terms", "required"))
+    else:
+        try:
+            terms = swap_in(msg.terms, f"{field}.terms")
+        except InvalidInput:
+            found.extend(terms_violations(msg.terms, f"{field}.terms"))
+    if found:
+        raise _all_of(found)
+    assert terms is not None
+    return msg.position_id, msg.member_id, terms
+
+
+def _all_of(found: list[FieldViolation]) -> InvalidInput:
+    from server.request_checks import InvalidRequest  # imports this module
+
+    return InvalidRequest(found)
 
 
 # -- outbound -------------------------------------------------------------------------------

@@ -3,7 +3,11 @@ ErrorInfo reason INVALID_INPUT naming the same fields, and changes nothing: a hy
 property against a live server (``server/request_checks.py``).
 
 Fields are named by their path (``parameters.currency``, ``auctions[0].parameters.calendar``,
-``schedule.stage1_open``); a bad ``panel`` is bad at its first entry (``panel[0]``)."""
+``schedule.stage1_open``, ``market.curve.quotes[3].rate``, ``positions[0].terms.notional``);
+a bad ``panel`` is bad at its first entry (``panel[0]``), a bad map entry by its key
+(``currency_rates[usd]``). Fields whose rule reads another field are drawn in separate cases
+(``ConvertPositionsByDv01``, ``DeclineCustomerRequestSide``), since a field read against a
+refused one is not judged (it is counted once)."""
 
 from __future__ import annotations
 
@@ -32,6 +36,34 @@ from tests.server.test_default_api import LOT
 from tests.server.test_fuzz_live import TOKENS, Live, head
 from tests.server.test_fuzz_live import live as live  # the live server fixture
 
+#: A market definition's fields (each path under ``market.``) and some bad values of each.
+BAD_MARKET: dict[str, list[Any]] = {
+    "market.valuation_date": ["2007-13-01", "x", "", "2007-02-30"],
+    "market.conventions.fixed_frequency": ["x", "0M"],
+    "market.conventions.business_day": ["sometimes"],
+    "market.curve.quotes[0].rate": ["x", "NaN", " 0.05"],
+    "market.curve.quotes[1].instrument": [pb.CURVE_INSTRUMENT_UNSPECIFIED, 99],
+    "market.curve.quotes[3].rate": ["1e-2"],
+    "market.curve.interpolation": [99],
+}
+
+
+def market_set() -> cpb.MarketSet:
+    """A valid MarketSet: one market with a fixing, one FX rate."""
+    return cpb.MarketSet(
+        clearing_currency="USD",
+        markets=[
+            cpb.IndexMarket(
+                currency="USD",
+                index="USD-LIBOR-3M",
+                market=pricing_market(),
+                fixings=[cpb.IndexFixing(date="2007-12-10", rate="0.05")],
+            )
+        ],
+        fx_rates=[cpb.FxRate(currency="EUR", rate="1.1")],
+    )
+
+
 #: Per request: the service path, the role, a valid request, and per field some bad values
 #: (each refused on its own, whatever the other fields hold).
 CASES: dict[str, tuple[str, str, Any, dict[str, list[Any]]]] = {
@@ -46,6 +78,120 @@ CASES: dict[str, tuple[str, str, Any, dict[str, list[Any]]]] = {
             "side": [apb.ORDER_SIDE_UNSPECIFIED, 99],
             "price": [".5", "  40 ", "1e5", "40.", "NaN", "٤٠", "1" * 40],
             "size": [0, -5],
+            "customer": ["a/b", "~", "\t"],
+        },
+    ),
+    "SubmitSettlementRequest": (
+        "/closeout.v1.AuctionService/SubmitSettlementRequest",
+        "dealer",
+        apb.SubmitSettlementRequestRequest(
+            auction_id="t-1",
+            client_order_id="ok",
+            side=apb.SIDE_BUY,
+            size=1,
+            market_position=apb.MarketPosition(side=apb.SIDE_BUY, size=5),
+        ),
+        {
+            "client_order_id": ["", "a/b"],
+            "side": [apb.SIDE_UNSPECIFIED, 7],
+            "size": [-1],
+            "customer": ["x/y"],
+            "market_position.size": [-3],
+            "market_position.side": [apb.SIDE_UNSPECIFIED, 9],
+        },
+    ),
+    "DeclineCustomerRequest": (
+        "/closeout.v1.AuctionService/DeclineCustomerRequest",
+        "dealer",
+        apb.DeclineCustomerRequestRequest(
+            auction_id="t-1",
+            client_order_id="ok",
+            customer="cust-1",
+            kind="PSR",
+            side="BUY",
+            size=1,
+            reason="no credit line",
+        ),
+        {
+            "client_order_id": ["", "a~b"],
+            "customer": ["", "a/b"],
+            "kind": ["SWAP", ""],
+            "size": [-1],
+            "price": ["abc", ".5", "1e2"],
+            "reason": ["", "   "],
+        },
+    ),
+    "DeclineCustomerRequestSide": (  # the side is read against the kind: with a valid kind
+        "/closeout.v1.AuctionService/DeclineCustomerRequest",
+        "dealer",
+        apb.DeclineCustomerRequestRequest(
+            auction_id="t-1",
+            client_order_id="ok",
+            customer="cust-1",
+            kind="LIMIT_ORDER",
+            side="BID",
+            size=1,
+            price="40",
+            reason="no credit line",
+        ),
+        {"side": ["BUY", "LEFT", ""], "size": [-2], "reason": [""]},
+    ),
+    "LoadClearingState": (
+        "/closeout.v1.ClearingService/LoadClearingState",
+        "operator",
+        cpb.LoadClearingStateRequest(
+            members=[
+                cpb.ClearingMember(
+                    member_id="m-never",
+                    role=cpb.MEMBER_ROLE_CLEARING_MEMBER,
+                    collateral="100",
+                    default_fund="10",
+                )
+            ],
+            positions=[
+                cpb.ClearedPosition(
+                    position_id="p-never",
+                    member_id="m-never",
+                    terms=cpb.ClearedSwap(
+                        currency="USD",
+                        index="USD-LIBOR-3M",
+                        side=pb.SWAP_SIDE_PAYER,
+                        notional=1_000_000,
+                        fixed_rate="0.05",
+                        start="2024-01-02",
+                        maturity="2029-01-02",
+                    ),
+                )
+            ],
+        ),
+        {
+            "members[0].member_id": ["", "a/b"],
+            "members[0].role": [cpb.MEMBER_ROLE_UNSPECIFIED, 9],
+            "members[0].collateral": ["-1", "x", "1.001"],
+            "members[0].default_fund": ["-5", "y"],
+            "positions[0].position_id": ["", "~"],
+            "positions[0].terms.currency": ["", "U S", "x" * 33],
+            "positions[0].terms.side": [pb.SWAP_SIDE_UNSPECIFIED],
+            "positions[0].terms.notional": [0, -5],
+            "positions[0].terms.fixed_rate": ["five", "1e-2"],
+            "positions[0].terms.maturity": ["2020-01-01", "x"],
+        },
+    ),
+    "AssignLot": (
+        "/closeout.v1.ClearingService/AssignLot",
+        "operator",
+        cpb.AssignLotRequest(auction_id=LOT, member_id="mm-2", reason="late"),
+        {"member_id": ["", "a/b"], "reason": ["", "  "]},
+    ),
+    "CreateDefaultAuction": (
+        "/closeout.v1.ClearingService/CreateDefaultAuction",
+        "operator",
+        cpb.CreateDefaultAuctionRequest(auction_id="never", lot_id="L-never", reserve_bp="1"),
+        {
+            "auction_id": ["a/b"],
+            "reserve_bp": ["x", "-1", "1e2"],
+            "grading_threshold": ["x", "1.001"],
+            "open_at": [Timestamp(seconds=-(10**15))],
         },
     ),
     "SubmitMarket": (
@@ -87,6 +233,7 @@ CASES: dict[str, tuple[str, str, Any, dict[str, list[Any]]]] = {
             "parameters.fallback_settlement_method": ["\n", "x" * 200],
             "parameters.auction_date": ["2026-13-01", "tomorrow"],
             "panel": [["a/b", "dealer-a"], [""]],
+            "dealer_names": [{"dealer-a": "\n"}, {"dealer-a": "x" * 300}, {"nobody": "N Ltd"}],
             "schedule.stage1_open": [Timestamp(seconds=-(10**15))],
             "schedule.stage2_close": [Timestamp(seconds=1_800_000_000, nanos=5)],
         },
@@ -115,8 +262,45 @@ CASES: dict[str, tuple[str, str, Any, dict[str, list[Any]]]] = {
             ],
         ),
         {
+            "run_id": ["", "a/b"],
+            **BAD_MARKET,
             "scenarios[0].short_bp": ["x", "1e", "NaN", " 1"],
+            "scenarios[0].name": [""],
             "scenarios[1].long_bp": ["y", "Infinity"],
+        },
+    ),
+    "DeclareDefault": (
+        "/closeout.v1.ClearingService/DeclareDefault",
+        "operator",
+        cpb.DeclareDefaultRequest(member_id="mm-never", market=pricing_market()),
+        {
+            **BAD_MARKET,
+        },
+    ),
+    "ConvertPositions": (
+        "/closeout.v1.ClearingService/ConvertPositions",
+        "operator",
+        cpb.ConvertPositionsRequest(member_id="mm-never", markets=market_set()),
+        {
+            **{f"markets.markets[0].{k}": v for k, v in BAD_MARKET.items()},
+            "markets.markets[0].fixings[0].rate": ["x", "1e5", ""],
+            "markets.fx_rates[0].rate": ["-1", "0", "x"],
+            "rcv_convention": [99],
+            "standard_tenors": [["x"], ["0Q", "10Y"]],
+            "group_by": [99],
+            "settled_flows": [77],
+        },
+    ),
+    "ConvertPositionsByDv01": (
+        "/closeout.v1.ClearingService/ConvertPositions",
+        "operator",
+        cpb.ConvertPositionsRequest(
+            member_id="mm-never", market=pricing_market(), max_lot_dv01="1000"
+        ),
+        {
+            **BAD_MARKET,
+            "max_lot_dv01": ["x", "0", "-1", "1.001"],
+            "rcv_convention": [42],
         },
     ),
     "CreateAuctionSet": (
@@ -137,6 +321,8 @@ CASES: dict[str, tuple[str, str, Any, dict[str, list[Any]]]] = {
         ),
         {
             "auction_set": ["", "s/t"],
+            "terms": ["\n", "x" * 201],
+            "currency_rates": [{"usd": "1"}, {"EUR": "-1"}, {"GBP": "x"}],
             "auctions[0].parameters.auction_id": ["", "a~b"],
             "auctions[0].parameters.currency": ["eur"],
             "auctions[0].parameters.calendar": ["Nowhere"],
@@ -156,6 +342,9 @@ def set_path(message: Any, path: str, value: Any) -> str:
         message = getattr(message, name)
         if index is not None:
             message = message[int(index)]
+    if isinstance(value, dict):  # a map: the one entry is named by its key
+        getattr(message, leaf).update(value)
+        return f"{path}[{next(iter(value))}]"
     if isinstance(value, list):
         del getattr(message, leaf)[:]
         getattr(message, leaf).extend(value)
@@ -190,7 +379,7 @@ def error_info(error: grpc.RpcError) -> Any:
 
 
 @settings(
-    max_examples=120,
+    max_examples=250,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -271,48 +460,88 @@ def test_dependent_parameters_are_named_once(fields: dict[str, Any], named: list
 #: Per entry field: some bad values, each refused by the pricing library on its own.
 BAD_QUOTE: dict[str, list[Any]] = {
     "rate": ["x", "1e", "NaN", "", " 0.05"],
-    "instrument": [pb.CURVE_INSTRUMENT_UNSPECIFIED],
+    "instrument": [pb.CURVE_INSTRUMENT_UNSPECIFIED, 77],
 }
 BAD_SWAP: dict[str, list[Any]] = {
     "notional": ["-1", "x", "Infinity"],
     "fixed_rate": ["y", "0,05"],
-    "side": [pb.SWAP_SIDE_UNSPECIFIED],
+    "side": [pb.SWAP_SIDE_UNSPECIFIED, 9],
     "maturity": ["2007-13-01", "2000-01-01"],
+    "spread": ["1e-3"],
+}
+#: Swap fields read against the market's valuation date (not judged when it is refused).
+DATED = {"maturity"}
+#: The market's own fields (each refused on its own), by path.
+BAD_PRICING_MARKET: dict[str, list[Any]] = {
+    k.removeprefix("market."): v
+    for k, v in BAD_MARKET.items()
+    if not k.startswith("market.curve.quotes")
 }
 PRICING = {
     "PriceSwaps": pb.PriceSwapsRequest,
     "ConvertPosition": pb.ConvertPositionRequest,
     "BuildCurve": pb.BuildCurveRequest,
+    "ComputePerformanceBond": pb.ComputePerformanceBondRequest,
 }
+
+
+def set_leaf(message: Any, path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for part in parents:
+        message = getattr(message, part)
+    setattr(message, leaf, value)
 
 
 @st.composite
 def bad_pricing_requests(draw: st.DrawFn) -> tuple[str, Any, set[str]]:
+    """A pricing request with bad fields anywhere: the market's own, several in one curve
+    quote or one swap, members, collateral, dates; each named once by its path."""
     method = draw(st.sampled_from(sorted(PRICING)))
-    market = pricing_market()
-    request = PRICING[method](market=market)
+    request = PRICING[method](market=pricing_market())
+    margin = method == "ComputePerformanceBond"
     if method != "BuildCurve":
         request.swaps.extend(pricing_swaps())
-    quotes = draw(st.sets(st.integers(0, len(request.market.curve.quotes) - 1)))
-    swaps: set[int] = set()
-    if method != "BuildCurve":
-        swaps = draw(st.sets(st.integers(0, len(request.swaps) - 1)))
-    if not quotes and not swaps:
-        quotes = {draw(st.integers(0, len(request.market.curve.quotes) - 1))}
+    if margin:
+        for i, swap in enumerate(request.swaps):
+            swap.member_id = f"m{i % 2}"
+        request.collateral.update({"m0": "1000000", "m1": "0"})
+    if method == "BuildCurve":
+        request.dates.extend(["2008-12-12", "2017-12-14"])
     fields: set[str] = set()
-    for i in quotes:
-        name = draw(st.sampled_from(sorted(BAD_QUOTE)))
-        setattr(request.market.curve.quotes[i], name, draw(st.sampled_from(BAD_QUOTE[name])))
-        fields.add(f"curve.quotes[{i}].{name}")
-    for i in swaps:
-        name = draw(st.sampled_from(sorted(BAD_SWAP)))
-        setattr(request.swaps[i], name, draw(st.sampled_from(BAD_SWAP[name])))
-        fields.add(f"swaps[{i}].{name}")
+    for path in draw(st.sets(st.sampled_from(sorted(BAD_PRICING_MARKET)), max_size=3)):
+        set_leaf(request.market, path, draw(st.sampled_from(BAD_PRICING_MARKET[path])))
+        fields.add(path)
+    dated_ok = not fields & {"valuation_date", *(p for p in fields if "conventions" in p)}
+    quotes = request.market.curve.quotes
+    for i in draw(st.sets(st.integers(0, len(quotes) - 1), max_size=4)):
+        for name in draw(st.sets(st.sampled_from(sorted(BAD_QUOTE)), min_size=1)):
+            setattr(quotes[i], name, draw(st.sampled_from(BAD_QUOTE[name])))
+            fields.add(f"curve.quotes[{i}].{name}")
+    swap_fields = sorted(BAD_SWAP if dated_ok else set(BAD_SWAP) - DATED)
+    swaps = len(request.swaps) if method != "BuildCurve" else 0
+    for i in draw(st.sets(st.integers(0, swaps - 1), max_size=4) if swaps else st.just(set())):
+        for name in draw(st.sets(st.sampled_from(swap_fields), min_size=1)):
+            setattr(request.swaps[i], name, draw(st.sampled_from(BAD_SWAP[name])))
+            fields.add(f"swaps[{i}].{name}")
+        if margin and draw(st.booleans()):
+            request.swaps[i].member_id = ""
+            fields.add(f"swaps[{i}].member_id")
+    if margin:
+        for name in draw(st.sets(st.sampled_from(["m0", "m1", "m7"]), max_size=2)):
+            request.collateral[name] = draw(st.sampled_from(["-1", "x", "1e3"]))
+            fields.add(f"collateral[{name}]")
+    if method == "BuildCurve":
+        for i in draw(st.sets(st.integers(0, 1), max_size=2)):
+            request.dates[i] = draw(st.sampled_from(["2008-02-30", "tomorrow", ""]))
+            fields.add(f"dates[{i}]")
+    if not fields:
+        request.market.valuation_date = "x"
+        fields.add("valuation_date")
     return method, request, fields
 
 
 @settings(
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -107,7 +107,7 @@ async def test_bad_chunks_change_nothing_and_every_problem_is_listed(
             await ops.load_chunks([], bad, chunk_size=10)
         assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         fields = [v.field for v in field_violations(info.value)]
-        assert fields == ["positions[3].notional", "positions[25].fixed_rate"]
+        assert fields == ["positions[3].terms.notional", "positions[25].terms.fixed_rate"]
         # the engine's problems, in the last chunk: a taken id and an unknown member
         late = [position(n) for n in range(10, 40)]
         late[28].position_id = "P-1"
