@@ -11,7 +11,8 @@ run next to a run of the plain empty baseline so every figure is a ratio within 
   ``nowriter`` (no writer thread: each group commit is answered on the loop at once, after
   JSON encoding, without hashing or storing); ``noengine`` (``SubmitLimitOrder`` answers a
   fixed acknowledgement: no check, no engine, no journal); ``nogc`` (no cyclic collector);
-  ``nowait`` (acknowledged without awaiting the commit); ``bareguard`` (the guard
+  ``nowait`` (acknowledged without awaiting the commit); ``inflight1``, ``inflight4`` (a
+  registry's group commits in the journal at once; the server's is 2); ``bareguard`` (the guard
   interceptor replaced by one that only binds the caller); ``bare`` (both);
 * the **empty baseline** (``bench.baseline``) with one piece of ours added: ``intercept`` (a
   pass-through ``grpc.aio`` interceptor), ``suspend`` (the handler awaits a future resolved
@@ -40,6 +41,7 @@ from bench.report import progress
 from bench.serverproc import dealer_ids
 
 REAL = ("full", "nosync", "nostore", "nowriter", "noengine", "bareguard", "bare", "nogc", "nowait")
+REAL += ("inflight1", "inflight4")
 BASE = ("plain", "intercept", "suspend", "thread")
 
 
@@ -80,6 +82,10 @@ def _patch_real(variant: str) -> None:
             return future
 
         journal_mod.Journal.submit_many = submit_many  # type: ignore[method-assign]
+    if variant.startswith("inflight"):
+        from server.cds import registry
+
+        registry.COMMITS_IN_FLIGHT = int(variant.removeprefix("inflight"))
     if variant == "nogc":
         from server import app
 
