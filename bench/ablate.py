@@ -40,7 +40,17 @@ from bench.procs import ServerProcess
 from bench.report import progress
 from bench.serverproc import dealer_ids
 
-REAL = ("full", "nosync", "nostore", "nowriter", "noengine", "bareguard", "bare", "nogc", "nowait")
+REAL: tuple[str, ...] = (
+    "full",
+    "nosync",
+    "nostore",
+    "nowriter",
+    "noengine",
+    "bareguard",
+    "bare",
+    "nogc",
+    "nowait",
+)
 REAL += ("inflight1", "inflight4")
 BASE = ("plain", "intercept", "suspend", "thread")
 
