@@ -22,6 +22,7 @@ class ErrorCode(enum.Enum):
     NOT_FOUND = "NOT_FOUND"
     ALREADY_EXISTS = "ALREADY_EXISTS"
     RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    UNAVAILABLE = "UNAVAILABLE"
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,16 @@ class LimitExceeded(DomainError):
     """Raised when a configured limit (orders per dealer, message size) would be passed."""
 
     code = ErrorCode.RESOURCE_EXHAUSTED
+
+
+class Unavailable(DomainError):
+    """Raised when the work could not be done now, through no fault of the request (the
+    process computing it stopped). Nothing was changed.
+
+    Caller: retry the same request later.
+    """
+
+    code = ErrorCode.UNAVAILABLE
 
 
 def _rebuilt(

@@ -15,8 +15,12 @@ books cannot hold back operators' margin runs, nor the dealers' submissions.
 What runs there must be a module-level function of picklable arguments that returns a
 picklable value: the pure pricing and valuation functions are (they read no server state;
 the caller takes a snapshot of what they need on the loop and decides on the loop after).
-Their errors (``DomainError``, ``PricingInputError``) come back unchanged. A caller that
-gives up does not stop a running computation, so it keeps its slot until it finishes.
+Their errors (``DomainError``, ``PricingInputError``) come back unchanged. A worker that dies
+under a computation (killed, out of memory) breaks its pool: the pool is replaced and the
+work run once more; if that worker dies too, the caller gets UNAVAILABLE
+(:class:`WorkerStopped`: retryable, nothing changed) and the server carries on with a new
+pool. A caller that gives up does not stop a running computation, so it keeps its slot until
+it finishes.
 ``Compute(processes=False)`` uses threads instead (for embedding and for the tests that hold
 a computation half way with in-process gates).
 
@@ -35,11 +39,11 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from matching.errors import LimitExceeded
+from matching.errors import LimitExceeded, Unavailable
 from server.auth import current_principal
 from server.config import Role
 
-__all__ = ["DEFAULT_LIMITS", "DEFAULT_WORKERS", "Compute"]
+__all__ = ["DEFAULT_LIMITS", "DEFAULT_WORKERS", "Compute", "WorkerStopped"]
 
 T = TypeVar("T")
 
@@ -53,6 +57,13 @@ DEFAULT_LIMITS: Mapping[Role, int] = {
 }
 #: Worker processes (the machine's cores are shared with the loop and the journal's writer).
 DEFAULT_WORKERS = 2
+
+
+class WorkerStopped(Unavailable):
+    """The worker process stopped under a computation twice (its pool was replaced each
+    time). Caller: retry; nothing was changed."""
+
+    REASON = "WORKER_STOPPED"
 
 
 class Compute:
@@ -74,8 +85,9 @@ class Compute:
         self._initargs = tuple(initargs)
         self._running: dict[Role, int] = dict.fromkeys(Role, 0)
         self._executor: concurrent.futures.Executor | None = None
-        #: Computations started (for tests and metrics).
+        #: Computations started, and worker pools lost to a dead worker (tests and metrics).
         self.started = 0
+        self.crashes = 0
 
     def running(self, role: Role) -> int:
         """Computations of ``role`` in progress now."""
@@ -109,10 +121,17 @@ class Compute:
                 return await asyncio.shield(future)
             except concurrent.futures.BrokenExecutor:
                 # A worker died (killed, out of memory): the pool is unusable. Start a new
-                # one and run the (pure) work again, once; a second failure is reported.
+                # one and run the (pure) work again, once; a second failure is reported as
+                # UNAVAILABLE (retryable: nothing was changed), and the next computation
+                # gets a new pool, so the server stays whole.
                 self._discard(executor)
+                self.crashes += 1
                 if attempt == 2:
-                    raise
+                    raise WorkerStopped(
+                        "the worker process computing this request stopped twice (killed or"
+                        " out of memory); nothing was changed: retry later, or with a smaller"
+                        " request"
+                    ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _submit(

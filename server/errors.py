@@ -41,6 +41,7 @@ STATUS_FOR: MappingProxyType[ErrorCode, grpc.StatusCode] = MappingProxyType(
         ErrorCode.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
         ErrorCode.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
         ErrorCode.RESOURCE_EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+        ErrorCode.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
     }
 )
 

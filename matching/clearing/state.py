@@ -183,6 +183,17 @@ class ClearingHouse(EventSourced[ev.Event]):
             house.apply(event)
         return house
 
+    def scratch(self) -> ClearingHouse:
+        """A copy to decide a command of several steps on (events applied to it change
+        nothing here): every container copied, its values shared, since every value the house
+        holds is frozen. One pass over the entries at C speed, where a deep copy of a house
+        of 150,000 positions held the caller for seconds."""
+        other = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, dict | list | set):
+                setattr(other, name, value.copy())
+        return other
+
     # -- queries -------------------------------------------------------------------------
 
     def member(self, member: str) -> Member:
@@ -370,7 +381,7 @@ class ClearingHouse(EventSourced[ev.Event]):
         up to :data:`~matching.errors.MAX_LISTED_PROBLEMS` (an entry at fault is skipped, so
         the entries after it are still checked).
         """
-        scratch = copy.deepcopy(self)
+        scratch = self.scratch()
         out: list[ev.Event] = []
         problems: list[tuple[str, DomainError]] = []
 

@@ -32,7 +32,6 @@ No I/O, no clock (``now`` is an argument), no randomness (``seed`` is), no prici
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -191,7 +190,7 @@ def convert(
     (currency, index)'s curve id and FX rate; ``hedges`` (when the hedge is wanted) the
     neutralising hedge swap of each position that needs one.
     """
-    scratch = copy.deepcopy(house)
+    scratch = house.scratch()
     events: list[cev.Event] = []
     lot_ids = next_lot_ids(house, member, len(groups))
     for lot_id, ids in zip(lot_ids, groups, strict=True):

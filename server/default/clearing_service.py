@@ -95,9 +95,15 @@ class LoadEntries:
         self._problems.extend(("", InvalidInput(v.field, v.description)) for v in entry.violations)
 
     def check(self) -> None:
-        """Refuse the load, listing every problem the wire found (up to the bound)."""
+        """Refuse the load, listing every problem the wire found (up to the bound); refuse a
+        load with nothing in it (no house is created for it)."""
         if self._problems:
             raise refusal_of(self._problems)
+        if not self.members and not self.positions:
+            raise InvalidInput(
+                "positions",
+                "nothing to load: the request has no members and no positions; nothing was changed",
+            )
 
 
 class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):

@@ -153,18 +153,23 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
         phase = Phase.CREATED
         for event in self._registry.durable_history(request.auction_id, 0, after):
             phase = wire.phase_after(event, phase)
+        buffers = self._registry.watch_buffers
         while True:
-            # One page at a time: a slow reader holds a page, never the whole history.
-            page = self._registry.durable_history(request.auction_id, after, WATCH_PAGE)
-            for event in page:
-                phase = wire.phase_after(event, phase)
-                after = event.seq
-                message = wire.watch_out(event, phase, viewer, numbering.out(event.seq))
-                if message is not None:
-                    yield message
+            # One page at a time, within the caller's share of the watch buffer (as
+            # WatchAuction): a slow or non-reading client holds its page (gRPC waits for the
+            # client to read), never the history, and never more than its participant's cap
+            # over all its streams (``server/watch_buffer.py``).
+            with buffers.page(principal.participant_id, WATCH_PAGE) as size:
+                page = self._registry.durable_history(request.auction_id, after, size)
+                for event in page:
+                    phase = wire.phase_after(event, phase)
+                    after = event.seq
+                    message = wire.watch_out(event, phase, viewer, numbering.out(event.seq))
+                    if message is not None:
+                        yield message
             if phase in TERMINAL:
                 return
-            if len(page) == WATCH_PAGE:
+            if len(page) == size:
                 continue
             await self._registry.wait_for_events(request.auction_id, after)
 

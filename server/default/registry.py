@@ -8,7 +8,8 @@ stream's order is the order of application), and the caller is acknowledged only
 commit holding them is durable. Commands that touch both (settlement) decide on both
 engines before applying either.
 
-The registry also keeps each auction's history for ``WatchLot`` (resumable by sequence),
+The registry also keeps each auction's history for ``WatchLot`` (resumable by sequence, sent
+within a per-participant cap on what the streams hold: ``server/watch_buffer.py``),
 wakes watchers when events become durable, runs the window scheduler that opens and closes
 bid windows on the server's clock, and draws the award seed (``secrets.randbits(64)``), which
 the engine journals. Pricing is done by :mod:`server.default.valuation` before the engine is
@@ -53,6 +54,7 @@ from server.events_log import log_durable
 from server.journal import Journal, Record
 from server.scheduler import WindowScheduler
 from server.sequences import ViewNumbers
+from server.watch_buffer import WatchBuffers
 
 __all__ = ["AUCTION_PREFIX", "CLEARING_PREFIX", "DEFAULT_HOUSE", "DefaultRegistry"]
 
@@ -123,6 +125,8 @@ class DefaultRegistry:
         self._house: _Stream[ClearingHouse, cev.Event] | None = None
         self._auctions: dict[str, _Stream[DefaultAuction, aev.Event]] = {}
         self._scheduler = WindowScheduler("default", now, self.auctions, self._scheduled)
+        #: The per-participant cap on watch history held for sending (``WatchLot``).
+        self.watch_buffers = WatchBuffers()
 
     # -- queries -------------------------------------------------------------------------
 
@@ -549,16 +553,26 @@ class DefaultRegistry:
             raise NotFound(f"no default auction {auction_id!r}") from None
 
     def _commit(self, entry: _Stream[Any, Any], events: Sequence[Event]) -> Awaitable[object]:
-        """Queue ``events`` (already applied) now; the awaitable resolves once durable."""
+        """Queue ``events`` (already applied) now; the awaitable resolves once durable.
+
+        Everything that can fail is done before the read barrier's ticket is taken, and the
+        ticket is returned whatever the callback meets: a ticket never returned would hold
+        every answer of the server at the barrier for ever. No events: nothing to write, no
+        ticket, already done."""
+        if not events:
+            done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        records = [e.to_dict() for e in events]
+        last = events[-1].seq
         entry.extend(events)
         durability = self._durability
         ticket = durability.applied()
         try:
-            written = self._journal.submit(entry.stream, [e.to_dict() for e in events])
+            written = self._journal.submit(entry.stream, records)
         except BaseException as exc:
             durability.failed(exc)
             raise
-        last = events[-1].seq
 
         def durable(future: asyncio.Future[Any]) -> None:
             # Commits complete in queue order: everything up to ``last`` is durable now.
@@ -568,8 +582,10 @@ class DefaultRegistry:
             if exc is not None:
                 durability.failed(exc)
                 return
-            entry.mark_durable(last)
-            durability.durable(ticket)
+            try:
+                entry.mark_durable(last)
+            finally:
+                durability.durable(ticket)
             kind, _, stream_id = entry.stream.partition("/")
             log_durable(
                 stream_id, events, "house_id" if kind + "/" == CLEARING_PREFIX else "auction_id"
