@@ -8,7 +8,13 @@ market maker submit bids one after another, measuring each acknowledgement, in t
 * ``margin``: an operator's RunMargin with ``--scenarios`` curve scenarios over the book and
   ``--positions`` more positions of the survivors is in progress;
 * ``pricing``: an observer sends ``--requests`` PriceSwaps of ``--swaps`` swaps each (at once;
-  refused ones, over the observers' limit, are retried after 0.5 s until all are priced).
+  refused ones, over the observers' limit, are retried after 0.5 s until all are priced);
+* ``load``: an operator's streamed load of ``--load`` more positions (a process of its own,
+  ``closeout default load``'s chunks of 5,000) is in progress;
+* ``topup``: then ``--topups`` loads of 10 positions each, one after another, into the house
+  the ``load`` phase filled (each decided on a copy of the house).
+
+``--phases`` picks and orders them (default ``idle,margin,pricing``).
 
 Prints, per phase, the bids acknowledged, their p50 / p99 / max latency in milliseconds, and
 how long the heavy calls took. Loopback only; stops the server it started (by its pid).
@@ -171,6 +177,21 @@ async def priced_all(target: str, requests: int, count: int) -> None:
         await asyncio.gather(*(one() for _ in range(requests)))
 
 
+async def loaded_all(target: str, count: int, offset: int) -> None:
+    """The operator's streamed load, in a process of its own (building and sending 150,000
+    positions is client work that must not stall the bidder's measurements)."""
+    scenario = load_default_scenario(ROOT / "examples" / "default" / "basic.json")
+    async with ClearingClient(target, OPS, timeout=1800) as ops:
+        positions = book(scenario, count + offset)[offset:]
+        await ops.load_chunks([], positions, house_id=scenario.house, chunk_size=5_000)
+
+
+async def top_ups(ops: ClearingClient, scenario: Any, count: int, offset: int) -> None:
+    for n in range(count):
+        first = offset + 10 * n
+        await ops.load([], book(scenario, first + 10)[first:], house_id=scenario.house)
+
+
 async def main_async(args: argparse.Namespace) -> int:
     scenario = load_default_scenario(ROOT / "examples" / "default" / "basic.json")
     market = market_to_proto(scenario.market or {})
@@ -189,36 +210,84 @@ async def main_async(args: argparse.Namespace) -> int:
                 await ops.open_window(LOT)
                 await ops.load([], book(scenario, args.positions), house_id=scenario.house)
                 bidder = Bidder(bidder_client)
-                idle = asyncio.Event()
-                asyncio.get_running_loop().call_later(args.idle, idle.set)
-                print(summary("idle", await bidder.run_until(idle), None), flush=True)
-
-                began = time.perf_counter()
-                margin = asyncio.ensure_future(
-                    ops.run_margin("guard-run", market, scenarios(args.scenarios))
-                )
-                during = await bidder.run_until(margin)
-                await margin
-                print(summary("margin", during, time.perf_counter() - began), flush=True)
-
-                began = time.perf_counter()
-                # The observer is a process of its own: its client work (building and reading
-                # 20,000-swap messages) must not stall the bidder's measurements.
-                observer = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "bench.compute_guard", "--observer", target,
-                    "--requests", str(args.requests), "--swaps", str(args.swaps),
-                    env={**os.environ, "PYTHONPATH": str(ROOT)},
-                )  # fmt: skip
-                pricing = asyncio.ensure_future(observer.wait())
-                during = await bidder.run_until(pricing)
-                if await pricing:
-                    raise SystemExit("the observer's pricing requests failed")
-                print(summary("pricing", during, time.perf_counter() - began), flush=True)
+                for phase in args.phases.split(","):
+                    await PHASES[phase](args, target, ops, bidder, scenario, market)
         finally:
             if proc.returncode is None:
                 proc.terminate()
             await proc.wait()
     return 0
+
+
+async def idle_phase(
+    args: argparse.Namespace, target: str, ops: Any, bidder: Bidder, scenario: Any, market: Any
+) -> None:
+    idle = asyncio.Event()
+    asyncio.get_running_loop().call_later(args.idle, idle.set)
+    print(summary("idle", await bidder.run_until(idle), None), flush=True)
+
+
+async def margin_phase(
+    args: argparse.Namespace, target: str, ops: Any, bidder: Bidder, scenario: Any, market: Any
+) -> None:
+    began = time.perf_counter()
+    margin = asyncio.ensure_future(ops.run_margin("guard-run", market, scenarios(args.scenarios)))
+    during = await bidder.run_until(margin)
+    await margin
+    print(summary("margin", during, time.perf_counter() - began), flush=True)
+
+
+async def pricing_phase(
+    args: argparse.Namespace, target: str, ops: Any, bidder: Bidder, scenario: Any, market: Any
+) -> None:
+    began = time.perf_counter()
+    # The observer is a process of its own: its client work (building and reading
+    # 20,000-swap messages) must not stall the bidder's measurements.
+    observer = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.compute_guard", "--observer", target,
+        "--requests", str(args.requests), "--swaps", str(args.swaps),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    pricing = asyncio.ensure_future(observer.wait())
+    during = await bidder.run_until(pricing)
+    if await pricing:
+        raise SystemExit("the observer's pricing requests failed")
+    print(summary("pricing", during, time.perf_counter() - began), flush=True)
+
+
+async def load_phase(
+    args: argparse.Namespace, target: str, ops: Any, bidder: Bidder, scenario: Any, market: Any
+) -> None:
+    began = time.perf_counter()
+    loader = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.compute_guard", "--loader", target,
+        "--load", str(args.load), "--positions", str(args.positions),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    loading = asyncio.ensure_future(loader.wait())
+    during = await bidder.run_until(loading)
+    if await loading:
+        raise SystemExit("the operator's load failed")
+    print(summary("load", during, time.perf_counter() - began), flush=True)
+
+
+async def topup_phase(
+    args: argparse.Namespace, target: str, ops: Any, bidder: Bidder, scenario: Any, market: Any
+) -> None:
+    began = time.perf_counter()
+    topping = asyncio.ensure_future(top_ups(ops, scenario, args.topups, args.positions + args.load))
+    during = await bidder.run_until(topping)
+    await topping
+    print(summary("topup", during, time.perf_counter() - began), flush=True)
+
+
+PHASES = {
+    "idle": idle_phase,
+    "margin": margin_phase,
+    "pricing": pricing_phase,
+    "load": load_phase,
+    "topup": topup_phase,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,11 +297,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--swaps", type=int, default=20_000)
     parser.add_argument("--positions", type=int, default=2_000, help="survivors' extra book")
     parser.add_argument("--idle", type=float, default=3.0, help="seconds of the idle phase")
+    parser.add_argument("--load", type=int, default=150_000, help="positions of the load phase")
+    parser.add_argument("--topups", type=int, default=3, help="10-position loads after it")
+    parser.add_argument("--phases", default="idle,margin,pricing", help="of " + ",".join(PHASES))
     parser.add_argument("--observer", metavar="TARGET", help=argparse.SUPPRESS)
+    parser.add_argument("--loader", metavar="TARGET", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.observer:
         asyncio.run(priced_all(args.observer, args.requests, args.swaps))
         return 0
+    if args.loader:
+        asyncio.run(loaded_all(args.loader, args.load, args.positions))
+        return 0
+    unknown = set(args.phases.split(",")) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
     return asyncio.run(main_async(args))
 
 

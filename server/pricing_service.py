@@ -20,10 +20,9 @@ from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
 from closeout.v1 import pricing_pb2 as pb
-from closeout.v1 import pricing_pb2_grpc
 from matching.errors import MAX_LISTED_PROBLEMS, FieldViolation, InvalidInput
 from pricing.conventions import Tenor
 from pricing.conversion import RcvConvention
@@ -172,20 +171,30 @@ def _built(curve: dict[str, Any]) -> pb.BuiltCurve:
     )
 
 
-class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
-    """Stateless: each call parses, prices off its own market, and answers."""
+#: The service's methods (the proto's), each computed by :func:`job` in a worker.
+_WORK_NAMES = tuple(m.name for m in pb.DESCRIPTOR.services_by_name["PricingService"].methods)
+
+
+class PricingServicer:
+    """Stateless: each call parses, prices off its own market, and answers.
+
+    Bytes in, bytes out: the methods are registered without a (de)serializer
+    (:func:`add_to_server`), so the event loop never parses a request nor the answer: the
+    worker does both (:func:`job`). A request refused at admission (its role at its limit)
+    costs the loop nothing but its arrival, however large it is."""
 
     def __init__(self, compute: Compute | None = None) -> None:
         self._compute = compute or Compute()
 
-    async def _answer(self, context: Any, method: str, request: Message) -> bytes:
+    async def answer(self, method: str, raw: bytes, context: Any) -> bytes:
+        """The serialized answer to the serialized request of ``method``."""
         try:
             # Pricing a big batch takes a while: in the bounded pool of worker processes
-            # (limits per role), never on the event loop. The worker gets the request's
-            # bytes and gives back the answer's: converting 20,000 swaps between protobuf and
+            # (limits per role), never on the event loop, with the parsing of the request
+            # and the building of the answer: converting 20,000 swaps between protobuf and
             # plain data is Python work too, and must not hold the loop either.
-            raw: bytes = await self._compute.run(job, method, request.SerializeToString())
-            return raw
+            answer: bytes = await self._compute.run(job, method, bytes(raw))
+            return answer
         except PricingInputError as exc:
             await abort(context, InvalidInput(exc.field, exc.message))
             raise  # pragma: no cover - abort raises
@@ -193,28 +202,17 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
             await abort(context, exc.refusal())
             raise  # pragma: no cover - abort raises
 
-    async def BuildCurve(  # noqa: N802 -- the RPC's name, fixed by the proto
-        self, request: pb.BuildCurveRequest, context: Any
-    ) -> pb.BuildCurveResponse:
-        return pb.BuildCurveResponse.FromString(await self._answer(context, "BuildCurve", request))
+    def handler(self) -> grpc.GenericRpcHandler:
+        """The service's methods, each taking and giving serialized messages."""
 
-    async def PriceSwaps(  # noqa: N802 -- the RPC's name, fixed by the proto
-        self, request: pb.PriceSwapsRequest, context: Any
-    ) -> pb.PriceSwapsResponse:
-        return pb.PriceSwapsResponse.FromString(await self._answer(context, "PriceSwaps", request))
+        def method(name: str) -> grpc.RpcMethodHandler:
+            async def call(raw: bytes, context: Any) -> bytes:
+                return await self.answer(name, raw, context)
 
-    async def ConvertPosition(  # noqa: N802 -- the RPC's name, fixed by the proto
-        self, request: pb.ConvertPositionRequest, context: Any
-    ) -> pb.ConvertPositionResponse:
-        return pb.ConvertPositionResponse.FromString(
-            await self._answer(context, "ConvertPosition", request)
-        )
+            return grpc.unary_unary_rpc_method_handler(call)
 
-    async def ComputePerformanceBond(  # noqa: N802 -- the RPC's name, fixed by the proto
-        self, request: pb.ComputePerformanceBondRequest, context: Any
-    ) -> pb.ComputePerformanceBondResponse:
-        return pb.ComputePerformanceBondResponse.FromString(
-            await self._answer(context, "ComputePerformanceBond", request)
+        return grpc.method_handlers_generic_handler(
+            SERVICE_NAME, {name: method(name) for name in _WORK_NAMES}
         )
 
 
@@ -364,11 +362,18 @@ def _all_violations(method: str, request: Message, first: PricingInputError) -> 
     )
 
 
+#: What the guard says of a request that does not decode (``server/interceptors.py``).
+MALFORMED = "malformed request: not a valid protobuf message for this method"
+
+
 def job(method: str, raw: bytes) -> bytes:
     """The worker's entry point: the serialized request of ``method`` -> the serialized
     answer (errors propagate: they pickle). A refused request names every bad entry."""
     request_type, work = _WORK[method]
-    request = request_type.FromString(raw)
+    try:
+        request = request_type.FromString(raw)
+    except DecodeError:
+        raise InvalidInput("request", MALFORMED) from None
     try:
         return work(request).SerializeToString()
     except PricingInputError as exc:
@@ -386,7 +391,7 @@ def scenario_in(msg: pb.CurveScenario) -> dict[str, Any]:
 
 def add_to_server(server: grpc.aio.Server, compute: Compute | None = None) -> None:
     """Add the PricingService to ``server`` (no auth of its own: interceptors carry it)."""
-    pricing_pb2_grpc.add_PricingServiceServicer_to_server(PricingServicer(compute), server)
+    server.add_generic_rpc_handlers((PricingServicer(compute).handler(),))
 
 
 def register(server: Any, runtime: Runtime) -> Registration:

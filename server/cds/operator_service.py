@@ -21,9 +21,9 @@ from matching.cds.phases import Phase
 from matching.cds.publication import public_set
 from matching.cds.settlement import settlement_statement
 from matching.errors import AlreadyExists, InvalidInput, InvalidTransition, NotFound, NotPermitted
-from server.auth import require_role
+from server.auth import Principal, require_role
 from server.cds import wire
-from server.cds.dealer_service import WATCH_ROLES, sealed_auction_out, viewer_of
+from server.cds.dealer_service import WATCH_ROLES, hidden, sealed_auction_out, viewer_of
 from server.cds.registry import AuctionRegistry
 from server.config import Role
 from server.parts import split
@@ -37,6 +37,20 @@ MAX_PAGE = 500
 #: the server's message limit).
 MIN_PART_BYTES = 16 * 1024
 MAX_PART_BYTES = 1024 * 1024
+
+
+#: Phases in which nothing of an auction is published yet (stage 1 results come at its close).
+UNPUBLISHED = frozenset({Phase.SCHEDULED, Phase.STAGE1_OPEN})
+
+
+def published_to(principal: Principal, auction: CdsAuction) -> bool:
+    """Whether ``principal`` may read ``auction``'s public results now: operators, observers
+    and its panel always; any other dealer once something is published (stage 1 closed).
+    Before that, the auction is hidden from it exactly as an unknown one (its existence, its
+    currency and its phase are not public yet)."""
+    if principal.role is not Role.DEALER or principal.participant_id in auction.panel:
+        return True
+    return auction.phase not in UNPUBLISHED
 
 
 class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
@@ -167,19 +181,24 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
     async def GetPublicResults(  # noqa: N802
         self, request: pb.GetPublicResultsRequest, context: Any
     ) -> pb.GetPublicResultsResponse:
-        require_role(*WATCH_ROLES)  # public: every authenticated caller
+        principal = require_role(*WATCH_ROLES)  # public once published: every caller
         if request.auction_set:
             found = [
                 a
                 for a in self._registry.auctions()
-                if a.auction_set is not None and a.auction_set.get("id") == request.auction_set
+                if a.auction_set is not None
+                and a.auction_set.get("id") == request.auction_set
+                and published_to(principal, a)
             ]
             if not found:
                 raise NotFound(f"no auction set {request.auction_set!r}")
             if request.auction_id and request.auction_id not in {a.auction_id for a in found}:
                 raise InvalidInput("auction_id", f"is not in the set {request.auction_set!r}")
         elif request.auction_id:
-            found = [self._registry.get(request.auction_id)]
+            auction = self._registry.get(request.auction_id)
+            if not published_to(principal, auction):
+                raise hidden(request.auction_id)  # word for word an unknown auction's refusal
+            found = [auction]
         else:
             raise InvalidInput("auction_id", "name an auction or an auction_set")
         return pb.GetPublicResultsResponse(results=[wire.public_out(r) for r in public_set(found)])

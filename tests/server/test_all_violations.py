@@ -578,3 +578,46 @@ def test_a_valid_pricing_request_is_answered_by_the_worker() -> None:
     request = pb.PriceSwapsRequest(market=pricing_market(), swaps=pricing_swaps())
     answer = pb.PriceSwapsResponse.FromString(job("PriceSwaps", request.SerializeToString()))
     assert [s.id for s in answer.swaps] == [s.id for s in request.swaps]
+
+
+def test_a_refusal_of_150_fields_reaches_a_default_client_whole(live: Live) -> None:
+    """Over a real channel with gRPC's default limits: INVALID_ARGUMENT (not the client's
+    RESOURCE_EXHAUSTED for an oversized trailer), the first violations in order, all counted."""
+    request = pb.PriceSwapsRequest(market=pricing_market(), swaps=pricing_swaps()[:1] * 150)
+    for swap in request.swaps:
+        swap.notional = "-1"
+    stub = live.channel.unary_unary(
+        "/closeout.v1.PricingService/PriceSwaps",
+        request_serializer=pb.PriceSwapsRequest.SerializeToString,
+    )
+    with pytest.raises(grpc.RpcError) as refused:
+        stub(request, metadata=(("authorization", f"Bearer {TOKENS['observer']}"),), timeout=60)
+    error = refused.value
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT, (error.code(), error.details())
+    named = [v.field for v in field_violations(error)]
+    assert 20 <= len(named) <= 100
+    assert named == [f"swaps[{i}].notional" for i in range(len(named))]
+    assert (error.details() or "").startswith("150 invalid fields")
+
+
+def test_a_megabyte_id_is_refused_with_a_readable_message(live: Live) -> None:
+    stub = live.channel.unary_unary(
+        "/closeout.v1.AuctionService/GetAuction",
+        request_serializer=apb.GetAuctionRequest.SerializeToString,
+    )
+    request = apb.GetAuctionRequest(auction_id="x" * 1_000_000)
+    with pytest.raises(grpc.RpcError) as refused:
+        stub(request, metadata=(("authorization", f"Bearer {TOKENS['dealer']}"),), timeout=60)
+    error = refused.value
+    assert error.code() is grpc.StatusCode.NOT_FOUND, (error.code(), error.details())
+    assert len((error.details() or "").encode()) <= 400
+
+
+def test_an_undecodable_pricing_request_is_refused_as_malformed(live: Live) -> None:
+    """The pricing methods take bytes (the worker parses them): bytes that are no request
+    of the method are INVALID_ARGUMENT, as the guard refuses them for every other method."""
+    stub = live.channel.unary_unary("/closeout.v1.PricingService/PriceSwaps")
+    with pytest.raises(grpc.RpcError) as refused:
+        stub(b"\xff\xff\xff", metadata=(("authorization", f"Bearer {TOKENS['observer']}"),))
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "malformed request" in (refused.value.details() or "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 
@@ -17,6 +19,7 @@ from matching.errors import (
     NotPermitted,
 )
 from server.errors import STATUS_FOR, rich_status
+from server.request_checks import InvalidRequest
 
 
 def test_every_error_code_has_exactly_one_status() -> None:
@@ -67,3 +70,40 @@ def test_no_bad_request_without_violations_and_always_an_error_info() -> None:
     info = error_details_pb2.ErrorInfo()
     assert decoded.details[0].Unpack(info)
     assert (info.reason, info.domain) == ("NOT_FOUND", "closeout.v1")
+
+
+def test_a_refusal_fits_a_default_clients_metadata_limit() -> None:
+    """150 invalid fields quoting long values: the trailer stays under gRPC's default 8 KiB
+    soft limit (base64 details plus the percent-encoded message), the violations listed in
+    order while they fit, and the message says how many the details list."""
+    violations = [
+        FieldViolation(f"swaps[{i}].notional", "must not be negative " * 5) for i in range(150)
+    ]
+    status = rich_status(InvalidRequest(violations))
+    trailer = sum(len(k) + len(v) for k, v in status.trailing_metadata)
+    assert trailer + 3 * len(status.details.encode()) < 8_000
+    bad_request = [d for d in _details(status) if d.Is(error_details_pb2.BadRequest.DESCRIPTOR)]
+    listed = error_details_pb2.BadRequest()
+    bad_request[0].Unpack(listed)
+    fields = [v.field for v in listed.field_violations]
+    assert 20 <= len(fields) < 100
+    assert fields == [f"swaps[{i}].notional" for i in range(len(fields))]
+    assert status.details.startswith("150 invalid fields (the first 100 listed): ")
+    assert status.details.endswith(f"[the details list the first {len(fields)}]")
+
+
+def test_a_quoted_input_of_a_megabyte_is_cut_in_the_refusal() -> None:
+    status = rich_status(NotFound(f"no auction {'😀' * 250_000!r}"))
+    assert status.details.startswith("no auction '😀")
+    assert len(status.details.encode()) <= 400
+    assert status.details.endswith("more bytes)")
+    field = InvalidInput(f"currency_rates[{'K' * 100_000}]", "x" * 100_000)
+    status = rich_status(field)
+    assert sum(len(k) + len(v) for k, v in status.trailing_metadata) < 8_000
+
+
+def _details(status: grpc.Status) -> list[Any]:
+    for key, value in status.trailing_metadata:
+        if key == "grpc-status-details-bin":
+            return list(status_pb2.Status.FromString(value).details)
+    raise AssertionError("no details")

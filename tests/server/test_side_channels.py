@@ -46,6 +46,25 @@ async def test_off_panel_dealer_cannot_tell_real_auctions_from_unknown(
             assert real == (unknown[0], unknown[1].replace("ID", "t-1")), (real, unknown)
 
 
+async def test_off_panel_dealer_reads_no_public_result_before_anything_is_published(
+    cds_server: CloseoutServer,
+) -> None:
+    """GetPublicResults is open to every caller, but before stage 1 closes nothing is
+    published: a dealer off the panel gets the refusal of an unknown auction, word for word
+    (not the auction's currency and phase); once stage 1 closes, its results are public."""
+    await cds.stage1(cds_server)
+    where = cds.target(cds_server)
+    async with OperatorClient(where, cds.OUTSIDER) as outsider:
+        real = await refusal(outsider.public_results("t-1"))
+        unknown = await refusal(outsider.public_results("nope"))
+        assert real[0] is grpc.StatusCode.NOT_FOUND
+        assert real == (unknown[0], unknown[1].replace("ID", "t-1")), (real, unknown)
+        async with OperatorClient(where, cds.OPS) as ops:
+            await ops.close_window("t-1")
+        [published] = await outsider.public_results("t-1")
+        assert published.auction_id == "t-1"
+
+
 async def test_uninvited_member_cannot_tell_real_lots_from_unknown(tmp_path: Path) -> None:
     server = await dflt.start(tmp_path, FakeClock(dflt.opened_at(dflt.BASIC)))
     try:
