@@ -94,12 +94,13 @@ def swaps(count: int) -> list[ppb.SwapTerms]:
     ]
 
 
-def book(scenario: Any, count: int) -> list[pb.ClearedPosition]:
-    """``count`` more positions for the survivors, shaped like the scenario's own."""
+def book(scenario: Any, count: int, first: int = 0) -> list[pb.ClearedPosition]:
+    """Positions ``first`` to ``count`` (exclusive) of a book for the survivors, shaped like
+    the scenario's own."""
     survivors = [m.member for m in scenario.members if m.member != "Dealer-D"]
     base = scenario.positions
     out = []
-    for i in range(count):
+    for i in range(first, count):
         p = base[i % len(base)]
         out.append(
             pb.ClearedPosition(
@@ -182,14 +183,14 @@ async def loaded_all(target: str, count: int, offset: int) -> None:
     positions is client work that must not stall the bidder's measurements)."""
     scenario = load_default_scenario(ROOT / "examples" / "default" / "basic.json")
     async with ClearingClient(target, OPS, timeout=1800) as ops:
-        positions = book(scenario, count + offset)[offset:]
+        positions = book(scenario, count + offset, offset)
         await ops.load_chunks([], positions, house_id=scenario.house, chunk_size=5_000)
 
 
 async def top_ups(ops: ClearingClient, scenario: Any, count: int, offset: int) -> None:
     for n in range(count):
         first = offset + 10 * n
-        await ops.load([], book(scenario, first + 10)[first:], house_id=scenario.house)
+        await ops.load([], book(scenario, first + 10, first), house_id=scenario.house)
 
 
 async def main_async(args: argparse.Namespace) -> int:

@@ -67,13 +67,29 @@ class _Obj:
             raise PricingInputError(self.at(extra[0]), "unknown field")
 
 
+#: Significant digits a binary float holds exactly for every decimal (C's DBL_DIG): the
+#: pricing computes in floats, so a number with more would be rounded without a word.
+MAX_FLOAT_DIGITS = 15
+
+
 def number(value: Any, field: str) -> float:
     """A JSON number, decimal string or ``Decimal`` (JSON read with ``parse_float=Decimal``)
-    as a float."""
+    as a float; refused if it has more than :data:`MAX_FLOAT_DIGITS` significant digits."""
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise PricingInputError(field, f"expected a number, got {value!r}")
     # Floats only come from Python callers (JSON is read as Decimal); the rest: strict, exact.
-    result = value if isinstance(value, float) else float(parse_number(value, field))
+    if isinstance(value, float):
+        result = value
+    else:
+        exact = parse_number(value, field)
+        digits = exact.normalize().as_tuple().digits if exact else ()
+        if len(digits) > MAX_FLOAT_DIGITS:
+            raise PricingInputError(
+                field,
+                f"at most {MAX_FLOAT_DIGITS} significant digits: the pricing computes in binary"
+                " floating point, which would round this number",
+            )
+        result = float(exact)
     if not np.isfinite(result):
         raise PricingInputError(field, "must be finite")
     return result

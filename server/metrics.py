@@ -9,9 +9,13 @@ What is counted where, so the hot path stays cheap:
   each streaming handler.
 * Journal commits (``closeout_journal_commit_seconds``, ``closeout_journal_batch_records``):
   the journal's writer thread reports each commit (prometheus_client is thread-safe).
-* Auctions by kind and phase, and submissions per CDS auction (``closeout_auctions``,
-  ``closeout_auction_submissions``, ``closeout_default_auction_bidders``): nothing on the
-  hot path; read from the registries when Prometheus scrapes.
+* Auctions by kind and phase, and submissions per auction (``closeout_auctions``,
+  ``closeout_auction_submissions``): nothing on the hot path; read from the registries when
+  Prometheus scrapes; an auction's submissions only once its window is no longer open
+  (:data:`SEALED_PHASES`).
+
+The endpoint has no authentication and no TLS: ``server/transport_policy.py`` refuses it off
+loopback unless ``server.allow_insecure`` waives it.
 
 Every server instance has its own :class:`prometheus_client.CollectorRegistry`, so tests
 may run several servers in one process. This module must never label a metric with a
@@ -52,6 +56,11 @@ _RPC_BUCKETS = (
 _COMMIT_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 _BATCH_BUCKETS = (1, 2, 5, 10, 50, 100, 500, 1000, 5000, 20000)
 
+#: Phases of an open bidding window (CDS stages, a default auction's window): an auction's
+#: submission count is not exported then, since how many times others submitted is exactly
+#: what a sealed window keeps from every participant; it appears once the window closes.
+SEALED_PHASES = frozenset({"STAGE1_OPEN", "STAGE2_OPEN", "OPEN"})
+
 #: A source of (kind, auction id, phase, submissions or None) rows, read at scrape time.
 AuctionSource = Callable[[], Iterator[tuple[str, str, str, int | None]]]
 
@@ -77,7 +86,7 @@ class _AuctionCollector(Collector):
         for source in self.sources:
             for kind, auction_id, phase, submitted in source():
                 counts[(kind, phase)] = counts.get((kind, phase), 0) + 1
-                if submitted is not None:
+                if submitted is not None and phase not in SEALED_PHASES:
                     submissions.add_metric([kind, auction_id], submitted)
         for (kind, phase), count in sorted(counts.items()):
             by_phase.add_metric([kind, phase], count)

@@ -13,9 +13,12 @@ field at a time by the engine's own parser (``params_in`` -> ``AuctionParams.bui
 field (and the fields its rule reads, :data:`PARAMETER_FIELDS`) copied onto parameters that
 are valid, a violation counted when the engine names that field. Every violation is
 collected; if there is any, the request is refused as a whole with a BadRequest listing them
-all (and an ErrorInfo, reason ``INVALID_INPUT``) before anything is decided, so nothing
-changes. The engines still check everything (and the rules that tie fields to each other or
-to the auction's state).
+all (the first :data:`~matching.errors.MAX_LISTED_PROBLEMS`, the message counting them all;
+an ErrorInfo, reason ``INVALID_INPUT``) before anything is decided, so nothing changes. The
+engines still check everything (and the rules that tie fields to each other or to the
+auction's state). Market definitions (RunMargin, DeclareDefault, ConvertPositions) are
+checked field by field by ``server/pricing_checks.py``, in a worker process
+(:func:`check_request_off_loop`): a definition may be as large as the message limit.
 
 This module must never decide a rule of its own: a check here is a call to the function
 that decides it. A field absent from a message (proto3 default) is checked only where the
@@ -524,7 +527,12 @@ def violations_job(name: str, raw: bytes) -> tuple[int, list[tuple[str, str]]]:
 
 
 async def check_request_off_loop(compute: Compute, request: Any) -> None:
-    """:func:`check_request`, run in ``compute``'s worker processes."""
+    """:func:`check_request`, run in ``compute``'s worker processes when the request carries
+    a market definition (on the loop otherwise: the rest is a few fields, and a command that
+    prices nothing must not wait for, or be refused, a worker slot)."""
+    if not any(request.HasField(name) for name in ("market", "markets")):
+        check_request(request)
+        return
     name = request.DESCRIPTOR.full_name
     total, listed = await compute.run(violations_job, name, request.SerializeToString())
     if listed:

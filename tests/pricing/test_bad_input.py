@@ -70,6 +70,28 @@ def test_refused_with_the_field_named(path: str, value: Any, field: str) -> None
     assert isinstance(info.value, ValueError)
 
 
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("swaps[0].notional", "123456789012345678.99"),  # both used to price alike
+        ("swaps[0].notional", "9007199254740993"),  # 2**53 + 1: no float holds it
+        ("swaps[1].fixed_rate", "0.012345678901234567"),
+        ("curve.quotes[0].rate", "0.04900000000000001"),
+    ],
+)
+def test_more_digits_than_a_float_holds_are_refused_not_rounded(path: str, value: str) -> None:
+    with pytest.raises(PricingInputError) as info:
+        parse_request(_edit(path, value))
+    assert info.value.field == path
+    assert "significant digits" in info.value.message
+
+
+def test_fifteen_significant_digits_are_priced() -> None:
+    data = _edit("swaps[0].notional", "999999999999999")
+    data["swaps"][1]["fixed_rate"] = "0.0515000000000000000"  # trailing zeros: exact
+    assert price_request(parse_request(data))["swaps"][0]["id"]
+
+
 def test_non_increasing_pillars_are_refused() -> None:
     data = _request()
     quotes = data["curve"]["quotes"]

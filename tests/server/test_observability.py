@@ -184,3 +184,22 @@ def test_text_lines_for_a_terminal() -> None:
     record.fields = {"event": "window closed", "auction_id": "t-1", "stage": 1}
     line = formatter(json_lines=False).format(record)
     assert line.endswith("INFO closeout.events: window closed auction_id=t-1 stage=1")
+
+
+async def test_no_submission_count_is_exported_while_a_window_is_sealed(
+    server: CloseoutServer,
+) -> None:
+    """How many times dealers submitted in an open window is what the window keeps from
+    everybody: /metrics exports an auction's count only once the window has closed."""
+    async with OperatorClient(target(server), OPS) as ops:
+        await ops.create_auction(params(), [PID[d] for d in ("a", "b")])
+        await ops.open_window("t-1")
+        async with DealerClient(target(server), TOKEN["a"]) as a:
+            for n in range(3):
+                await a.submit_market("t-1", f"m-{n}", bid="37", offer="38")
+        during = await scrape(server)
+        assert not [k for k in during if k[0] == "closeout_auction_submissions"]
+        assert value(during, "closeout_auctions", kind="cds", phase="STAGE1_OPEN") == 1
+        await ops.close_window("t-1")
+    after = await scrape(server)
+    assert value(after, "closeout_auction_submissions", kind="cds", auction_id="t-1") == 3
