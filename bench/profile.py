@@ -51,7 +51,8 @@ def summarise(raw: Path, top_self: int = 30, top_incl: int = 60) -> str:
 
 def main(argv: list[str]) -> int:
     mode, orders, out = argv[0], int(argv[1]), Path(argv[2])
-    extra = argv[3:]  # e.g. --native
+    extra = argv[3:]  # e.g. --native (py-spy must pause the process to unwind native stacks)
+    nonblocking = [] if "--native" in extra else ["--nonblocking"]
     spy_bin = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -79,7 +80,7 @@ def main(argv: list[str]) -> int:
             spy.append(
                 subprocess.Popen(
                     [spy_bin, "record", "-p", str(server.pid), "-r", "250", "-f", "raw", *extra,
-                     "-o", str(out), "--nonblocking"],
+                     "-o", str(out), *nonblocking],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )

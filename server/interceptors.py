@@ -305,6 +305,11 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
 
             return stream_behaviour
 
+        # A unary request from a caller with nothing more to check (no refusal, no bound
+        # certificate) needs only the decode check, done inline (no coroutine per call).
+        plain_unary = refusal is None and bound is None and not streamed_requests
+        is_coroutine = inspect.iscoroutinefunction(behaviour)
+
         async def call_behaviour(request: Any, context: Any) -> Any:
             token = _set_principal(principal)
             new_call()
@@ -312,12 +317,13 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
             code = "OK"
             slot = False
             try:
-                request = await admit(request, context)
+                if not plain_unary or request is _UNDECODABLE:
+                    request = await admit(request, context)
                 guard._take_call(principal, context)
                 if streamed_requests:
                     slot = guard._take_stream(principal)
                 result = behaviour(request, context)
-                if inspect.isawaitable(result):
+                if is_coroutine or inspect.isawaitable(result):
                     result = await result
                 if fenced and (pending := barrier()) is not None:
                     await pending  # the answer may reflect commits still in flight

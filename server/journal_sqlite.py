@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import socket
@@ -47,6 +48,32 @@ CREATE TABLE IF NOT EXISTS journal (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _SLOT: Final = 160
+#: The most rows one INSERT statement carries (six parameters each; SQLite allows 32,766).
+_MAX_ROWS_PER_INSERT: Final = 512
+
+
+def _chunks(rows: int) -> list[int]:
+    """Statement sizes for ``rows`` rows: as many of the largest as fit, then the powers of
+    two of the remainder, largest first (at most ten sizes ever: the statement cache keeps
+    them prepared)."""
+    sizes = [_MAX_ROWS_PER_INSERT] * (rows // _MAX_ROWS_PER_INSERT)
+    rest = rows % _MAX_ROWS_PER_INSERT
+    bit = _MAX_ROWS_PER_INSERT // 2
+    while rest:
+        if rest & bit:
+            sizes.append(bit)
+            rest -= bit
+        bit //= 2
+    return sizes
+
+
+@functools.cache
+def _insert(rows: int) -> str:
+    """The INSERT statement of ``rows`` rows."""
+    values = ",".join(["(?,?,?,?,?,?)"] * rows)
+    return f"INSERT INTO journal(seq, stream, type, payload, prev_hash, hash) VALUES {values}"
+
+
 _MAGIC: Final = "closeout-head/1"
 
 
@@ -221,11 +248,14 @@ class SqliteStore:
         assert conn is not None
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(
-                "INSERT INTO journal(seq, stream, type, payload, prev_hash, hash)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            # Many rows per statement, one step each, where executemany takes a step (and a
+            # release and retake of the GIL, which the event loop holds most of the time) per
+            # row. Statement sizes are powers of two, so that a few prepared ones recur.
+            start = 0
+            for size in _chunks(len(rows)):
+                chunk = rows[start : start + size]
+                conn.execute(_insert(size), [v for row in chunk for v in row])
+                start += size
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):

@@ -9,7 +9,7 @@ No auction rule here: this module converts, it never decides.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -130,11 +130,21 @@ def schedule_in(msg: pb.WindowSchedule) -> Schedule:
         raise InvalidInput(exc.field, exc.description) from None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def timestamp(value: datetime | str) -> Timestamp:
     """A protobuf Timestamp from a datetime or an ISO-8601 string."""
-    stamp = Timestamp()
-    stamp.FromDatetime(datetime.fromisoformat(value) if isinstance(value, str) else value)
-    return stamp
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        stamp = Timestamp()
+        stamp.FromDatetime(moment)  # naive: protobuf takes it as UTC
+        return stamp
+    # Timestamp.FromDatetime's arithmetic (every acknowledgement pays it), in integers:
+    # whole seconds since the epoch rounded down, and the microseconds after them.
+    seconds, micros = divmod((moment - _EPOCH) // _MICROSECOND, 1_000_000)
+    return Timestamp(seconds=seconds, nanos=micros * 1000)
 
 
 def schedule_out(schedule: Schedule) -> pb.WindowSchedule:

@@ -161,3 +161,25 @@ async def test_an_anchor_file_never_written_counts_as_none(tmp_path: Path) -> No
         assert reopened.head[0] == 1
     finally:
         await reopened.close()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 511, 512, 513, 1024 + 256 + 7])
+async def test_a_commit_of_any_size_is_stored_row_for_row(tmp_path: Path, size: int) -> None:
+    """A commit's rows go in multi-row INSERT statements of a few sizes; whatever the size
+    of the batch, every row is stored once, in order, and the chain verifies and replays."""
+    path = tmp_path / "j.sqlite"
+    journal = await Journal.open(path)
+    try:
+        first = await journal.append("a", [_event(0)])
+        batch = await journal.append("b", [_event(i) for i in range(1, size + 1)])
+        last = await journal.append("a", [_event(size + 1)])
+        written = first + batch + last
+    finally:
+        await journal.close()
+    assert verify(path).ok
+    reopened = await Journal.open(path)
+    try:
+        assert list(reopened.replay()) == written
+        assert [r.seq for r in written] == list(range(1, size + 3))
+    finally:
+        await reopened.close()

@@ -1,0 +1,82 @@
+"""The registry's group commits: at most ``COMMITS_IN_FLIGHT`` appends handed to the journal
+at once, what is applied meanwhile grouped into the next, and nothing acknowledged before the
+commit holding it (a real SQLite journal, commands arriving one per loop turn as RPCs do)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from matching.cds.auction import CdsAuction, Schedule
+from matching.cds.params import AuctionParams
+from server.cds.registry import COMMITS_IN_FLIGHT, STREAM_PREFIX, AuctionRegistry
+from server.durability import Durability
+from server.journal import Journal
+
+DEALERS = [f"d{i}" for i in range(4)]
+
+
+async def test_commands_one_per_turn_share_bounded_group_commits(tmp_path: Path) -> None:
+    journal = await Journal.open(tmp_path / "j.sqlite")
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    ticks = iter(t0 + timedelta(microseconds=i) for i in range(1, 10**6))
+    registry = AuctionRegistry(journal, lambda: next(ticks), Durability())
+    outstanding: list[asyncio.Future[Any]] = []
+    most = 0
+    submit_many = journal.submit_many
+
+    def counting(items: Any) -> asyncio.Future[int]:
+        nonlocal most
+        future = submit_many(items)
+        outstanding.append(future)
+        most = max(most, sum(1 for f in outstanding if not f.done()))
+        return future
+
+    journal.submit_many = counting  # type: ignore[method-assign]
+    try:
+        params = AuctionParams.build(
+            auction_id="A", quotation_amount=2_000_000, max_spread="2", price_increment="0.125"
+        )
+        await registry.create(
+            CdsAuction.create(params=params, panel=DEALERS, schedule=Schedule(), by="t", now=t0)
+        )
+        await registry.execute("A", lambda a: a.open_stage1(by="t", now=next(ticks)))
+        commits_before = journal.stats.commits
+
+        async def quote(i: int) -> int:
+            decision = await registry.execute(
+                "A",
+                lambda a: a.submit_market(
+                    dealer=DEALERS[i % 4],
+                    client_order_id=f"m{i}",
+                    bid="40",
+                    offer="41",
+                    now=next(ticks),
+                ),
+            )
+            ack = decision.ack
+            assert ack is not None
+            # Acknowledged only once the journal holds it.
+            assert registry.durable_seq("A") >= ack.seq
+            return ack.seq
+
+        tasks = []
+        for i in range(400):
+            tasks.append(asyncio.create_task(quote(i)))
+            await asyncio.sleep(0)  # one command per loop turn
+        seqs = await asyncio.gather(*tasks)
+    finally:
+        await journal.close()
+
+    assert most <= COMMITS_IN_FLIGHT
+    assert sorted(seqs) == list(range(3, 403))
+    # Grouped: far fewer commits than commands (each turn would otherwise be its own).
+    assert journal.stats.commits - commits_before < 400
+    reopened = await Journal.open(tmp_path / "j.sqlite")
+    try:
+        records = [r for r in reopened.replay() if r.stream == STREAM_PREFIX + "A"]
+    finally:
+        await reopened.close()
+    assert [r.payload["seq"] for r in records] == list(range(1, 403))
