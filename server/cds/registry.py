@@ -31,7 +31,7 @@ from matching.cds.auction import CdsAuction, Decision
 from matching.errors import AlreadyExists, NotFound
 from server.durability import Durability
 from server.events_log import log_durable
-from server.journal import Journal, Record
+from server.journal import Journal, JournalFailed, Record
 from server.scheduler import WindowScheduler
 from server.sequences import ViewNumbers
 from server.watch_buffer import WatchBuffers
@@ -366,6 +366,9 @@ class AuctionRegistry:
             if self._pending_future is not None:
                 self._flush()  # the group that waited: to the writer before anything else
             if done.cancelled():
+                # Nothing says whether the events were written: fail stop, so the barrier
+                # refuses every later answer instead of waiting for this ticket for ever.
+                durability.failed(JournalFailed("a journal write was cancelled"))
                 future.abandon()
                 return
             exc = done.exception()
@@ -376,12 +379,16 @@ class AuctionRegistry:
                 return
             # The batch's records are contiguous and end at the journal sequence ``done``
             # resolved with; hand each auction the journal position of each of its events.
-            journal_seq = done.result() - sum(count for _, count in marks)
-            for entry, count in marks:
-                entry.journal_seqs.extend(range(journal_seq + 1, journal_seq + count + 1))
-                journal_seq += count
-                entry.mark_durable(len(entry.journal_seqs))
-            durability.durable(ticket)
+            try:
+                journal_seq = done.result() - sum(count for _, count in marks)
+                for entry, count in marks:
+                    entry.journal_seqs.extend(range(journal_seq + 1, journal_seq + count + 1))
+                    journal_seq += count
+                    entry.mark_durable(len(entry.journal_seqs))
+            finally:
+                # The records are in the journal: the ticket goes back whatever happened
+                # above (a ticket never returned holds every answer at the barrier).
+                durability.durable(ticket)
             future.set_result(None)
 
         written.add_done_callback(durable)

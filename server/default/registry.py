@@ -51,7 +51,7 @@ from server.compute import Compute
 from server.default import valuation
 from server.durability import Durability
 from server.events_log import log_durable
-from server.journal import Journal, Record
+from server.journal import Journal, JournalFailed, Record
 from server.scheduler import WindowScheduler
 from server.sequences import ViewNumbers
 from server.watch_buffer import WatchBuffers
@@ -577,6 +577,8 @@ class DefaultRegistry:
         def durable(future: asyncio.Future[Any]) -> None:
             # Commits complete in queue order: everything up to ``last`` is durable now.
             if future.cancelled():
+                # Nothing says whether the events were written: fail stop (see the docstring).
+                durability.failed(JournalFailed("a journal write was cancelled"))
                 return
             exc = future.exception()
             if exc is not None:

@@ -13,7 +13,7 @@ from matching.cds.auction import CdsAuction, Schedule
 from matching.cds.params import AuctionParams
 from server.cds.registry import COMMITS_IN_FLIGHT, STREAM_PREFIX, AuctionRegistry
 from server.durability import Durability
-from server.journal import Journal
+from server.journal import Journal, JournalFailed
 
 DEALERS = [f"d{i}" for i in range(4)]
 
@@ -80,3 +80,44 @@ async def test_commands_one_per_turn_share_bounded_group_commits(tmp_path: Path)
     finally:
         await reopened.close()
     assert [r.payload["seq"] for r in records] == list(range(1, 403))
+
+
+async def test_a_cancelled_journal_write_fails_stop_instead_of_holding_the_barrier(
+    tmp_path: Path,
+) -> None:
+    """A write the journal never settles as written or failed must not leave its read-barrier
+    ticket outstanding for ever: the barrier refuses (fail stop) instead of waiting."""
+    journal = await Journal.open(tmp_path / "j.sqlite")
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    durability = Durability()
+    registry = AuctionRegistry(journal, lambda: t0, durability)
+    submit_many = journal.submit_many
+
+    def cancelled(items: Any) -> asyncio.Future[int]:
+        submit_many(items)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        future.cancel()
+        return future
+
+    try:
+        params = AuctionParams.build(
+            auction_id="A", quotation_amount=2_000_000, max_spread="2", price_increment="0.125"
+        )
+        journal.submit_many = cancelled  # type: ignore[method-assign]
+        created = asyncio.ensure_future(
+            registry.create(
+                CdsAuction.create(params=params, panel=DEALERS, schedule=Schedule(), by="t", now=t0)
+            )
+        )
+        await asyncio.wait([created], timeout=5)
+        barrier = durability.barrier()
+        assert barrier is not None  # the cancelled write's ticket is still outstanding...
+        refused = asyncio.ensure_future(barrier)
+        await asyncio.wait([refused], timeout=5)
+        # ...and the barrier refuses at once instead of holding every answer for ever.
+        assert refused.done()
+        assert isinstance(refused.exception(), JournalFailed)
+        created.cancel()
+    finally:
+        journal.submit_many = submit_many  # type: ignore[method-assign]
+        await journal.close()
