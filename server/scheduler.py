@@ -60,6 +60,7 @@ class WindowScheduler:
         self._execute = execute
         self._poke = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def poke(self) -> None:
         """Re-read the timers now (an auction was created or changed phase)."""
@@ -70,8 +71,15 @@ class WindowScheduler:
         self._task = asyncio.create_task(self._run(), name=f"{self._name}-window-scheduler")
 
     async def stop(self) -> None:
-        """Stop the task."""
+        """Stop the task.
+
+        A flag as well as the cancellation: on Python 3.11 ``asyncio.wait_for`` (and any code
+        that catches ``CancelledError``) can swallow a cancellation that arrives just as its
+        wait ends, and the task would then loop on while ``stop`` waits for it for ever.
+        """
+        self._stopping = True
         if self._task is not None:
+            self._poke.set()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -101,12 +109,15 @@ class WindowScheduler:
         return ran
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._poke.clear()
             await self.run_due()
             timers = [t[0] for a in self._auctions() if (t := a.next_timer()) is not None]
             delay = 1.0
             if timers:
                 delay = min(delay, max(0.0, (min(timers) - self._now()).total_seconds()))
+            if self._stopping:
+                return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await self._poke.wait()
