@@ -228,6 +228,20 @@ async def idle_phase(
     print(summary("idle", await bidder.run_until(idle), None), flush=True)
 
 
+async def beside_process(name: str, bidder: Bidder, argv: list[str], failure: str) -> None:
+    """Measure the bidder while another ``bench.compute_guard`` process runs ``argv``."""
+    began = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.compute_guard", *argv,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    running = asyncio.ensure_future(process.wait())
+    during = await bidder.run_until(running)
+    if await running:
+        raise SystemExit(failure)
+    print(summary(name, during, time.perf_counter() - began), flush=True)
+
+
 async def margin_phase(
     args: argparse.Namespace, target: str, ops: Any, bidder: Bidder, scenario: Any, market: Any
 ) -> None:
@@ -241,35 +255,25 @@ async def margin_phase(
 async def pricing_phase(
     args: argparse.Namespace, target: str, ops: Any, bidder: Bidder, scenario: Any, market: Any
 ) -> None:
-    began = time.perf_counter()
     # The observer is a process of its own: its client work (building and reading
     # 20,000-swap messages) must not stall the bidder's measurements.
-    observer = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.compute_guard", "--observer", target,
-        "--requests", str(args.requests), "--swaps", str(args.swaps),
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    pricing = asyncio.ensure_future(observer.wait())
-    during = await bidder.run_until(pricing)
-    if await pricing:
-        raise SystemExit("the observer's pricing requests failed")
-    print(summary("pricing", during, time.perf_counter() - began), flush=True)
+    await beside_process(
+        "pricing",
+        bidder,
+        ["--observer", target, "--requests", str(args.requests), "--swaps", str(args.swaps)],
+        "the observer's pricing requests failed",
+    )
 
 
 async def load_phase(
     args: argparse.Namespace, target: str, ops: Any, bidder: Bidder, scenario: Any, market: Any
 ) -> None:
-    began = time.perf_counter()
-    loader = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.compute_guard", "--loader", target,
-        "--load", str(args.load), "--positions", str(args.positions),
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    loading = asyncio.ensure_future(loader.wait())
-    during = await bidder.run_until(loading)
-    if await loading:
-        raise SystemExit("the operator's load failed")
-    print(summary("load", during, time.perf_counter() - began), flush=True)
+    await beside_process(
+        "load",
+        bidder,
+        ["--loader", target, "--load", str(args.load), "--positions", str(args.positions)],
+        "the operator's load failed",
+    )
 
 
 async def topup_phase(

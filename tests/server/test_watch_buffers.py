@@ -67,13 +67,14 @@ def count_reads(monkeypatch: pytest.MonkeyPatch, server: CloseoutServer) -> dict
     return read
 
 
-async def quiet(read: dict[str, int]) -> None:
-    """Wait until the watchers stop reading (they are blocked on clients that do not read)."""
+async def quiet(read: dict[str, int], key: str = "records") -> None:
+    """Wait until the watchers stop reading ``read[key]`` (they are blocked on clients that
+    do not read)."""
     last, still = -1, 0
     while still < 10:
         await asyncio.sleep(0.1)
-        still = still + 1 if read["records"] == last else 0
-        last = read["records"]
+        still = still + 1 if read[key] == last else 0
+        last = read[key]
 
 
 async def test_non_reading_watchers_hold_no_more_than_their_participants_cap(

@@ -22,6 +22,7 @@ from server.clock import FakeClock
 from server.default.registry import DefaultRegistry
 from server.watch_buffer import WatchBuffers
 from tests.server import test_default_api as dflt
+from tests.server.test_watch_buffers import quiet
 
 BIDS = 1_200
 STREAMS = 5
@@ -59,15 +60,6 @@ def count_reads(monkeypatch: pytest.MonkeyPatch, registry: DefaultRegistry) -> d
     return read
 
 
-async def quiet(read: dict[str, int]) -> None:
-    """Wait until the watchers stop taking events (blocked on clients that do not read)."""
-    last, still = -1, 0
-    while still < 10:
-        await asyncio.sleep(0.1)
-        still = still + 1 if read["events"] == last else 0
-        last = read["events"]
-
-
 async def test_non_reading_lot_watchers_hold_no_more_than_their_participants_cap(
     server: CloseoutServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,7 +73,7 @@ async def test_non_reading_lot_watchers_hold_no_more_than_their_participants_cap
         stub = clearing_pb2_grpc.DefaultAuctionServiceStub(channel)
         request = pb.WatchLotRequest(auction_id=dflt.LOT, after_sequence=0)
         stalled = [stub.WatchLot(request, metadata=metadata) for _ in range(STREAMS)]
-        await quiet(read)
+        await quiet(read, "events")
         # What the server held for sending at any moment stayed within the member's cap
         # (not 5 pages of 1,000 events), whatever gRPC and the client absorbed meanwhile.
         assert read["events"] > 0
