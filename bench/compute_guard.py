@@ -32,8 +32,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
@@ -45,6 +46,7 @@ from closeout.v1 import clearing_pb2 as pb
 from closeout.v1 import pricing_pb2 as ppb
 from closeout.v1 import pricing_pb2_grpc
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 OPS = "demo-operator-token"
 OBSERVER = "demo-observer-token"
@@ -228,28 +230,32 @@ async def idle_phase(
     print(summary("idle", await bidder.run_until(idle), None), flush=True)
 
 
+async def measure_during(name: str, bidder: Bidder, work: Awaitable[T]) -> T:
+    """Measure the bidder while ``work`` runs; print the phase's summary, return its result."""
+    began = time.perf_counter()
+    running = asyncio.ensure_future(work)
+    during = await bidder.run_until(running)
+    result = await running
+    print(summary(name, during, time.perf_counter() - began), flush=True)
+    return result
+
+
 async def beside_process(name: str, bidder: Bidder, argv: list[str], failure: str) -> None:
     """Measure the bidder while another ``bench.compute_guard`` process runs ``argv``."""
-    began = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.compute_guard", *argv,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
-    running = asyncio.ensure_future(process.wait())
-    during = await bidder.run_until(running)
-    if await running:
+    if await measure_during(name, bidder, process.wait()):
         raise SystemExit(failure)
-    print(summary(name, during, time.perf_counter() - began), flush=True)
 
 
 async def margin_phase(
     args: argparse.Namespace, target: str, ops: Any, bidder: Bidder, scenario: Any, market: Any
 ) -> None:
-    began = time.perf_counter()
-    margin = asyncio.ensure_future(ops.run_margin("guard-run", market, scenarios(args.scenarios)))
-    during = await bidder.run_until(margin)
-    await margin
-    print(summary("margin", during, time.perf_counter() - began), flush=True)
+    await measure_during(
+        "margin", bidder, ops.run_margin("guard-run", market, scenarios(args.scenarios))
+    )
 
 
 async def pricing_phase(
@@ -279,11 +285,9 @@ async def load_phase(
 async def topup_phase(
     args: argparse.Namespace, target: str, ops: Any, bidder: Bidder, scenario: Any, market: Any
 ) -> None:
-    began = time.perf_counter()
-    topping = asyncio.ensure_future(top_ups(ops, scenario, args.topups, args.positions + args.load))
-    during = await bidder.run_until(topping)
-    await topping
-    print(summary("topup", during, time.perf_counter() - began), flush=True)
+    await measure_during(
+        "topup", bidder, top_ups(ops, scenario, args.topups, args.positions + args.load)
+    )
 
 
 PHASES = {
