@@ -26,6 +26,7 @@ participant's token, a price or an amount, and never slow a call down when metri
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -204,7 +205,13 @@ class ServerMetrics:
                 super().do_GET()
 
         Handler.registry = registry
-        server = ThreadingHTTPServer((host.strip("[]"), port), Handler)
+        address = host.strip("[]")  # "[::1]" -> "::1"
+
+        class Server(ThreadingHTTPServer):
+            # An IPv6 host needs an IPv6 socket (the class's default family is IPv4).
+            address_family = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)[0][0]
+
+        server = Server((address, port), Handler)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, name="closeout-metrics", daemon=True).start()
         self._http = server

@@ -26,6 +26,7 @@ from clients.sdk import DealerClient, OperatorClient
 from server.app import CloseoutServer
 from server.clock import FakeClock
 from server.events_log import EVENTS_LOGGER, formatter
+from server.metrics import ServerMetrics
 from tests.server.test_cds_api import OPS, PID, TOKEN, WATCHER, code_of, config, params
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -227,3 +228,15 @@ async def test_metrics_answer_operators_and_observers_only(server: CloseoutServe
             assert "closeout_" not in body
     status, body = await fetch(server, "not-a-token")
     assert status == 401 and "closeout_" not in body
+
+
+def test_the_metrics_endpoint_listens_on_an_ipv6_host() -> None:
+    """``--metrics [::1]:PORT`` serves over IPv6 (an IPv4-only socket refused the address)."""
+    metrics = ServerMetrics()
+    port = metrics.serve("[::1]", 0, lambda header: None)
+    try:
+        with urllib.request.urlopen(f"http://[::1]:{port}/metrics", timeout=10) as answer:
+            assert answer.status == 200
+            assert "closeout_rpcs" in answer.read().decode()
+    finally:
+        metrics.close()
