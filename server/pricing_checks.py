@@ -195,10 +195,6 @@ def market_violations(market: Any, prefix: str = "") -> list[FieldViolation]:
     return _prefixed(prefix, found)
 
 
-def _market_conventions(value: Any) -> list[FieldViolation]:
-    return _in_market("conventions", value, "conventions")
-
-
 _MARKET_ORDER = ("valuation_date", "conventions", "curve", "discount_curve")
 
 
