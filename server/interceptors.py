@@ -319,9 +319,10 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
             try:
                 if not plain_unary or request is _UNDECODABLE:
                     request = await admit(request, context)
-                guard._take_call(principal, context)
                 if streamed_requests:
                     slot = guard._take_stream(principal)
+                else:
+                    guard._take_call(principal, context)
                 result = behaviour(request, context)
                 if is_coroutine or inspect.isawaitable(result):
                     result = await result
