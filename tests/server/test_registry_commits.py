@@ -11,7 +11,12 @@ from typing import Any
 
 from matching.cds.auction import CdsAuction, Schedule
 from matching.cds.params import AuctionParams
-from server.cds.registry import COMMITS_IN_FLIGHT, STREAM_PREFIX, AuctionRegistry
+from server.cds.registry import (
+    COMMITS_IN_FLIGHT,
+    SECOND_COMMIT_AT,
+    STREAM_PREFIX,
+    AuctionRegistry,
+)
 from server.durability import Durability
 from server.journal import Journal, JournalFailed
 
@@ -121,3 +126,91 @@ async def test_a_cancelled_journal_write_fails_stop_instead_of_holding_the_barri
     finally:
         journal.submit_many = submit_many  # type: ignore[method-assign]
         await journal.close()
+
+
+async def test_a_small_group_waits_for_the_writer_and_a_large_one_goes_second(
+    tmp_path: Path,
+) -> None:
+    """While a commit is in flight, commands arriving one per loop turn wait as one group
+    until it completes (one commit each carrying everything that arrived meanwhile), unless
+    the group reaches ``SECOND_COMMIT_AT`` commands: then it goes at once as the second commit
+    in flight, and the next group waits again. Nothing is acknowledged before its commit."""
+    journal = await Journal.open(tmp_path / "j.sqlite")
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    ticks = iter(t0 + timedelta(microseconds=i) for i in range(1, 10**6))
+    registry = AuctionRegistry(journal, lambda: next(ticks), Durability())
+    submit_many = journal.submit_many
+    handed: list[int] = []  # commands per append handed to the journal
+    gates: list[asyncio.Event] = []
+
+    def gated(items: Any) -> asyncio.Future[int]:
+        """The real append, whose completion the registry hears only once its gate opens."""
+        written = submit_many(items)
+        gate = asyncio.Event()
+        gates.append(gate)
+        handed.append(len(items))
+
+        async def after_gate() -> int:
+            seq = await written
+            await gate.wait()
+            return seq
+
+        return asyncio.ensure_future(after_gate())
+
+    async def quote(i: int) -> int:
+        decision = await registry.execute(
+            "A",
+            lambda a: a.submit_market(
+                dealer=DEALERS[i % 4],
+                client_order_id=f"m{i}",
+                bid="40",
+                offer="41",
+                now=next(ticks),
+            ),
+        )
+        assert decision.ack is not None
+        assert registry.durable_seq("A") >= decision.ack.seq  # acknowledged once durable
+        return decision.ack.seq
+
+    async def turns(n: int) -> None:
+        for _ in range(n):
+            await asyncio.sleep(0)
+
+    try:
+        params = AuctionParams.build(
+            auction_id="A", quotation_amount=2_000_000, max_spread="2", price_increment="0.125"
+        )
+        await registry.create(
+            CdsAuction.create(params=params, panel=DEALERS, schedule=Schedule(), by="t", now=t0)
+        )
+        await registry.execute("A", lambda a: a.open_stage1(by="t", now=next(ticks)))
+        journal.submit_many = gated  # type: ignore[method-assign]
+        tasks = [asyncio.create_task(quote(0))]
+        await turns(3)
+        assert handed == [1]  # alone: it went at the end of its turn
+        small = SECOND_COMMIT_AT - 1
+        for i in range(1, small + 1):
+            tasks.append(asyncio.create_task(quote(i)))
+            await turns(3)
+        assert handed == [1]  # a small group waits while a commit is in flight
+        tasks.append(asyncio.create_task(quote(small + 1)))
+        await turns(3)
+        assert handed == [1, SECOND_COMMIT_AT]  # ...until it is large: the second in flight
+        for i in range(small + 2, small + 12):
+            tasks.append(asyncio.create_task(quote(i)))
+            await turns(3)
+        assert handed == [1, SECOND_COMMIT_AT]  # never a third in flight
+        assert not any(task.done() for task in tasks)  # nothing acknowledged before durable
+        gates[0].set()
+        await turns(10)
+        assert tasks[0].done()
+        assert not any(task.done() for task in tasks[1:])
+        # The first completion handed over the group that waited, whole.
+        assert handed == [1, SECOND_COMMIT_AT, 10]
+        for gate in gates[1:]:
+            gate.set()
+        seqs = await asyncio.gather(*tasks)
+    finally:
+        journal.submit_many = submit_many  # type: ignore[method-assign]
+        await journal.close()
+    assert sorted(seqs) == list(range(3, 3 + len(tasks)))
