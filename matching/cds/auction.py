@@ -24,7 +24,7 @@ import dataclasses
 import itertools
 import unicodedata
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeAlias
@@ -44,6 +44,7 @@ from matching.cds.stage2 import (
 )
 from matching.errors import (
     AlreadyExists,
+    DomainError,
     InvalidInput,
     InvalidTransition,
     LimitExceeded,
@@ -56,8 +57,10 @@ from matching.money import DecimalLike, parse_amount
 
 __all__ = [
     "Ack",
+    "BulkDecision",
     "CdsAuction",
     "Decision",
+    "OrderTerms",
     "Schedule",
     "check_dealer_names",
     "check_id",
@@ -103,6 +106,20 @@ SCHEDULE_HORIZON = timedelta(days=366)
 
 #: What a CDS auction command returns.
 Decision: TypeAlias = _Decision[ev.Event]
+
+#: One limit order of a bulk submission: client order id, side, price, size, customer (None:
+#: the dealer's own), as :meth:`CdsAuction.submit_limit_order` takes them.
+OrderTerms: TypeAlias = tuple[str, OrderSide | str, DecimalLike, DecimalLike, str | None]
+
+
+@dataclass(frozen=True)
+class BulkDecision(_Decision[ev.Event]):
+    """What :meth:`CdsAuction.submit_limit_orders` decided: the events of the accepted orders,
+    per order its acknowledgement or its refusal (``outcomes``, in the orders' order), and as
+    ``ack`` the acknowledgement with the highest sequence number (None if none)."""
+
+    outcomes: tuple[Ack | DomainError, ...] = ()
+
 
 #: Distinct limit prices remembered per auction (a book has a few hundred levels).
 _PRICE_CACHE = 4096
@@ -292,8 +309,9 @@ class CdsAuction(EventSourced[ev.Event]):
         self.attempt = 1
         # Limit prices seen, as (ticks, canonical string): a book has a few hundred levels.
         self._prices: dict[str, tuple[int, str]] = {}
-        # The fingerprint ``_repeat`` made for the event about to be applied.
-        self._last_print: tuple[ev.Event | None, str] = (None, "")
+        # The fingerprints the last decision made for its events, by ``id`` (with the event,
+        # so that a recycled id never matches): ``apply`` takes each instead of remaking it.
+        self._prints: dict[int, tuple[ev.Event, str]] = {}
         # Idempotency records, compact (the shared ``_acks`` stays empty): "dealer/client
         # order id" (ids never hold '/') -> seq of the accepted submission. Its fingerprint
         # and time are found by that seq in two arrays with an entry per event (4 + 8 bytes
@@ -660,13 +678,102 @@ class CdsAuction(EventSourced[ev.Event]):
     ) -> Decision:
         """Submit a stage-2 limit order on the side opposite the open interest."""
         self._require_panel(dealer)
+        event, side_v, amount = self._limit_order_event(
+            dealer, (client_order_id, side, price, size, customer), self.last_seq + 1, iso(now)
+        )
+        repeat = self._repeat(event)
+        if repeat:
+            return repeat
+        self._require_window(Phase.STAGE2_OPEN, now)
+        self._check_limit_order(dealer, side_v, amount, customer, self._eligible_side())
+        return self._decide(event, client_order_id)
+
+    def submit_limit_orders(
+        self, *, dealer: str, orders: Sequence[OrderTerms], now: datetime
+    ) -> BulkDecision:
+        """Decide a run of the dealer's stage-2 limit orders at once, all at ``now``.
+
+        Exactly what :meth:`submit_limit_order` per order would decide, in order, with each
+        accepted order applied before the next is decided: the same events (numbered on from
+        the last), the same acknowledgements (a repeat of an order earlier in the run gets
+        its acknowledgement) and the same refusals, each in ``outcomes`` at the order's
+        index, the accepted in ``events``. The rules are the single command's own helpers;
+        what does not change from one order to the next (the panel, the window, the
+        eligible side) is looked at once. Changes nothing, like every command.
+        """
+        try:
+            self._require_panel(dealer)
+        except NotPermitted as exc:
+            return BulkDecision((), None, (exc,) * len(orders))
+        at = iso(now)
+        try:
+            self._require_window(Phase.STAGE2_OPEN, now)
+        except InvalidTransition as exc:
+            closed: InvalidTransition | None = exc
+            wanted = None
+        else:
+            closed = None
+            wanted = self._eligible_side()
+        self._prints.clear()
+        events: list[ev.LimitOrderSubmitted] = []
+        outcomes: list[Ack | DomainError] = []
+        earlier: dict[str, tuple[str, Ack]] = {}  # client order id -> (fingerprint, ack)
+        own_added = 0  # the size of the dealer's own orders accepted so far in the run
+        last: Ack | None = None
+        for terms in orders:
+            try:
+                event, side_v, amount = self._limit_order_event(
+                    dealer, terms, self.last_seq + len(events) + 1, at
+                )
+                print_ = _print(event)
+                client_order_id = event.client_order_id
+                before = earlier.get(client_order_id)
+                if before is not None:  # a repeat within the run (decided before: applied)
+                    if before[0] != print_:
+                        raise self._reused(dealer, client_order_id)
+                    ack = dataclasses.replace(before[1], duplicate=True)
+                else:
+                    repeat = self._prior_ack(dealer, client_order_id, print_)
+                    if repeat is not None:
+                        ack = repeat
+                    else:
+                        if closed is not None:
+                            raise closed
+                        assert wanted is not None
+                        customer = event.customer
+                        self._check_limit_order(
+                            dealer, side_v, amount, customer, wanted, len(events), own_added
+                        )
+                        if customer is None:
+                            own_added += amount
+                        ack = Ack(event.seq, at, client_order_id)
+                        events.append(event)
+                        self._prints[id(event)] = (event, print_)
+                        earlier[client_order_id] = (print_, ack)
+            except DomainError as exc:
+                outcomes.append(exc)
+                continue
+            outcomes.append(ack)
+            if last is None or ack.seq > last.seq:
+                last = ack
+        return BulkDecision(tuple(events), last, tuple(outcomes))
+
+    def _limit_order_event(
+        self, dealer: str, terms: OrderTerms, seq: int, at: str
+    ) -> tuple[ev.LimitOrderSubmitted, OrderSide, int]:
+        """The limit order ``terms`` of ``dealer`` as the event that would record it (with
+        ``seq`` and ``at``), its side and its size; its fields checked on their own (ids,
+        side, price on the grid, size), in this order."""
+        client_order_id, side, price, size, customer = terms
         check_id(client_order_id, "client_order_id")
         if customer is not None:
             check_id(customer, "customer")
         side_v = _order_side(side)
         (_, price_text), amount = self._check_order(price, size)
         event = ev.LimitOrderSubmitted(
-            **self._head(now),
+            auction_id=self.stream_id,
+            seq=seq,
+            at=at,
             dealer=dealer,
             client_order_id=client_order_id,
             order_id=f"{dealer}/{client_order_id}",
@@ -675,32 +782,48 @@ class CdsAuction(EventSourced[ev.Event]):
             size=str(amount),
             customer=customer,
         )
-        repeat = self._repeat(event)
-        if repeat:
-            return repeat
-        self._require_window(Phase.STAGE2_OPEN, now)
+        return event, side_v, amount
+
+    def _eligible_side(self) -> OrderSide:
+        """The side limit orders must take in the open stage-2 window."""
         assert self.stage1 is not None
         assert self.stage1.oi_side is not None
-        wanted = eligible_side(self.stage1.oi_side)
-        if side_v is not wanted:
+        return eligible_side(self.stage1.oi_side)
+
+    def _check_limit_order(
+        self,
+        dealer: str,
+        side: OrderSide,
+        amount: int,
+        customer: str | None,
+        wanted: OrderSide,
+        held: int = 0,
+        own_added: int = 0,
+    ) -> None:
+        """A new limit order's rules against the state: the eligible side (``wanted``), the
+        dealer's order count (``held`` more than applied) and, for its own orders, the open
+        interest (``own_added`` more than applied)."""
+        if side is not wanted:
+            assert self.stage1 is not None
+            assert self.stage1.oi_side is not None
             raise InvalidInput(
                 "side",
                 f"the open interest is to {self.stage1.oi_side.value}: only {wanted.value} "
                 "limit orders take part",
             )
         limit = self.params.max_orders_per_dealer
-        if limit and self._orders_per_dealer.get(dealer, 0) >= limit:
+        if limit and self._orders_per_dealer.get(dealer, 0) + held >= limit:
             raise LimitExceeded(f"{dealer} already has the maximum of {limit} limit orders")
         if customer is None:
-            self._check_own_size(dealer, amount)
-        return self._decide(event, client_order_id)
+            self._check_own_size(dealer, amount, pending=own_added)
 
-    def _check_own_size(self, dealer: str, added: int, removed: int = 0) -> None:
-        """A dealer's own limit orders plus its carried quote may not exceed the open interest."""
+    def _check_own_size(self, dealer: str, added: int, removed: int = 0, pending: int = 0) -> None:
+        """A dealer's own limit orders plus its carried quote may not exceed the open interest
+        (``pending``: own orders decided but not applied yet)."""
         assert self.stage1 is not None
         oi = abs(self.stage1.open_interest)
         carried = self.params.quotation_amount if carried_order_id(dealer) in self.book else 0
-        total = self._own_size.get(dealer, 0) - removed + added + carried
+        total = self._own_size.get(dealer, 0) + pending - removed + added + carried
         if total > oi:
             raise InvalidInput(
                 "size",
@@ -1109,10 +1232,8 @@ class CdsAuction(EventSourced[ev.Event]):
             self._event_at.append(_NO_MICROS)
             self._at_text[event.seq] = event.at
         if client_order_id := getattr(event, "client_order_id", None):
-            cached, print_ = self._last_print
-            if cached is not event:
-                print_ = _print(event)
-            self._last_print = (None, "")
+            cached = self._prints.pop(id(event), None)
+            print_ = cached[1] if cached is not None and cached[0] is event else _print(event)
             self._event_prints.append(self._print_id(print_))
             if type(event) is ev.LimitOrderSubmitted:
                 key = event.order_id  # "dealer/client_order_id", the book's own string
@@ -1128,19 +1249,30 @@ class CdsAuction(EventSourced[ev.Event]):
         dealer: str = getattr(event, "dealer")  # noqa: B009
         client_order_id: str = getattr(event, "client_order_id")  # noqa: B009
         print_ = _print(event)
-        self._last_print = (event, print_)
+        self._prints.clear()
+        self._prints[id(event)] = (event, print_)
+        ack = self._prior_ack(dealer, client_order_id, print_)
+        return None if ack is None else _Decision((), ack)
+
+    def _prior_ack(self, dealer: str, client_order_id: str, print_: str) -> Ack | None:
+        """The acknowledgement (marked duplicate) of the dealer's accepted submission with
+        this client order id, if its fingerprint is ``print_``; ALREADY_EXISTS if another."""
         seq = self._submissions.get(f"{dealer}/{client_order_id}")
         if seq is None:
             return None
         index = seq - self._first_seq
         if self._print_list[self._event_prints[index]] != print_:
-            raise AlreadyExists(
-                f"client_order_id {client_order_id!r} was already used by {dealer} for another "
-                "request"
-            )
+            raise self._reused(dealer, client_order_id)
         micros = self._event_at[index]
         at = self._at_text[seq] if micros == _NO_MICROS else _expand_at(micros)
-        return _Decision((), Ack(seq, at, client_order_id, duplicate=True))
+        return Ack(seq, at, client_order_id, duplicate=True)
+
+    @staticmethod
+    def _reused(dealer: str, client_order_id: str) -> AlreadyExists:
+        """The refusal of a client order id the dealer used for something else."""
+        return AlreadyExists(
+            f"client_order_id {client_order_id!r} was already used by {dealer} for another request"
+        )
 
     def acks_snapshot(self) -> list[tuple[tuple[str, str], int]]:
         """(dealer, client order id) -> seq, for replay-equality snapshots."""

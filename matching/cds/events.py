@@ -12,7 +12,7 @@ see in acknowledgements and resume ``WatchAuction`` from.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -26,14 +26,27 @@ class Event(eventsourcing.Event):
     auction_id: str
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-native form with a ``type`` tag (the shared one, with field names cached:
-        every accepted order is serialised once, so ``dataclasses.fields`` per call showed)."""
-        data = {name: getattr(self, name) for name in field_names(type(self))}
-        data["type"] = self.type
-        return data
+        """JSON-native form with a ``type`` tag: the shared one (every field in declaration
+        order, then ``type``), built by a function made once per class (every accepted order
+        is serialised once; a loop of ``getattr`` over the names cost three times as much)."""
+        build = _TO_DICT.get(type(self))
+        if build is None:
+            build = _TO_DICT[type(self)] = _dict_builder(type(self))
+        return build(self)
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_TO_DICT: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+
+def _dict_builder(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """``lambda e: {"auction_id": e.auction_id, ..., "type": e.type}`` for ``cls``'s fields
+    (dataclass field names are identifiers, so the source is safe to compile)."""
+    names = (*field_names(cls), "type")
+    assert all(name.isidentifier() for name in names)
+    body = ", ".join(f"{name!r}: e.{name}" for name in names)
+    built: Callable[[Any], dict[str, Any]] = eval(f"lambda e: {{{body}}}")
+    return built
 
 
 def field_names(cls: type) -> tuple[str, ...]:

@@ -11,19 +11,21 @@ submissions, and never acknowledge before the registry says the events are durab
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import nullcontext
 from typing import Any
 
 from closeout.v1 import auction_pb2 as pb
 from closeout.v1 import auction_pb2_grpc
 from closeout.v1.common_pb2 import Ack
-from matching.cds.auction import CdsAuction, Decision
+from matching.cds.auction import Ack as Accepted
+from matching.cds.auction import BulkDecision, CdsAuction, Decision, OrderTerms
 from matching.cds.phases import Phase
 from matching.errors import DomainError, InvalidInput, LimitExceeded, NotFound
 from server.auth import Principal, require_role
 from server.cds import wire
 from server.cds.registry import WATCH_PAGE, AuctionRegistry
+from server.cds.wire import order_side_in
 from server.config import Role
 from server.errors import STATUS_FOR
 from server.request_checks import check_request
@@ -202,10 +204,11 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
             ),
         )
         await durable
-        return pb.SubmitLimitOrderResponse(
-            ack=self._ack(request.auction_id, dealer, decision),
-            order_id=f"{dealer}/{request.client_order_id}",
+        response = pb.SubmitLimitOrderResponse(order_id=f"{dealer}/{request.client_order_id}")
+        wire.ack_into(
+            response.ack, decision.ack, self._registry.numbers(request.auction_id).of(dealer)
         )
+        return response
 
     async def ReplaceLimitOrder(  # noqa: N802
         self, request: pb.ReplaceLimitOrderRequest, context: Any
@@ -296,56 +299,77 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         response = pb.SubmitOrdersResponse()
         # No await from here to the last order: nothing can interrupt the application half
         # way (a cancellation lands only at an await). Commits complete in queue order and a
-        # failed commit fails every later one, so the durability of the latest accepted order
-        # implies that of all before it.
-        latest: Awaitable[object] | None = None
-        repeats: list[Awaitable[object]] = []
-        begin = self._registry.begin
-        now = self._now
+        # failed commit fails every later one, so awaiting each run's commit in turn waits
+        # for every accepted order (and for the originals of repeats still in flight).
+        durables: list[Awaitable[object]] = []
         accepted = duplicates = 0
-        on_panel: dict[str, bool] = {}  # auction id -> the dealer is on its panel
         last_acked: dict[str, int] = {}  # auction id -> highest acknowledged event
-        for index, request in enumerate(requests):
-            auction_id = request.auction_id
+        rejections = response.rejections
+        # Each run of consecutive orders for one auction is decided by one engine command
+        # (``submit_limit_orders``: every order's own outcome, as if submitted one by one).
+        for start, stop in _runs_of(requests):
+            auction_id = requests[start].auction_id
+            outcomes: list[Accepted | DomainError | None] = [None] * (stop - start)
             try:
-                visible = on_panel.get(auction_id)
-                if visible is None:
-                    visible = on_panel[auction_id] = dealer in self._registry.get(auction_id).panel
-                if not visible:
+                if dealer not in self._registry.get(auction_id).panel:
                     raise hidden(auction_id)
-                side = wire.order_side_in(request.side)
-                decision, durable = begin(
-                    auction_id,
-                    lambda a, r=request, s=side: a.submit_limit_order(  # type: ignore[misc]
-                        dealer=dealer,
-                        client_order_id=r.client_order_id,
-                        side=s,
-                        price=r.price,
-                        size=r.size,
-                        customer=r.customer or None,
-                        now=now(),
-                    ),
-                )
             except DomainError as exc:
-                response.rejections.append(
+                outcomes = [exc] * (stop - start)
+            else:
+                terms: list[OrderTerms] = []
+                places: list[int] = []
+                for place in range(stop - start):
+                    request = requests[start + place]
+                    try:
+                        side = order_side_in(request.side)
+                    except DomainError as exc:
+                        outcomes[place] = exc
+                        continue
+                    terms.append(
+                        (
+                            request.client_order_id,
+                            side,
+                            request.price,
+                            request.size,
+                            request.customer or None,
+                        )
+                    )
+                    places.append(place)
+                if terms:
+                    try:
+                        decision, durable = self._registry.begin(
+                            auction_id,
+                            lambda a, t=terms: a.submit_limit_orders(  # type: ignore[misc]
+                                dealer=dealer, orders=t, now=self._now()
+                            ),
+                        )
+                    except DomainError as exc:  # the run as a whole (none is expected)
+                        for place in places:
+                            outcomes[place] = exc
+                    else:
+                        assert isinstance(decision, BulkDecision)
+                        durables.append(durable)
+                        for place, decided in zip(places, decision.outcomes, strict=True):
+                            outcomes[place] = decided
+                        if decision.ack is not None:
+                            last_acked[auction_id] = max(
+                                decision.ack.seq, last_acked.get(auction_id, 0)
+                            )
+            for place, outcome in enumerate(outcomes):
+                if isinstance(outcome, Accepted):
+                    accepted += 1
+                    duplicates += outcome.duplicate
+                    continue
+                assert outcome is not None
+                request = requests[start + place]
+                rejections.append(
                     pb.OrderRejection(
-                        index=index,
+                        index=start + place,
                         client_order_id=request.client_order_id[:MAX_ID_ECHO],
-                        code=STATUS_FOR[exc.code].name,
-                        message=exc.message[:MAX_REJECTION_MESSAGE],
+                        code=STATUS_FOR[outcome.code].name,
+                        message=outcome.message[:MAX_REJECTION_MESSAGE],
                     )
                 )
-                continue
-            accepted += 1
-            ack = decision.ack
-            if ack is not None and ack.seq > last_acked.get(auction_id, 0):
-                last_acked[auction_id] = ack.seq
-            if ack is None or ack.duplicate:
-                # An idempotent repeat: its original's commit may still be in flight.
-                duplicates += ack is not None
-                repeats.append(durable)
-                continue
-            latest = durable
         response.accepted = accepted
         response.duplicates = duplicates
         # The dealer's own number for its latest acknowledgement, as its acks count (numbers
@@ -354,10 +378,8 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
             (self._registry.numbers(a).position(dealer, seq) for a, seq in last_acked.items()),
             default=0,
         )
-        for repeat in repeats:
-            await repeat
-        if latest is not None:
-            await latest
+        for durable in durables:
+            await durable
         return response
 
     async def ListMySubmissions(  # noqa: N802
@@ -425,6 +447,17 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
             if after < self._registry.durable_seq(request.auction_id):
                 continue  # more pages are durable already
             await self._registry.wait_for_events(request.auction_id, after)
+
+
+def _runs_of(requests: Sequence[pb.SubmitOrdersRequest]) -> list[tuple[int, int]]:
+    """(start, stop) of each run of consecutive requests for the same auction, in order."""
+    runs: list[tuple[int, int]] = []
+    start = 0
+    for index in range(1, len(requests) + 1):
+        if index == len(requests) or requests[index].auction_id != requests[start].auction_id:
+            runs.append((start, index))
+            start = index
+    return runs
 
 
 def add(server: Any, registry: AuctionRegistry, runtime: Runtime) -> str:

@@ -136,15 +136,22 @@ _MICROSECOND = timedelta(microseconds=1)
 
 def timestamp(value: datetime | str) -> Timestamp:
     """A protobuf Timestamp from a datetime or an ISO-8601 string."""
+    stamp = Timestamp()
+    _stamp_into(stamp, value)
+    return stamp
+
+
+def _stamp_into(stamp: Timestamp, value: datetime | str) -> None:
+    """Set ``stamp`` (a fresh message or a response's own field) to ``value``."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if moment.tzinfo is None:
-        stamp = Timestamp()
         stamp.FromDatetime(moment)  # naive: protobuf takes it as UTC
-        return stamp
+        return
     # Timestamp.FromDatetime's arithmetic (every acknowledgement pays it), in integers:
     # whole seconds since the epoch rounded down, and the microseconds after them.
     seconds, micros = divmod((moment - _EPOCH) // _MICROSECOND, 1_000_000)
-    return Timestamp(seconds=seconds, nanos=micros * 1000)
+    stamp.seconds = seconds
+    stamp.nanos = micros * 1000
 
 
 def schedule_out(schedule: Schedule) -> pb.WindowSchedule:
@@ -173,13 +180,23 @@ def auction_out(auction: CdsAuction, last_sequence: int | None = None) -> pb.Auc
 def ack_out(ack: Ack | None, numbering: Numbering = AUCTION_NUMBERS) -> common_pb2.Ack:
     """The acknowledgement (sequence = the event's number as the caller counts:
     ``server.sequences``)."""
+    message = common_pb2.Ack()
+    ack_into(message, ack, numbering)
+    return message
+
+
+def ack_into(
+    message: common_pb2.Ack, ack: Ack | None, numbering: Numbering = AUCTION_NUMBERS
+) -> None:
+    """:func:`ack_out` written into ``message``, typically a response's own ``ack`` field
+    (``response.ack``): the same bytes, without building an Ack and a Timestamp that the
+    response's constructor would then copy (the busiest answer of the server)."""
+    message.SetInParent()
     if ack is None:
-        return common_pb2.Ack()
-    return common_pb2.Ack(
-        sequence=numbering.out(ack.seq),
-        accepted_at=timestamp(ack.at),
-        client_order_id=ack.client_order_id,
-    )
+        return
+    message.sequence = numbering.out(ack.seq)
+    _stamp_into(message.accepted_at, ack.at)
+    message.client_order_id = ack.client_order_id
 
 
 def view_out(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from matching.cds.params import AuctionParams
 from matching.errors import InvalidInput
-from matching.money import PriceGrid, format_decimal, parse_amount
+from matching.money import PriceGrid, _parse_text, format_decimal, parse_amount, parse_decimal
 
 
 def test_cap_defaults_to_half_the_spread() -> None:
@@ -75,3 +78,19 @@ def test_format_decimal() -> None:
         "-0.5",
         "0",
     ]
+
+
+def _parsed(parse: Callable[[str, str], Decimal], text: str) -> tuple[str, object]:
+    try:
+        return ("parsed", parse(text, "price").as_tuple())
+    except InvalidInput as exc:
+        return ("refused", exc.message)
+
+
+@given(st.one_of(st.text(alphabet="0123456789.-", max_size=40), st.text(max_size=8)))
+def test_a_remembered_decimal_parses_as_the_text_does(text: str) -> None:
+    """``parse_decimal`` remembers the strings it accepted: every parse (the first, and those
+    from memory) gives what parsing the text afresh gives, value or refusal."""
+    fresh = _parsed(_parse_text, text)
+    assert _parsed(parse_decimal, text) == fresh
+    assert _parsed(parse_decimal, text) == fresh

@@ -299,6 +299,71 @@ async def test_bulk_stream_accepts_rejects_and_acks_durably(server: CloseoutServ
     assert max(r.payload["seq"] for r in records) >= response.last_sequence
 
 
+async def test_bulk_stream_over_two_auctions_answers_each_order_in_its_place(
+    server: CloseoutServer,
+) -> None:
+    """Runs of orders for different auctions (and an unknown one) in one stream, refusals of
+    the wire (no side) and of the engine (wrong side, off the grid, a reused id) between
+    accepted orders and repeats: each order is answered at its own index, as if submitted
+    alone in stream order."""
+    for auction_id in ("t-1", "t-2"):
+        await stage1(server, auction_id)
+        async with OperatorClient(target(server), OPS) as ops:
+            async with DealerClient(target(server), TOKEN[A]) as a:
+                await a.submit_settlement_request(auction_id, "p", side="SELL", size=50_000_000)
+            await ops.close_window(auction_id)
+            await ops.open_window(auction_id)
+    bid, offer, none = apb.ORDER_SIDE_BID, apb.ORDER_SIDE_OFFER, apb.ORDER_SIDE_UNSPECIFIED
+    sent = [
+        ("t-1", "b0", bid, "40", 1_000),
+        ("t-1", "b1", none, "40", 1_000),
+        ("t-1", "b2", offer, "40", 1_000),
+        ("nope", "n0", bid, "40", 1_000),
+        ("nope", "n1", bid, "40", 1_000),
+        ("t-2", "c0", bid, "40", 1_000),
+        ("t-2", "c0", bid, "40", 1_000),
+        ("t-2", "c0", bid, "41", 1_000),
+        ("t-1", "b3", bid, "40.1", 1_000),
+        ("t-1", "b0", bid, "40", 1_000),
+        ("t-1", "b4", bid, "40", 2_000),
+    ]
+    orders = [
+        apb.SubmitOrdersRequest(
+            auction_id=auction, client_order_id=coid, side=side, price=price, size=size
+        )
+        for auction, coid, side, price, size in sent
+    ]
+    async with DealerClient(target(server), TOKEN[B]) as b:
+        response = await b.submit_orders(orders)
+        assert (response.accepted, response.duplicates) == (5, 2)
+        assert [(r.index, r.client_order_id, r.code) for r in response.rejections] == [
+            (1, "b1", "INVALID_ARGUMENT"),
+            (2, "b2", "INVALID_ARGUMENT"),
+            (3, "n0", "NOT_FOUND"),
+            (4, "n1", "NOT_FOUND"),
+            (7, "c0", "ALREADY_EXISTS"),
+            (8, "b3", "INVALID_ARGUMENT"),
+        ]
+        messages = {r.index: r.message for r in response.rejections}
+        assert messages[1] == "side: must be ORDER_SIDE_BID or ORDER_SIDE_OFFER"
+        assert messages[3] == "no auction 'nope'"
+        assert messages[7] == (
+            f"client_order_id 'c0' was already used by {PID[B]} for another request"
+        )
+        mine = {
+            auction: sorted(
+                o.order_id.split("/", 1)[1]
+                for o in (await b.my_submissions(auction)).limit_orders
+                if not o.carried_over
+            )
+            for auction in ("t-1", "t-2")
+        }
+        assert mine == {"t-1": ["b0", "b4"], "t-2": ["c0"]}
+        assert response.last_sequence == max(
+            [(await b.auction(auction)).last_sequence for auction in ("t-1", "t-2")]
+        )
+
+
 async def test_watch_stream_private_events_and_resume(server: CloseoutServer) -> None:
     await stage1(server)
     async with OperatorClient(target(server), OPS) as ops:
