@@ -50,7 +50,7 @@ WATCH_PAGE = 1000
 #: its handoffs of the GIL, a fixed cost that dominates the commit) per group.
 COMMITS_IN_FLIGHT = 2
 #: A pending group goes to the journal while another commit is still in flight only once it
-#: holds this many commands (a burst, a bulk stream): the writer then has the next group
+#: holds this many events (a burst, a bulk stream): the writer then has the next group
 #: queued while it commits one. Smaller groups wait for the writer to be free, so that
 #: under load each commit carries what arrived during the whole of the previous one; with
 #: nothing in flight a group goes at the end of its loop turn, as before.
@@ -116,6 +116,7 @@ class AuctionRegistry:
         # Commands applied since the last flush to the journal (one append per loop turn).
         self._pending: list[tuple[str, list[dict[str, Any]]]] = []
         self._pending_marks: list[tuple[_Entry, int]] = []  # (auction, number of events)
+        self._pending_events = 0  # events in the pending group
         self._pending_future: _Commit | None = None
         self._in_flight = 0  # group commits handed to the journal, not yet durable
 
@@ -323,7 +324,7 @@ class AuctionRegistry:
         to the journal as one append (queued at the end of the turn, in apply order), with
         one future and one callback for all of them instead of one each. While a commit is
         in flight the group grows over further turns until it completes, or until the group
-        holds :data:`SECOND_COMMIT_AT` commands (then it goes as the second of at most
+        holds :data:`SECOND_COMMIT_AT` events (then it goes as the second of at most
         :data:`COMMITS_IN_FLIGHT`).
         """
         public = []
@@ -342,9 +343,11 @@ class AuctionRegistry:
             future = self._pending_future = _Commit(loop=asyncio.get_running_loop())
             # One read-barrier ticket for everything in the group.
             self._pending_ticket = self._durability.applied()
-        grouped, in_flight = len(self._pending), self._in_flight
-        if (grouped == 1 and in_flight == 0) or (
-            grouped == SECOND_COMMIT_AT and 0 < in_flight < COMMITS_IN_FLIGHT
+        before = self._pending_events
+        self._pending_events = grouped = before + len(events)
+        in_flight = self._in_flight
+        if (before == 0 and in_flight == 0) or (
+            before < SECOND_COMMIT_AT <= grouped and 0 < in_flight < COMMITS_IN_FLIGHT
         ):
             # To the journal at the end of this turn; else a completion hands it over.
             future.get_loop().call_soon(self._flush_group, future)
@@ -363,6 +366,7 @@ class AuctionRegistry:
     def _flush(self) -> None:
         future, items, marks = self._pending_future, self._pending, self._pending_marks
         self._pending_future, self._pending, self._pending_marks = None, [], []
+        self._pending_events = 0
         ticket, durability = self._pending_ticket, self._durability
         if future is None or future.done():
             return

@@ -133,8 +133,9 @@ async def test_a_small_group_waits_for_the_writer_and_a_large_one_goes_second(
 ) -> None:
     """While a commit is in flight, commands arriving one per loop turn wait as one group
     until it completes (one commit each carrying everything that arrived meanwhile), unless
-    the group reaches ``SECOND_COMMIT_AT`` commands: then it goes at once as the second commit
-    in flight, and the next group waits again. Nothing is acknowledged before its commit."""
+    the group reaches ``SECOND_COMMIT_AT`` events (one per quote here): then it goes at once
+    as the second commit in flight, and the next group waits again. Nothing is acknowledged
+    before its commit."""
     journal = await Journal.open(tmp_path / "j.sqlite")
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     ticks = iter(t0 + timedelta(microseconds=i) for i in range(1, 10**6))
@@ -142,6 +143,7 @@ async def test_a_small_group_waits_for_the_writer_and_a_large_one_goes_second(
     submit_many = journal.submit_many
     handed: list[int] = []  # commands per append handed to the journal
     gates: list[asyncio.Event] = []
+    heard: list[asyncio.Future[int]] = []  # what the registry awaits, per append
 
     def gated(items: Any) -> asyncio.Future[int]:
         """The real append, whose completion the registry hears only once its gate opens."""
@@ -155,7 +157,8 @@ async def test_a_small_group_waits_for_the_writer_and_a_large_one_goes_second(
             await gate.wait()
             return seq
 
-        return asyncio.ensure_future(after_gate())
+        heard.append(asyncio.ensure_future(after_gate()))
+        return heard[-1]
 
     async def quote(i: int) -> int:
         decision = await registry.execute(
@@ -202,7 +205,8 @@ async def test_a_small_group_waits_for_the_writer_and_a_large_one_goes_second(
         assert handed == [1, SECOND_COMMIT_AT]  # never a third in flight
         assert not any(task.done() for task in tasks)  # nothing acknowledged before durable
         gates[0].set()
-        await turns(10)
+        await heard[0]  # the first commit is durable and the registry hears it
+        await turns(3)
         assert tasks[0].done()
         assert not any(task.done() for task in tasks[1:])
         # The first completion handed over the group that waited, whole.
@@ -214,3 +218,86 @@ async def test_a_small_group_waits_for_the_writer_and_a_large_one_goes_second(
         journal.submit_many = submit_many  # type: ignore[method-assign]
         await journal.close()
     assert sorted(seqs) == list(range(3, 3 + len(tasks)))
+
+
+async def test_one_bulk_command_of_many_events_goes_second_at_once(tmp_path: Path) -> None:
+    """The threshold counts events, not commands: one bulk command (a ``SubmitOrders`` run)
+    of ``SECOND_COMMIT_AT`` orders goes to the journal at the end of its turn even while a
+    commit is in flight, so bulk streams keep the writer busy."""
+    journal = await Journal.open(tmp_path / "j.sqlite")
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    ticks = iter(t0 + timedelta(seconds=i) for i in range(1, 10**6))
+    registry = AuctionRegistry(journal, lambda: next(ticks), Durability())
+    submit_many = journal.submit_many
+    handed: list[int] = []  # events per append handed to the journal
+    gate = asyncio.Event()
+
+    def gated(items: Any) -> asyncio.Future[int]:
+        written = submit_many(items)
+        handed.append(sum(len(events) for _, events in items))
+
+        async def after_gate() -> int:
+            seq = await written
+            await gate.wait()
+            return seq
+
+        return asyncio.ensure_future(after_gate())
+
+    try:
+        params = AuctionParams.build(
+            auction_id="A",
+            quotation_amount=2_000_000,
+            max_spread="2",
+            price_increment="0.125",
+            min_limit_order_size="1",
+        )
+        await registry.create(
+            CdsAuction.create(params=params, panel=DEALERS, schedule=Schedule(), by="t", now=t0)
+        )
+        await registry.execute("A", lambda a: a.open_stage1(by="t", now=next(ticks)))
+        for i, dealer in enumerate(DEALERS):
+            await registry.execute(
+                "A",
+                lambda a, d=dealer, i=i: a.submit_market(
+                    dealer=d, client_order_id=f"m{i}", bid="39", offer="41", now=next(ticks)
+                ),
+            )
+        await registry.execute(
+            "A",
+            lambda a: a.submit_request(
+                dealer="d0", client_order_id="r", side="BUY", size="6000000", now=next(ticks)
+            ),
+        )
+        await registry.execute("A", lambda a: a.close_stage1(by="t", now=next(ticks)))
+        await registry.execute("A", lambda a: a.open_stage2(by="t", now=next(ticks)))
+        journal.submit_many = gated  # type: ignore[method-assign]
+        first = asyncio.ensure_future(
+            registry.execute(
+                "A",
+                lambda a: a.submit_limit_order(
+                    dealer="d1",
+                    client_order_id="o",
+                    side="OFFER",
+                    price="40",
+                    size="1000000",
+                    now=next(ticks),
+                ),
+            )
+        )
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert handed == [1]
+        orders = [(f"b{i}", "OFFER", "40", "1", None) for i in range(SECOND_COMMIT_AT)]
+        decision, durable = registry.begin(
+            "A", lambda a: a.submit_limit_orders(dealer="d2", orders=orders, now=next(ticks))
+        )
+        assert len(decision.events) == SECOND_COMMIT_AT
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert handed == [1, SECOND_COMMIT_AT]  # one command, but a large group: at once
+        gate.set()
+        await first
+        await durable
+    finally:
+        journal.submit_many = submit_many  # type: ignore[method-assign]
+        await journal.close()
