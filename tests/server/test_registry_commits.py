@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from matching.cds.auction import CdsAuction, Schedule
+from matching.cds.auction import CdsAuction, Decision, Schedule
 from matching.cds.params import AuctionParams
 from server.cds.registry import (
     COMMITS_IN_FLIGHT,
@@ -255,13 +255,14 @@ async def test_one_bulk_command_of_many_events_goes_second_at_once(tmp_path: Pat
             CdsAuction.create(params=params, panel=DEALERS, schedule=Schedule(), by="t", now=t0)
         )
         await registry.execute("A", lambda a: a.open_stage1(by="t", now=next(ticks)))
-        for i, dealer in enumerate(DEALERS):
-            await registry.execute(
-                "A",
-                lambda a, d=dealer, i=i: a.submit_market(
-                    dealer=d, client_order_id=f"m{i}", bid="39", offer="41", now=next(ticks)
-                ),
-            )
+        for dealer in DEALERS:
+
+            def quote(a: CdsAuction, dealer: str = dealer) -> Decision:
+                return a.submit_market(
+                    dealer=dealer, client_order_id="m", bid="39", offer="41", now=next(ticks)
+                )
+
+            await registry.execute("A", quote)
         await registry.execute(
             "A",
             lambda a: a.submit_request(
