@@ -9,8 +9,12 @@ journal matters loses or hides data)::
     closeout.sqlite.head   the anchor: the head (sequence, hash) after every commit, fsynced
     closeout.sqlite.lock   the single-writer lock (``flock``), naming the holding process
 
-The anchor is written after each commit batch, before it is acknowledged, into one of two
-fixed slots (alternating, each with its own checksum, so a torn write leaves the other one).
+A commit of up to 512 rows is one multi-row INSERT run in SQLite's autocommit mode (its own
+transaction, the WAL fsynced before the statement returns: ``synchronous=FULL``); a larger one
+is ``BEGIN IMMEDIATE``, its INSERTs and ``COMMIT``. The anchor is written after each commit
+batch, before it is acknowledged, into one of two fixed slots (alternating, each with its own
+checksum, so a torn write leaves the other one), through a descriptor opened with
+``O_DSYNC``: the write returns once the slot is on stable storage.
 At open the store refuses a journal that ends before the anchor or whose WAL vanished after
 an unclean stop: SQLite itself would silently start from what is left.
 
@@ -52,26 +56,34 @@ _SLOT: Final = 160
 _MAX_ROWS_PER_INSERT: Final = 512
 
 
-def _chunks(rows: int) -> list[int]:
-    """Statement sizes for ``rows`` rows: as many of the largest as fit, then the powers of
-    two of the remainder, largest first (at most ten sizes ever: the statement cache keeps
-    them prepared)."""
-    sizes = [_MAX_ROWS_PER_INSERT] * (rows // _MAX_ROWS_PER_INSERT)
-    rest = rows % _MAX_ROWS_PER_INSERT
-    bit = _MAX_ROWS_PER_INSERT // 2
-    while rest:
-        if rest & bit:
-            sizes.append(bit)
-            rest -= bit
-        bit //= 2
-    return sizes
+def _statement_rows(rows: int) -> int:
+    """The size of the one INSERT statement that takes ``rows`` (at most
+    :data:`_MAX_ROWS_PER_INSERT`) rows: the next power of two, so that ten prepared
+    statements cover every commit; the unused places are padded (see :func:`_insert`)."""
+    size = 1
+    while size < rows:
+        size *= 2
+    return size
 
 
 @functools.cache
 def _insert(rows: int) -> str:
-    """The INSERT statement of ``rows`` rows."""
+    """The INSERT statement of up to ``rows`` rows. Places beyond the commit's own rows are
+    bound to NULL and skipped (``seq`` is never NULL in a row the journal core gives)."""
     values = ",".join(["(?,?,?,?,?,?)"] * rows)
-    return f"INSERT INTO journal(seq, stream, type, payload, prev_hash, hash) VALUES {values}"
+    return (
+        "INSERT INTO journal(seq, stream, type, payload, prev_hash, hash)"
+        " SELECT column1, column2, column3, column4, column5, column6"
+        f" FROM (VALUES {values}) WHERE column1 IS NOT NULL"
+    )
+
+
+def _params(rows: list[Row], size: int) -> list[object]:
+    """The parameters of ``rows`` for the statement of ``size`` rows, NULL-padded."""
+    params: list[object] = [v for row in rows for v in row]
+    if len(rows) < size:
+        params += [None] * (6 * (size - len(rows)))
+    return params
 
 
 _MAGIC: Final = "closeout-head/1"
@@ -164,8 +176,9 @@ class SqliteStore:
     def _write_anchor(self, anchor: Anchor) -> None:
         assert self._head_fd is not None
         self._gen += 1
+        # The file is open with O_DSYNC: the write returns once the slot is on stable
+        # storage, as a pwrite followed by fdatasync would, in one system call.
         os.pwrite(self._head_fd, _encode_slot(self._gen, anchor), (self._gen % 2) * _SLOT)
-        os.fdatasync(self._head_fd)
 
     # -- writer ---------------------------------------------------------------------------
 
@@ -208,7 +221,7 @@ class SqliteStore:
         self._conn = conn
         self._head = head
         created = not self.head_path.exists()
-        self._head_fd = os.open(self.head_path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._head_fd = os.open(self.head_path, os.O_RDWR | os.O_CREAT | os.O_DSYNC, 0o644)
         self._write_anchor(Anchor(head[0], head[1], clean=False))
         if created:  # make the new file's name durable too
             folder = os.open(self.head_path.parent, os.O_RDONLY)
@@ -246,21 +259,26 @@ class SqliteStore:
     def write(self, rows: list[Row]) -> None:
         conn = self._conn
         assert conn is not None
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            # Many rows per statement, one step each, where executemany takes a step (and a
-            # release and retake of the GIL, which the event loop holds most of the time) per
-            # row. Statement sizes are powers of two, so that a few prepared ones recur.
-            start = 0
-            for size in _chunks(len(rows)):
-                chunk = rows[start : start + size]
-                conn.execute(_insert(size), [v for row in chunk for v in row])
-                start += size
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
+        # Each statement the writer thread runs releases the GIL and takes it back from the
+        # event loop (a handoff costing both threads CPU), so a commit of up to
+        # _MAX_ROWS_PER_INSERT rows is ONE statement in autocommit mode: SQLite wraps it in
+        # its own transaction and commits it (with synchronous=FULL: the WAL fsynced) before
+        # the step returns. Only a larger commit needs BEGIN ... COMMIT around its chunks.
+        if len(rows) <= _MAX_ROWS_PER_INSERT:
+            size = _statement_rows(len(rows))
+            conn.execute(_insert(size), _params(rows, size))
+        else:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for start in range(0, len(rows), _MAX_ROWS_PER_INSERT):
+                    chunk = rows[start : start + _MAX_ROWS_PER_INSERT]
+                    size = _statement_rows(len(chunk))
+                    conn.execute(_insert(size), _params(chunk, size))
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
         self._head = (rows[-1][0], rows[-1][5])
         self._write_anchor(Anchor(*self._head, clean=False))
 

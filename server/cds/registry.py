@@ -43,12 +43,18 @@ STREAM_PREFIX = "cds/"
 #: Events a watcher's history is read in (per journal read, and at most held per stream).
 WATCH_PAGE = 1000
 #: Group commits of one registry handed to the journal and not yet durable, at most. While
-#: that many are, what is applied meanwhile waits in the one pending group, which the next
-#: completion hands over whole: the journal's writer always has the next group queued while
-#: it commits one, and the event loop pays for one append, one future and one callback per
-#: group commit instead of one per loop turn (under load nearly every call arrives in a turn
-#: of its own).
+#: one is, what is applied meanwhile waits in the one pending group, which the next
+#: completion hands over whole: the event loop pays for one append, one future and one
+#: callback per group commit instead of one per loop turn (under load nearly every call
+#: arrives in a turn of its own), and the writer one commit (its statement, its fsyncs and
+#: its handoffs of the GIL, a fixed cost that dominates the commit) per group.
 COMMITS_IN_FLIGHT = 2
+#: A pending group goes to the journal while another commit is still in flight only once it
+#: holds this many events (a burst, a bulk stream): the writer then has the next group
+#: queued while it commits one. Smaller groups wait for the writer to be free, so that
+#: under load each commit carries what arrived during the whole of the previous one; with
+#: nothing in flight a group goes at the end of its loop turn, as before.
+SECOND_COMMIT_AT = 64
 
 
 @dataclass
@@ -110,6 +116,7 @@ class AuctionRegistry:
         # Commands applied since the last flush to the journal (one append per loop turn).
         self._pending: list[tuple[str, list[dict[str, Any]]]] = []
         self._pending_marks: list[tuple[_Entry, int]] = []  # (auction, number of events)
+        self._pending_events = 0  # events in the pending group
         self._pending_future: _Commit | None = None
         self._in_flight = 0  # group commits handed to the journal, not yet durable
 
@@ -315,9 +322,10 @@ class AuctionRegistry:
 
         Group commit starts here: every command applied in one turn of the event loop goes
         to the journal as one append (queued at the end of the turn, in apply order), with
-        one future and one callback for all of them instead of one each; while
-        :data:`COMMITS_IN_FLIGHT` groups are in the journal already, the group grows over
-        further turns until one of them is durable.
+        one future and one callback for all of them instead of one each. While a commit is
+        in flight the group grows over further turns until it completes, or until the group
+        holds :data:`SECOND_COMMIT_AT` events (then it goes as the second of at most
+        :data:`COMMITS_IN_FLIGHT`).
         """
         public = []
         for event in events:
@@ -332,23 +340,35 @@ class AuctionRegistry:
         self._pending_marks.append((entry, len(events)))
         future = self._pending_future
         if future is None:
-            loop = asyncio.get_running_loop()
-            future = self._pending_future = _Commit(loop=loop)
+            future = self._pending_future = _Commit(loop=asyncio.get_running_loop())
             # One read-barrier ticket for everything in the group.
             self._pending_ticket = self._durability.applied()
-            if self._in_flight < COMMITS_IN_FLIGHT:
-                loop.call_soon(self._flush)  # else the next completion hands it over
+        before = self._pending_events
+        self._pending_events = grouped = before + len(events)
+        in_flight = self._in_flight
+        if (before == 0 and in_flight == 0) or (
+            before < SECOND_COMMIT_AT <= grouped and 0 < in_flight < COMMITS_IN_FLIGHT
+        ):
+            # To the journal at the end of this turn; else a completion hands it over.
+            future.get_loop().call_soon(self._flush_group, future)
         if public:  # phase changes and publications: a handful per auction
             future.add_done_callback(
                 functools.partial(_log_when_durable, entry.auction.auction_id, public)
             )
         return future
 
+    def _flush_group(self, group: _Commit) -> None:
+        """Hand ``group`` to the journal at the end of its loop turn, unless a completion
+        handed it over meanwhile (the group pending now may be a later one)."""
+        if self._pending_future is group:
+            self._flush()
+
     def _flush(self) -> None:
         future, items, marks = self._pending_future, self._pending, self._pending_marks
         self._pending_future, self._pending, self._pending_marks = None, [], []
+        self._pending_events = 0
         ticket, durability = self._pending_ticket, self._durability
-        if future is None or future.done():  # handed over already (by a completion)
+        if future is None or future.done():
             return
         try:
             written = self._journal.submit_many(items)

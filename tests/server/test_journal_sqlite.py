@@ -8,13 +8,18 @@ must refuse to start on the damaged copy, naming the last good record, and write
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import shutil
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from server.journal import Journal, TailLost, verify
+from server.journal import GENESIS_HASH, Journal, TailLost, canonical_json, record_hash, verify
+from server.journal_sqlite import SqliteStore
+from server.journal_store import Anchor, Row
 
 FILES = ("j.sqlite", "j.sqlite-wal", "j.sqlite.head")
 
@@ -183,3 +188,67 @@ async def test_a_commit_of_any_size_is_stored_row_for_row(tmp_path: Path, size: 
         assert [r.seq for r in written] == list(range(1, size + 3))
     finally:
         await reopened.close()
+
+
+def _rows(first: int, count: int, prev: str = GENESIS_HASH) -> list[Row]:
+    rows: list[Row] = []
+    for seq in range(first, first + count):
+        payload = canonical_json(_event(seq))
+        digest = record_hash(prev, seq, "s", "Submitted", payload)
+        rows.append((seq, "s", "Submitted", payload, prev, digest))
+        prev = digest
+    return rows
+
+
+@pytest.mark.parametrize(("size", "statements"), [(1, 1), (12, 1), (512, 1), (513, 4)])
+def test_a_commit_is_one_statement_unless_it_is_larger_than_one_insert(
+    tmp_path: Path, size: int, statements: int
+) -> None:
+    """Every statement the writer thread runs hands the GIL back and forth with the event
+    loop, so a commit of up to 512 rows is one INSERT in its own (autocommit) transaction;
+    only a larger one is BEGIN, its INSERTs and COMMIT. Either way every row is stored."""
+    store = SqliteStore(tmp_path / "j.sqlite")
+    assert store.try_acquire()
+    store.prepare()
+    executed: list[str] = []
+    try:
+        assert store._conn is not None
+        store._conn.set_trace_callback(executed.append)
+        rows = _rows(1, size)
+        store.write(rows)
+        store._conn.set_trace_callback(None)
+        assert len(executed) == statements
+        assert list(store.read()) == rows
+    finally:
+        store.close()
+
+
+def test_a_failed_commit_stores_none_of_its_rows(tmp_path: Path) -> None:
+    """The one-statement commit is atomic: a row that cannot be stored (here a sequence
+    number already taken) leaves none of its commit's rows behind."""
+    store = SqliteStore(tmp_path / "j.sqlite")
+    assert store.try_acquire()
+    store.prepare()
+    try:
+        first = _rows(1, 3)
+        store.write(first)
+        clash = [*_rows(4, 5, prev=first[-1][5]), first[0]]  # seq 1 again, last
+        with pytest.raises(sqlite3.IntegrityError):
+            store.write(clash)
+        assert list(store.read()) == first
+        assert store.anchor() == Anchor(3, first[-1][5], clean=False)
+    finally:
+        store.close()
+
+
+def test_the_anchor_is_written_with_synchronized_data(tmp_path: Path) -> None:
+    """The anchor's file is open with O_DSYNC: each anchor write returns only once it is on
+    stable storage (one system call where a write and an fdatasync took two)."""
+    store = SqliteStore(tmp_path / "j.sqlite")
+    assert store.try_acquire()
+    store.prepare()
+    try:
+        assert store._head_fd is not None
+        assert fcntl.fcntl(store._head_fd, fcntl.F_GETFL) & os.O_DSYNC == os.O_DSYNC
+    finally:
+        store.close()

@@ -9,9 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from matching.cds.auction import CdsAuction, Schedule
+from matching.cds.auction import CdsAuction, Decision, Schedule
 from matching.cds.params import AuctionParams
-from server.cds.registry import COMMITS_IN_FLIGHT, STREAM_PREFIX, AuctionRegistry
+from server.cds.registry import (
+    COMMITS_IN_FLIGHT,
+    SECOND_COMMIT_AT,
+    STREAM_PREFIX,
+    AuctionRegistry,
+)
 from server.durability import Durability
 from server.journal import Journal, JournalFailed
 
@@ -118,6 +123,182 @@ async def test_a_cancelled_journal_write_fails_stop_instead_of_holding_the_barri
         assert refused.done()
         assert isinstance(refused.exception(), JournalFailed)
         created.cancel()
+    finally:
+        journal.submit_many = submit_many  # type: ignore[method-assign]
+        await journal.close()
+
+
+async def test_a_small_group_waits_for_the_writer_and_a_large_one_goes_second(
+    tmp_path: Path,
+) -> None:
+    """While a commit is in flight, commands arriving one per loop turn wait as one group
+    until it completes (one commit each carrying everything that arrived meanwhile), unless
+    the group reaches ``SECOND_COMMIT_AT`` events (one per quote here): then it goes at once
+    as the second commit in flight, and the next group waits again. Nothing is acknowledged
+    before its commit."""
+    journal = await Journal.open(tmp_path / "j.sqlite")
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    ticks = iter(t0 + timedelta(microseconds=i) for i in range(1, 10**6))
+    registry = AuctionRegistry(journal, lambda: next(ticks), Durability())
+    submit_many = journal.submit_many
+    handed: list[int] = []  # commands per append handed to the journal
+    gates: list[asyncio.Event] = []
+    heard: list[asyncio.Future[int]] = []  # what the registry awaits, per append
+
+    def gated(items: Any) -> asyncio.Future[int]:
+        """The real append, whose completion the registry hears only once its gate opens."""
+        written = submit_many(items)
+        gate = asyncio.Event()
+        gates.append(gate)
+        handed.append(len(items))
+
+        async def after_gate() -> int:
+            seq = await written
+            await gate.wait()
+            return seq
+
+        heard.append(asyncio.ensure_future(after_gate()))
+        return heard[-1]
+
+    async def quote(i: int) -> int:
+        decision = await registry.execute(
+            "A",
+            lambda a: a.submit_market(
+                dealer=DEALERS[i % 4],
+                client_order_id=f"m{i}",
+                bid="40",
+                offer="41",
+                now=next(ticks),
+            ),
+        )
+        assert decision.ack is not None
+        assert registry.durable_seq("A") >= decision.ack.seq  # acknowledged once durable
+        return decision.ack.seq
+
+    async def turns(n: int) -> None:
+        for _ in range(n):
+            await asyncio.sleep(0)
+
+    try:
+        params = AuctionParams.build(
+            auction_id="A", quotation_amount=2_000_000, max_spread="2", price_increment="0.125"
+        )
+        await registry.create(
+            CdsAuction.create(params=params, panel=DEALERS, schedule=Schedule(), by="t", now=t0)
+        )
+        await registry.execute("A", lambda a: a.open_stage1(by="t", now=next(ticks)))
+        journal.submit_many = gated  # type: ignore[method-assign]
+        tasks = [asyncio.create_task(quote(0))]
+        await turns(3)
+        assert handed == [1]  # alone: it went at the end of its turn
+        small = SECOND_COMMIT_AT - 1
+        for i in range(1, small + 1):
+            tasks.append(asyncio.create_task(quote(i)))
+            await turns(3)
+        assert handed == [1]  # a small group waits while a commit is in flight
+        tasks.append(asyncio.create_task(quote(small + 1)))
+        await turns(3)
+        assert handed == [1, SECOND_COMMIT_AT]  # ...until it is large: the second in flight
+        for i in range(small + 2, small + 12):
+            tasks.append(asyncio.create_task(quote(i)))
+            await turns(3)
+        assert handed == [1, SECOND_COMMIT_AT]  # never a third in flight
+        assert not any(task.done() for task in tasks)  # nothing acknowledged before durable
+        gates[0].set()
+        await heard[0]  # the first commit is durable and the registry hears it
+        await turns(3)
+        assert tasks[0].done()
+        assert not any(task.done() for task in tasks[1:])
+        # The first completion handed over the group that waited, whole.
+        assert handed == [1, SECOND_COMMIT_AT, 10]
+        for gate in gates[1:]:
+            gate.set()
+        seqs = await asyncio.gather(*tasks)
+    finally:
+        journal.submit_many = submit_many  # type: ignore[method-assign]
+        await journal.close()
+    assert sorted(seqs) == list(range(3, 3 + len(tasks)))
+
+
+async def test_one_bulk_command_of_many_events_goes_second_at_once(tmp_path: Path) -> None:
+    """The threshold counts events, not commands: one bulk command (a ``SubmitOrders`` run)
+    of ``SECOND_COMMIT_AT`` orders goes to the journal at the end of its turn even while a
+    commit is in flight, so bulk streams keep the writer busy."""
+    journal = await Journal.open(tmp_path / "j.sqlite")
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    ticks = iter(t0 + timedelta(seconds=i) for i in range(1, 10**6))
+    registry = AuctionRegistry(journal, lambda: next(ticks), Durability())
+    submit_many = journal.submit_many
+    handed: list[int] = []  # events per append handed to the journal
+    gate = asyncio.Event()
+
+    def gated(items: Any) -> asyncio.Future[int]:
+        written = submit_many(items)
+        handed.append(sum(len(events) for _, events in items))
+
+        async def after_gate() -> int:
+            seq = await written
+            await gate.wait()
+            return seq
+
+        return asyncio.ensure_future(after_gate())
+
+    try:
+        params = AuctionParams.build(
+            auction_id="A",
+            quotation_amount=2_000_000,
+            max_spread="2",
+            price_increment="0.125",
+            min_limit_order_size="1",
+        )
+        await registry.create(
+            CdsAuction.create(params=params, panel=DEALERS, schedule=Schedule(), by="t", now=t0)
+        )
+        await registry.execute("A", lambda a: a.open_stage1(by="t", now=next(ticks)))
+        for dealer in DEALERS:
+
+            def quote(a: CdsAuction, dealer: str = dealer) -> Decision:
+                return a.submit_market(
+                    dealer=dealer, client_order_id="m", bid="39", offer="41", now=next(ticks)
+                )
+
+            await registry.execute("A", quote)
+        await registry.execute(
+            "A",
+            lambda a: a.submit_request(
+                dealer="d0", client_order_id="r", side="BUY", size="6000000", now=next(ticks)
+            ),
+        )
+        await registry.execute("A", lambda a: a.close_stage1(by="t", now=next(ticks)))
+        await registry.execute("A", lambda a: a.open_stage2(by="t", now=next(ticks)))
+        journal.submit_many = gated  # type: ignore[method-assign]
+        first = asyncio.ensure_future(
+            registry.execute(
+                "A",
+                lambda a: a.submit_limit_order(
+                    dealer="d1",
+                    client_order_id="o",
+                    side="OFFER",
+                    price="40",
+                    size="1000000",
+                    now=next(ticks),
+                ),
+            )
+        )
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert handed == [1]
+        orders = [(f"b{i}", "OFFER", "40", "1", None) for i in range(SECOND_COMMIT_AT)]
+        decision, durable = registry.begin(
+            "A", lambda a: a.submit_limit_orders(dealer="d2", orders=orders, now=next(ticks))
+        )
+        assert len(decision.events) == SECOND_COMMIT_AT
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert handed == [1, SECOND_COMMIT_AT]  # one command, but a large group: at once
+        gate.set()
+        await first
+        await durable
     finally:
         journal.submit_many = submit_many  # type: ignore[method-assign]
         await journal.close()
