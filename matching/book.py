@@ -112,7 +112,10 @@ class SealedBook:
         level[order.order_id] = order
         self._level_sizes[order.ticks] = self._level_sizes.get(order.ticks, 0) + order.size
         self._by_id[order.order_id] = order
-        self._by_owner.setdefault(order.owner, {})[order.order_id] = order
+        owned = self._by_owner.get(order.owner)
+        if owned is None:
+            owned = self._by_owner[order.owner] = {}
+        owned[order.order_id] = order
         self._total += order.size
         self.version += 1
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from matching.errors import AlreadyExists, InvalidInput
@@ -116,10 +116,29 @@ def check_id(value: str, field: str, *, max_length: int = MAX_ID_LENGTH) -> str:
 
 
 def iso(now: datetime) -> str:
-    """``now`` as ISO-8601; engines refuse naive times (they would replay ambiguously)."""
+    """``now`` as ISO-8601; engines refuse naive times (they would replay ambiguously).
+
+    Exactly ``now.isoformat()``. A UTC time with microseconds (every server clock reading
+    but one in a million) is written from its whole second's text, made once per second:
+    every accepted order is stamped, and ``isoformat`` showed.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    return now.isoformat()
+    micros = now.microsecond
+    if now.tzinfo is not UTC or not micros:
+        return now.isoformat()
+    second = (now.year, now.month, now.day, now.hour, now.minute, now.second)
+    text = _ISO_SECONDS.get(second)
+    if text is None:
+        if len(_ISO_SECONDS) >= _ISO_SECONDS_KEPT:
+            _ISO_SECONDS.clear()
+        text = _ISO_SECONDS[second] = now.replace(microsecond=0, tzinfo=None).isoformat()
+    return f"{text}.{micros:06d}+00:00"
+
+
+#: The text of whole UTC seconds for :func:`iso` (a clock's recent seconds); bounded.
+_ISO_SECONDS: dict[tuple[int, int, int, int, int, int], str] = {}
+_ISO_SECONDS_KEPT = 64
 
 
 def fingerprint(event: Event) -> tuple[Any, ...]:

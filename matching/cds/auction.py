@@ -312,6 +312,8 @@ class CdsAuction(EventSourced[ev.Event]):
         # The fingerprints the last decision made for its events, by ``id`` (with the event,
         # so that a recycled id never matches): ``apply`` takes each instead of remaking it.
         self._prints: dict[int, tuple[ev.Event, str]] = {}
+        # The last event time applied and its :func:`_compact_at` form.
+        self._last_at: tuple[str, int | str] = ("", "")
         # Idempotency records, compact (the shared ``_acks`` stays empty): "dealer/client
         # order id" (ids never hold '/') -> seq of the accepted submission. Its fingerprint
         # and time are found by that seq in two arrays with an entry per event (4 + 8 bytes
@@ -787,8 +789,9 @@ class CdsAuction(EventSourced[ev.Event]):
     def _eligible_side(self) -> OrderSide:
         """The side limit orders must take in the open stage-2 window."""
         assert self.stage1 is not None
-        assert self.stage1.oi_side is not None
-        return eligible_side(self.stage1.oi_side)
+        oi_side = self.stage1.oi_side
+        assert oi_side is not None
+        return eligible_side(oi_side)
 
     def _check_limit_order(
         self,
@@ -998,21 +1001,22 @@ class CdsAuction(EventSourced[ev.Event]):
         self._move(Phase.STAGE2_OPEN, e.at)
 
     def _on_LimitOrderSubmitted(self, e: ev.LimitOrderSubmitted) -> None:  # noqa: N802
+        dealer, size = e.dealer, self._size(e.size)
         if e.customer is None:
-            self._own_size[e.dealer] = self._own_size.get(e.dealer, 0) + self._size(e.size)
+            self._own_size[dealer] = self._own_size.get(dealer, 0) + size
         else:
             self._customer_orders[e.order_id] = e.customer
         self.book.add(
             BookOrder(
                 order_id=e.order_id,
-                owner=e.dealer,
+                owner=dealer,
                 ticks=self._ticks(e.price),
-                size=self._size(e.size),
+                size=size,
                 seq=e.seq,
                 customer=e.customer,
             )
         )
-        self._orders_per_dealer[e.dealer] = self._orders_per_dealer.get(e.dealer, 0) + 1
+        self._orders_per_dealer[dealer] = self._orders_per_dealer.get(dealer, 0) + 1
 
     def _on_LimitOrderReplaced(self, e: ev.LimitOrderReplaced) -> None:  # noqa: N802
         old = self.book.get(e.order_id)
@@ -1225,7 +1229,10 @@ class CdsAuction(EventSourced[ev.Event]):
             name = _HANDLER_NAMES[kind] = f"_on_{kind.__name__}"
         getattr(self, name)(event)
         self.last_seq = event.seq
-        at = _compact_at(event.at)
+        text, at = self._last_at
+        if event.at is not text:  # the events of one bulk decision share their time
+            at = _compact_at(event.at)
+            self._last_at = (event.at, at)
         if type(at) is int:
             self._event_at.append(at)
         else:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from matching.cds.auction import CdsAuction, _compact_at, _expand_at
 from matching.errors import AlreadyExists
+from matching.eventsourcing import iso
 from tests.cds.builders import Driver
 
 ZONES = [UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5, minutes=-30))]
@@ -134,3 +135,17 @@ def test_refused_requests_do_not_grow_the_fingerprints() -> None:
                 now=d.now(),
             )
     assert len(d.auction._print_list) == kept
+
+
+@given(
+    st.datetimes(
+        timezones=st.sampled_from([UTC, *ZONES, timezone(timedelta(0))]),
+        allow_imaginary=False,
+    )
+)
+def test_iso_writes_exactly_isoformat(now: datetime) -> None:
+    """``iso`` writes UTC times from a remembered whole second: the text is ``isoformat``'s
+    for every time (UTC or not, with or without microseconds), the first time and after."""
+    assert iso(now) == now.isoformat()
+    assert iso(now) == now.isoformat()
+    assert iso(now.replace(microsecond=0)) == now.replace(microsecond=0).isoformat()
