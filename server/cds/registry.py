@@ -43,17 +43,20 @@ STREAM_PREFIX = "cds/"
 #: Events a watcher's history is read in (per journal read, and at most held per stream).
 WATCH_PAGE = 1000
 #: Group commits of one registry handed to the journal and not yet durable, at most. While
-#: one is, what is applied meanwhile waits in the one pending group, which the next
-#: completion hands over whole: the event loop pays for one append, one future and one
-#: callback per group commit instead of one per loop turn (under load nearly every call
-#: arrives in a turn of its own), and the writer one commit (its statement, its fsyncs and
-#: its handoffs of the GIL, a fixed cost that dominates the commit) per group.
+#: one is, what is applied meanwhile waits in the one pending group, handed over whole once
+#: no commit is in flight (see SECOND_COMMIT_AT): the event loop pays for one append, one
+#: future and one callback per group commit instead of one per loop turn (under load nearly
+#: every call arrives in a turn of its own), and the writer one commit (its statement, its
+#: fsyncs and its handoffs of the GIL, a fixed cost that dominates the commit) per group.
 COMMITS_IN_FLIGHT = 2
 #: A pending group goes to the journal while another commit is still in flight only once it
 #: holds this many events (a burst, a bulk stream): the writer then has the next group
-#: queued while it commits one. Smaller groups wait for the writer to be free, so that
-#: under load each commit carries what arrived during the whole of the previous one; with
-#: nothing in flight a group goes at the end of its loop turn, as before.
+#: queued while it commits one. Smaller groups wait until no commit is in flight (not
+#: merely one fewer: a burst must not leave the registry handing over small groups two at a
+#: time), so that under load each commit carries what arrived during the whole of the
+#: previous one. The writer commits one group at a time anyway: a small group that waits
+#: loses only the loop's turnaround. With nothing in flight a group goes at the end of its
+#: loop turn, as before.
 SECOND_COMMIT_AT = 64
 
 
@@ -383,7 +386,9 @@ class AuctionRegistry:
             # Commits complete in queue order, so everything up to each mark is durable now.
             # Runs whether or not anyone awaits: watchers must not depend on the submitter.
             self._in_flight -= 1
-            if self._pending_future is not None:
+            if self._pending_future is not None and (
+                self._in_flight == 0 or self._pending_events >= SECOND_COMMIT_AT
+            ):
                 self._flush()  # the group that waited: to the writer before anything else
             if done.cancelled():
                 # Nothing says whether the events were written: fail stop, so the barrier

@@ -134,8 +134,8 @@ async def test_a_small_group_waits_for_the_writer_and_a_large_one_goes_second(
     """While a commit is in flight, commands arriving one per loop turn wait as one group
     until it completes (one commit each carrying everything that arrived meanwhile), unless
     the group reaches ``SECOND_COMMIT_AT`` events (one per quote here): then it goes at once
-    as the second commit in flight, and the next group waits again. Nothing is acknowledged
-    before its commit."""
+    as the second commit in flight, and the next group waits again, until no commit is in
+    flight (not merely one fewer). Nothing is acknowledged before its commit."""
     journal = await Journal.open(tmp_path / "j.sqlite")
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     ticks = iter(t0 + timedelta(microseconds=i) for i in range(1, 10**6))
@@ -209,10 +209,15 @@ async def test_a_small_group_waits_for_the_writer_and_a_large_one_goes_second(
         await turns(3)
         assert tasks[0].done()
         assert not any(task.done() for task in tasks[1:])
-        # The first completion handed over the group that waited, whole.
+        # A commit is still in flight: the small group that waited still waits...
+        assert handed == [1, SECOND_COMMIT_AT]
+        gates[1].set()
+        await heard[1]
+        await turns(3)
+        assert all(task.done() for task in tasks[1 : SECOND_COMMIT_AT + 1])
+        # ...until the writer is free: then it goes whole.
         assert handed == [1, SECOND_COMMIT_AT, 10]
-        for gate in gates[1:]:
-            gate.set()
+        gates[2].set()
         seqs = await asyncio.gather(*tasks)
     finally:
         journal.submit_many = submit_many  # type: ignore[method-assign]
