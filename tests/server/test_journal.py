@@ -16,6 +16,7 @@ import pytest
 
 from server.journal import (
     GENESIS_HASH,
+    RECENT_COMMITS,
     Journal,
     JournalCorrupt,
     JournalFailed,
@@ -143,8 +144,29 @@ async def test_group_commit_batches_everything_queued_during_a_commit(
         _GatedJournal.gate.set()
         await asyncio.gather(first, *rest)
         assert j.stats.commits == 2
-        assert j.stats.batch_sizes == [1, 50]
+        assert list(j.stats.batch_sizes) == [1, 50]
         assert [t.result()[0].seq for t in rest] == list(range(2, 52))
+    finally:
+        await j.close()
+
+
+class _UnstoredJournal(Journal):
+    """Commits to nowhere: only the writer's bookkeeping runs."""
+
+    def _write(self, rows: list[Row]) -> None:
+        return None
+
+
+async def test_the_writer_remembers_the_sizes_of_its_latest_commits_only(tmp_path: Path) -> None:
+    """A server commits hundreds of times a second for weeks: the per-commit statistics
+    must not grow with every commit (they did: one list entry per commit, for ever)."""
+    j = await _UnstoredJournal.open(tmp_path / "j.sqlite")
+    try:
+        for i in range(RECENT_COMMITS + 5):
+            await j.append("s", [_event(i)] * (1 + i % 3))
+        assert j.stats.commits == RECENT_COMMITS + 5
+        assert len(j.stats.batch_sizes) == RECENT_COMMITS
+        assert list(j.stats.batch_sizes) == [1] * RECENT_COMMITS  # one append per commit
     finally:
         await j.close()
 
