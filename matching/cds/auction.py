@@ -772,7 +772,7 @@ class CdsAuction(EventSourced[ev.Event]):
             check_id(customer, "customer")
         side_v = _order_side(side)
         (_, price_text), amount = self._check_order(price, size)
-        event = ev.LimitOrderSubmitted(
+        event = ev.limit_order_submitted(
             auction_id=self.stream_id,
             seq=seq,
             at=at,

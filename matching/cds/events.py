@@ -252,3 +252,58 @@ class BookDisclosed(Event):
     by: str
     reason: str
     phase: str
+
+
+def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """The ``__set__`` of the slot ``name`` of ``cls`` (or of the base class that has it)."""
+    owner = next(base for base in cls.__mro__ if name in vars(base))
+    setter: Callable[[Any, Any], None] = vars(owner)[name].__set__
+    return setter
+
+
+def _maker(cls: type) -> Callable[..., Any]:
+    """A constructor of ``cls`` that sets each field's slot directly, every field given by
+    keyword: what the frozen dataclass's ``__init__`` does (``object.__setattr__`` per field,
+    which finds the same slot), at half the cost (every accepted order is one event)."""
+    assert not hasattr(cls, "__post_init__"), f"{cls.__name__} checks its fields"
+    names = field_names(cls)
+    assert all(name.isidentifier() for name in names)
+    setters = {f"_set_{name}": _slot_setter(cls, name) for name in names}
+    body = "".join(f"    _set_{name}(e, {name})\n" for name in names)
+    source = f"def make(*, {', '.join(names)}):\n    e = _new(_cls)\n{body}    return e\n"
+    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls, **setters}
+    exec(source, scope)
+    made: Callable[..., Any] = scope["make"]
+    return made
+
+
+_MAKE_LIMIT_ORDER = _maker(LimitOrderSubmitted)
+
+
+def limit_order_submitted(
+    *,
+    auction_id: str,
+    seq: int,
+    at: str,
+    dealer: str,
+    client_order_id: str,
+    order_id: str,
+    side: str,
+    price: str,
+    size: str,
+    customer: str | None,
+) -> LimitOrderSubmitted:
+    """``LimitOrderSubmitted(...)`` with every field given, made faster (:func:`_maker`)."""
+    event: LimitOrderSubmitted = _MAKE_LIMIT_ORDER(
+        auction_id=auction_id,
+        seq=seq,
+        at=at,
+        dealer=dealer,
+        client_order_id=client_order_id,
+        order_id=order_id,
+        side=side,
+        price=price,
+        size=size,
+        customer=customer,
+    )
+    return event
