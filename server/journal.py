@@ -107,9 +107,45 @@ class Record:
 
 
 #: ``json.dumps`` with these options builds a new encoder on every call; one is enough.
-_CANONICAL: Final = json.JSONEncoder(
+_ENCODER: Final = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-).encode
+)
+
+
+def _make_canonical() -> Callable[[Any], str]:
+    """``_ENCODER.encode`` without building a new C encoder on every call (``encode`` makes
+    one per document): the same C encoder with the same options, made once. Falls back to
+    ``encode`` where the C accelerator is missing."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _ENCODER.encode
+    # Circular references are still refused through ``markers``, which the C encoder empties
+    # after each document it finishes but not after one it refuses (NaN, an unknown type):
+    # a stale entry could later match a new object at the same address, so it is cleared.
+    markers: dict[int, Any] = {}
+    chunks = make(
+        markers,
+        _ENCODER.default,
+        json.encoder.encode_basestring,
+        None,
+        ":",
+        ",",
+        True,
+        False,
+        False,
+    )
+
+    def canonical(value: Any) -> str:
+        try:
+            return "".join(chunks(value, 0))
+        except BaseException:
+            markers.clear()
+            raise
+
+    return canonical
+
+
+_CANONICAL: Final = _make_canonical()
 
 
 #: The encoder's own string quoting (``ensure_ascii=False``), for :meth:`Journal._commit_batch`.

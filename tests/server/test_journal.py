@@ -8,11 +8,14 @@ damage (a deleted or damaged SQLite WAL) is in ``test_journal_sqlite.py``.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from server.journal import (
     GENESIS_HASH,
@@ -437,3 +440,47 @@ async def test_a_leader_that_loses_its_postgresql_session_stops(postgres_locatio
         assert successor.head == (1, first[0].hash)
     finally:
         await successor.close()
+
+
+# -- the canonical JSON spelling ------------------------------------------------------------
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _json_dumps(value: object) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def _outcome(encode: Callable[[object], str], value: object) -> tuple[str, str]:
+    try:
+        return ("ok", encode(value))
+    except (ValueError, TypeError) as exc:
+        return (type(exc).__name__, str(exc))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES)
+def test_canonical_json_is_json_dumps_with_the_canonical_options(value: object) -> None:
+    """The encoder made once spells every value (and refuses every unfit one: NaN, infinity)
+    exactly as ``json.dumps`` with the same options."""
+    assert _outcome(canonical_json, value) == _outcome(_json_dumps, value)
+
+
+def test_a_refused_document_leaves_no_trace_in_the_encoder() -> None:
+    """A document refused half way (NaN inside a dict) must not make the same dict, once
+    fixed, look like a circular reference."""
+    document: dict[str, object] = {"size": float("nan")}
+    with pytest.raises(ValueError, match="Out of range float"):
+        canonical_json(document)
+    document["size"] = 1
+    assert canonical_json(document) == '{"size":1}'
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular reference"):
+        canonical_json(loop)
