@@ -678,17 +678,15 @@ class CdsAuction(EventSourced[ev.Event]):
         now: datetime,
         customer: str | None = None,
     ) -> Decision:
-        """Submit a stage-2 limit order on the side opposite the open interest."""
-        self._require_panel(dealer)
-        event, side_v, amount = self._limit_order_event(
-            dealer, (client_order_id, side, price, size, customer), self.last_seq + 1, iso(now)
+        """Submit a stage-2 limit order on the side opposite the open interest: the run of
+        one order of :meth:`submit_limit_orders` (one sequence of checks for both)."""
+        decided = self.submit_limit_orders(
+            dealer=dealer, orders=((client_order_id, side, price, size, customer),), now=now
         )
-        repeat = self._repeat(event)
-        if repeat:
-            return repeat
-        self._require_window(Phase.STAGE2_OPEN, now)
-        self._check_limit_order(dealer, side_v, amount, customer, self._eligible_side())
-        return self._decide(event, client_order_id)
+        outcome = decided.outcomes[0]
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return decided  # a run of one: its acknowledgement is the order's
 
     def submit_limit_orders(
         self, *, dealer: str, orders: Sequence[OrderTerms], now: datetime
@@ -701,7 +699,8 @@ class CdsAuction(EventSourced[ev.Event]):
         its acknowledgement) and the same refusals, each in ``outcomes`` at the order's
         index, the accepted in ``events``. The rules are the single command's own helpers;
         what does not change from one order to the next (the panel, the window, the
-        eligible side) is looked at once. Changes nothing, like every command.
+        eligible side) is looked at once. Changes nothing, like every command (but the
+        fingerprints it leaves for :meth:`apply` to reuse).
         """
         try:
             self._require_panel(dealer)
@@ -740,7 +739,9 @@ class CdsAuction(EventSourced[ev.Event]):
                         ack = repeat
                     else:
                         if closed is not None:
-                            raise closed
+                            # Kept, not raised again: each raise would lengthen its traceback.
+                            outcomes.append(closed)
+                            continue
                         assert wanted is not None
                         customer = event.customer
                         self._check_limit_order(

@@ -138,3 +138,24 @@ def test_a_run_refused_whole_changes_nothing() -> None:
     assert decision.events == () and decision.ack is None
     assert [type(o).__name__ for o in decision.outcomes] == ["InvalidTransition"] * 3
     assert driver.auction.snapshot() == before
+
+
+def _frames(exc: BaseException) -> int:
+    count, trace = 0, exc.__traceback__
+    while trace is not None:
+        count, trace = count + 1, trace.tb_next
+    return count
+
+
+def test_a_refusal_shared_by_a_run_is_raised_once() -> None:
+    """Every order of a run to a closed window gets the one refusal, never raised again per
+    order: each raise of the same exception adds frames to its traceback, so a 10,000-order
+    run would carry a traceback of tens of thousands of frames."""
+    late = CLOSE + timedelta(hours=1)
+    orders: list[OrderTerms] = [(f"o{i}", "OFFER", "40", 1_000_000, None) for i in range(5)]
+    run = _auction(0).auction.submit_limit_orders(dealer="D1", orders=orders, now=late)
+    alone = _auction(0).auction.submit_limit_orders(dealer="D1", orders=orders[:1], now=late)
+    refusal, first = run.outcomes[0], alone.outcomes[0]
+    assert isinstance(refusal, DomainError) and isinstance(first, DomainError)
+    assert all(outcome is refusal for outcome in run.outcomes)
+    assert _frames(refusal) == _frames(first)
