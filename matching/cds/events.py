@@ -43,10 +43,18 @@ def _dict_builder(cls: type) -> Callable[[Any], dict[str, Any]]:
     """``lambda e: {"auction_id": e.auction_id, ..., "type": e.type}`` for ``cls``'s fields
     (dataclass field names are identifiers, so the source is safe to compile)."""
     names = (*field_names(cls), "type")
-    assert all(name.isidentifier() for name in names)
+    _require_identifiers(cls, names)
     body = ", ".join(f"{name!r}: e.{name}" for name in names)
     built: Callable[[Any], dict[str, Any]] = eval(f"lambda e: {{{body}}}")
     return built
+
+
+def _require_identifiers(cls: type, names: tuple[str, ...]) -> None:
+    """Refuse to compile source from a name that is not an identifier (never the case for
+    dataclass fields; checked anyway, also under ``python -O``)."""
+    for name in names:
+        if not name.isidentifier():
+            raise TypeError(f"{cls.__name__}: field {name!r} is not an identifier")
 
 
 def field_names(cls: type) -> tuple[str, ...]:
@@ -265,9 +273,10 @@ def _maker(cls: type) -> Callable[..., Any]:
     """A constructor of ``cls`` that sets each field's slot directly, every field given by
     keyword: what the frozen dataclass's ``__init__`` does (``object.__setattr__`` per field,
     which finds the same slot), at half the cost (every accepted order is one event)."""
-    assert not hasattr(cls, "__post_init__"), f"{cls.__name__} checks its fields"
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} checks its fields: it needs its own __init__")
     names = field_names(cls)
-    assert all(name.isidentifier() for name in names)
+    _require_identifiers(cls, names)
     setters = {f"_set_{name}": _slot_setter(cls, name) for name in names}
     body = "".join(f"    _set_{name}(e, {name})\n" for name in names)
     source = f"def make(*, {', '.join(names)}):\n    e = _new(_cls)\n{body}    return e\n"

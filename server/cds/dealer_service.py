@@ -25,7 +25,6 @@ from matching.errors import DomainError, InvalidInput, LimitExceeded, NotFound
 from server.auth import Principal, require_role
 from server.cds import wire
 from server.cds.registry import WATCH_PAGE, AuctionRegistry
-from server.cds.wire import order_side_in
 from server.config import Role
 from server.errors import STATUS_FOR
 from server.request_checks import check_request
@@ -321,7 +320,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
                 for place in range(stop - start):
                     request = requests[start + place]
                     try:
-                        side = order_side_in(request.side)
+                        side = wire.order_side_in(request.side)
                     except DomainError as exc:
                         outcomes[place] = exc
                         continue

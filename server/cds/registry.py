@@ -371,7 +371,12 @@ class AuctionRegistry:
         self._pending_future, self._pending, self._pending_marks = None, [], []
         self._pending_events = 0
         ticket, durability = self._pending_ticket, self._durability
-        if future is None or future.done():
+        if future is None:
+            return
+        if future.done():
+            # Cannot happen (a group's future settles only once it was written), but if it
+            # did, its ticket would hold every answer at the barrier for ever: fail stop.
+            durability.failed(JournalFailed("a commit group was settled before it was written"))
             return
         try:
             written = self._journal.submit_many(items)
