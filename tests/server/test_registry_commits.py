@@ -5,6 +5,8 @@ commit holding it (a real SQLite journal, commands arriving one per loop turn as
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,23 @@ from server.durability import Durability
 from server.journal import Journal, JournalFailed
 
 DEALERS = [f"d{i}" for i in range(4)]
+
+
+async def _quote(registry: AuctionRegistry, ticks: Iterator[datetime], i: int) -> int:
+    """Dealer ``i % 4`` quotes in stage 1; the acknowledged sequence, checked durable."""
+    decision = await registry.execute(
+        "A",
+        lambda a: a.submit_market(
+            dealer=DEALERS[i % 4],
+            client_order_id=f"m{i}",
+            bid="40",
+            offer="41",
+            now=next(ticks),
+        ),
+    )
+    assert decision.ack is not None
+    assert registry.durable_seq("A") >= decision.ack.seq  # acknowledged only once durable
+    return decision.ack.seq
 
 
 async def test_commands_one_per_turn_share_bounded_group_commits(tmp_path: Path) -> None:
@@ -50,22 +69,7 @@ async def test_commands_one_per_turn_share_bounded_group_commits(tmp_path: Path)
         await registry.execute("A", lambda a: a.open_stage1(by="t", now=next(ticks)))
         commits_before = journal.stats.commits
 
-        async def quote(i: int) -> int:
-            decision = await registry.execute(
-                "A",
-                lambda a: a.submit_market(
-                    dealer=DEALERS[i % 4],
-                    client_order_id=f"m{i}",
-                    bid="40",
-                    offer="41",
-                    now=next(ticks),
-                ),
-            )
-            ack = decision.ack
-            assert ack is not None
-            # Acknowledged only once the journal holds it.
-            assert registry.durable_seq("A") >= ack.seq
-            return ack.seq
+        quote = functools.partial(_quote, registry, ticks)
 
         tasks = []
         for i in range(400):
@@ -160,20 +164,7 @@ async def test_a_small_group_waits_for_the_writer_and_a_large_one_goes_second(
         heard.append(asyncio.ensure_future(after_gate()))
         return heard[-1]
 
-    async def quote(i: int) -> int:
-        decision = await registry.execute(
-            "A",
-            lambda a: a.submit_market(
-                dealer=DEALERS[i % 4],
-                client_order_id=f"m{i}",
-                bid="40",
-                offer="41",
-                now=next(ticks),
-            ),
-        )
-        assert decision.ack is not None
-        assert registry.durable_seq("A") >= decision.ack.seq  # acknowledged once durable
-        return decision.ack.seq
+    quote = functools.partial(_quote, registry, ticks)
 
     async def turns(n: int) -> None:
         for _ in range(n):
