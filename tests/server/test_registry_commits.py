@@ -25,6 +25,27 @@ from server.journal import Journal, JournalFailed
 DEALERS = [f"d{i}" for i in range(4)]
 
 
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _auction(**params: Any) -> Decision:
+    """The creation of auction "A" of :data:`DEALERS` at :data:`T0` (``params``: more terms)."""
+    terms = AuctionParams.build(
+        auction_id="A",
+        quotation_amount=2_000_000,
+        max_spread="2",
+        price_increment="0.125",
+        **params,
+    )
+    return CdsAuction.create(params=terms, panel=DEALERS, schedule=Schedule(), by="t", now=T0)
+
+
+async def _in_stage1(registry: AuctionRegistry, ticks: Iterator[datetime], **params: Any) -> None:
+    """Create :func:`_auction` in ``registry`` and open its stage 1."""
+    await registry.create(_auction(**params))
+    await registry.execute("A", lambda a: a.open_stage1(by="t", now=next(ticks)))
+
+
 async def _quote(registry: AuctionRegistry, ticks: Iterator[datetime], i: int) -> int:
     """Dealer ``i % 4`` quotes in stage 1; the acknowledged sequence, checked durable."""
     decision = await registry.execute(
@@ -44,8 +65,7 @@ async def _quote(registry: AuctionRegistry, ticks: Iterator[datetime], i: int) -
 
 async def test_commands_one_per_turn_share_bounded_group_commits(tmp_path: Path) -> None:
     journal = await Journal.open(tmp_path / "j.sqlite")
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    ticks = iter(t0 + timedelta(microseconds=i) for i in range(1, 10**6))
+    ticks = iter(T0 + timedelta(microseconds=i) for i in range(1, 10**6))
     registry = AuctionRegistry(journal, lambda: next(ticks), Durability())
     outstanding: list[asyncio.Future[Any]] = []
     most = 0
@@ -60,13 +80,7 @@ async def test_commands_one_per_turn_share_bounded_group_commits(tmp_path: Path)
 
     journal.submit_many = counting  # type: ignore[method-assign]
     try:
-        params = AuctionParams.build(
-            auction_id="A", quotation_amount=2_000_000, max_spread="2", price_increment="0.125"
-        )
-        await registry.create(
-            CdsAuction.create(params=params, panel=DEALERS, schedule=Schedule(), by="t", now=t0)
-        )
-        await registry.execute("A", lambda a: a.open_stage1(by="t", now=next(ticks)))
+        await _in_stage1(registry, ticks)
         commits_before = journal.stats.commits
 
         quote = functools.partial(_quote, registry, ticks)
@@ -97,9 +111,8 @@ async def test_a_cancelled_journal_write_fails_stop_instead_of_holding_the_barri
     """A write the journal never settles as written or failed must not leave its read-barrier
     ticket outstanding for ever: the barrier refuses (fail stop) instead of waiting."""
     journal = await Journal.open(tmp_path / "j.sqlite")
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
     durability = Durability()
-    registry = AuctionRegistry(journal, lambda: t0, durability)
+    registry = AuctionRegistry(journal, lambda: T0, durability)
     submit_many = journal.submit_many
 
     def cancelled(items: Any) -> asyncio.Future[int]:
@@ -109,15 +122,8 @@ async def test_a_cancelled_journal_write_fails_stop_instead_of_holding_the_barri
         return future
 
     try:
-        params = AuctionParams.build(
-            auction_id="A", quotation_amount=2_000_000, max_spread="2", price_increment="0.125"
-        )
         journal.submit_many = cancelled  # type: ignore[method-assign]
-        created = asyncio.ensure_future(
-            registry.create(
-                CdsAuction.create(params=params, panel=DEALERS, schedule=Schedule(), by="t", now=t0)
-            )
-        )
+        created = asyncio.ensure_future(registry.create(_auction()))
         await asyncio.wait([created], timeout=5)
         barrier = durability.barrier()
         assert barrier is not None  # the cancelled write's ticket is still outstanding...
@@ -141,8 +147,7 @@ async def test_a_small_group_waits_for_the_writer_and_a_large_one_goes_second(
     as the second commit in flight, and the next group waits again, until no commit is in
     flight (not merely one fewer). Nothing is acknowledged before its commit."""
     journal = await Journal.open(tmp_path / "j.sqlite")
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    ticks = iter(t0 + timedelta(microseconds=i) for i in range(1, 10**6))
+    ticks = iter(T0 + timedelta(microseconds=i) for i in range(1, 10**6))
     registry = AuctionRegistry(journal, lambda: next(ticks), Durability())
     submit_many = journal.submit_many
     handed: list[int] = []  # commands per append handed to the journal
@@ -171,13 +176,7 @@ async def test_a_small_group_waits_for_the_writer_and_a_large_one_goes_second(
             await asyncio.sleep(0)
 
     try:
-        params = AuctionParams.build(
-            auction_id="A", quotation_amount=2_000_000, max_spread="2", price_increment="0.125"
-        )
-        await registry.create(
-            CdsAuction.create(params=params, panel=DEALERS, schedule=Schedule(), by="t", now=t0)
-        )
-        await registry.execute("A", lambda a: a.open_stage1(by="t", now=next(ticks)))
+        await _in_stage1(registry, ticks)
         journal.submit_many = gated  # type: ignore[method-assign]
         tasks = [asyncio.create_task(quote(0))]
         await turns(3)
@@ -221,8 +220,7 @@ async def test_one_bulk_command_of_many_events_goes_second_at_once(tmp_path: Pat
     of ``SECOND_COMMIT_AT`` orders goes to the journal at the end of its turn even while a
     commit is in flight, so bulk streams keep the writer busy."""
     journal = await Journal.open(tmp_path / "j.sqlite")
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    ticks = iter(t0 + timedelta(seconds=i) for i in range(1, 10**6))
+    ticks = iter(T0 + timedelta(seconds=i) for i in range(1, 10**6))
     registry = AuctionRegistry(journal, lambda: next(ticks), Durability())
     submit_many = journal.submit_many
     handed: list[int] = []  # events per append handed to the journal
@@ -240,17 +238,7 @@ async def test_one_bulk_command_of_many_events_goes_second_at_once(tmp_path: Pat
         return asyncio.ensure_future(after_gate())
 
     try:
-        params = AuctionParams.build(
-            auction_id="A",
-            quotation_amount=2_000_000,
-            max_spread="2",
-            price_increment="0.125",
-            min_limit_order_size="1",
-        )
-        await registry.create(
-            CdsAuction.create(params=params, panel=DEALERS, schedule=Schedule(), by="t", now=t0)
-        )
-        await registry.execute("A", lambda a: a.open_stage1(by="t", now=next(ticks)))
+        await _in_stage1(registry, ticks, min_limit_order_size="1")
         for dealer in DEALERS:
 
             def quote(a: CdsAuction, dealer: str = dealer) -> Decision:
