@@ -27,6 +27,7 @@ engine would refuse the default too.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -204,17 +205,13 @@ def _side(value: int, field: str) -> object:
     return _wire().side_in(value, field)
 
 
-_WIRE: list[ModuleType] = []
-
-
+@functools.cache
 def _wire() -> ModuleType:
     """``server.cds.wire``, imported on first use (not at import: server.cds imports this
     module), then kept: an import statement per checked side showed in the profile."""
-    if not _WIRE:
-        from server.cds import wire
+    from server.cds import wire
 
-        _WIRE.append(wire)
-    return _WIRE[0]
+    return wire
 
 
 def _timestamp(name: str) -> Check:
