@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 
 from matching.errors import AlreadyExists, InvalidInput
@@ -139,6 +139,51 @@ def iso(now: datetime) -> str:
 #: The text of whole UTC seconds for :func:`iso` (a clock's recent seconds); bounded.
 _ISO_SECONDS: dict[tuple[int, int, int, int, int, int], str] = {}
 _ISO_SECONDS_KEPT = 64
+
+
+def utc_micros(at: str) -> int | None:
+    """An event time :func:`iso` wrote for a UTC clock, as microseconds since the epoch, when
+    :func:`utc_text` gives back the very same string; None for any other shape (another
+    zone, a whole second, an old journal's spelling).
+
+    Only that shape is read (32 characters, six fraction digits, not all zero,
+    ``+00:00``); the whole second is parsed once per distinct second: replay reads every
+    order's time, and every acknowledgement carries one.
+    """
+    if len(at) != 32 or at[19] != "." or not at.endswith("+00:00"):
+        return None
+    fraction = at[20:26]
+    # isoformat() writes no fraction for a whole second, so "000000" never round-trips.
+    if fraction == "000000" or not (fraction.isascii() and fraction.isdigit()):
+        return None
+    second = at[:19]
+    base = _UTC_SECONDS.get(second)
+    if base is None:
+        whole = second + "+00:00"
+        try:
+            moment = datetime.fromisoformat(whole)
+        except ValueError:
+            return None
+        base = (moment - _EPOCH) // _MICROSECOND
+        if utc_text(base) != whole:
+            return None
+        if len(_UTC_SECONDS) >= _UTC_SECONDS_KEPT:
+            _UTC_SECONDS.clear()
+        _UTC_SECONDS[second] = base
+    return base + int(fraction)
+
+
+def utc_text(micros: int) -> str:
+    """Inverse of :func:`utc_micros`: the time ``micros`` after the epoch as :func:`iso`
+    writes it for a UTC clock."""
+    return (_EPOCH + timedelta(microseconds=micros)).isoformat()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+#: Whole seconds already read by :func:`utc_micros` (text to microseconds); bounded.
+_UTC_SECONDS: dict[str, int] = {}
+_UTC_SECONDS_KEPT = 4096
 
 
 def fingerprint(event: Event) -> tuple[Any, ...]:

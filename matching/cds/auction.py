@@ -26,7 +26,7 @@ import unicodedata
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeAlias
 
 from matching.book import BookOrder, SealedBook
@@ -51,7 +51,15 @@ from matching.errors import (
     NotFound,
     NotPermitted,
 )
-from matching.eventsourcing import HEADER_FIELDS, Ack, EventSourced, check_id, iso
+from matching.eventsourcing import (
+    HEADER_FIELDS,
+    Ack,
+    EventSourced,
+    check_id,
+    iso,
+    utc_micros,
+    utc_text,
+)
 from matching.eventsourcing import Decision as _Decision
 from matching.money import DecimalLike, parse_amount
 
@@ -131,7 +139,6 @@ _PRINT_SKIP: dict[type, frozenset[str]] = {ev.LimitOrderSubmitted: frozenset({"o
 _HANDLER_NAMES: dict[type, str] = {}
 #: Distinct sizes shared per auction (a book repeats a few hundred).
 _SIZE_POOL = 4096
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PRINT_NAMES: dict[type, tuple[str, ...]] = {}
 
 
@@ -155,49 +162,15 @@ def _print(event: ev.Event) -> str:
 
 
 def _compact_at(at: str) -> int | str:
-    """An event time as microseconds since the epoch when :func:`_expand_at` gives back the
-    very same string, else the string itself.
+    """An event time as microseconds since the epoch (:func:`utc_micros`) when it reads back
+    as the very same string, else the string itself.
 
     The auction keeps the time of every accepted submission for its duplicate
     acknowledgement: as an ISO string that is 81 bytes per resting order, as an int in an
-    array 8.
-    Only the shape ``iso()`` writes for a UTC clock is converted (32 characters, six
-    fraction digits, not all zero, ``+00:00``), so the acknowledgement of a repeat is byte
-    for byte the original; any other shape (another zone, a whole second, an old journal)
-    stays a string. The whole second is parsed once per distinct second (a book's orders
-    share a few thousand): replay converts every order's time.
+    array 8; the acknowledgement of a repeat is byte for byte the original.
     """
-    if len(at) != 32 or at[19] != "." or not at.endswith("+00:00"):
-        return at
-    fraction = at[20:26]
-    # isoformat() writes no fraction for a whole second, so "000000" never round-trips.
-    if fraction == "000000" or not (fraction.isascii() and fraction.isdigit()):
-        return at
-    second = at[:19]
-    base = _SECONDS.get(second)
-    if base is None:
-        whole = second + "+00:00"
-        try:
-            moment = datetime.fromisoformat(whole)
-        except ValueError:
-            return at
-        base = (moment - _EPOCH) // timedelta(microseconds=1)
-        if _expand_at(base) != whole:
-            return at
-        if len(_SECONDS) >= _SECONDS_KEPT:
-            _SECONDS.clear()
-        _SECONDS[second] = base
-    return base + int(fraction)
-
-
-#: Whole seconds already parsed by :func:`_compact_at` (text to microseconds); bounded.
-_SECONDS: dict[str, int] = {}
-_SECONDS_KEPT = 4096
-
-
-def _expand_at(micros: int) -> str:
-    """Inverse of :func:`_compact_at` for the times it made ints."""
-    return (_EPOCH + timedelta(microseconds=micros)).isoformat()
+    micros = utc_micros(at)
+    return at if micros is None else micros
 
 
 class ReplayMismatch(RuntimeError):
@@ -1272,7 +1245,7 @@ class CdsAuction(EventSourced[ev.Event]):
         if self._print_list[self._event_prints[index]] != print_:
             raise self._reused(dealer, client_order_id)
         micros = self._event_at[index]
-        at = self._at_text[seq] if micros == _NO_MICROS else _expand_at(micros)
+        at = self._at_text[seq] if micros == _NO_MICROS else utc_text(micros)
         return Ack(seq, at, client_order_id, duplicate=True)
 
     @staticmethod

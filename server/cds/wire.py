@@ -23,6 +23,7 @@ from matching.cds.publication import PublicResult
 from matching.cds.result import AuctionResult
 from matching.cds.settlement import SettlementStatement
 from matching.errors import InvalidInput
+from matching.eventsourcing import utc_micros
 from server.sequences import AUCTION_NUMBERS, Numbering
 from server.timestamps import timestamp_in
 
@@ -132,10 +133,6 @@ def schedule_in(msg: pb.WindowSchedule) -> Schedule:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_SECOND = timedelta(seconds=1)
-#: Whole UTC seconds already read by :func:`_stamp_into` (text to seconds since the epoch).
-_SECONDS: dict[str, int] = {}
-_SECONDS_KEPT = 4096
 
 
 def timestamp(value: datetime | str) -> Timestamp:
@@ -147,21 +144,13 @@ def timestamp(value: datetime | str) -> Timestamp:
 
 def _stamp_into(stamp: Timestamp, value: datetime | str) -> None:
     """Set ``stamp`` (a fresh message or a response's own field) to ``value``."""
-    if type(value) is str and len(value) == 32 and value[19] == "." and value[26:] == "+00:00":
-        # The engines' UTC shape ("2026-12-03T12:00:00.123456+00:00"): the whole second
-        # is read once per distinct second, the microseconds are the six digits.
-        fraction = value[20:26]
-        if fraction.isascii() and fraction.isdigit():
-            seconds = _SECONDS.get(value[:19])
-            if seconds is None:
-                whole = datetime.fromisoformat(value[:19] + "+00:00")
-                seconds = (whole - _EPOCH) // _SECOND
-                if len(_SECONDS) >= _SECONDS_KEPT:
-                    _SECONDS.clear()
-                _SECONDS[value[:19]] = seconds
-            stamp.seconds = seconds
-            stamp.nanos = int(fraction) * 1000
-            return
+    # The engines' UTC times are read once per distinct second (every acknowledgement).
+    micros = utc_micros(value) if type(value) is str else None
+    if micros is not None:
+        seconds, rest = divmod(micros, 1_000_000)
+        stamp.seconds = seconds
+        stamp.nanos = rest * 1000
+        return
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if moment.tzinfo is None:
         stamp.FromDatetime(moment)  # naive: protobuf takes it as UTC

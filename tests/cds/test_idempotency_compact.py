@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matching.cds.auction import CdsAuction, _compact_at, _expand_at
+from matching.cds.auction import CdsAuction, _compact_at
 from matching.errors import AlreadyExists
-from matching.eventsourcing import iso
+from matching.eventsourcing import iso, utc_text
 from tests.cds.builders import Driver
 
 ZONES = [UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5, minutes=-30))]
@@ -33,7 +33,7 @@ ZONES = [UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5, minutes
 )
 def test_a_compacted_time_expands_to_the_same_string(at: str) -> None:
     compact = _compact_at(at)
-    assert (compact if isinstance(compact, str) else _expand_at(compact)) == at
+    assert (compact if isinstance(compact, str) else utc_text(compact)) == at
 
 
 def _compact_by_round_trip(at: str) -> int | str:
@@ -45,7 +45,7 @@ def _compact_by_round_trip(at: str) -> int | str:
     except ValueError:
         return at
     micros = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-    return micros if _expand_at(micros) == at else at
+    return micros if utc_text(micros) == at else at
 
 
 _TIMES = st.datetimes(
