@@ -11,8 +11,10 @@ submissions, and never acknowledge before the registry says the events are durab
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import nullcontext
+from operator import attrgetter
 from typing import Any
 
 from closeout.v1 import auction_pb2 as pb
@@ -306,69 +308,28 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         rejections = response.rejections
         # Each run of consecutive orders for one auction is decided by one engine command
         # (``submit_limit_orders``: every order's own outcome, as if submitted one by one).
-        for start, stop in _runs_of(requests):
-            auction_id = requests[start].auction_id
-            outcomes: list[Accepted | DomainError | None] = [None] * (stop - start)
-            try:
-                if dealer not in self._registry.get(auction_id).panel:
-                    raise hidden(auction_id)
-            except DomainError as exc:
-                outcomes = [exc] * (stop - start)
-            else:
-                terms: list[OrderTerms] = []
-                places: list[int] = []
-                for place in range(stop - start):
-                    request = requests[start + place]
-                    try:
-                        side = wire.order_side_in(request.side)
-                    except DomainError as exc:
-                        outcomes[place] = exc
-                        continue
-                    terms.append(
-                        (
-                            request.client_order_id,
-                            side,
-                            request.price,
-                            request.size,
-                            request.customer or None,
-                        )
-                    )
-                    places.append(place)
-                if terms:
-                    try:
-                        decision, durable = self._registry.begin(
-                            auction_id,
-                            lambda a, t=terms: a.submit_limit_orders(  # type: ignore[misc]
-                                dealer=dealer, orders=t, now=self._now()
-                            ),
-                        )
-                    except DomainError as exc:  # the run as a whole (none is expected)
-                        for place in places:
-                            outcomes[place] = exc
-                    else:
-                        assert isinstance(decision, BulkDecision)
-                        durables.append(durable)
-                        for place, decided in zip(places, decision.outcomes, strict=True):
-                            outcomes[place] = decided
-                        if decision.ack is not None:
-                            last_acked[auction_id] = max(
-                                decision.ack.seq, last_acked.get(auction_id, 0)
-                            )
-            for place, outcome in enumerate(outcomes):
+        index = 0
+        for auction_id, grouped in itertools.groupby(requests, key=attrgetter("auction_id")):
+            run = list(grouped)
+            outcomes, durable, highest = self._decide_run(dealer, auction_id, run)
+            if durable is not None:
+                durables.append(durable)
+            if highest:
+                last_acked[auction_id] = max(highest, last_acked.get(auction_id, 0))
+            for request, outcome in zip(run, outcomes, strict=True):
                 if isinstance(outcome, Accepted):
                     accepted += 1
                     duplicates += outcome.duplicate
-                    continue
-                assert outcome is not None
-                request = requests[start + place]
-                rejections.append(
-                    pb.OrderRejection(
-                        index=start + place,
-                        client_order_id=request.client_order_id[:MAX_ID_ECHO],
-                        code=STATUS_FOR[outcome.code].name,
-                        message=outcome.message[:MAX_REJECTION_MESSAGE],
+                else:
+                    rejections.append(
+                        pb.OrderRejection(
+                            index=index,
+                            client_order_id=request.client_order_id[:MAX_ID_ECHO],
+                            code=STATUS_FOR[outcome.code].name,
+                            message=outcome.message[:MAX_REJECTION_MESSAGE],
+                        )
                     )
-                )
+                index += 1
         response.accepted = accepted
         response.duplicates = duplicates
         # The dealer's own number for its latest acknowledgement, as its acks count (numbers
@@ -380,6 +341,49 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         for durable in durables:
             await durable
         return response
+
+    def _decide_run(
+        self, dealer: str, auction_id: str, run: Sequence[pb.SubmitOrdersRequest]
+    ) -> tuple[list[Accepted | DomainError], Awaitable[object] | None, int]:
+        """Decide and apply ``run`` (orders of ``dealer`` for ``auction_id``) in one engine
+        command: each order's acknowledgement or refusal, in order; the commit to await
+        (None if nothing was decided); the highest acknowledged event (0 if none)."""
+        try:
+            if dealer not in self._registry.get(auction_id).panel:
+                raise hidden(auction_id)
+        except DomainError as exc:
+            return [exc] * len(run), None, 0
+        refused: dict[int, DomainError] = {}  # place in the run -> refusal before the engine
+        terms: list[OrderTerms] = []
+        for place, request in enumerate(run):
+            try:
+                side = wire.order_side_in(request.side)
+            except DomainError as exc:  # not an order the engine can read
+                refused[place] = exc
+                continue
+            terms.append(
+                (
+                    request.client_order_id,
+                    side,
+                    request.price,
+                    request.size,
+                    request.customer or None,
+                )
+            )
+        places = range(len(run))
+        if not terms:
+            return [refused[place] for place in places], None, 0
+        try:
+            decision, durable = self._registry.begin(
+                auction_id,
+                lambda a: a.submit_limit_orders(dealer=dealer, orders=terms, now=self._now()),
+            )
+        except DomainError as exc:  # the run as a whole (the command refuses order by order)
+            return [refused.get(place, exc) for place in places], None, 0
+        assert isinstance(decision, BulkDecision)
+        decided = iter(decision.outcomes)
+        outcomes = [refused[place] if place in refused else next(decided) for place in places]
+        return outcomes, durable, decision.ack.seq if decision.ack is not None else 0
 
     async def ListMySubmissions(  # noqa: N802
         self, request: pb.ListMySubmissionsRequest, context: Any
@@ -446,17 +450,6 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
             if after < self._registry.durable_seq(request.auction_id):
                 continue  # more pages are durable already
             await self._registry.wait_for_events(request.auction_id, after)
-
-
-def _runs_of(requests: Sequence[pb.SubmitOrdersRequest]) -> list[tuple[int, int]]:
-    """(start, stop) of each run of consecutive requests for the same auction, in order."""
-    runs: list[tuple[int, int]] = []
-    start = 0
-    for index in range(1, len(requests) + 1):
-        if index == len(requests) or requests[index].auction_id != requests[start].auction_id:
-            runs.append((start, index))
-            start = index
-    return runs
 
 
 def add(server: Any, registry: AuctionRegistry, runtime: Runtime) -> str:
