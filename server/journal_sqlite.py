@@ -60,10 +60,7 @@ def _statement_rows(rows: int) -> int:
     """The size of the one INSERT statement that takes ``rows`` (at most
     :data:`_MAX_ROWS_PER_INSERT`) rows: the next power of two, so that ten prepared
     statements cover every commit; the unused places are padded (see :func:`_insert`)."""
-    size = 1
-    while size < rows:
-        size *= 2
-    return size
+    return 1 << (rows - 1).bit_length()
 
 
 @functools.cache
