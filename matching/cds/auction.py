@@ -746,7 +746,7 @@ class CdsAuction(EventSourced[ev.Event]):
             check_id(customer, "customer")
         side_v = _order_side(side)
         (_, price_text), amount = self._check_order(price, size)
-        event = ev.limit_order_submitted(
+        event = ev.LimitOrderSubmitted(
             auction_id=self.stream_id,
             seq=seq,
             at=at,

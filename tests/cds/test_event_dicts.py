@@ -8,8 +8,6 @@ import dataclasses
 import json
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from matching.cds import events as ev
 
@@ -31,34 +29,3 @@ def test_to_dict_is_every_field_in_order_then_the_type(cls: type[ev.Event]) -> N
     assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
     assert ev.event_from_dict(got) == event
     assert event.to_dict() is not got  # a fresh dict each call: the caller may keep it
-
-
-@given(
-    text=st.text(max_size=6),
-    seq=st.integers(1, 2**40),
-    customer=st.one_of(st.none(), st.text(max_size=4)),
-)
-def test_the_fast_limit_order_constructor_makes_the_same_event(
-    text: str, seq: int, customer: str | None
-) -> None:
-    """``limit_order_submitted`` (slots set directly) makes the very event the dataclass's
-    constructor makes: equal, same hash, same dict, still frozen."""
-    fields = {
-        "auction_id": "A" + text,
-        "seq": seq,
-        "at": text + "at",
-        "dealer": "D" + text,
-        "client_order_id": text + "c",
-        "order_id": f"D{text}/{text}c",
-        "side": "BID",
-        "price": text + "1",
-        "size": "5" + text,
-        "customer": customer,
-    }
-    made = ev.limit_order_submitted(**fields)  # type: ignore[arg-type]
-    built = ev.LimitOrderSubmitted(**fields)  # type: ignore[arg-type]
-    assert type(made) is ev.LimitOrderSubmitted
-    assert made == built and hash(made) == hash(built)
-    assert made.to_dict() == built.to_dict()
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        made.price = "2"  # type: ignore[misc]
