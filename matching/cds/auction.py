@@ -706,26 +706,24 @@ class CdsAuction(EventSourced[ev.Event]):
                     if before[0] != print_:
                         raise self._reused(dealer, client_order_id)
                     ack = dataclasses.replace(before[1], duplicate=True)
+                elif (repeat := self._prior_ack(dealer, client_order_id, print_)) is not None:
+                    ack = repeat  # a repeat of an order accepted before the run
+                elif closed is not None:
+                    # Kept, not raised again: each raise would lengthen its traceback.
+                    outcomes.append(closed)
+                    continue
                 else:
-                    repeat = self._prior_ack(dealer, client_order_id, print_)
-                    if repeat is not None:
-                        ack = repeat
-                    else:
-                        if closed is not None:
-                            # Kept, not raised again: each raise would lengthen its traceback.
-                            outcomes.append(closed)
-                            continue
-                        assert wanted is not None
-                        customer = event.customer
-                        self._check_limit_order(
-                            dealer, side_v, amount, customer, wanted, len(events), own_added
-                        )
-                        if customer is None:
-                            own_added += amount
-                        ack = Ack(event.seq, at, client_order_id)
-                        events.append(event)
-                        self._prints[id(event)] = (event, print_)
-                        earlier[client_order_id] = (print_, ack)
+                    assert wanted is not None
+                    customer = event.customer
+                    self._check_limit_order(
+                        dealer, side_v, amount, customer, wanted, len(events), own_added
+                    )
+                    if customer is None:
+                        own_added += amount
+                    ack = Ack(event.seq, at, client_order_id)
+                    events.append(event)
+                    self._prints[id(event)] = (event, print_)
+                    earlier[client_order_id] = (print_, ack)
             except DomainError as exc:
                 outcomes.append(exc)
                 continue
