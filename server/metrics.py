@@ -11,8 +11,8 @@ What is counted where, so the hot path stays cheap:
   the journal's writer thread reports each commit (prometheus_client is thread-safe).
 * Auctions by kind and phase, and submissions per auction (``closeout_auctions``,
   ``closeout_auction_submissions``): nothing on the hot path; read from the registries when
-  Prometheus scrapes; an auction's submissions only once its window is no longer open
-  (:data:`SEALED_PHASES`).
+  Prometheus scrapes; an auction's submissions only once it is no longer sealed (the
+  registries give no count while the engine's ``is_sealed()`` says so).
 
 The endpoint answers only a scrape with ``Authorization: Bearer <token>`` of an operator or
 observer (401 otherwise); it has no TLS, so ``server/transport_policy.py`` refuses it off
@@ -61,16 +61,12 @@ _RPC_BUCKETS = (
 _COMMIT_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 _BATCH_BUCKETS = (1, 2, 5, 10, 50, 100, 500, 1000, 5000, 20000)
 
-#: Phases of an open bidding window (CDS stages, a default auction's window): an auction's
-#: submission count is not exported then, since how many times others submitted is exactly
-#: what a sealed window keeps from every participant; it appears once the window closes.
-SEALED_PHASES = frozenset({"STAGE1_OPEN", "STAGE2_OPEN", "OPEN"})
-
 #: A scrape's ``Authorization`` header (None: absent) -> None if it may read the metrics,
 #: else the reason it may not.
 Authorize = Callable[[str | None], str | None]
 
-#: A source of (kind, auction id, phase, submissions or None) rows, read at scrape time.
+#: A source of (kind, auction id, phase, submissions; None while sealed) rows, read at
+#: scrape time.
 AuctionSource = Callable[[], Iterator[tuple[str, str, str, int | None]]]
 
 
@@ -95,7 +91,7 @@ class _AuctionCollector(Collector):
         for source in self.sources:
             for kind, auction_id, phase, submitted in source():
                 counts[(kind, phase)] = counts.get((kind, phase), 0) + 1
-                if submitted is not None and phase not in SEALED_PHASES:
+                if submitted is not None:  # None: sealed (not to be exported)
                     submissions.add_metric([kind, auction_id], submitted)
         for (kind, phase), count in sorted(counts.items()):
             by_phase.add_metric([kind, phase], count)

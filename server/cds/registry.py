@@ -137,15 +137,14 @@ class AuctionRegistry:
         """(kind, auction id, phase, accepted submissions) per auction, for metrics scrapes.
 
         Submissions count every accepted market, request and order event (replacements and
-        withdrawals included): the auction's events less its phase changes and publications.
+        withdrawals included): the auction's events less its phase changes and publications;
+        None while the auction is sealed (how often others submitted is what a sealed window
+        keeps from every participant).
         """
         for auction_id, entry in list(self._auctions.items()):
-            yield (
-                "cds",
-                auction_id,
-                entry.auction.phase.value,
-                entry.auction.last_seq - len(entry.public),
-            )
+            auction = entry.auction
+            submitted = None if auction.is_sealed() else auction.last_seq - len(entry.public)
+            yield "cds", auction_id, auction.phase.value, submitted
 
     def durable_seq(self, auction_id: str) -> int:
         """The auction's last durable event sequence number."""

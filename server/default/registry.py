@@ -158,9 +158,12 @@ class DefaultRegistry:
         return self._entry(auction_id).numbers
 
     def auction_rows(self) -> Iterator[tuple[str, str, str, int | None]]:
-        """(kind, auction id, phase, live bids) per default auction, for metrics scrapes."""
+        """(kind, auction id, phase, live bids) per default auction, for metrics scrapes; the
+        bids None while the auction is sealed (how many bid is private until the close)."""
         for auction_id, entry in list(self._auctions.items()):
-            yield "default", auction_id, entry.engine.phase.value, len(entry.engine.bidders())
+            engine = entry.engine
+            bids = None if engine.is_sealed() else len(engine.bidders())
+            yield "default", auction_id, engine.phase.value, bids
 
     def durable_history(
         self, auction_id: str, after: int, limit: int | None = None
