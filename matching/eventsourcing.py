@@ -115,6 +115,25 @@ def check_id(value: str, field: str, *, max_length: int = MAX_ID_LENGTH) -> str:
     return value
 
 
+#: How far ahead of the server's time a scheduled window time may be (a year: auctions are
+#: held within weeks of a credit event or a default; a date further out is a typing error).
+SCHEDULE_HORIZON = timedelta(days=366)
+
+
+def check_scheduled(field: str, value: datetime | None, now: datetime, *, closes: bool) -> None:
+    """A scheduled time of a window (None: by hand) against the server's time ``now``: within
+    :data:`SCHEDULE_HORIZON`, and a close (``closes``) after ``now``: a window closing at or
+    before creation would be over before anyone could submit."""
+    if value is None:
+        return
+    if closes and value <= now:
+        raise InvalidInput(field, f"must be after the server's time ({now.isoformat()})")
+    if value > now + SCHEDULE_HORIZON:
+        raise InvalidInput(
+            field, f"must be within {SCHEDULE_HORIZON.days} days of the server's time"
+        )
+
+
 def iso(now: datetime) -> str:
     """``now`` as ISO-8601; engines refuse naive times (they would replay ambiguously).
 

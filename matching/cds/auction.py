@@ -26,7 +26,7 @@ import unicodedata
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, TypeAlias
 
 from matching.book import BookOrder, SealedBook
@@ -56,6 +56,7 @@ from matching.eventsourcing import (
     Ack,
     EventSourced,
     check_id,
+    check_scheduled,
     iso,
     utc_micros,
     utc_text,
@@ -107,10 +108,6 @@ def check_dealer_names(names: Mapping[str, str], panel: Iterable[str]) -> dict[s
             raise InvalidInput(f"dealer_names[{seen[key]}]", f"{dealer!r} is another dealer's id")
     return out
 
-
-#: How far ahead of the server's time a schedule may reach (a year: auctions are held
-#: within weeks of a credit event; a date further out is a typing error).
-SCHEDULE_HORIZON = timedelta(days=366)
 
 #: What a CDS auction command returns.
 Decision: TypeAlias = _Decision[ev.Event]
@@ -201,17 +198,9 @@ class Schedule:
     def check_ahead(self, now: datetime) -> None:
         """Refuse a close at or before ``now`` (the server's time at creation): its bidding
         period would be over before anyone could submit, and its results published empty;
-        and any time beyond :data:`SCHEDULE_HORIZON` from ``now``."""
+        and any time beyond the horizon (:func:`check_scheduled`)."""
         for name, value in self._items():
-            if name.endswith("_close") and value is not None and value <= now:
-                raise InvalidInput(
-                    f"schedule.{name}", f"must be after the server's time ({now.isoformat()})"
-                )
-            if value is not None and value > now + SCHEDULE_HORIZON:
-                raise InvalidInput(
-                    f"schedule.{name}",
-                    f"must be within {SCHEDULE_HORIZON.days} days of the server's time",
-                )
+            check_scheduled(f"schedule.{name}", value, now, closes=name.endswith("_close"))
 
     def to_dict(self) -> dict[str, str | None]:
         """ISO-8601 strings (or None), the journal form."""

@@ -35,7 +35,7 @@ from matching.default.cash import cents_text, to_cents
 from matching.default.lot import Lot
 from matching.default.phases import TERMINAL, Phase, check_transition
 from matching.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
-from matching.eventsourcing import Ack, EventSourced, check_id, iso
+from matching.eventsourcing import Ack, EventSourced, check_id, check_scheduled, iso
 from matching.eventsourcing import Decision as _Decision
 from matching.money import DecimalLike
 
@@ -51,8 +51,6 @@ class ReplayMismatch(RuntimeError):
 
 #: The longest bid window a schedule may give.
 MAX_WINDOW = timedelta(days=7)
-#: How far ahead of the server's time a schedule may reach (a year).
-SCHEDULE_HORIZON = timedelta(days=366)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,22 +70,12 @@ class Schedule:
 
     def check_ahead(self, now: datetime) -> None:
         """Refuse a close at or before ``now`` (the server's time at creation: nobody could
-        bid, and the lot would go to an assignment), or a window longer than
-        :data:`MAX_WINDOW` (the spec's windows last from an hour to a day)."""
-        for name in ("open_at", "close_at"):
-            value = getattr(self, name)
-            if value is not None and value > now + SCHEDULE_HORIZON:
-                raise InvalidInput(
-                    f"schedule.{name}",
-                    f"must be within {SCHEDULE_HORIZON.days} days of the server's time",
-                )
-        if self.close_at is None:
-            return
-        if self.close_at <= now:
-            raise InvalidInput(
-                "schedule.close_at", f"must be after the server's time ({now.isoformat()})"
-            )
-        if self.close_at - max(self.open_at or now, now) > MAX_WINDOW:
+        bid, and the lot would go to an assignment), a time beyond the horizon
+        (:func:`check_scheduled`), or a window longer than :data:`MAX_WINDOW` (the spec's
+        windows last from an hour to a day)."""
+        check_scheduled("schedule.open_at", self.open_at, now, closes=False)
+        check_scheduled("schedule.close_at", self.close_at, now, closes=True)
+        if self.close_at is not None and self.close_at - max(self.open_at or now, now) > MAX_WINDOW:
             raise InvalidInput(
                 "schedule.close_at", f"a bid window lasts at most {MAX_WINDOW.days} days"
             )
