@@ -29,6 +29,7 @@ from matching.errors import DomainError, ErrorCode
 
 __all__ = [
     "ERROR_DOMAIN",
+    "MALFORMED",
     "STATUS_FOR",
     "abort",
     "abort_with",
@@ -39,6 +40,8 @@ __all__ = [
 
 #: ``google.rpc.ErrorInfo.domain`` of every refusal.
 ERROR_DOMAIN = "closeout.v1"
+#: What a request that does not decode as its method's message is told (INVALID_ARGUMENT).
+MALFORMED = "malformed request: not a valid protobuf message for this method"
 
 #: THE table. Every ErrorCode has exactly one status; a test checks that none is missing.
 STATUS_FOR: MappingProxyType[ErrorCode, grpc.StatusCode] = MappingProxyType(

@@ -64,7 +64,7 @@ from server.auth import (
     _set_principal,
 )
 from server.durability import Durability
-from server.errors import abort, abort_with
+from server.errors import MALFORMED, abort, abort_with
 from server.events_log import correlation_id, log_refusal, new_call
 from server.journal import JournalFailed
 from server.metrics import ServerMetrics
@@ -99,7 +99,6 @@ MAX_CALLS_PER_PARTICIPANT = 64
 _UNFENCED_SERVICES = ("/closeout.v1.PricingService/", "/grpc.")
 
 _KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
-_MALFORMED = "malformed request: not a valid protobuf message for this method"
 #: Guarded handlers kept per (method, principal); cleared when full.
 _GUARDED_CACHE = 4096
 
@@ -124,7 +123,7 @@ def _safe(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
 async def _checked(requests: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
     async for request in requests:
         if request is _UNDECODABLE:
-            await abort_with(context, grpc.StatusCode.INVALID_ARGUMENT, _MALFORMED)
+            await abort_with(context, grpc.StatusCode.INVALID_ARGUMENT, MALFORMED)
         yield request
 
 
@@ -266,7 +265,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grp
             if streamed_requests:
                 return _checked(request, context)
             if request is _UNDECODABLE:
-                await abort_with(context, grpc.StatusCode.INVALID_ARGUMENT, _MALFORMED)
+                await abort_with(context, grpc.StatusCode.INVALID_ARGUMENT, MALFORMED)
             return request
 
         if inspect.isasyncgenfunction(behaviour):

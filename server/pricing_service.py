@@ -32,7 +32,7 @@ from pricing.inputs import parse_margin_request, parse_market, parse_request
 from pricing.report import convert_request, curve_report, margin_request, price_request
 from server import pricing_checks
 from server.compute import Compute
-from server.errors import abort
+from server.errors import MALFORMED, abort
 from server.request_checks import InvalidRequest
 from server.runtime import Registration, Runtime
 
@@ -360,10 +360,6 @@ def _all_violations(method: str, request: Message, first: PricingInputError) -> 
     return PricingViolations(
         [(v.field, v.description) for v in listed[:MAX_LISTED_PROBLEMS]], len(listed)
     )
-
-
-#: What the guard says of a request that does not decode (``server/interceptors.py``).
-MALFORMED = "malformed request: not a valid protobuf message for this method"
 
 
 def job(method: str, raw: bytes) -> bytes:
