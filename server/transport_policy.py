@@ -43,15 +43,16 @@ def is_loopback(host: str) -> bool:
 
 def check_transport(config: ServerConfig) -> None:
     """Refuse (ConfigError naming the key) a config that would expose tokens off loopback, or
-    the unauthenticated, plain-text ``/metrics`` endpoint off loopback without the waiver."""
+    the plain-text ``/metrics`` endpoint (its scrapers' bearer tokens in clear) off loopback
+    without the waiver."""
     if config.metrics is not None and not config.allow_insecure:
         metrics_host, _ = parse_listen(config.metrics)
         if not is_loopback(metrics_host):
             raise ConfigError(
                 f"server.metrics: {config.metrics} is not a loopback address, and the /metrics"
-                " endpoint has neither authentication nor TLS; bind it to 127.0.0.1 (and scrape"
-                " it through a local agent), or set server.allow_insecure = true to waive this"
-                " explicitly"
+                " endpoint has no TLS (its scrapers' bearer tokens would travel in clear text);"
+                " bind it to 127.0.0.1 (and scrape it through a local agent), or set"
+                " server.allow_insecure = true to waive this explicitly"
             )
     host, _ = parse_listen(config.listen)
     if is_loopback(host):

@@ -108,7 +108,7 @@ async def test_no_tls_off_loopback_is_refused_unless_waived(tmp_path: Path, host
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "[::]", "192.0.2.10"])
 def test_metrics_off_loopback_are_refused_unless_waived(tmp_path: Path, host: str) -> None:
-    """/metrics has neither authentication nor TLS: off loopback only with the waiver, even
+    """/metrics has no TLS (scrapers' tokens in clear): off loopback only with the waiver, even
     when the gRPC port is on loopback (the built-in demo's)."""
     config = replace(make_config(tmp_path), listen="127.0.0.1:0", metrics=f"{host}:9100")
     with pytest.raises(ConfigError, match=r"server\.metrics: .*allow_insecure"):
