@@ -89,6 +89,19 @@ async def code_and_details(awaitable: object) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.OK, ""
 
 
+async def first_answer(
+    dealer: DealerClient, wanted: grpc.StatusCode
+) -> tuple[grpc.StatusCode, str]:
+    """Ask for the auction until the answer has the ``wanted`` code (at most 200 tries,
+    50 ms apart); the last answer's code and details."""
+    for _ in range(200):
+        code, details = await code_and_details(dealer.auction("t-1"))
+        if code is wanted:
+            break
+        await asyncio.sleep(0.05)
+    return code, details
+
+
 async def test_a_participant_that_reads_no_answer_is_capped_and_others_are_served(
     cds_server: CloseoutServer,
 ) -> None:
@@ -99,11 +112,7 @@ async def test_a_participant_that_reads_no_answer_is_capped_and_others_are_serve
         async with DealerClient(where, cds.TOKEN[cds.A]) as a:
             # Until the server has taken all of them, a's own call may still fit: wait for
             # the refusal (each try is one more call in progress at most).
-            for _ in range(200):
-                code, details = await code_and_details(a.auction("t-1"))
-                if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-                    break
-                await asyncio.sleep(0.05)
+            code, details = await first_answer(a, grpc.StatusCode.RESOURCE_EXHAUSTED)
             assert code is grpc.StatusCode.RESOURCE_EXHAUSTED, (code, details)
             assert f"at most {MAX_CALLS_PER_PARTICIPANT} calls in progress" in details
         async with DealerClient(where, cds.TOKEN[cds.B]) as b:  # another dealer: served
@@ -111,11 +120,7 @@ async def test_a_participant_that_reads_no_answer_is_capped_and_others_are_serve
     finally:
         conn.close()
     async with DealerClient(where, cds.TOKEN[cds.A]) as a:  # the connection gone: served
-        for _ in range(200):
-            code, details = await code_and_details(a.auction("t-1"))
-            if code is grpc.StatusCode.OK:
-                break
-            await asyncio.sleep(0.05)
+        code, details = await first_answer(a, grpc.StatusCode.OK)
         assert code is grpc.StatusCode.OK, (code, details)
 
 
