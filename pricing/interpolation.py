@@ -1,7 +1,6 @@
 """Discount-factor interpolation between curve pillars, vectorised over query times.
 
-Three methods, each with flat-forward extrapolation past the last pillar (the instantaneous
-forward at the last pillar is held constant):
+Three methods:
 
 * ``LOG_LINEAR_DISCOUNT`` (the default): log DF linear in time, i.e. piecewise-flat forwards.
 * ``LINEAR_ZERO``: continuously compounded zero rate linear in time; flat before the first
@@ -10,7 +9,18 @@ forward at the last pillar is held constant):
   Applied Mathematical Finance 13(2), the basic method without the positivity amendment: the
   instantaneous forward is the discrete forward of its interval plus a piecewise quadratic
   g(x) chosen by the four-sector rule, so that each interval's discrete forward (hence every
-  pillar discount factor) is reproduced exactly and forwards stay continuous.
+  pillar discount factor) is reproduced exactly and forwards stay continuous up to the last
+  pillar.
+
+Past the last pillar each method holds a forward flat, the one QuantLib's curve of
+the same interpolation holds when extrapolating (the reference the pricing is checked
+against):
+
+* the two local methods: the instantaneous forward at the last pillar (from the left);
+* monotone convex: the last interval's discrete forward, which is the last node of
+  QuantLib's ``PiecewiseConvexMonotoneForward``. Its Hagan-West forward at the pillar is a
+  different number, so the forward jumps there; holding that one instead moved a 50-year
+  curve's discount factor ten years further by up to 0.017.
 
 Input: pillar times ``t[0] = 0 < t[1] < ...`` and log discount factors ``y[0] = 0``. This
 module must never bootstrap or know about instruments.
@@ -206,7 +216,7 @@ class MonotoneConvexGrid:
         g1 = f[seg + 1] - fd[seg]
         big_g = _big_g(g0, g1, x)
         inside = y[seg] - width * (fd[seg] * x + big_g)
-        out = np.where(qf > t[-1], y[-1] - f[-1] * (qf - t[-1]), inside)
+        out = np.where(qf > t[-1], y[-1] - fd[-1] * (qf - t[-1]), inside)
         return np.asarray(np.where(qf < 0.0, -f[0] * qf, out), dtype=np.float64)
 
     def jacobian(self, y: FloatArray) -> FloatArray:
@@ -248,14 +258,14 @@ class MonotoneConvexGrid:
                 d_f[0] = 1.5 * d_fd[0] - 0.5 * d_f[1]
                 d_f[n] = 1.5 * d_fd[n - 1] - 0.5 * d_f[n - 1]
             d_seg = d_fd[seg]
-            # Past the last pillar y[n] - f[n] (q - t[n]); before 0, -f[0] q.
+            # Past the last pillar y[n] - fd[n - 1] (q - t[n]); before 0, -f[0] q.
             past = np.flatnonzero(q > t[-1])
             before = np.flatnonzero(q < 0.0)
             e_n = np.zeros(n + 1)
             e_n[n] = 1.0
             fixed = np.concatenate(
                 [
-                    e_n[None, :] - (q[past] - t[n])[:, None] * d_f[n][None, :],
+                    e_n[None, :] - (q[past] - t[n])[:, None] * d_fd[n - 1][None, :],
                     -q[before][:, None] * d_f[0][None, :],
                 ]
             )
@@ -276,7 +286,7 @@ def instantaneous_forward(
     seg = np.clip(np.searchsorted(t, q, side="left") - 1, 0, len(fd) - 1)
     x = np.clip((q - t[seg]) / (t[seg + 1] - t[seg]), 0.0, 1.0)
     g, _ = monotone_convex_g(f[seg] - fd[seg], f[seg + 1] - fd[seg], x)
-    return np.where(q > t[-1], f[-1], fd[seg] + g)
+    return np.where(q > t[-1], fd[-1], fd[seg] + g)
 
 
 def log_discount_jacobian(

@@ -68,20 +68,24 @@ def random_market(
     convention: SwapConvention,
     interpolation: Interpolation,
     dual: bool,
+    swap_years: tuple[int, ...] = IBOR_SWAP_YEARS,
+    ois_tenors: tuple[str, ...] = OIS_TENORS,
 ) -> Market:
+    """A projection curve of a deposit, FRAs to a year and swaps of ``swap_years``; if
+    ``dual``, discounted off an OIS curve of ``ois_tenors``."""
     base = float(rng.uniform(0.002, 0.06))
     slope = float(rng.uniform(-0.015, 0.025))
     m = convention.float_months
     levels: list[tuple[str, str, float]] = [("deposit", f"{m}M", _shape(rng, m / 12, base, slope))]
     for start in range(m, 12, m):
         levels.append(("fra", f"{start}Mx{start + m}M", _shape(rng, (start + m) / 12, base, slope)))
-    levels += [("swap", f"{y}Y", _shape(rng, y, base, slope)) for y in IBOR_SWAP_YEARS]
+    levels += [("swap", f"{y}Y", _shape(rng, y, base, slope)) for y in swap_years]
     projection = CurveSpec(valuation, convention, quotes_for(levels), interpolation)
     if not dual:
         return Market(projection)
     ois = usd_sofr_ois(convention.calendar)
     spread = float(rng.uniform(0.0005, 0.004))
-    ois_levels = [("swap", t, _shape(rng, _years(t), base - spread, slope)) for t in OIS_TENORS]
+    ois_levels = [("swap", t, _shape(rng, _years(t), base - spread, slope)) for t in ois_tenors]
     discount = CurveSpec(valuation, ois, quotes_for(ois_levels), interpolation)
     return Market(projection, discount)
 

@@ -68,5 +68,14 @@ def test_flat_forward_extrapolation(method: Interpolation) -> None:
     q = np.array([12.0, 20.0, 40.0])
     f = instantaneous_forward(method, t, y, q)
     np.testing.assert_allclose(f, f[0], atol=1e-9)
-    last = instantaneous_forward(method, t, y, np.array([10.0 - 1e-7]))
-    np.testing.assert_allclose(f[0], last[0], atol=1e-6)
+    # The log discount factor goes on along that forward from the last pillar.
+    np.testing.assert_allclose(log_discount(method, t, y, q), y[-1] - f * (q - 10.0), atol=1e-12)
+    if method is Interpolation.MONOTONE_CONVEX:
+        # QuantLib's last node: the last interval's discrete forward (0.04), not the
+        # Hagan-West forward at the pillar, which is another number here.
+        fd, f_nodes = monotone_convex_nodes(t, y)
+        np.testing.assert_allclose(f[0], fd[-1], atol=1e-12)
+        assert abs(f_nodes[-1] - fd[-1]) > 1e-3
+    else:  # the instantaneous forward at the last pillar, from the left
+        last = instantaneous_forward(method, t, y, np.array([10.0 - 1e-7]))
+        np.testing.assert_allclose(f[0], last[0], atol=1e-6)

@@ -31,6 +31,8 @@ from pricing.market import Market
 from pricing.risk import analyse
 from pricing.swaps import SwapBook
 from tests.pricing.cases import (
+    IBOR_SWAP_YEARS,
+    OIS_TENORS,
     ois_market,
     random_book,
     random_ibor_convention,
@@ -92,6 +94,32 @@ def test_ibor_swaps_match_quantlib(interpolation: Interpolation, dual: bool, see
     market = random_market(rng, valuation, convention, interpolation, dual)
     book = random_book(rng, valuation, convention, 40)
     assert len(book) >= 30
+    _compare(book, market)
+
+
+@pytest.mark.parametrize("interpolation", list(Interpolation))
+@pytest.mark.parametrize("dual", [False, True], ids=["single", "dual"])
+def test_swaps_past_the_last_pillar_match_quantlib(
+    interpolation: Interpolation, dual: bool
+) -> None:
+    # The curves end before the book does (single: swaps quoted to 10 years; dual: the OIS
+    # discount curve to 15 years, under a projection curve to 50). Past its last pillar each
+    # library holds a forward flat: for monotone convex QuantLib's last node, the last
+    # interval's discrete forward, not the Hagan-West forward at the pillar.
+    rng = np.random.default_rng(61 + dual)
+    valuation = random_valuation(rng, CAL)
+    convention = random_ibor_convention(rng, CAL)
+    if dual:
+        market = random_market(
+            rng, valuation, convention, interpolation, True, ois_tenors=OIS_TENORS[:10]
+        )
+    else:
+        years = tuple(y for y in IBOR_SWAP_YEARS if y <= 10)
+        market = random_market(rng, valuation, convention, interpolation, False, years)
+    curves = market.build()
+    ends = curves.discount.pillar_days[-1] if dual else curves.projection.pillar_days[-1]
+    book = random_book(rng, valuation, convention, 60)
+    assert (book.maturity > ends + 365).sum() >= 10, "the book must reach past the curve"
     _compare(book, market)
 
 
