@@ -61,17 +61,23 @@ def ql_frequency(months: int) -> Any:
     return ql.Period(months, ql.Months).frequency()
 
 
-def make_curve(spec: CurveSpec, helpers: list[Any]) -> Any:
-    """QuantLib piecewise curve over ``helpers`` with ``spec``'s interpolation (ACT/365F)."""
+def make_curve(spec: CurveSpec, helpers: list[Any], accuracy: float | None = None) -> Any:
+    """QuantLib piecewise curve over ``helpers`` with ``spec``'s interpolation (ACT/365F).
+
+    ``accuracy``: where QuantLib's bootstrap stops, in its own unknowns; None for its default
+    (1e-12: a 50-year discount factor then carries up to ~1e-11 of it). A tighter one makes
+    QuantLib's curve the exact solution to rounding, to compare numbers with.
+    """
     ref = qdate(spec.valuation)
     dc = ql.Actual365Fixed()
+    bootstrap = ql.IterativeBootstrap() if accuracy is None else ql.IterativeBootstrap(accuracy)
     if spec.interpolation is Interpolation.LOG_LINEAR_DISCOUNT:
-        curve = ql.PiecewiseLogLinearDiscount(ref, helpers, dc)
+        curve = ql.PiecewiseLogLinearDiscount(ref, helpers, dc, [], [], ql.LogLinear(), bootstrap)
     elif spec.interpolation is Interpolation.LINEAR_ZERO:
-        curve = ql.PiecewiseLinearZero(ref, helpers, dc)
+        curve = ql.PiecewiseLinearZero(ref, helpers, dc, [], [], ql.Linear(), bootstrap)
     else:
         curve = ql.PiecewiseConvexMonotoneForward(
-            ref, helpers, dc, [], [], ql.ConvexMonotone(0.0, 1.0, False)
+            ref, helpers, dc, [], [], ql.ConvexMonotone(0.0, 1.0, False), bootstrap
         )
     curve.enableExtrapolation()
     return curve
