@@ -572,7 +572,9 @@ class DefaultRegistry:
         durability = self._durability
         ticket = durability.applied()
         try:
-            written = self._journal.submit(entry.stream, records)
+            # No records back (``submit`` would parse every payload again to hand them over:
+            # 2.9 s of a 150,000-position load's 4.2 s on the loop, py-spy).
+            written = self._journal.submit_many([(entry.stream, records)])
         except BaseException as exc:
             durability.failed(exc)
             raise
