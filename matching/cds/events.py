@@ -12,11 +12,12 @@ see in acknowledgements and resume ``WatchAuction`` from.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from matching import eventsourcing
+from matching.eventsourcing import field_names as field_names
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,45 +25,6 @@ class Event(eventsourcing.Event):
     """Common header of every CDS auction event: the auction it belongs to."""
 
     auction_id: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-native form with a ``type`` tag: the shared one (every field in declaration
-        order, then ``type``), built by a function made once per class (every accepted order
-        is serialised once; a loop of ``getattr`` over the names cost three times as much)."""
-        build = _TO_DICT.get(type(self))
-        if build is None:
-            build = _TO_DICT[type(self)] = _dict_builder(type(self))
-        return build(self)
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-_TO_DICT: dict[type, Callable[[Any], dict[str, Any]]] = {}
-
-
-def _dict_builder(cls: type) -> Callable[[Any], dict[str, Any]]:
-    """``lambda e: {"auction_id": e.auction_id, ..., "type": e.type}`` for ``cls``'s fields
-    (dataclass field names are identifiers, so the source is safe to compile)."""
-    names = (*field_names(cls), "type")
-    _require_identifiers(cls, names)
-    body = ", ".join(f"{name!r}: e.{name}" for name in names)
-    built: Callable[[Any], dict[str, Any]] = eval(f"lambda e: {{{body}}}")
-    return built
-
-
-def _require_identifiers(cls: type, names: tuple[str, ...]) -> None:
-    """Refuse to compile source from a name that is not an identifier (never the case for
-    dataclass fields; checked anyway, also under ``python -O``)."""
-    for name in names:
-        if not name.isidentifier():
-            raise TypeError(f"{cls.__name__}: field {name!r} is not an identifier")
-
-
-def field_names(cls: type) -> tuple[str, ...]:
-    """The dataclass field names of an event class, in declaration order (cached)."""
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
-    return names
 
 
 FAMILY: eventsourcing.EventFamily[Event] = eventsourcing.EventFamily("CDS auction")
