@@ -65,7 +65,7 @@ def make_curve(spec: CurveSpec, helpers: list[Any], accuracy: float | None = Non
     """QuantLib piecewise curve over ``helpers`` with ``spec``'s interpolation (ACT/365F).
 
     ``accuracy``: where QuantLib's bootstrap stops, in its own unknowns; None for its default
-    (1e-12: a 50-year discount factor then carries up to ~1e-11 of it). A tighter one makes
+    (1e-12 in a zero rate: up to ~5e-11 in a 50-year discount factor). A tighter one makes
     QuantLib's curve the exact solution to rounding, to compare numbers with.
     """
     ref = qdate(spec.valuation)

@@ -19,8 +19,7 @@ against):
 * the two local methods: the instantaneous forward at the last pillar (from the left);
 * monotone convex: the last interval's discrete forward, which is the last node of
   QuantLib's ``PiecewiseConvexMonotoneForward``. Its Hagan-West forward at the pillar is a
-  different number, so the forward jumps there; holding that one instead moved a 50-year
-  curve's discount factor ten years further by up to 0.017.
+  different number, so the forward jumps there.
 
 Input: pillar times ``t[0] = 0 < t[1] < ...`` and log discount factors ``y[0] = 0``. This
 module must never bootstrap or know about instruments.
