@@ -392,9 +392,9 @@ class Journal:
     ) -> asyncio.Future[list[Record]]:
         """Queue ``events`` now (synchronously) and return the future of their records.
 
-        For callers that must fix the journal order at the moment they apply events but
-        await durability later (bulk streams). Same contract and errors as :meth:`append`;
-        an empty ``events`` gives an already-resolved future.
+        What :meth:`append` awaits (the services queue through :meth:`submit_many`, which
+        builds no records). Same contract and errors as :meth:`append`; an empty ``events``
+        gives an already-resolved future.
         """
         if self._failure is not None:
             raise self._failure

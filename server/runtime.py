@@ -39,7 +39,8 @@ __all__ = ["Registration", "Runtime", "ServiceModule"]
 class Runtime:
     """Shared by every service: configuration, the journal, the clock, a logger, the version.
 
-    Services append events with ``await runtime.journal.append(stream, events)`` and take
+    Services queue events with ``runtime.journal.submit_many`` in the step that applies
+    them (or ``await runtime.journal.append(stream, events)``) and take
     ``now`` only from ``runtime.clock.now()`` (tests inject a ``FakeClock``). A service that
     changes memory before its commit is durable takes a ``durability`` ticket for it.
     """
