@@ -14,6 +14,7 @@ its own :class:`EventFamily`, which is their only (de)serialisation. No I/O, no 
 from __future__ import annotations
 
 import dataclasses
+import keyword
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -62,8 +63,8 @@ def _dict_builder(cls: type) -> Callable[[Any], dict[str, Any]]:
     """``lambda e: {"seq": e.seq, ..., "type": e.type}`` for ``cls``'s fields (dataclass
     field names are identifiers, so the source is safe to compile)."""
     names = (*field_names(cls), "type")
-    for name in names:  # never false for dataclass fields; checked anyway, also under -O
-        if not name.isidentifier():
+    for name in names:  # checked before compiling source from them, also under -O
+        if not name.isidentifier() or keyword.iskeyword(name):
             raise TypeError(f"{cls.__name__}: field {name!r} is not an identifier")
     body = ", ".join(f"{name!r}: e.{name}" for name in names)
     built: Callable[[Any], dict[str, Any]] = eval(f"lambda e: {{{body}}}")
@@ -80,7 +81,7 @@ class EventFamily(Generic[E]):
     def __init__(self, name: str) -> None:
         self.name = name
         self._types: dict[str, type[E]] = {}
-        #: Each type's field names and ``type``, worked out once (replay decodes millions).
+        #: Each type's field names and ``type`` as a set, made once (replay decodes millions).
         self._names: dict[type[E], frozenset[str]] = {}
 
     def register(self, cls: _C) -> _C:
@@ -98,7 +99,7 @@ class EventFamily(Generic[E]):
             raise InvalidInput("type", f"unknown {self.name} event type {kind!r}")
         names = self._names.get(cls)
         if names is None:
-            names = self._names[cls] = frozenset(f.name for f in dataclasses.fields(cls)) | {"type"}
+            names = self._names[cls] = frozenset(field_names(cls)) | {"type"}
         extra = data.keys() - names
         if extra:
             raise InvalidInput("event", f"unknown fields {sorted(extra)} for {kind}")

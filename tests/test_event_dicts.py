@@ -6,7 +6,6 @@ event. The journal hashes and stores what ``to_dict`` gives."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import pytest
@@ -23,26 +22,26 @@ CLASSES: list[tuple[eventsourcing.EventFamily[Any], type[eventsourcing.Event]]] 
     for family in FAMILIES
     for cls in sorted(family._types.values(), key=lambda c: c.type)
 ]
+IDS = [f"{family.name.replace(' ', '_')}-{cls.type}" for family, cls in CLASSES]
 
 
-@pytest.mark.parametrize(("family", "cls"), CLASSES, ids=[f"{f.name}:{c.type}" for f, c in CLASSES])
+@pytest.mark.parametrize(("family", "cls"), CLASSES, ids=IDS)
 def test_to_dict_is_every_field_in_order_then_the_type(
     family: eventsourcing.EventFamily[Any], cls: type[eventsourcing.Event]
 ) -> None:
     values: dict[str, Any] = {f.name: f"{f.name}-value" for f in dataclasses.fields(cls)}
     values["seq"] = 7
-    for name in values:
-        if name == "customer":
-            values[name] = None  # a None field stays None
+    if "customer" in values:
+        values["customer"] = None  # a None field stays None
     event = cls(**values)
     expected = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
     expected["type"] = cls.type
     got = event.to_dict()
     assert list(got.items()) == list(expected.items())
-    assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
     assert family.from_dict(got) == event
     assert event.to_dict() is not got  # a fresh dict each call: the caller may keep it
 
 
-def test_every_family_has_events() -> None:
-    assert all(len(family._types) >= 5 for family in FAMILIES)
+def test_every_family_is_covered() -> None:
+    # The parametrisation above is taken from the registries: none may be empty.
+    assert all(family._types for family in FAMILIES)

@@ -57,6 +57,7 @@ from matching.eventsourcing import (
     EventSourced,
     check_id,
     check_scheduled,
+    field_names,
     iso,
     utc_micros,
     utc_text,
@@ -154,7 +155,7 @@ def _print(event: ev.Event) -> str:
     names = _PRINT_NAMES.get(kind)
     if names is None:
         skip = HEADER_FIELDS | {"dealer", "client_order_id"} | _PRINT_SKIP.get(kind, frozenset())
-        names = _PRINT_NAMES[kind] = tuple(sorted(n for n in ev.field_names(kind) if n not in skip))
+        names = _PRINT_NAMES[kind] = tuple(sorted(n for n in field_names(kind) if n not in skip))
     return "\x1f".join([event.type, *[repr(getattr(event, n)) for n in names]])
 
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from matching import eventsourcing
-from matching.eventsourcing import field_names as field_names
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
