@@ -61,10 +61,12 @@ from bench.bidders import Action, BidderSpec, BidRecord, Pair, play
 from bench.procs import ServerProcess
 from bench.report import environment, md_table
 from bench.serverproc import OPERATOR_TOKEN, market_maker_ids, member_ids, member_token
+from server.interceptors import MAX_STREAMS_PER_PARTICIPANT
 
 __all__ = [
     "DefaultBenchConfig",
     "bid_plan",
+    "close_stamps",
     "expected_award",
     "latency_summary",
     "markdown",
@@ -82,6 +84,9 @@ PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 #: Status codes that say a call changed nothing (the window was closed, or the input
 #: refused); anything else but OK leaves a call's outcome unknown.
 REFUSED = ("FAILED_PRECONDITION",)
+#: The operator's WatchLot streams open at once when reading the close stamps: well under
+#: the server's limit per participant, which counts the operator's other streams too.
+STAMP_STREAMS = MAX_STREAMS_PER_PARTICIPANT // 2
 
 
 @dataclass(frozen=True)
@@ -561,8 +566,23 @@ async def _server_window(
             close.results[auction_id] = await ops.result(auction_id)
         close.instructions = await ops.instructions()
 
-        async def close_stamp(auction_id: str) -> float:
-            """When the server applied the close (its clock), from the auction's history."""
+        stamps = await close_stamps(ops, auction_ids)
+        close.stamped = max(stamps) - close.close_at
+    opening = close.close_at - cfg.window
+    return records, close, opening, cpu[1] - cpu[0] if len(cpu) == 2 else None
+
+
+async def close_stamps(ops: Any, auction_ids: Sequence[str]) -> list[float]:
+    """When the server applied each lot's close (its clock), from the lot's history: one
+    ``WatchLot`` stream per lot, at most :data:`STAMP_STREAMS` open at once (the server
+    refuses a participant more than ``MAX_STREAMS_PER_PARTICIPANT``; 40 lots at once were
+    refused now and then)."""
+    from closeout.v1 import clearing_pb2 as pb
+
+    slots = asyncio.Semaphore(STAMP_STREAMS)
+
+    async def close_stamp(auction_id: str) -> float:
+        async with slots:
             call = ops.members.WatchLot(
                 pb.WatchLotRequest(auction_id=auction_id), metadata=ops.metadata
             )
@@ -572,12 +592,9 @@ async def _server_window(
                         return float(event.at.ToDatetime(tzinfo=UTC).timestamp())
             finally:
                 call.cancel()
-            raise RuntimeError(f"{auction_id} has no DefaultWindowClosed event")
+        raise RuntimeError(f"{auction_id} has no DefaultWindowClosed event")
 
-        stamps = await asyncio.gather(*(close_stamp(a) for a in auction_ids))
-        close.stamped = max(stamps) - close.close_at
-    opening = close.close_at - cfg.window
-    return records, close, opening, cpu[1] - cpu[0] if len(cpu) == 2 else None
+    return list(await asyncio.gather(*(close_stamp(a) for a in auction_ids)))
 
 
 def _baseline_window(

@@ -8,11 +8,17 @@ and must say so.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from pathlib import Path
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from bench.default_auction import (
+    STAMP_STREAMS,
     DefaultBenchConfig,
+    close_stamps,
     expected_award,
     latency_summary,
     markdown,
@@ -22,6 +28,7 @@ from bench.default_auction import (
 )
 from bench.plots import plot_default
 from closeout.v1 import clearing_pb2 as pb
+from server.interceptors import MAX_STREAMS_PER_PARTICIPANT
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -149,3 +156,41 @@ def test_latency_summary_and_timeline_of_records() -> None:
     records = [(*r[:5], 100.0 + i * 0.3, 1000, *r[7:]) for i, r in enumerate(records)]
     series = timeline(records, opening=100.0, bin_s=0.5)
     assert sum(v * 0.5 for _, v in series) == 4
+
+
+def test_close_stamps_keep_the_operators_streams_under_the_servers_limit() -> None:
+    # 40 lots: opened all at once, the streams went over the server's per-participant limit.
+    open_now: list[int] = [0, 0]  # open, most open at once
+
+    class Call:
+        """A WatchLot stream: open from its first read until it is cancelled."""
+
+        def __init__(self, auction_id: str) -> None:
+            self.auction_id = auction_id
+
+        async def _events(self) -> Any:
+            await asyncio.sleep(0.001)
+            at = Timestamp(seconds=1_000 + int(self.auction_id[3:]))
+            yield pb.WatchLotResponse(type="DefaultWindowOpened", at=Timestamp(seconds=1))
+            yield pb.WatchLotResponse(type="DefaultWindowClosed", at=at)
+
+        def __aiter__(self) -> Any:
+            open_now[0] += 1
+            open_now[1] = max(open_now[1], open_now[0])
+            return self._events()
+
+        def cancel(self) -> None:
+            open_now[0] -= 1
+
+    class Members:
+        def WatchLot(self, request: pb.WatchLotRequest, metadata: Any) -> Call:  # noqa: N802
+            return Call(request.auction_id)
+
+    class Ops:
+        members = Members()
+        metadata = ()
+
+    lots = [f"LOT{i}" for i in range(40)]
+    stamps = asyncio.run(close_stamps(Ops(), lots))
+    assert stamps == [1_000.0 + i for i in range(40)]
+    assert 1 < open_now[1] <= STAMP_STREAMS < MAX_STREAMS_PER_PARTICIPANT
