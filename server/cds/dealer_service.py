@@ -24,6 +24,7 @@ from matching.cds.auction import Ack as Accepted
 from matching.cds.auction import BulkDecision, CdsAuction, Decision, OrderTerms
 from matching.cds.phases import Phase
 from matching.errors import DomainError, InvalidInput, LimitExceeded, NotFound
+from server.acks import ack_into, ack_out
 from server.auth import Principal, require_role
 from server.cds import wire
 from server.cds.registry import WATCH_PAGE, AuctionRegistry
@@ -108,7 +109,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
 
     def _ack(self, auction_id: str, dealer: str, decision: Decision) -> Ack:
         """The dealer's acknowledgement, numbered as the dealer counts."""
-        return wire.ack_out(decision.ack, self._registry.numbers(auction_id).of(dealer))
+        return ack_out(decision.ack, self._registry.numbers(auction_id).of(dealer))
 
     async def SubmitMarket(  # noqa: N802 - RPC names are fixed by the proto
         self, request: pb.SubmitMarketRequest, context: Any
@@ -206,9 +207,7 @@ class AuctionServicer(auction_pb2_grpc.AuctionServiceServicer):
         )
         await durable
         response = pb.SubmitLimitOrderResponse(order_id=f"{dealer}/{request.client_order_id}")
-        wire.ack_into(
-            response.ack, decision.ack, self._registry.numbers(request.auction_id).of(dealer)
-        )
+        ack_into(response.ack, decision.ack, self._registry.numbers(request.auction_id).of(dealer))
         return response
 
     async def ReplaceLimitOrder(  # noqa: N802

@@ -21,6 +21,7 @@ from matching.cds.phases import Phase
 from matching.cds.publication import public_set
 from matching.cds.settlement import settlement_statement
 from matching.errors import AlreadyExists, InvalidInput, InvalidTransition, NotFound, NotPermitted
+from server.acks import ack_out
 from server.auth import Principal, require_role
 from server.cds import wire
 from server.cds.dealer_service import WATCH_ROLES, hidden, sealed_auction_out, viewer_of
@@ -78,7 +79,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         )
         auction = await self._registry.create(decision)
         return pb.CreateAuctionResponse(
-            auction=wire.auction_out(auction), ack=wire.ack_out(decision.ack)
+            auction=wire.auction_out(auction), ack=ack_out(decision.ack)
         )
 
     async def OpenWindow(  # noqa: N802
@@ -95,9 +96,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
 
         decision = await self._registry.execute(request.auction_id, open_next)
         auction = self._registry.get(request.auction_id)
-        return pb.OpenWindowResponse(
-            auction=wire.auction_out(auction), ack=wire.ack_out(decision.ack)
-        )
+        return pb.OpenWindowResponse(auction=wire.auction_out(auction), ack=ack_out(decision.ack))
 
     async def CloseWindow(  # noqa: N802
         self, request: pb.CloseWindowRequest, context: Any
@@ -113,9 +112,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
 
         decision = await self._registry.execute(request.auction_id, close_open)
         auction = self._registry.get(request.auction_id)
-        return pb.CloseWindowResponse(
-            auction=wire.auction_out(auction), ack=wire.ack_out(decision.ack)
-        )
+        return pb.CloseWindowResponse(auction=wire.auction_out(auction), ack=ack_out(decision.ack))
 
     async def CancelAuction(  # noqa: N802
         self, request: pb.CancelAuctionRequest, context: Any
@@ -127,7 +124,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         )
         auction = self._registry.get(request.auction_id)
         return pb.CancelAuctionResponse(
-            auction=wire.auction_out(auction), ack=wire.ack_out(decision.ack)
+            auction=wire.auction_out(auction), ack=ack_out(decision.ack)
         )
 
     async def DiscloseBook(  # noqa: N802
@@ -140,7 +137,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         )
         auction = self._registry.get(request.auction_id)
         return pb.DiscloseBookResponse(
-            ack=wire.ack_out(decision.ack),
+            ack=ack_out(decision.ack),
             dealers=[
                 pb.DealerSubmissions(dealer=v.dealer, submissions=wire.view_out(auction, v))
                 for v in auction.all_views(disclosed=True)

@@ -9,23 +9,18 @@ No auction rule here: this module converts, it never decides.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from closeout.v1 import auction_pb2 as pb
-from closeout.v1 import common_pb2, operator_pb2
+from closeout.v1 import operator_pb2
 from matching.cds import events as ev
-from matching.cds.auction import Ack, CdsAuction, DealerView, Schedule
+from matching.cds.auction import CdsAuction, DealerView, Schedule
 from matching.cds.params import AuctionParams, MidpointRounding, OrderSide, Side
 from matching.cds.phases import Phase
 from matching.cds.publication import PublicResult
 from matching.cds.result import AuctionResult
 from matching.cds.settlement import SettlementStatement
 from matching.errors import InvalidInput
-from matching.eventsourcing import utc_micros
 from server.sequences import AUCTION_NUMBERS, Numbering
-from server.timestamps import timestamp_in
+from server.timestamps import timestamp_in, timestamp_out
 
 _SIDE_IN = {pb.SIDE_BUY: Side.BUY, pb.SIDE_SELL: Side.SELL}
 _SIDE_OUT = {Side.BUY: pb.SIDE_BUY, Side.SELL: pb.SIDE_SELL}
@@ -131,43 +126,12 @@ def schedule_in(msg: pb.WindowSchedule) -> Schedule:
         raise InvalidInput(exc.field, exc.description) from None
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def timestamp(value: datetime | str) -> Timestamp:
-    """A protobuf Timestamp from a datetime or an ISO-8601 string."""
-    stamp = Timestamp()
-    _stamp_into(stamp, value)
-    return stamp
-
-
-def _stamp_into(stamp: Timestamp, value: datetime | str) -> None:
-    """Set ``stamp`` (a fresh message or a response's own field) to ``value``."""
-    # The engines' UTC times are read once per distinct second (every acknowledgement).
-    micros = utc_micros(value) if type(value) is str else None
-    if micros is not None:
-        seconds, rest = divmod(micros, 1_000_000)
-        stamp.seconds = seconds
-        stamp.nanos = rest * 1000
-        return
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is None:
-        stamp.FromDatetime(moment)  # naive: protobuf takes it as UTC
-        return
-    # Timestamp.FromDatetime's arithmetic (every acknowledgement pays it), in integers:
-    # whole seconds since the epoch rounded down, and the microseconds after them.
-    seconds, micros = divmod((moment - _EPOCH) // _MICROSECOND, 1_000_000)
-    stamp.seconds = seconds
-    stamp.nanos = micros * 1000
-
-
 def schedule_out(schedule: Schedule) -> pb.WindowSchedule:
     """A schedule as sent back."""
     msg = pb.WindowSchedule()
     for name, value in schedule.to_dict().items():
         if value is not None:
-            getattr(msg, name).CopyFrom(timestamp(value))
+            getattr(msg, name).CopyFrom(timestamp_out(value))
     return msg
 
 
@@ -183,28 +147,6 @@ def auction_out(auction: CdsAuction, last_sequence: int | None = None) -> pb.Auc
         dealer_names=auction.dealer_names,
         auction_set="" if auction.auction_set is None else str(auction.auction_set.get("id", "")),
     )
-
-
-def ack_out(ack: Ack | None, numbering: Numbering = AUCTION_NUMBERS) -> common_pb2.Ack:
-    """The acknowledgement (sequence = the event's number as the caller counts:
-    ``server.sequences``)."""
-    message = common_pb2.Ack()
-    ack_into(message, ack, numbering)
-    return message
-
-
-def ack_into(
-    message: common_pb2.Ack, ack: Ack | None, numbering: Numbering = AUCTION_NUMBERS
-) -> None:
-    """:func:`ack_out` written into ``message``, typically a response's own ``ack`` field
-    (``response.ack``): the same bytes, without building an Ack and a Timestamp that the
-    response's constructor would then copy (the busiest answer of the server)."""
-    message.SetInParent()
-    if ack is None:
-        return
-    message.sequence = numbering.out(ack.seq)
-    _stamp_into(message.accepted_at, ack.at)
-    message.client_order_id = ack.client_order_id
 
 
 def view_out(
@@ -489,7 +431,7 @@ def watch_out(
         return None
     msg = pb.WatchAuctionResponse(
         sequence=sequence,
-        at=timestamp(event.at),
+        at=timestamp_out(event.at),
         phase=PHASE_OUT[phase],
         type=event.type,
         client_order_id=getattr(event, "client_order_id", ""),

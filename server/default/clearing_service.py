@@ -24,6 +24,7 @@ from matching.clearing.state import MemberSpec
 from matching.errors import DomainError, InvalidInput, LimitExceeded, NotFound, refusal_of
 from matching.process import steps
 from matching.process.waterfall import WaterfallConfig
+from server.acks import ack_out
 from server.auth import require_role
 from server.config import Role
 from server.default import valuation, wire
@@ -124,7 +125,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         entries.add(request)
         ack = await self._load(entries, operator)
         return pb.LoadClearingStateResponse(
-            ack=wire.ack_out(ack),
+            ack=ack_out(ack),
             house_id=self._registry.house.house_id,
             members_admitted=len(entries.members),
             positions_booked=len(entries.positions),
@@ -167,7 +168,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
             )
         ack = await self._load(entries, operator)
         return pb.LoadClearingStateChunksResponse(
-            ack=wire.ack_out(ack),
+            ack=ack_out(ack),
             house_id=self._registry.house.house_id,
             members_admitted=len(entries.members),
             positions_booked=len(entries.positions),
@@ -203,7 +204,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         run = await self._registry.run_margin(
             run_id=request.run_id, markets=self._markets(request), scenarios=scenarios, by=operator
         )
-        return pb.RunMarginResponse(ack=wire.ack_out(run.ack), run=self._run_out(run.run_id))
+        return pb.RunMarginResponse(ack=ack_out(run.ack), run=self._run_out(run.run_id))
 
     def _run_out(self, run_id: str) -> pb.MarginRun:
         house = self._registry.house
@@ -233,9 +234,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
             member=request.member_id, reason=request.reason or None, markets=priced, by=operator
         )
         record = self._registry.house.defaults[request.member_id]
-        return pb.DeclareDefaultResponse(
-            ack=wire.ack_out(ack), member_default=wire.default_out(record)
-        )
+        return pb.DeclareDefaultResponse(ack=ack_out(ack), member_default=wire.default_out(record))
 
     async def ConvertPositions(  # noqa: N802
         self, request: pb.ConvertPositionsRequest, context: Any
@@ -257,7 +256,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
             by=operator,
         )
         return pb.ConvertPositionsResponse(
-            ack=wire.ack_out(ack), lots=[self._lot_out(i) for i in lot_ids]
+            ack=ack_out(ack), lots=[self._lot_out(i) for i in lot_ids]
         )
 
     def _lot_out(self, lot_id: str) -> pb.Lot:
@@ -284,7 +283,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         ack = await self._registry.withdraw_lot(
             lot_id=request.lot_id, reason=request.reason, by=operator
         )
-        return pb.WithdrawLotResponse(ack=wire.ack_out(ack), lot=self._lot_out(request.lot_id))
+        return pb.WithdrawLotResponse(ack=ack_out(ack), lot=self._lot_out(request.lot_id))
 
     async def AllocateLosses(  # noqa: N802
         self, request: pb.AllocateLossesRequest, context: Any
@@ -299,9 +298,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
             defaulter=request.defaulter, config=config, by=operator
         )
         event = self._registry.house.allocations[request.defaulter]
-        return pb.AllocateLossesResponse(
-            ack=wire.ack_out(ack), allocation=wire.allocation_out(event)
-        )
+        return pb.AllocateLossesResponse(ack=ack_out(ack), allocation=wire.allocation_out(event))
 
     async def GetLossAllocation(  # noqa: N802
         self, request: pb.GetLossAllocationRequest, context: Any
@@ -338,7 +335,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
             lot_ids=list(request.lot_ids),
         )
         return pb.CreateDefaultAuctionResponse(
-            ack=wire.ack_out(ack),
+            ack=ack_out(ack),
             auction=wire.auction_out(created[0]),
             auctions=[wire.auction_out(a) for a in created],
         )
@@ -350,7 +347,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         decision = await self._registry.open_window(request.auction_id, by=operator)
         auction = self._registry.auction(request.auction_id)
         return pb.OpenBidWindowResponse(
-            ack=wire.ack_out(decision.ack), auction=wire.auction_out(auction)
+            ack=ack_out(decision.ack), auction=wire.auction_out(auction)
         )
 
     async def CloseBidWindow(  # noqa: N802
@@ -362,7 +359,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         )
         auction = self._registry.auction(request.auction_id)
         return pb.CloseBidWindowResponse(
-            ack=wire.ack_out(decision.ack), auction=wire.auction_out(auction)
+            ack=ack_out(decision.ack), auction=wire.auction_out(auction)
         )
 
     async def CancelDefaultAuction(  # noqa: N802
@@ -377,7 +374,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         )
         auction = self._registry.auction(request.auction_id)
         return pb.CancelDefaultAuctionResponse(
-            ack=wire.ack_out(decision.ack), auction=wire.auction_out(auction)
+            ack=ack_out(decision.ack), auction=wire.auction_out(auction)
         )
 
     async def DiscloseBids(  # noqa: N802
@@ -390,7 +387,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         )
         auction = self._registry.auction(request.auction_id)
         return pb.DiscloseBidsResponse(
-            ack=wire.ack_out(decision.ack),
+            ack=ack_out(decision.ack),
             bids=[wire.bid_out(b) for b in auction.bids(disclosed=True)],
         )
 
@@ -401,7 +398,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         decision = await self._registry.award(request.auction_id, by=operator)
         auction = self._registry.auction(request.auction_id)
         return pb.AwardLotResponse(
-            ack=wire.ack_out(decision.ack), result=wire.result_out(auction.result())
+            ack=ack_out(decision.ack), result=wire.result_out(auction.result())
         )
 
     async def AssignLot(  # noqa: N802
@@ -414,7 +411,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         )
         auction = self._registry.auction(request.auction_id)
         return pb.AssignLotResponse(
-            ack=wire.ack_out(decision.ack), result=wire.result_out(auction.result())
+            ack=ack_out(decision.ack), result=wire.result_out(auction.result())
         )
 
     async def SettleLot(  # noqa: N802
@@ -425,7 +422,7 @@ class ClearingServicer(clearing_pb2_grpc.ClearingServiceServicer):
         lot_id = self._registry.auction(request.auction_id).lot.lot_id
         house = self._registry.house
         return pb.SettleLotResponse(
-            ack=wire.ack_out(decision.ack),
+            ack=ack_out(decision.ack),
             settlement=self._lot_out(lot_id).settlement,
             instructions=[wire.instruction_out(i) for i in house.settlement_instructions(lot_id)],
         )

@@ -19,6 +19,7 @@ from closeout.v1 import clearing_pb2 as pb
 from closeout.v1 import clearing_pb2_grpc
 from matching.default.phases import TERMINAL, Phase
 from matching.errors import InvalidInput, NotFound
+from server.acks import ack_out
 from server.auth import require_role
 from server.config import Role
 from server.default import wire
@@ -26,6 +27,7 @@ from server.default.registry import DefaultRegistry
 from server.request_checks import check_request
 from server.runtime import Runtime
 from server.sequences import AUCTION_NUMBERS, Numbering
+from server.timestamps import timestamp_out
 
 #: Events a watcher's history is taken in.
 WATCH_PAGE = 1000
@@ -74,7 +76,7 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
                 mandatory=member in a.mandatory,
             )
             if a.schedule.close_at is not None:
-                invitation.close_at.CopyFrom(wire.timestamp(a.schedule.close_at))
+                invitation.close_at.CopyFrom(timestamp_out(a.schedule.close_at))
             out.append(invitation)
         return pb.ListInvitationsResponse(invitations=out)
 
@@ -100,9 +102,7 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
                 now=self._now(),
             ),
         )
-        return pb.SubmitBidResponse(
-            ack=wire.ack_out(decision.ack, self._numbering(request, member))
-        )
+        return pb.SubmitBidResponse(ack=ack_out(decision.ack, self._numbering(request, member)))
 
     async def WithdrawBid(  # noqa: N802
         self, request: pb.WithdrawBidRequest, context: Any
@@ -115,9 +115,7 @@ class DefaultAuctionServicer(clearing_pb2_grpc.DefaultAuctionServiceServicer):
                 member=member, client_order_id=request.client_order_id, now=self._now()
             ),
         )
-        return pb.WithdrawBidResponse(
-            ack=wire.ack_out(decision.ack, self._numbering(request, member))
-        )
+        return pb.WithdrawBidResponse(ack=ack_out(decision.ack, self._numbering(request, member)))
 
     async def GetMyBid(  # noqa: N802
         self, request: pb.GetMyBidRequest, context: Any

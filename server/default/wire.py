@@ -11,13 +11,10 @@ No clearing or auction rule here: this module converts, it never decides.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from closeout.v1 import clearing_pb2 as pb
-from closeout.v1 import common_pb2, pricing_pb2
+from closeout.v1 import pricing_pb2
 from matching.clearing.model import Role, Side, SwapTerms
 from matching.clearing.settlement import Instruction
 from matching.clearing.state import (
@@ -33,10 +30,11 @@ from matching.default.cash import cents_text
 from matching.default.lot import ConvertedPosition, Lot
 from matching.default.phases import Phase
 from matching.errors import FieldViolation, InvalidInput
-from matching.eventsourcing import Ack, check_id
+from matching.eventsourcing import check_id
 from server.pricing_service import market_in as pricing_market
 from server.pricing_service import scenario_in as pricing_scenario
 from server.sequences import AUCTION_NUMBERS, Numbering
+from server.timestamps import timestamp_out
 
 _ROLE_IN = {
     pb.MEMBER_ROLE_CLEARING_MEMBER: Role.CLEARING_MEMBER,
@@ -249,25 +247,6 @@ def _all_of(found: list[FieldViolation]) -> InvalidInput:
 # -- outbound -------------------------------------------------------------------------------
 
 
-def timestamp(value: datetime | str) -> Timestamp:
-    """A Timestamp from a datetime or an ISO-8601 string."""
-    stamp = Timestamp()
-    stamp.FromDatetime(datetime.fromisoformat(value) if isinstance(value, str) else value)
-    return stamp
-
-
-def ack_out(ack: Ack | None, numbering: Numbering = AUCTION_NUMBERS) -> common_pb2.Ack:
-    """The acknowledgement: sequence within the command's journal stream, for a member's bid
-    as the member counts its auction's events (``server.sequences``)."""
-    if ack is None:
-        return common_pb2.Ack()
-    return common_pb2.Ack(
-        sequence=numbering.out(ack.seq),
-        accepted_at=timestamp(ack.at),
-        client_order_id=ack.client_order_id,
-    )
-
-
 def swap_out(terms: SwapTerms) -> pb.ClearedSwap:
     """Swap terms as sent."""
     return pb.ClearedSwap(
@@ -318,7 +297,7 @@ def default_out(record: DefaultRecord) -> pb.MemberDefault:
             pb.DefaultedPosition(position_id=pid, npv="" if npv is None else cents_text(npv))
             for pid, npv in record.positions
         ],
-        declared_at=timestamp(record.at),
+        declared_at=timestamp_out(record.at),
     )
 
 
@@ -460,9 +439,9 @@ def auction_out(auction: DefaultAuction) -> pb.DefaultAuction:
         last_sequence=auction.last_seq,
     )
     if auction.schedule.open_at is not None:
-        msg.open_at.CopyFrom(timestamp(auction.schedule.open_at))
+        msg.open_at.CopyFrom(timestamp_out(auction.schedule.open_at))
     if auction.schedule.close_at is not None:
-        msg.close_at.CopyFrom(timestamp(auction.schedule.close_at))
+        msg.close_at.CopyFrom(timestamp_out(auction.schedule.close_at))
     return msg
 
 
@@ -474,7 +453,7 @@ def bid_out(bid: BidView | Mapping[str, Any], numbering: Numbering = AUCTION_NUM
         amount=d["amount"],
         client_order_id=d["client_order_id"],
         sequence=numbering.out(d["seq"]),
-        accepted_at=timestamp(d["at"]),
+        accepted_at=timestamp_out(d["at"]),
     )
 
 
@@ -549,7 +528,7 @@ def view_out(
         amount=view["amount"] or "",
     )
     if view["close_at"]:
-        msg.close_at.CopyFrom(timestamp(view["close_at"]))
+        msg.close_at.CopyFrom(timestamp_out(view["close_at"]))
     if view["bid"] is not None:
         msg.my_bid.CopyFrom(bid_out(view["bid"], numbering))
     return msg
@@ -567,7 +546,7 @@ def watch_out(
     numbered ``sequence`` (as the watcher counts); None when the viewer may not see it at all
     (another member's bid or withdrawal)."""
     msg = pb.WatchLotResponse(
-        sequence=sequence, at=timestamp(event.at), phase=PHASE_OUT[phase], type=event.type
+        sequence=sequence, at=timestamp_out(event.at), phase=PHASE_OUT[phase], type=event.type
     )
     if isinstance(event, aev.BidSubmitted | aev.BidWithdrawn):
         if viewer is None or event.member != viewer:
@@ -663,5 +642,5 @@ def allocation_out(event: Any) -> pb.LossAllocation:
             for i in a["instructions"]
         ],
     )
-    msg.allocated_at.CopyFrom(timestamp(event.at))
+    msg.allocated_at.CopyFrom(timestamp_out(event.at))
     return msg

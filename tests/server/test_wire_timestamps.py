@@ -1,7 +1,8 @@
-"""Acknowledgement times: ``server.cds.wire.timestamp`` computes a Timestamp in integers
-(every acknowledgement pays for it); it must equal protobuf's own ``FromDatetime`` for every
-aware time, whether given as a datetime or as the engine's ISO-8601 string. An
-acknowledgement written into a response in place (``ack_into``) is the one built whole."""
+"""Acknowledgement times: ``server.timestamps.timestamp_out`` computes a Timestamp in integers
+(every acknowledgement of every service pays for it); it must equal protobuf's own
+``FromDatetime`` for every aware time, whether given as a datetime or as the engine's
+ISO-8601 string. An acknowledgement written into a response in place
+(``server.acks.ack_into``) is the one built whole."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from hypothesis import strategies as st
 from closeout.v1 import auction_pb2 as pb
 from closeout.v1 import common_pb2
 from matching.eventsourcing import Ack
-from server.cds.wire import ack_into, ack_out, timestamp
+from server.acks import ack_into, ack_out
+from server.timestamps import timestamp_out as timestamp
 
 ZONES = st.one_of(
     st.just(UTC),
@@ -48,7 +50,7 @@ def test_the_edges_of_the_epoch_and_a_naive_time() -> None:
 def test_an_ack_written_in_place_is_the_ack_built_whole(
     moment: datetime, seq: int, client_order_id: str, answer: str
 ) -> None:
-    """``wire.ack_into`` fills a response's own ``ack`` field: the response is byte for byte
+    """``ack_into`` fills a response's own ``ack`` field: the response is byte for byte
     the one built with a whole ``Ack`` (and ``ack_out`` still builds that Ack)."""
     ack = None if answer == "none" else Ack(seq, moment.isoformat(), client_order_id)
     stamp = Timestamp()
