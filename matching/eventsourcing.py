@@ -295,10 +295,15 @@ class EventSourced(Generic[E]):
             return None
         print_, ack = prior
         if print_ != fingerprint(event):
-            raise AlreadyExists(
-                f"client_order_id {key[1]!r} was already used by {key[0]} for another request"
-            )
+            raise self._reused(*key)
         return Decision((), dataclasses.replace(ack, duplicate=True))
+
+    @staticmethod
+    def _reused(owner: str, client_order_id: str) -> AlreadyExists:
+        """The refusal of a client order id its owner used for something else."""
+        return AlreadyExists(
+            f"client_order_id {client_order_id!r} was already used by {owner} for another request"
+        )
 
     def acks_snapshot(self) -> list[tuple[tuple[str, str], int]]:
         """(owner, client order id) -> seq, for replay-equality snapshots."""

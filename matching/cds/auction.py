@@ -43,7 +43,6 @@ from matching.cds.stage2 import (
     eligible_side,
 )
 from matching.errors import (
-    AlreadyExists,
     DomainError,
     InvalidInput,
     InvalidTransition,
@@ -1235,13 +1234,6 @@ class CdsAuction(EventSourced[ev.Event]):
         micros = self._event_at[index]
         at = self._at_text[seq] if micros == _NO_MICROS else utc_text(micros)
         return Ack(seq, at, client_order_id, duplicate=True)
-
-    @staticmethod
-    def _reused(dealer: str, client_order_id: str) -> AlreadyExists:
-        """The refusal of a client order id the dealer used for something else."""
-        return AlreadyExists(
-            f"client_order_id {client_order_id!r} was already used by {dealer} for another request"
-        )
 
     def acks_snapshot(self) -> list[tuple[tuple[str, str], int]]:
         """(dealer, client order id) -> seq, for replay-equality snapshots."""
