@@ -509,13 +509,17 @@ def _checks_of(request: Any) -> tuple[tuple[str, Check, bool], ...]:
 _BY_CLASS: dict[type, tuple[tuple[str, Check, bool], ...]] = {}
 
 
+def _run(check: Check, request: Any, name: str, whole: bool) -> None:
+    """One row of a table: the check of the whole request, or of its field ``name``."""
+    check(request, name) if whole else check(getattr(request, name), name)
+
+
 def violations_of(request: Any) -> list[FieldViolation]:
     """Every invalid field of ``request`` (of a type in :data:`CHECKS`; none for the others)."""
-    checks = _checks_of(request)
     violations: list[FieldViolation] = []
-    for name, check, whole in checks or ():
+    for name, check, whole in _checks_of(request):
         try:
-            check(request, name) if whole else check(getattr(request, name), name)
+            _run(check, request, name, whole)
         except InvalidInput as exc:
             violations.extend(exc.violations)
         except PricingInputError as exc:
@@ -530,7 +534,7 @@ def check_request(request: Any) -> None:
     # collect (every violation, in table order) only when one of them refuses.
     try:
         for name, check, whole in _checks_of(request):
-            check(request, name) if whole else check(getattr(request, name), name)
+            _run(check, request, name, whole)
     except (InvalidInput, PricingInputError):
         pass
     else:
