@@ -1,14 +1,19 @@
 """``CdsAuction.submit_limit_orders`` decides a run of limit orders exactly as
 ``submit_limit_order`` one by one would, each accepted order applied before the next.
 
-A hypothesis property over two auctions built the same way: one takes the orders one at a
-time, the other as one bulk command (then applies its events). Same events (so the same
-journal payloads), the same acknowledgement or the same refusal (type and message) per
-order, the same state afterwards. The orders draw on a small pool of client order ids
-(repeats with the same and with other content, within the run and of orders submitted
-before it), sides (the wrong one, a misspelt one), prices (off the grid, negative, not a
-number), sizes (below the minimum, fractional, beyond the open interest), customers; the
-window may be closed and the dealer off the panel; the dealer's order count may be capped.
+``submit_limit_order`` is itself the bulk command's run of one, so what this compares is the
+run's own bookkeeping (orders decided but not applied yet: repeats within the run, the
+dealer's order count and own size) against applying each order before the next is decided;
+the rules themselves are tested through ``submit_limit_order`` (``test_auction``,
+``test_properties``). A hypothesis property over two auctions built the same way: one takes
+the orders one at a time, the other as one bulk command (then applies its events). Same
+events (so the same journal payloads), the same acknowledgement or the same refusal (type
+and message) per order, the same state afterwards. The orders draw on a small pool of client
+order ids (repeats with the same and with other content, within the run and of orders
+submitted before it), sides (the wrong one, a misspelt one), prices (off the grid, negative,
+not a number), sizes (below the minimum, fractional, beyond the open interest), customers;
+the window may be closed and the dealer off the panel; the dealer's order count may be
+capped.
 """
 
 from __future__ import annotations
