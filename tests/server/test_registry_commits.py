@@ -63,6 +63,39 @@ async def _quote(registry: AuctionRegistry, ticks: Iterator[datetime], i: int) -
     return decision.ack.seq
 
 
+class _Gated:
+    """In place of ``journal.submit_many``: each append is the real one, but the registry
+    hears of its completion only once that append's gate opens."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._submit_many = journal.submit_many
+        self.commands: list[int] = []  # commands per append handed to the journal
+        self.events: list[int] = []  # events per append
+        self.gates: list[asyncio.Event] = []
+        self.heard: list[asyncio.Future[int]] = []  # what the registry awaits, per append
+
+    def __call__(self, items: Any) -> asyncio.Future[int]:
+        written = self._submit_many(items)
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        self.commands.append(len(items))
+        self.events.append(sum(len(events) for _, events in items))
+
+        async def after_gate() -> int:
+            seq = await written
+            await gate.wait()
+            return seq
+
+        self.heard.append(asyncio.ensure_future(after_gate()))
+        return self.heard[-1]
+
+
+async def _turns(n: int = 3) -> None:
+    """Let the event loop run ``n`` turns."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
 async def test_commands_one_per_turn_share_bounded_group_commits(tmp_path: Path) -> None:
     journal = await Journal.open(tmp_path / "j.sqlite")
     ticks = iter(T0 + timedelta(microseconds=i) for i in range(1, 10**6))
@@ -150,60 +183,39 @@ async def test_a_small_group_waits_for_the_writer_and_a_large_one_goes_second(
     ticks = iter(T0 + timedelta(microseconds=i) for i in range(1, 10**6))
     registry = AuctionRegistry(journal, lambda: next(ticks), Durability())
     submit_many = journal.submit_many
-    handed: list[int] = []  # commands per append handed to the journal
-    gates: list[asyncio.Event] = []
-    heard: list[asyncio.Future[int]] = []  # what the registry awaits, per append
-
-    def gated(items: Any) -> asyncio.Future[int]:
-        """The real append, whose completion the registry hears only once its gate opens."""
-        written = submit_many(items)
-        gate = asyncio.Event()
-        gates.append(gate)
-        handed.append(len(items))
-
-        async def after_gate() -> int:
-            seq = await written
-            await gate.wait()
-            return seq
-
-        heard.append(asyncio.ensure_future(after_gate()))
-        return heard[-1]
-
+    gated = _Gated(journal)
+    handed, gates, heard = gated.commands, gated.gates, gated.heard
     quote = functools.partial(_quote, registry, ticks)
-
-    async def turns(n: int) -> None:
-        for _ in range(n):
-            await asyncio.sleep(0)
 
     try:
         await _in_stage1(registry, ticks)
         journal.submit_many = gated  # type: ignore[method-assign]
         tasks = [asyncio.create_task(quote(0))]
-        await turns(3)
+        await _turns()
         assert handed == [1]  # alone: it went at the end of its turn
         small = SECOND_COMMIT_AT - 1
         for i in range(1, small + 1):
             tasks.append(asyncio.create_task(quote(i)))
-            await turns(3)
+            await _turns()
         assert handed == [1]  # a small group waits while a commit is in flight
         tasks.append(asyncio.create_task(quote(small + 1)))
-        await turns(3)
+        await _turns()
         assert handed == [1, SECOND_COMMIT_AT]  # ...until it is large: the second in flight
         for i in range(small + 2, small + 12):
             tasks.append(asyncio.create_task(quote(i)))
-            await turns(3)
+            await _turns()
         assert handed == [1, SECOND_COMMIT_AT]  # never a third in flight
         assert not any(task.done() for task in tasks)  # nothing acknowledged before durable
         gates[0].set()
         await heard[0]  # the first commit is durable and the registry hears it
-        await turns(3)
+        await _turns()
         assert tasks[0].done()
         assert not any(task.done() for task in tasks[1:])
         # A commit is still in flight: the small group that waited still waits...
         assert handed == [1, SECOND_COMMIT_AT]
         gates[1].set()
         await heard[1]
-        await turns(3)
+        await _turns()
         assert all(task.done() for task in tasks[1 : SECOND_COMMIT_AT + 1])
         # ...until the writer is free: then it goes whole.
         assert handed == [1, SECOND_COMMIT_AT, 10]
@@ -223,20 +235,8 @@ async def test_one_bulk_command_of_many_events_goes_second_at_once(tmp_path: Pat
     ticks = iter(T0 + timedelta(seconds=i) for i in range(1, 10**6))
     registry = AuctionRegistry(journal, lambda: next(ticks), Durability())
     submit_many = journal.submit_many
-    handed: list[int] = []  # events per append handed to the journal
-    gate = asyncio.Event()
-
-    def gated(items: Any) -> asyncio.Future[int]:
-        written = submit_many(items)
-        handed.append(sum(len(events) for _, events in items))
-
-        async def after_gate() -> int:
-            seq = await written
-            await gate.wait()
-            return seq
-
-        return asyncio.ensure_future(after_gate())
-
+    gated = _Gated(journal)
+    handed = gated.events  # events per append handed to the journal
     try:
         await _in_stage1(registry, ticks, min_limit_order_size="1")
         for dealer in DEALERS:
@@ -269,18 +269,17 @@ async def test_one_bulk_command_of_many_events_goes_second_at_once(tmp_path: Pat
                 ),
             )
         )
-        for _ in range(3):
-            await asyncio.sleep(0)
+        await _turns()
         assert handed == [1]
         orders = [(f"b{i}", "OFFER", "40", "1", None) for i in range(SECOND_COMMIT_AT)]
         decision, durable = registry.begin(
             "A", lambda a: a.submit_limit_orders(dealer="d2", orders=orders, now=next(ticks))
         )
         assert len(decision.events) == SECOND_COMMIT_AT
-        for _ in range(3):
-            await asyncio.sleep(0)
+        await _turns()
         assert handed == [1, SECOND_COMMIT_AT]  # one command, but a large group: at once
-        gate.set()
+        for gate in gated.gates:
+            gate.set()
         await first
         await durable
     finally:
